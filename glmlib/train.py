@@ -77,6 +77,27 @@ class TrainConfig:
                          activation=self.activation)
 
 
+PRESETS: dict[str, dict] = {
+    # nanoGPT's CPU example: the reference point for the speed benchmark
+    "small": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=12, max_iters=2000,
+                  lr=1e-3, min_lr=1e-4, warmup_iters=100),
+    # the live run of notebook 06: under 1M parameters, about two minutes on 2 CPU cores
+    "notebook": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=32, max_iters=600,
+                     lr=3e-3, min_lr=3e-4, warmup_iters=50, eval_interval=100),
+    # the model shipped in data/ (see data/README.md)
+    "shipped": dict(block_size=128, n_layer=6, n_head=6, n_embd=192, batch_size=32, max_iters=6000,
+                    lr=2e-3, min_lr=1e-4, warmup_iters=200, eval_interval=500,
+                    out="data/shakespeare_gpt"),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    """A named :data:`PRESETS` configuration, with any field overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    return TrainConfig(**{**PRESETS[name], **overrides})
+
+
 def lr_at(step: int, cfg: TrainConfig) -> float:
     """Linear warmup to ``lr``, then cosine decay to ``min_lr`` at ``max_iters``."""
     if step < cfg.warmup_iters:
@@ -248,13 +269,15 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m glmlib.train",
         description="Train a character-level GPT on Shakespeare and save it as safetensors + JSON.")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
+                        help="start from a named configuration; other flags override it")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
             kind = {"int": int, "float": float}.get(str(f.type), str)
-            parser.add_argument(flag, type=kind, default=f.default, help=f"default: {f.default}")
+            parser.add_argument(flag, type=kind, default=None, help=f"default: {f.default}")
     return parser
 
 
@@ -265,8 +288,10 @@ def _print_progress(event: str, state: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = _parser().parse_args(argv)
-    cfg = TrainConfig(**vars(args))
+    args = vars(_parser().parse_args(argv))
+    name = args.pop("preset")
+    given = {k: v for k, v in args.items() if v is not None}
+    cfg = preset(name, **given) if name else TrainConfig(**given)
     result = train(cfg, callbacks=[_print_progress])
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:
