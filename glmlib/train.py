@@ -276,7 +276,7 @@ def _parser() -> argparse.ArgumentParser:
         if f.type in ("bool", bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
-            kind = {"int": int, "float": float}.get(str(f.type), str)
+            kind = {"int": int, "float": float}.get(str(f.type).split(" |")[0], str)
             parser.add_argument(flag, type=kind, default=None, help=f"default: {f.default}")
     return parser
 
