@@ -1,0 +1,55 @@
+"""Shared fixtures: a tiny seeded GPT, the corpus and its tokenizer.
+
+Nothing here skips or deselects tests.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from glmlib.data import CharTokenizer, load_shakespeare
+from glmlib.model import GPT, GPTConfig
+
+TINY = dict(vocab_size=13, block_size=16, n_layer=2, n_head=4, n_embd=32)
+
+
+def build_gpt(seed: int = 0, **overrides) -> GPT:
+    """A GPT of the tiny config (with ``overrides``) built under ``torch.manual_seed(seed)``, in eval mode."""
+    torch.manual_seed(seed)
+    return GPT(GPTConfig(**{**TINY, **overrides})).eval()
+
+
+@pytest.fixture
+def tiny_config() -> GPTConfig:
+    """Two layers, four heads, 32 channels, 13 tokens, a 16-token window."""
+    return GPTConfig(**TINY)
+
+
+@pytest.fixture
+def tiny_gpt() -> GPT:
+    """A freshly initialised tiny GPT (seed 0, eval mode)."""
+    return build_gpt()
+
+
+@pytest.fixture
+def make_gpt():
+    """Factory: ``make_gpt(seed=0, **config_overrides)`` -> a tiny GPT in eval mode."""
+    return build_gpt
+
+
+@pytest.fixture(scope="session")
+def corpus() -> str:
+    """The whole Shakespeare corpus as shipped (read once per session)."""
+    return load_shakespeare()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(corpus: str) -> CharTokenizer:
+    """The character tokenizer of the corpus."""
+    return CharTokenizer.from_text(corpus)
+
+
+@pytest.fixture(scope="session")
+def corpus_ids(corpus: str, tokenizer: CharTokenizer) -> torch.Tensor:
+    """The corpus as one 1-D tensor of token ids."""
+    return torch.tensor(tokenizer.encode(corpus), dtype=torch.long)
