@@ -85,8 +85,8 @@ PRESETS: dict[str, dict] = {
     "notebook": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=32, max_iters=600,
                      lr=3e-3, min_lr=3e-4, warmup_iters=50, eval_interval=100),
     # the model shipped in data/ (see data/README.md)
-    "shipped": dict(block_size=128, n_layer=6, n_head=6, n_embd=192, batch_size=32, max_iters=6000,
-                    lr=2e-3, min_lr=1e-4, warmup_iters=200, eval_interval=500,
+    "shipped": dict(block_size=128, n_layer=6, n_head=4, n_embd=160, batch_size=32, max_iters=3500,
+                    lr=2e-3, min_lr=1e-4, warmup_iters=200, eval_interval=250,
                     out="data/shakespeare_gpt"),
 }
 
@@ -233,6 +233,7 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
         if step % cfg.eval_interval == 0 or step == cfg.max_iters:
             eval_start = time.perf_counter()
             run_eval(step)
+            _finish(result, cfg, train_seconds, step, world, rank)  # checkpoint at every evaluation
             t0 += time.perf_counter() - eval_start  # training time excludes evaluation
         if step == cfg.max_iters:
             break
@@ -254,14 +255,20 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
         train_seconds += time.perf_counter() - tick
         notify("step", {"step": step, "loss": loss.item(), "lr": lr, "max_iters": cfg.max_iters})
 
+    return result
+
+
+def _finish(result: TrainResult, cfg: TrainConfig, train_seconds: float, iters: int, world: int,
+            rank: int) -> None:
+    """Record throughput and, on rank 0, write the checkpoint (so far) to ``cfg.out``."""
     result.seconds = train_seconds
-    tokens = cfg.max_iters * cfg.batch_size * world * cfg.block_size
+    tokens = iters * cfg.batch_size * world * cfg.block_size
     result.tokens_per_second = tokens / train_seconds if train_seconds else 0.0
     if cfg.out and rank == 0:
-        extra = {"train_config": asdict(cfg), "train_seconds": round(train_seconds, 1),
+        extra = {"train_config": asdict(cfg), "iters_done": iters, "train_seconds": round(train_seconds, 1),
                  "world_size": world, "history": [{k: v for k, v in h.items() if k != "sample"}
                                                   for h in result.history]}
-        save_checkpoint(model, tokenizer, cfg.out, extra)
+        save_checkpoint(result.model, result.tokenizer, cfg.out, extra)
     return result
 
 
