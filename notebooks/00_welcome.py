@@ -1,0 +1,483 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 00 · Welcome: how this course works
+#
+# This course builds a GPT-style language model from first principles: a
+# model that reads text one character at a time and learns to predict the
+# next one. By the end you will have written every piece of it yourself (the
+# tokenizer, masked attention, the decoder block, the training loop, the
+# sampler) and taken a trained model apart to see what it learned.
+#
+# **In this notebook you will**
+#
+# 1. learn how the notebooks are organised and how to run and edit them;
+# 2. check that your environment works: libraries, device, corpus, trained model;
+# 3. meet the conventions used everywhere after this (tensor shapes, mask
+#    polarity, the sampling pipeline, seeds), stated once, here;
+# 4. see the map of the course;
+# 5. solve two warm-up exercises with automatic checkers.
+#
+# **What you need:** Python, a little PyTorch (tensors, indexing, `view`,
+# `transpose`), basic probability (conditional probability, logarithms) and
+# linear algebra (matrix products).
+
+# %% [markdown]
+# ## How to use the course
+#
+# * **Order.** Work through `notebooks/00_…` to `08_…` in order; each one uses
+#   what the earlier ones built. Every notebook runs top to bottom in a fresh
+#   kernel (*Kernel → Restart Kernel and Run All Cells*) in under three minutes
+#   on a laptop CPU, offline.
+# * **Shape of a notebook.** Learning objectives; the intuition in prose; the
+#   maths; the idea written *from scratch* in the notebook; then the same thing
+#   from the course library `glmlib` and a check that the two agree (and agree
+#   with PyTorch where PyTorch has its own version); pictures; exercises; a summary.
+# * **Exercises.** Each exercise gives you a function whose body is
+#   `raise NotImplementedError`. Replace it with your code and re-run the cell:
+#   the checker underneath tries several cases (including edge cases) and
+#   tells you which one failed, with the expected and the actual value. A
+#   worked solution hides behind *Show solution*, and the cell after it runs
+#   the reference solution through the same checker.
+# * **Editing.** Each notebook is stored twice: `NN_name.py` (a
+#   [jupytext](https://jupytext.readthedocs.io) "percent" script) is the
+#   **source**, and `NN_name.ipynb` is the executed notebook with its outputs.
+#   With the jupytext extension (installed by `requirements.txt`), JupyterLab
+#   saves both files whenever you save. If you edit one of them with another
+#   tool, bring the pair back in sync from the repository root with
+#
+#   ```bash
+#   jupytext --sync notebooks/*.py
+#   ```
+#
+#   A test in `tests/` fails when a pair has drifted apart.
+# * **Randomness.** Every random number comes from an explicit seed, so the
+#   numbers and text you see are the ones you get.
+
+# %% [markdown]
+# ## Environment check
+#
+# First the libraries. The course is tested with the versions pinned in
+# `requirements.txt`; other recent versions usually work too.
+
+# %%
+import platform
+import sys
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+import glmlib
+from glmlib.data import CharTokenizer, corpus_sha256, load_shakespeare
+from glmlib.device import pick_device
+from glmlib.masks import causal_mask, to_additive
+from glmlib.model import load_pretrained
+from glmlib.sampling import apply_temperature, top_k_filter, top_p_filter, warp
+
+print(f"python     {platform.python_version()}")
+for name, module in [("torch", torch), ("numpy", np), ("matplotlib", matplotlib), ("glmlib", glmlib)]:
+    print(f"{name:<10} {module.__version__}")
+assert sys.version_info >= (3, 10), "the course needs Python 3.10 or newer"
+
+# %% [markdown]
+# **Device.** `glmlib.device.pick_device()` chooses where tensors live: a CUDA
+# GPU when one is present, otherwise the CPU. Apple's MPS backend is opt-in:
+# set the environment variable `GLMLIB_DEVICE=mps` (or `cpu`, `cuda`) to choose
+# yourself. Nothing in the course *needs* a GPU. The early notebooks keep
+# their small computations on the CPU so that every printed number is the same
+# on every machine.
+
+# %%
+device = pick_device()
+print(f"pick_device() -> {device}")
+print(f"CUDA available: {torch.cuda.is_available()}")
+
+# %% [markdown]
+# **The corpus.** The model learns from Shakespeare's plays (public domain),
+# shipped with the course as plain text: each speech is a `SPEAKER:` line,
+# the speech itself, then a blank line. `load_shakespeare()` reads it from
+# `data/` and never touches the network. The fingerprint (SHA-256) lets you
+# confirm you have exactly the text the notebooks were run on.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+text = load_shakespeare()
+tokenizer = CharTokenizer.from_text(text)
+print(f"characters in the corpus: {len(text):,}")
+print(f"distinct characters:      {tokenizer.vocab_size}")
+print(f"SHA-256 (first 16 hex):   {corpus_sha256(text)[:16]}")
+print("-" * 40)
+print(text[:230])
+
+# %% [markdown]
+# **The shipped model.** Training a model takes minutes to hours, so the
+# course ships one already trained on this corpus (`data/shakespeare_gpt.*`).
+# `load_pretrained()` loads it, verifying that the weights match the stored
+# configuration. We will open it up in later notebooks; for now, check that it
+# loads and let it write a few seeded lines.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+model, model_tokenizer = load_pretrained()  # on the CPU: the same numbers everywhere
+cfg = model.config
+print(f"layers={cfg.n_layer}  heads={cfg.n_head}  channels={cfg.n_embd}  "
+      f"context={cfg.block_size}  vocabulary={cfg.vocab_size}")
+print(f"parameters: {model.num_params():,}")
+prompt = torch.tensor([model_tokenizer.encode("ROMEO:\n")])  # (B=1, T=7)
+generator = torch.Generator().manual_seed(0)
+out = model.generate(prompt, max_new_tokens=120, temperature=0.8, generator=generator)
+print("-" * 40)
+print(model_tokenizer.decode(out[0]))
+
+# %% [markdown]
+# ## Conventions used everywhere
+#
+# These rules hold in every notebook, in `glmlib` and in the tests. When a
+# later notebook says "as usual", it means this section.
+#
+# ### Tensor shapes
+#
+# | letter | meaning | example |
+# |---|---|---|
+# | `B` | batch: independent sequences processed together | 16 |
+# | `T` | time: positions in a sequence (the context length) | up to `block_size` |
+# | `C` | channels: the width of each position's vector (`n_embd`) | 128 |
+# | `H` | attention heads (`n_head`) | 4 |
+# | `D` | head size, $D = C / H$ | 32 |
+# | `V` | vocabulary size: how many distinct tokens | 75 |
+#
+# Token ids enter the model as `(B, T)` integers; inside it every position
+# carries a `C`-vector, so activations are `(B, T, C)`; attention splits the
+# channels into `H` heads of `D` channels each, `(B, H, T, D)`; the output is
+# one score (a *logit*) per vocabulary entry, `(B, T, V)`. Shapes are written
+# in comments, e.g. `# (B, T, C)`, next to the line that produces them.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+idx = torch.tensor([model_tokenizer.encode("To be, or not"), model_tokenizer.encode("to be: that i")])
+with torch.no_grad():
+    logits, _ = model(idx)
+B, T = idx.shape
+print(f"idx    {tuple(idx.shape)}    = (B, T)")
+print(f"logits {tuple(logits.shape)} = (B, T, V)")
+print(f"head size D = C / H = {cfg.n_embd} / {cfg.n_head} = {cfg.n_embd // cfg.n_head}")
+
+# %% [markdown]
+# ### Attention masks
+#
+# A model that predicts the next token must not peek at it. Attention uses a
+# **mask** to say which positions each position may look at. Rows are
+# **queries** (the position doing the looking), columns are **keys** (the
+# positions being looked at).
+#
+# * **Boolean masks:** `True` means *may attend*. This is PyTorch's
+#   convention for `scaled_dot_product_attention`. (Beware: some other APIs,
+#   such as `nn.MultiheadAttention`'s `attn_mask`, use the opposite polarity.)
+# * **Additive masks:** `0` where attention is allowed, $-\infty$ where it is
+#   blocked. They are added to the attention scores before the softmax, and
+#   $e^{-\infty} = 0$ turns a blocked position into a weight of exactly zero.
+# * **Causal mask:** query $i$ may attend key $j$ exactly when $j \le i$:
+#
+# $$
+# M_{ij} = \begin{cases} \text{True} & j \le i \\ \text{False} & j > i \end{cases}
+# \qquad\qquad
+# A_{ij} = \begin{cases} 0 & j \le i \\ -\infty & j > i \end{cases}
+# $$
+#
+# so row $i$ allows the columns $0, 1, \dots, i$: a lower-triangular matrix.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mask = causal_mask(5)  # (T, T) bool: row = query, column = key
+print("boolean (1 = True = may attend):")
+print(mask.int())
+print("additive (added to the scores before the softmax):")
+print(to_additive(mask))
+
+# %%
+fig, ax = plt.subplots(figsize=(4.2, 3.8))
+ax.imshow(mask.numpy(), cmap="Blues", vmin=-0.3, vmax=1.2)
+for i in range(5):
+    for j in range(5):
+        ax.text(j, i, "✓" if mask[i, j] else "✗", ha="center", va="center",
+                color="white" if mask[i, j] else "grey", fontsize=13)
+ax.set_xticks(range(5))
+ax.set_yticks(range(5))
+ax.set_xlabel("key position j (looked at)")
+ax.set_ylabel("query position i (looking)")
+ax.set_title("Causal mask: query i may attend keys j ≤ i")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### The sampling pipeline
+#
+# The model outputs logits $z_1, \dots, z_V$; the softmax turns them into
+# next-token probabilities $p_i = e^{z_i} / \sum_j e^{z_j}$. Before drawing a
+# token, three optional filters reshape the distribution, **always in this
+# order** (the same as Hugging Face `generate`): temperature, then top-k, then
+# top-p.
+#
+# 1. **Temperature** $\tau > 0$ divides the logits: $p_i \propto e^{z_i/\tau}$.
+#    $\tau < 1$ sharpens the distribution, $\tau > 1$ flattens it, and
+#    $\tau = 0$ means *greedy*: always take the most likely token (the argmax).
+# 2. **Top-k** keeps every token whose logit is $\ge$ the $k$-th largest logit.
+#    Ties at the boundary are all kept, so more than $k$ tokens can survive;
+#    a $k$ larger than the vocabulary keeps everything.
+# 3. **Top-p** (nucleus) sorts the tokens by probability,
+#    $p_{(1)} \ge p_{(2)} \ge \dots$, and keeps the smallest prefix whose total
+#    probability reaches $p$: the token of rank $r$ is kept exactly when
+#    $\sum_{s<r} p_{(s)} < p$. The most likely token is therefore always kept.
+#
+# A removed token gets logit $-\infty$, so its probability is exactly $0$; the
+# survivors are renormalised by the softmax. `glmlib.sampling.warp` applies the
+# three steps; notebook 07 builds each one from scratch.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+toy = torch.tensor([2.0, 1.5, 1.0, 1.0, 0.0, -1.0])  # logits of a 6-token vocabulary
+steps = {
+    "original": toy,
+    "temperature 0.8": apply_temperature(toy, 0.8),
+    "then top-k 3": top_k_filter(apply_temperature(toy, 0.8), 3),
+}
+steps["then top-p 0.7"] = top_p_filter(steps["then top-k 3"], 0.7)
+assert torch.equal(steps["then top-p 0.7"], warp(toy, temperature=0.8, top_k=3, top_p=0.7))
+for name, z in steps.items():
+    probs = torch.softmax(z, dim=-1)
+    print(f"{name:<16}", " ".join(f"{p:.3f}" for p in probs.tolist()))
+
+# %% [markdown]
+# Notice the tie: tokens 2 and 3 share the third-largest logit, so top-k with
+# $k=3$ keeps **four** tokens. Top-p with $p = 0.7$ then walks down the ranking,
+# adding up the probability of the tokens already kept: token 0 starts at
+# $0 < 0.7$ (kept), token 1 at $0.474 < 0.7$ (kept), and the next token at
+# $0.474 + 0.254 = 0.728 \ge 0.7$ (removed, with everything below it).
+# The loop below redoes this walk by hand:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+after_k = torch.softmax(steps["then top-k 3"], dim=-1)
+order = torch.argsort(after_k, descending=True, stable=True)
+kept_by_hand = torch.zeros(len(toy), dtype=torch.bool)
+mass_before = 0.0
+for rank, token in enumerate(order.tolist()):
+    p = after_k[token].item()
+    kept_by_hand[token] = mass_before < 0.7
+    print(f"rank {rank}: token {token}  p={p:.3f}  mass before={mass_before:.3f}  kept={bool(kept_by_hand[token])}")
+    mass_before += p
+kept_by_glmlib = torch.isfinite(steps["then top-p 0.7"])
+print("same as glmlib's top_p_filter:", torch.equal(kept_by_hand, kept_by_glmlib))
+
+# %%
+fig, axes = plt.subplots(1, 4, figsize=(12, 3), sharey=True)
+for ax, (name, z) in zip(axes, steps.items()):
+    probs = torch.softmax(z, dim=-1)
+    ax.bar(range(len(toy)), probs.numpy(), color="tab:blue")
+    removed = [i for i, v in enumerate(z) if not torch.isfinite(v)]
+    ax.plot(removed, [0.02] * len(removed), "x", color="tab:red", markersize=8,
+            label="removed" if removed else None)
+    ax.set_title(name)
+    ax.set_xlabel("token id")
+    ax.set_xticks(range(len(toy)))
+axes[0].set_ylabel("probability")
+axes[-1].legend(loc="upper right")
+fig.suptitle("Temperature, then top-k, then top-p (removed tokens, ×, have probability 0)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Seeds
+#
+# All randomness goes through an explicit `torch.Generator`: the same seed
+# gives the same numbers, and so the same sampled text. Functions that draw
+# random numbers take a `generator=` argument; pass one seeded with
+# `torch.Generator().manual_seed(seed)`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+probs = torch.softmax(toy, dim=-1)
+draws_a = torch.multinomial(probs, 10, replacement=True, generator=torch.Generator().manual_seed(42))
+draws_b = torch.multinomial(probs, 10, replacement=True, generator=torch.Generator().manual_seed(42))
+draws_c = torch.multinomial(probs, 10, replacement=True, generator=torch.Generator().manual_seed(7))
+print("seed 42:", draws_a.tolist())
+print("seed 42:", draws_b.tolist())
+print("seed 7: ", draws_c.tolist())
+assert torch.equal(draws_a, draws_b)
+
+# %% [markdown]
+# ### Errors
+#
+# Bad input gets a clear `ValueError` or `TypeError` that names the bad value
+# and says what is allowed, never a crash deep inside PyTorch:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for bad_call in (lambda: warp(toy, temperature=-1.0), lambda: top_p_filter(toy, 1.5),
+                 lambda: causal_mask(0)):
+    try:
+        bad_call()
+    except (ValueError, TypeError) as err:
+        print(f"{type(err).__name__}: {err}")
+
+# %% [markdown]
+# ## The map of the course
+#
+# Reading a GPT from input to output gives the order of the notebooks:
+#
+# | # | notebook | what you build and see |
+# |---|---|---|
+# | 00 | [welcome](00_welcome.ipynb) | this page: how to work, conventions, the map |
+# | 01 | [language models](01_language_models.ipynb) | the chain rule, a counting bigram model, log-probabilities, sampling, perplexity |
+# | 02 | [tokens and batches](02_tokens_and_batches.ipynb) | the character tokenizer, train/val split, shifted `(x, y)` batches, embeddings |
+# | 03 | [masks](03_masks.ipynb) | the causal mask, boolean vs additive masks, padding masks, a leak test |
+# | 04 | [attention](04_attention.ipynb) | scores, softmax, $\sqrt{d_k}$ scaling, one head, multi-head attention, checked against PyTorch |
+# | 05 | [the decoder block](05_decoder_block.ipynb) | feed-forward layers, residuals, LayerNorm, positions, the full GPT and its parameter count |
+# | 06 | [training](06_training.ipynb) | cross-entropy, AdamW, warmup and cosine decay, a live loss dashboard, the trained model |
+# | 07 | [generation and sampling](07_generation_and_sampling.ipynb) | the generation loop, greedy, temperature, top-k, top-p, the sampling explorer |
+# | 08 | [inside the model, faster inference](08_inside_the_model.ipynb) | what trained heads attend to, the KV cache and its speed-up |
+
+# %%
+stages = [
+    ("text", "01, 02"), ("token ids\n(B, T)", "02"), ("embeddings\n(B, T, C)", "02, 05"),
+    ("masked\nattention\n(B, H, T, D)", "03, 04, 08"), ("decoder\nblocks\n(B, T, C)", "05"),
+    ("logits\n(B, T, V)", "05, 06"), ("sampling", "07"),
+]
+step, width = 2.0, 1.75
+fig, ax = plt.subplots(figsize=(13, 2.8))
+for i, (label, nbs) in enumerate(stages):
+    x = i * step
+    ax.add_patch(plt.Rectangle((x, 0), width, 1, facecolor="#dbe9f6", edgecolor="#2c6fad", lw=1.5))
+    ax.text(x + width / 2, 0.5, label, ha="center", va="center", fontsize=10)
+    ax.text(x + width / 2, -0.25, f"notebook {nbs}", ha="center", va="center", fontsize=9, color="#444")
+    if i + 1 < len(stages):
+        ax.annotate("", xy=(x + step - 0.02, 0.5), xytext=(x + width + 0.02, 0.5),
+                    arrowprops=dict(arrowstyle="->", lw=1.5, color="#2c6fad"))
+last = (len(stages) - 1) * step + width / 2
+ax.annotate("", xy=(width / 2, 1.03), xytext=(last, 1.03),
+            arrowprops=dict(arrowstyle="->", lw=1.2, ls="--", color="grey", connectionstyle="arc3,rad=0.1"))
+ax.text(last / 2 + width / 4, 1.85, "the sampled token is appended to the text, and the loop runs again (07, 08)",
+        ha="center", fontsize=9, color="#555")
+ax.set_xlim(-0.1, len(stages) * step - step + width + 0.1)
+ax.set_ylim(-0.45, 2.1)
+ax.axis("off")
+ax.set_title("Where each notebook fits in a GPT", fontsize=12)
+plt.show()
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: split the channels into heads
+#
+# Multi-head attention (notebook 04) gives each of the `H` heads its own slice
+# of `D = C / H` channels: head 0 gets channels `0 … D-1`, head 1 gets
+# `D … 2D-1`, and so on. Write `split_heads(x, n_head)` that turns `x` of shape
+# `(B, T, C)` into shape `(B, H, T, D)`, so that `out[b, h, t]` holds the
+# channels `h*D … h*D + D - 1` of `x[b, t]`.
+#
+# *Hint:* a `view` can split the last axis into two; a `transpose` can then
+# move the head axis in front of the time axis. Careful: viewing straight into
+# `(B, H, T, D)` gives the right shape but the wrong numbers.
+
+# %%
+from glmlib.exercises.welcome import (check_causal_row, check_split_heads, solution_causal_row,
+                                      solution_split_heads)
+
+
+def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """(B, T, C) -> (B, H, T, D) with D = C // n_head."""
+    # your code here
+    raise NotImplementedError
+
+
+check_split_heads(split_heads)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+#     B, T, C = x.shape
+#     D = C // n_head
+#     return x.view(B, T, n_head, D).transpose(1, 2)  # (B, T, H, D) -> (B, H, T, D)
+# ```
+#
+# `view(B, T, H, D)` cuts each position's `C` channels into `H` consecutive
+# groups of `D`, without copying. `transpose(1, 2)` then swaps the time and
+# head axes so that each head holds a whole `(T, D)` sequence, ready for the
+# matrix products of attention. `x.view(B, H, T, D)` would instead mix
+# channels of different positions into one head.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_split_heads(solution_split_heads)
+
+# %% [markdown]
+# ### Exercise 2: one row of the causal mask
+#
+# Write `causal_row(i, T)` returning the boolean row of the causal mask for
+# query `i` in a sequence of length `T`: a tensor of shape `(T,)` that is
+# `True` at the keys `j` that query `i` may attend to (`j <= i`) and `False`
+# elsewhere. The checker insists on `dtype=torch.bool`.
+#
+# *Hint:* compare `torch.arange(T)` with `i`.
+
+# %%
+def causal_row(i: int, T: int) -> torch.Tensor:
+    """Bool (T,): True where query i may attend key j."""
+    # your code here
+    raise NotImplementedError
+
+
+check_causal_row(causal_row)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def causal_row(i: int, T: int) -> torch.Tensor:
+#     return torch.arange(T) <= i
+# ```
+#
+# Stacking the rows for `i = 0 … T-1` gives exactly `causal_mask(T)`: try
+# `torch.stack([causal_row(i, 5) for i in range(5)])`.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(check_causal_row(solution_causal_row))
+rows = torch.stack([solution_causal_row(i, 5) for i in range(5)])
+print("rows stacked == causal_mask(5):", torch.equal(rows, causal_mask(5)))
+
+# %% [markdown]
+# ## Summary
+#
+# * Work through the notebooks in order; each runs top to bottom, offline, in
+#   minutes. The `.py` file is the source of each notebook; keep the pair in
+#   sync with `jupytext --sync notebooks/*.py`.
+# * Shapes are `B, T, C, H, D` (and `V` for the vocabulary), written in comments.
+# * Boolean masks: `True` = may attend, row = query, column = key; additive
+#   masks: `0` / $-\infty$. The causal row $i$ allows the keys $0 \dots i$.
+# * Sampling: temperature, then top-k (ties kept), then top-p (at least one
+#   token kept); removed tokens get probability exactly 0.
+# * Every random draw goes through a seeded `torch.Generator`.
+#
+# **Next:** [01 · Language models](01_language_models.ipynb) asks what it means
+# for a model to assign a probability to a piece of text, and builds the
+# simplest model that does: counting which character follows which.
