@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -97,7 +98,7 @@ def load_shakespeare(cache: bool = True) -> str:
     text = build_corpus()
     if cache:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = CACHE_FILE.with_suffix(".tmp")
+        tmp = CACHE_FILE.with_suffix(f".{os.getpid()}.tmp")  # parallel processes may race here
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(CACHE_FILE)
     return text
