@@ -38,12 +38,16 @@ class BigramLM:
         """Add the bigram counts of each sequence (a 1-D tensor counts as one sequence)."""
         if isinstance(sequences, torch.Tensor) and sequences.dim() == 1:
             sequences = [sequences.tolist()]
-        for seq in sequences:
-            ids = torch.tensor(self._wrap(seq), dtype=torch.long)
-            if len(ids) > 1:
-                pairs = ids[:-1] * self.vocab_size + ids[1:]
-                self.counts += torch.bincount(pairs, minlength=self.vocab_size ** 2).view(
-                    self.vocab_size, self.vocab_size).double()
+        prev: list[int] = []
+        nxt: list[int] = []
+        for seq in sequences:  # gather every pair first: one bincount, not one per sequence
+            ids = self._wrap(seq)
+            prev.extend(ids[:-1])
+            nxt.extend(ids[1:])
+        if prev:
+            pairs = torch.tensor(prev, dtype=torch.long) * self.vocab_size + torch.tensor(nxt, dtype=torch.long)
+            self.counts += torch.bincount(pairs, minlength=self.vocab_size ** 2).view(
+                self.vocab_size, self.vocab_size).double()
         return self
 
     @property
