@@ -72,7 +72,8 @@ def markdown_to_text(markdown: str) -> str:
         match = _SPEAKER.match(stripped)
         if match:
             flush()
-            speaker, lines = _clean_line(match.group(1)).upper(), []
+            # one source heading reads "ROSENCRANTZ: & GUILDENSTERN:"; the colon is ours to add
+            speaker, lines = _clean_line(match.group(1)).replace(":", "").upper(), []
             continue
         if stripped[0] in "_*" and not _INLINE_DIRECTION.match(stripped):
             closer = stripped[0]  # "_Exit_" in most plays, "*Exit.*" in one
