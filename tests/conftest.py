@@ -47,9 +47,3 @@ def corpus() -> str:
 def tokenizer(corpus: str) -> CharTokenizer:
     """The character tokenizer of the corpus."""
     return CharTokenizer.from_text(corpus)
-
-
-@pytest.fixture(scope="session")
-def corpus_ids(corpus: str, tokenizer: CharTokenizer) -> torch.Tensor:
-    """The corpus as one 1-D tensor of token ids."""
-    return torch.tensor(tokenizer.encode(corpus), dtype=torch.long)
