@@ -51,9 +51,8 @@ def top_p_without_boundary(logits, p):  # keeps only tokens whose cumulative mas
     return logits.masked_fill(remove.scatter(-1, order, remove), float("-inf"))
 
 
-def distinct_words(text, n):  # counts words, not character n-grams
-    words = text.split()
-    return len(set(words)) / max(1, len(words))
+def absolute_min_p(logits, min_p):  # compares with min_p itself, not min_p x the top probability
+    return logits.masked_fill(torch.softmax(logits, -1) < min_p, float("-inf"))
 
 
 def self_score(weights):  # looks at the diagonal instead of the one below it
@@ -80,7 +79,7 @@ CHECKERS = [
     (training.check_clip_grad_norm, training.solution_clip_grad_norm, per_tensor_clip),
     (sampling_ex.check_top_k, sampling_ex.solution_top_k, strict_top_k),
     (sampling_ex.check_top_p, sampling_ex.solution_top_p, top_p_without_boundary),
-    (sampling_ex.check_distinct_n, sampling_ex.solution_distinct_n, distinct_words),
+    (sampling_ex.check_min_p, sampling_ex.solution_min_p, absolute_min_p),
     (inference.check_previous_token_score, inference.solution_previous_token_score, self_score),
     (inference.check_cache_step, inference.solution_cache_step, cache_step_forgets_new),
     (inference.check_window_start, inference.solution_window_start, sliding_window_start),
@@ -162,7 +161,10 @@ def test_window_solution_matches_glmlib(block_size):
         assert inference.solution_window_start(length, block_size) == window_start(length, block_size)
 
 
-def test_distinct_n_known_values():
-    assert sampling_ex.solution_distinct_n("abab", 2) == pytest.approx(2 / 3)
-    assert sampling_ex.solution_distinct_n("aaaa", 1) == 0.25
-    assert sampling_ex.solution_distinct_n("a", 2) == 0.0
+@pytest.mark.parametrize("min_p", [0.0, 0.05, 0.3, 1.0])
+def test_min_p_solution_matches_hugging_face(min_p):
+    from transformers import MinPLogitsWarper
+
+    logits = 3 * torch.randn(4, 75, generator=torch.Generator().manual_seed(3))
+    theirs = MinPLogitsWarper(min_p=min_p, min_tokens_to_keep=1)(None, logits.clone())
+    assert torch.equal(sampling_ex.solution_min_p(logits, min_p), theirs)

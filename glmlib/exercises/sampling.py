@@ -1,4 +1,4 @@
-"""Checkers for notebook 07 (generation and sampling): top-k, top-p, distinct n-grams."""
+"""Checkers for notebook 07 (generation and sampling): top-k, top-p and min-p filters."""
 from __future__ import annotations
 
 from typing import Callable
@@ -74,21 +74,32 @@ def check_top_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResul
     return run_cases("top_p", fn, _top_p_cases())
 
 
-# ------------------------------------------------------------ distinct n-grams
+# ------------------------------------------------------------ min-p
 
-def solution_distinct_n(text: str, n: int) -> float:
-    """The number of different length-``n`` substrings divided by the number of them (0 if none)."""
-    grams = [text[i:i + n] for i in range(len(text) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def _distinct_cases() -> list[Case]:
-    named = [("all different", "abcdef", 2), ("one repeated character", "aaaaa", 1),
-             ("a repeating pattern", "abababab", 2), ("words", "to be or not to be", 3),
-             ("text shorter than n", "ab", 3), ("n equal to the length", "abc", 3)]
-    return [Case(name, (text, n), solution_distinct_n(text, n)) for name, text, n in named]
+def solution_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    """Keep the tokens whose probability is at least ``min_p`` times the largest one's."""
+    probs = torch.softmax(logits, dim=-1)
+    threshold = min_p * probs.max(dim=-1, keepdim=True).values  # (..., 1)
+    return logits.masked_fill(probs < threshold, NEG_INF)
 
 
-def check_distinct_n(fn: Callable[[str, int], float]) -> CheckResult:
-    """``fn(text, n)`` must return the fraction of distinct character n-grams in ``text``."""
-    return run_cases("distinct_n", fn, _distinct_cases(), atol=1e-9)
+def _min_p_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(77)
+    cases = []
+
+    def add(name: str, logits: torch.Tensor, min_p: float) -> None:
+        cases.append(Case(name, (logits.clone(), min_p), solution_min_p(logits, min_p)))
+
+    probs = torch.tensor([0.1, 0.5, 0.05, 0.3, 0.05])
+    add("min_p=0.25: threshold 0.125 keeps 0.5 and 0.3", probs.log(), 0.25)
+    add("min_p=0.15: threshold 0.075 also keeps 0.1", probs.log(), 0.15)
+    add("min_p=1 keeps only the most probable", probs.log(), 1.0)
+    add("min_p=0 keeps everything", probs.log(), 0.0)
+    add("a flat row keeps more than a peaked one", torch.tensor([[0.0, 0.1, 0.2, 0.3], [0.0, 0.0, 0.0, 5.0]]), 0.5)
+    add("a batch of rows, each filtered on its own", 2 * torch.randn(3, 9, generator=g), 0.2)
+    return cases
+
+
+def check_min_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResult:
+    """``fn(logits, min_p)`` must keep tokens with probability >= ``min_p`` x the top one, ``-inf`` elsewhere."""
+    return run_cases("min_p", fn, _min_p_cases())
