@@ -1,0 +1,637 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Language models: probabilities of text
+#
+# **In this notebook you will**
+#
+# 1. see what a language model *is*: a probability distribution over texts,
+#    factored by the chain rule into next-token predictions;
+# 2. build the simplest useful one, a **bigram model**, by counting which
+#    character follows which in Shakespeare's plays;
+# 3. score a sentence by hand, token by token, and check the result against
+#    `glmlib.ngram.BigramLM`;
+# 4. draw the per-token probabilities of a sentence as a chart;
+# 5. generate text by sampling from the model, with a seed;
+# 6. measure the model with **perplexity** on held-out text, and see why
+#    **add-k smoothing** is needed;
+# 7. compare the bigram model with the trained GPT on the same sentence: the
+#    gap that the rest of the course closes.
+#
+# **Builds on:** notebook 00 (conventions, seeds). The character tokenizer is
+# used here as a black box; notebook 02 builds it.
+
+# %%
+import math
+from collections import Counter
+
+import matplotlib.pyplot as plt
+import torch
+
+from glmlib.data import CharTokenizer, load_shakespeare, train_val_split
+from glmlib.model import load_pretrained
+from glmlib.ngram import BigramLM
+
+# %% [markdown]
+# ## A language model assigns a probability to every text
+#
+# Take a text as a sequence of tokens $x = (x_1, x_2, \dots, x_n)$; in this
+# course a token is one character. A **language model** is a probability
+# distribution $P(x)$ over all such sequences: a high probability for
+# "If music be the food of love" and a tiny one for "fI umsci eb".
+#
+# No model can store a probability for every possible text, but it does not
+# have to. The **chain rule of probability** factors any joint distribution
+# into a product of conditionals, one per token, each given all the tokens
+# before it:
+#
+# $$
+# P(x_1, \dots, x_n) = P(x_1)\, P(x_2 \mid x_1)\, P(x_3 \mid x_1, x_2) \cdots
+# = \prod_{t=1}^{n} P(x_t \mid x_{<t}),
+# \qquad x_{<t} = (x_1, \dots, x_{t-1}).
+# $$
+#
+# This is exact, not an approximation, and it turns the impossible task
+# (score whole texts) into a manageable one: **predict the next token given
+# the ones before it**. Every model in this course, from the counting model
+# below to the GPT, is a next-token predictor.
+#
+# **Start and end tokens.** Two details make the product well defined. The
+# first token needs something to be conditioned on, and a text must be able to
+# *end*: without an end marker, the product above is the probability that a
+# text *starts with* $x$, and the probabilities of all texts would not sum to
+# one. So we wrap every sequence in two special tokens,
+# $x_0 = \langle\text{bos}\rangle$ (beginning of sequence) and
+# $x_{n+1} = \langle\text{eos}\rangle$ (end of sequence):
+#
+# $$
+# P(x) = \prod_{t=1}^{n+1} P(x_t \mid x_0, \dots, x_{t-1}),
+# \qquad x_0 = \langle\text{bos}\rangle,\; x_{n+1} = \langle\text{eos}\rangle.
+# $$
+#
+# The model predicts $n+1$ tokens: the $n$ characters and the decision to stop.
+#
+# **Logarithms.** A product of hundreds of numbers below one underflows to
+# zero in floating point, so we always work with the log-probability, a sum:
+#
+# $$
+# \log P(x) = \sum_{t=1}^{n+1} \log P(x_t \mid x_{<t}) \;\le\; 0 .
+# $$
+#
+# We use natural logarithms (nats) throughout; dividing by $\ln 2$ converts to bits.
+
+# %% [markdown]
+# ## The data
+#
+# The corpus is split once and for all into a training part and a validation
+# part (`train_val_split` cuts at a speech boundary: the last 10% of the text,
+# the final plays, are held out). For this notebook a **sequence is one line**
+# of a play, wrapped in $\langle\text{bos}\rangle \dots \langle\text{eos}\rangle$.
+# The tokenizer maps each character to an integer id and gives the two special
+# tokens the ids after the characters.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+text = load_shakespeare()
+train_text, val_text = train_val_split(text)
+tok = CharTokenizer.from_text(text, specials=["<bos>", "<eos>"])
+BOS, EOS, V = tok.stoi["<bos>"], tok.stoi["<eos>"], tok.vocab_size
+
+train_lines = [tok.encode(line) for line in train_text.splitlines() if line]
+val_lines = [tok.encode(line) for line in val_text.splitlines() if line]
+print(f"vocabulary: {V} tokens ({V - 2} characters + <bos> + <eos>), <bos>={BOS}, <eos>={EOS}")
+print(f"train: {len(train_lines):,} lines, {sum(map(len, train_lines)):,} characters")
+print(f"val:   {len(val_lines):,} lines, {sum(map(len, val_lines)):,} characters")
+for line in train_lines[:2]:
+    print(f"{tok.decode(line)!r:<42} -> {line[:6]} ...")
+
+# %% [markdown]
+# ## The bigram assumption
+#
+# The full conditional $P(x_t \mid x_{<t})$ depends on the whole history,
+# which is what the GPT will learn to use. The simplest possible model keeps
+# only the **previous token**:
+#
+# $$
+# P(x_t \mid x_{<t}) \approx P(x_t \mid x_{t-1}).
+# $$
+#
+# A model of pairs of tokens is a **bigram** model. Its parameters are one
+# table: row $a$ is the distribution of the next token after $a$. The
+# maximum-likelihood estimate of that table is simply the relative frequency
+# of each pair in the training data. With $N(a, b)$ the number of times $b$
+# follows $a$:
+#
+# $$
+# \hat P(b \mid a) = \frac{N(a, b)}{\sum_{b'} N(a, b')} = \frac{N(a, b)}{N(a)} .
+# $$
+#
+# ### Counting by hand
+#
+# First on a toy text, with a plain Python `Counter` of adjacent pairs:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+toy = "to be or not to be"
+toy_pairs = Counter(zip(toy, toy[1:]))
+print(f"{len(toy) - 1} pairs, {len(toy_pairs)} distinct; most common:")
+for (a, b), n in toy_pairs.most_common(5):
+    print(f"  {a!r} -> {b!r}: {n}")
+after_t = {b: n for (a, b), n in toy_pairs.items() if a == "t"}
+total_t = sum(after_t.values())
+print("P(next | 't'):", {b: f"{n}/{total_t}" for b, n in after_t.items()})
+
+# %% [markdown]
+# ### Counting on the whole corpus
+#
+# For 4 million characters we count with tensors instead. Wrap every line,
+# concatenate them, and look at each adjacent pair `(prev, next)`. A pair whose
+# `prev` is $\langle\text{eos}\rangle$ straddles two lines, so it is dropped.
+# Encoding each pair as the single number `prev * V + next` lets
+# `torch.bincount` count all of them at once.
+
+# %%
+def wrap_lines(lines: list[list[int]]) -> torch.Tensor:
+    """All lines as one 1-D tensor: <bos> line <eos> <bos> line <eos> ..."""
+    flat: list[int] = []
+    for ids in lines:
+        flat += [BOS, *ids, EOS]
+    return torch.tensor(flat)
+
+
+def pairs_of(lines: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (prev, next) pair inside the wrapped lines (none across a line break)."""
+    flat = wrap_lines(lines)
+    prev, nxt = flat[:-1], flat[1:]
+    inside = prev != EOS  # <eos> -> <bos> joins two different lines
+    return prev[inside], nxt[inside]
+
+
+train_prev, train_next = pairs_of(train_lines)
+counts = torch.bincount(train_prev * V + train_next, minlength=V * V).view(V, V)  # (V, V): row = prev
+row_totals = counts.sum(dim=1, keepdim=True)  # (V, 1): N(a)
+probs_mle = counts.double() / row_totals.clamp_min(1)  # (V, V); rows never seen as "prev" stay zero
+
+# %% [markdown]
+# The library's `BigramLM` does the same counting. With `k=0` it is the plain
+# maximum-likelihood model (the `k` is explained below). We check that the two
+# tables agree exactly. One difference: a token that never occurs as a
+# previous token has an empty row: $\langle\text{eos}\rangle$, and the newline,
+# which never occurs inside a line. We left such rows at zero, the library
+# makes them uniform; they are never used.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+bigram = BigramLM(V, k=0, bos=BOS, eos=EOS).fit(train_lines)
+seen = counts.sum(dim=1) > 0
+assert torch.equal(bigram.counts.long(), counts)
+assert torch.allclose(bigram.probs[seen], probs_mle[seen])
+print(f"pairs counted:         {int(counts.sum()):,}")
+print(f"distinct pairs seen:   {int((counts > 0).sum()):,} of {V * V:,} possible")
+print(f"rows never used:       {[tok.itos[i] for i in range(V) if not seen[i]]}")
+print("counts and probabilities agree with glmlib's BigramLM")
+
+# %% [markdown]
+# Here is the part of the table for lower-case letters and the space; each
+# row is a distribution over the next character (the columns shown here hold
+# most, but not all, of each row's probability). Some rows are nearly
+# deterministic (after `q` comes `u`), others are spread out (after a space,
+# almost any letter can start a word).
+
+# %%
+def show(ch: str) -> str:
+    """A printable label for a token."""
+    return {" ": "␣", "\n": "⏎", "<bos>": "bos", "<eos>": "eos"}.get(ch, ch)
+
+
+rows = [" "] + list("abcdefghijklmnopqrstuvwxyz")
+cols = [" "] + list("abcdefghijklmnopqrstuvwxyz") + ["<eos>"]
+sub = probs_mle[[tok.stoi[c] for c in rows]][:, [tok.stoi[c] for c in cols]]  # (rows, cols)
+fig, ax = plt.subplots(figsize=(9, 8))
+im = ax.imshow(sub.numpy(), cmap="Blues", vmin=0, vmax=0.6)
+ax.set_xticks(range(len(cols)), [show(c) for c in cols])
+ax.set_yticks(range(len(rows)), [show(c) for c in rows])
+ax.set_xlabel("next character b")
+ax.set_ylabel("previous character a")
+ax.set_title("Bigram model: P(next = b | previous = a), estimated by counting")
+fig.colorbar(im, ax=ax, shrink=0.8, label="probability (colour capped at 0.6)")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Scoring a sentence, token by token
+#
+# Take a line that the model never saw: it comes from *Twelfth Night*, which
+# is in the validation part. By the chain rule with the bigram assumption,
+#
+# $$
+# \log P(x) = \log \hat P(x_1 \mid \langle\text{bos}\rangle)
+# + \sum_{t=2}^{n} \log \hat P(x_t \mid x_{t-1})
+# + \log \hat P(\langle\text{eos}\rangle \mid x_n).
+# $$
+#
+# We look up each factor in the table and add the logarithms.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+sentence = "If music be the food of love, play on;"
+assert sentence in val_text and sentence not in train_text
+ids = [BOS] + tok.encode(sentence) + [EOS]
+steps = []
+for prev, nxt in zip(ids[:-1], ids[1:]):
+    steps.append((tok.itos[prev], tok.itos[nxt], probs_mle[prev, nxt].item()))
+for a, b, p in steps[:6]:
+    print(f"P({show(b):>5} | {show(a):>5}) = {p:.4f}   log = {math.log(p):8.4f}")
+print(f"... {len(steps) - 7} more ...")
+a, b, p = steps[-1]
+print(f"P({show(b):>5} | {show(a):>5}) = {p:.4f}   log = {math.log(p):8.4f}")
+by_hand = sum(math.log(p) for _, _, p in steps)
+print(f"\nlog P(sentence) by hand:     {by_hand:.4f} nats over {len(steps)} predictions")
+print(f"log P(sentence) by BigramLM: {bigram.log_prob(tok.encode(sentence)):.4f}")
+assert abs(by_hand - bigram.log_prob(tok.encode(sentence))) < 1e-9
+
+# %% [markdown]
+# The chart shows each factor of the product: how much probability the model
+# gave to the character that actually came next. Tall bars are easy
+# predictions: `e` after `v` (*love*, *have*, *ever*), a space after a comma.
+# Short bars are surprises: the first letter of most words (after a space the
+# model has little to go on) and the space after *music*, because in English
+# `c` is rarely the last letter of a word. The model sees one character, so it
+# cannot know that it is inside the word *music*.
+
+# %%
+labels = [f"{show(b)}\n|{show(a)}" for a, b, _ in steps]
+p_tokens = [p for _, _, p in steps]
+fig, ax = plt.subplots(figsize=(13, 3.6))
+ax.bar(range(len(steps)), p_tokens, color="tab:blue")
+ax.set_xticks(range(len(steps)), labels, fontsize=8)
+ax.set_xlim(-0.7, len(steps) - 0.3)
+ax.set_ylabel("P(next | previous)")
+ax.set_xlabel("next character | previous character")
+ax.set_title(f"Bigram model: P(next | previous) for each prediction in {sentence!r}")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Why logs, concretely.** Multiply the per-token probabilities of a few
+# hundred validation lines in 32-bit floats and the product is exactly zero;
+# the sum of their logarithms is an ordinary number.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+some_prev, some_next = pairs_of(val_lines[:100])
+p_some = probs_mle[some_prev, some_next].float()  # (N,) per-token probabilities
+print(f"{len(p_some)} predictions")
+print(f"product of probabilities:       {torch.prod(p_some).item()}")
+print(f"sum of log-probabilities:       {p_some.log().sum().item():.2f}")
+
+# %% [markdown]
+# ## Sampling: generating text
+#
+# A language model is also a generator: start from $\langle\text{bos}\rangle$,
+# draw the next token from row `prev` of the table, make it the new `prev`,
+# and repeat until $\langle\text{eos}\rangle$ comes out. Each step is exactly
+# one factor of the chain rule, so this draws whole lines with probability
+# $P(x)$. With a seeded generator the lines are reproducible.
+
+# %%
+def sample_line(probs: torch.Tensor, generator: torch.Generator, max_len: int = 80) -> list[int]:
+    """Draw one line from a bigram table: start at <bos>, stop at <eos> (or max_len tokens)."""
+    out: list[int] = []
+    prev = BOS
+    for _ in range(max_len):
+        prev = int(torch.multinomial(probs[prev].float(), 1, generator=generator))
+        if prev == EOS:
+            break
+        out.append(prev)
+    return out
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+g_ours, g_lib = torch.Generator().manual_seed(1234), torch.Generator().manual_seed(1234)
+for _ in range(6):
+    ours = sample_line(bigram.probs, g_ours)
+    theirs = bigram.sample(80, generator=g_lib)
+    assert ours == theirs
+    print(tok.decode(ours))
+
+# %% [markdown]
+# The same seed gives the same lines from our loop and from `BigramLM.sample`.
+# The output has the *texture* of English (plausible letter pairs, spaces,
+# capitals after a line start, punctuation before the end) but no words: one
+# character of memory is not enough.
+
+# %% [markdown]
+# ## Perplexity: how good is the model?
+#
+# Judge a model by the probability it gives to text it has **not** seen. The
+# log-probability of a whole text grows with its length, so average it per
+# predicted token: the **cross-entropy** (in nats), and its exponential, the
+# **perplexity**. Over $N$ predictions,
+#
+# $$
+# \text{NLL} = -\frac{1}{N} \sum_{t=1}^{N} \log P(x_t \mid x_{<t}),
+# \qquad
+# \text{PPL} = e^{\text{NLL}} .
+# $$
+#
+# Perplexity reads as an effective number of choices: a model that spreads
+# its probability uniformly over $m$ tokens has perplexity exactly $m$. A
+# model that knows nothing, uniform over the $V = 77$ tokens, scores 77; a
+# perfect model scores 1. Lower is better.
+#
+# Score the validation lines with the counting model:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+val_prev, val_next = pairs_of(val_lines)
+p_val = probs_mle[val_prev, val_next]  # (N,) probability of each actual next token
+unseen = p_val == 0
+print(f"validation predictions: {len(p_val):,}")
+print(f"with probability 0:     {int(unseen.sum())}")
+print(f"perplexity:             {math.exp(-p_val.log().mean().item())}")
+examples = sorted({tok.itos[a] + tok.itos[b] for a, b in zip(val_prev[unseen].tolist(), val_next[unseen].tolist())
+                   if a != BOS and b != EOS})
+print("some pairs never seen in training:", examples[:12])
+
+# %% [markdown]
+# One validation pair never seen in training gets probability $0$, its log is
+# $-\infty$, and the perplexity of the whole validation set is infinite.
+# The maximum-likelihood model is *overconfident*: "never seen" is not
+# "impossible".
+#
+# ## Add-k smoothing
+#
+# The fix: pretend every pair was seen $k$ extra times before counting.
+# With $V$ possible next tokens,
+#
+# $$
+# \hat P_k(b \mid a) = \frac{N(a, b) + k}{N(a) + kV} .
+# $$
+#
+# Each row still sums to one, and no probability is zero. $k = 1$ is Laplace
+# smoothing; $k \to 0$ gives back the counting model; $k \to \infty$ forgets
+# the data and tends to the uniform distribution $1/V$. The best $k$ is a
+# trade-off, chosen on the validation set.
+
+# %%
+def smoothed(counts: torch.Tensor, k: float) -> torch.Tensor:
+    """Add-k smoothed bigram table, (V, V); rows sum to 1."""
+    c = counts.double() + k  # (V, V)
+    return c / c.sum(dim=1, keepdim=True)
+
+
+def perplexity(probs: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -> float:
+    """exp of the mean negative log-probability of the pairs (prev, nxt)."""
+    return math.exp(-probs[prev, nxt].log().mean().item())
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+laplace = BigramLM(V, k=1.0, bos=BOS, eos=EOS)
+laplace.counts = bigram.counts.clone()  # same counts, different smoothing: no need to count again
+assert torch.allclose(laplace.probs[seen], smoothed(counts, 1.0)[seen])
+check_lines = val_lines[:500]  # the library scores one sequence at a time; a sample is enough to compare
+lib_nll = -sum(laplace.log_prob(ids) for ids in check_lines) / sum(len(ids) + 1 for ids in check_lines)
+ours = perplexity(smoothed(counts, 1.0), *pairs_of(check_lines))
+print(f"k=1, first 500 val lines: ours {ours:.4f}, BigramLM {math.exp(lib_nll):.4f}")
+assert abs(ours - math.exp(lib_nll)) < 1e-9
+
+ks = [10.0 ** e for e in torch.arange(-4, 3.01, 0.25).tolist()]
+val_ppl = [perplexity(smoothed(counts, k), val_prev, val_next) for k in ks]
+train_ppl = [perplexity(smoothed(counts, k), train_prev, train_next) for k in ks]
+best = min(range(len(ks)), key=val_ppl.__getitem__)
+for k in (0.01, 1.0, 100.0):
+    print(f"k = {k:<6} val perplexity {perplexity(smoothed(counts, k), val_prev, val_next):.3f}")
+print(f"best k on the grid: {ks[best]:.3g} (val perplexity {val_ppl[best]:.3f}); uniform model: {V}")
+
+# %%
+fig, ax = plt.subplots(figsize=(7.5, 4))
+ax.semilogx(ks, train_ppl, label="training lines", color="tab:blue")
+ax.semilogx(ks, val_ppl, label="validation lines", color="tab:orange")
+ax.plot(ks[best], val_ppl[best], "o", color="tab:orange", label=f"best k = {ks[best]:.2g}")
+ax.set_xlabel("smoothing k (log scale)")
+ax.set_ylabel("perplexity (lower is better)")
+ax.annotate(f"k = 0: validation perplexity is infinite\n({int(unseen.sum())} unseen pairs)",
+            xy=(ks[0], val_ppl[0]), xytext=(ks[0], val_ppl[0] + 2), fontsize=9,
+            arrowprops=dict(arrowstyle="->", color="grey"))
+ax.set_title("Add-k smoothing: too little overfits, too much forgets the data")
+ax.legend()
+ax.grid(alpha=0.3)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# On the training lines more smoothing only hurts: the counts are exactly the
+# training statistics. On validation, a little smoothing removes the infinite
+# penalty for unseen pairs; too much flattens every row towards uniform.
+# With four million characters and only $77^2$ possible pairs, the counts are
+# so reliable that the best $k$ makes little difference; for models with
+# longer contexts (trigrams, 5-grams) almost every context is rare, smoothing
+# matters a lot, and that is one reason neural models took over.
+#
+# A bigram model reaches a validation perplexity of about 12: at each
+# character it is, in effect, choosing among a dozen equally likely options.
+
+# %% [markdown]
+# ## The bigram model versus the trained GPT
+#
+# The GPT shipped with the course conditions each prediction on up to
+# `block_size` previous characters instead of one. It has no
+# $\langle\text{bos}\rangle$/$\langle\text{eos}\rangle$ tokens; in its
+# training text a newline `⏎` plays both roles, so we score
+# `⏎ sentence ⏎`: the same number of predictions as
+# `<bos> sentence <eos>` for the bigram. One forward pass gives the logits
+# for every position at once, `(B, T, V)`; the log-softmax at position $t$ is
+# the model's distribution for token $t+1$ (notebooks 05 and 06 explain why).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gpt, gpt_tok = load_pretrained()  # CPU
+gpt_ids = torch.tensor([gpt_tok.encode("\n" + sentence + "\n")])  # (1, n + 2)
+with torch.no_grad():
+    logits, _ = gpt(gpt_ids[:, :-1])  # (1, n + 1, V): predictions for tokens 1 .. n + 1
+gpt_logp = torch.log_softmax(logits, dim=-1)[0].gather(-1, gpt_ids[0, 1:, None])[:, 0]  # (n + 1,)
+bigram_logp = laplace.token_log_probs(tok.encode(sentence))  # (n + 1,)
+assert len(gpt_logp) == len(bigram_logp) == len(sentence) + 1
+for name, lp in (("bigram (k=1)", bigram_logp), ("GPT", gpt_logp)):
+    total = lp.sum().item()
+    print(f"{name:<13} log P = {total:8.3f} nats   {-total / len(lp) / math.log(2):.3f} bits/char   "
+          f"perplexity {math.exp(-total / len(lp)):.3f}")
+
+# %%
+chars = [show(c) for c in sentence] + ["end"]
+x = torch.arange(len(chars)).float()
+fig, ax = plt.subplots(figsize=(13, 3.8))
+ax.bar(x - 0.2, bigram_logp.exp().numpy(), width=0.4, label=r"bigram: $P(x_t \mid x_{t-1})$", color="tab:blue")
+ax.bar(x + 0.2, gpt_logp.exp().numpy(), width=0.4, label=r"GPT: $P(x_t \mid x_{<t})$", color="tab:red")
+ax.set_xticks(x.tolist(), chars)
+ax.set_xlim(-0.7, len(chars) - 0.3)
+ax.set_ylim(0, 1.15)
+ax.set_xlabel(r"token $x_t$ being predicted (end = <eos> for the bigram, ⏎ for the GPT)")
+ax.set_ylabel("probability of the actual token")
+ax.set_title(f"Per-token probabilities of {sentence!r}")
+ax.legend(loc="upper left", ncol=2)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Where the GPT's bar is taller, the longer context helped: the letters so far
+# of a word pin down how it goes on, and whether it is complete (the space
+# after *If*). Both models struggle at the start of a word, where the
+# context says least. How the GPT uses its context is the subject of notebooks
+# 03 to 05.
+
+# %% [markdown]
+# ## Exercises
+#
+# ### Exercise 1: count the pairs
+#
+# Write `bigram_counts(ids, vocab_size)` returning a `(V, V)` integer tensor
+# whose entry `[a, b]` is the number of times token `b` directly follows token
+# `a` in the list `ids`. A sequence with fewer than two tokens has no pairs.
+
+# %%
+from glmlib.exercises.language_models import (check_add_k_probs, check_bigram_counts,
+                                              check_sequence_log_prob, solution_add_k_probs,
+                                              solution_bigram_counts, solution_sequence_log_prob)
+
+
+def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
+    """(V, V) int tensor: [a, b] = how often b follows a."""
+    # your code here
+    raise NotImplementedError
+
+
+check_bigram_counts(bigram_counts)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
+#     counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long)
+#     for prev, nxt in zip(ids[:-1], ids[1:]):
+#         counts[prev, nxt] += 1
+#     return counts
+# ```
+#
+# `zip(ids[:-1], ids[1:])` walks over the adjacent pairs; for an empty or
+# one-token list it yields nothing. On a large corpus, the `bincount` trick
+# above does the same in one call.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_bigram_counts(solution_bigram_counts)
+
+# %% [markdown]
+# ### Exercise 2: add-k smoothing
+#
+# Write `add_k_probs(counts, k)` returning the `(V, V)` table
+# $\hat P_k(b \mid a) = (N(a, b) + k) / (N(a) + kV)$ as floats. One edge
+# case: with `k = 0`, a row with no counts at all would be $0/0$; make such a
+# row uniform ($1/V$ everywhere), as `BigramLM` does.
+
+# %%
+def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
+    """(V, V) float table of add-k smoothed next-token probabilities."""
+    # your code here
+    raise NotImplementedError
+
+
+check_add_k_probs(add_k_probs)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
+#     smoothed = counts.double() + k
+#     totals = smoothed.sum(dim=1, keepdim=True)  # (V, 1): N(a) + kV
+#     uniform = torch.full_like(smoothed, 1.0 / counts.shape[1])
+#     return torch.where(totals > 0, smoothed / totals.clamp_min(1e-300), uniform)
+# ```
+#
+# Summing the smoothed row gives $N(a) + kV$ directly. `torch.where` picks the
+# uniform row where the total is zero; the `clamp_min` only keeps the unused
+# branch from dividing by zero.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+check_add_k_probs(solution_add_k_probs)
+
+# %% [markdown]
+# ### Exercise 3: the chain rule
+#
+# Write `sequence_log_prob(probs, ids)` returning, as a Python number, the
+# natural log-probability of the sequence `ids` under the bigram table `probs`
+# (row = previous token, column = next token):
+# $\sum_{t} \log \texttt{probs}[x_{t-1}, x_t]$ over the adjacent pairs.
+# (Here `ids` already includes any start and end tokens; a single token
+# predicts nothing, so its log-probability is $\log 1 = 0$.)
+
+# %%
+def sequence_log_prob(probs: torch.Tensor, ids: list[int]) -> float:
+    """Natural log-probability of ids under a bigram table."""
+    # your code here
+    raise NotImplementedError
+
+
+check_sequence_log_prob(sequence_log_prob)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def sequence_log_prob(probs: torch.Tensor, ids: list[int]) -> float:
+#     return float(sum(math.log(probs[prev, nxt]) for prev, nxt in zip(ids[:-1], ids[1:])))
+# ```
+#
+# Adding logarithms instead of multiplying probabilities is the chain rule
+# in log space; it cannot underflow.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(check_sequence_log_prob(solution_sequence_log_prob))
+wrapped = [BOS] + tok.encode(sentence) + [EOS]
+print(f"on our sentence: {solution_sequence_log_prob(laplace.probs, wrapped):.4f} "
+      f"(BigramLM: {laplace.log_prob(tok.encode(sentence)):.4f})")
+
+# %% [markdown]
+# ## Summary
+#
+# * A language model is a distribution over texts. The chain rule factors it
+#   exactly into next-token predictions, $P(x) = \prod_t P(x_t \mid x_{<t})$,
+#   with $\langle\text{bos}\rangle$ to condition the first token and
+#   $\langle\text{eos}\rangle$ so that texts can end.
+# * We add log-probabilities instead of multiplying probabilities.
+# * A bigram model keeps one token of history; counting pairs gives its
+#   maximum-likelihood table.
+# * Sampling token by token from the conditionals generates text; a seeded
+#   generator makes it reproducible.
+# * Perplexity $e^{\text{NLL}}$ on held-out text measures a model. The
+#   counting model scores $\infty$ because of unseen pairs; add-k smoothing
+#   fixes that, bringing it to about 12, against 77 for a uniform guess.
+# * The trained GPT, which sees up to `block_size` characters of context,
+#   gives the actual next characters more probability than the bigram model.
+#
+# **Next:** [02 · Tokens and batches](02_tokens_and_batches.ipynb) builds the
+# tokenizer used here and turns the corpus into the `(x, y)` training batches
+# a neural model learns from.
