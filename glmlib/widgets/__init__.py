@@ -1,0 +1,19 @@
+"""Interactive explorers for the notebooks, built on ipywidgets and matplotlib.
+
+Each explorer is an object with a root ``widget`` (which a notebook shows when
+the object is the last expression of a cell; the root carries a CSS class such
+as ``glm-sampling-explorer``), public controls, and a ``state`` dict holding
+what was last drawn, so tests can check the numbers behind each picture.
+Figures are rendered to PNG in the kernel: no browser-side plotting library,
+nothing fetched from the network, no figures left open in pyplot.
+"""
+from .attention_explorer import AttentionExplorer, attention_explorer
+from .chain_rule import ChainRuleView, chain_rule_view, token_log_probs
+from .dashboard import TrainingDashboard
+from .mask_explorer import MaskExplorer, mask_explorer
+from .sampling_explorer import SamplingExplorer, sampling_explorer
+
+__all__ = [
+    "AttentionExplorer", "ChainRuleView", "MaskExplorer", "SamplingExplorer", "TrainingDashboard",
+    "attention_explorer", "chain_rule_view", "mask_explorer", "sampling_explorer", "token_log_probs",
+]

@@ -1,0 +1,265 @@
+"""The attention explorer (notebooks 04 and 08): which earlier characters each
+position of a text attends to, in every layer and head of a trained GPT.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib.colors import PowerNorm
+from matplotlib.patches import Rectangle
+
+from ._render import (DPI, KEPT_COLOR, Explorer, FigureImage, bar_verts, bars, image_widget,
+                      message_html, readable, readable_text)
+
+DEFAULT_TEXT = "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?"
+ALL_HEADS = "all"
+CMAP = "Blues"
+
+
+class AttentionExplorer(Explorer):
+    """Attention weights of ``model`` on ``text``: one head as a heatmap plus one query's
+    weights as bars, or all heads of a layer as a grid.
+
+    Controls: ``text``, ``layer`` (0..L-1), ``head`` (0..H-1 or ``"all"``) and
+    ``query`` (a position of the text). ``state`` holds what was last drawn:
+    ``weights`` (``(T, T)`` for one head, equal to
+    ``model.attention_maps(idx)[layer, 0, head]``; ``(H, T, T)`` for all heads),
+    ``query_weights`` (row ``query`` of it), ``layer``, ``head``, ``query``,
+    ``chars``, ``cropped`` and ``message``.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, text: str = DEFAULT_TEXT, layer: int = 0,
+                 head: int | str = 0, query: int | None = None) -> None:
+        config = getattr(model, "config", None)
+        if config is None or not hasattr(model, "attention_maps"):
+            raise TypeError(f"model must be a glmlib.model.GPT, got {type(model).__name__}")
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        L, H = config.n_layer, config.n_head
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < L:
+            raise ValueError(f"layer must be an int in [0, {L - 1}], got {layer!r}")
+        if head != ALL_HEADS and (isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < H):
+            raise ValueError(f"head must be an int in [0, {H - 1}] or {ALL_HEADS!r}, got {head!r}")
+        self.model, self.tokenizer = model, tokenizer
+        self.n_layer, self.n_head, self.block_size = L, H, config.block_size
+
+        style = {"description_width": "60px"}
+        self.text = widgets.Text(value=text, description="text", continuous_update=False, style=style,
+                                 layout=widgets.Layout(width="640px"))
+        self.layer = widgets.Dropdown(options=[(str(i), i) for i in range(L)], value=layer,
+                                      description="layer", style=style, layout=widgets.Layout(width="160px"))
+        self.head = widgets.Dropdown(options=[(f"head {h}", h) for h in range(H)] + [("all heads", ALL_HEADS)],
+                                     value=head, description="head", style=style,
+                                     layout=widgets.Layout(width="200px"))
+        self.query = widgets.IntSlider(value=0, min=0, max=max(0, len(text) - 1), description="query",
+                                       style=style, layout=widgets.Layout(width="420px"))
+        self.readout = widgets.HTML()
+        self.image = image_widget()
+        self.widget = widgets.VBox([
+            self.text, widgets.HBox([self.layer, self.head, self.query]),
+            widgets.HTML("<small>Rows are queries (the position that is predicting), columns are keys "
+                         "(the positions it may look at); \u23ce = newline, \u2423 = space.</small>"),
+            self.readout, self.image])
+        self.widget.add_class("glm-attention-explorer")
+
+        self.state: dict[str, Any] = {"message": ""}
+        self._maps: torch.Tensor | None = None  # (L, H, T, T)
+        self._chars: str | None = None
+        self._single = FigureImage((9.0, 8.6))
+        self._grid = FigureImage(_grid_figsize(H))
+        self._built_for: dict[str, str | None] = {"single": None, "grid": None}
+        self._busy = False
+        if query is not None:
+            self._set_query_range(len(text), query)
+        else:
+            self._set_query_range(len(text), None)
+        for control in (self.text, self.layer, self.head, self.query):
+            control.observe(self._on_change, "value")
+        self.refresh()
+
+    # ------------------------------------------------------------------ data
+
+    def _set_query_range(self, T: int, value: int | None) -> None:
+        self._busy = True
+        try:
+            self.query.max = max(0, min(T, self.block_size) - 1)
+            self.query.value = self.query.max if value is None else min(max(0, value), self.query.max)
+        finally:
+            self._busy = False
+
+    def _chars_and_maps(self) -> tuple[str, torch.Tensor]:
+        text = self.text.value
+        if not text:
+            raise ValueError("The text is empty: type at least one character.")
+        unknown = sorted({c for c in text if c not in self.tokenizer.stoi})
+        if unknown:
+            raise ValueError("The text has characters that are not in the vocabulary: "
+                             + ", ".join(repr(c) for c in unknown))
+        chars = text[-self.block_size:]
+        if chars != self._chars:
+            device = next(self.model.parameters()).device
+            idx = torch.tensor([self.tokenizer.encode(chars)], device=device)
+            self._maps = self.model.attention_maps(idx)[:, 0].float().cpu()  # (L, H, T, T)
+            self._chars = chars
+        return chars, self._maps
+
+    # ------------------------------------------------------------------ actions
+
+    def _on_change(self, change: Any) -> None:
+        if self._busy:
+            return
+        if change["owner"] is self.text:
+            self._set_query_range(len(change["new"]), None)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute (only if the text changed) and redraw; errors become a message."""
+        try:
+            chars, maps = self._chars_and_maps()
+        except (ValueError, TypeError) as err:
+            self.state["message"] = str(err)
+            self.readout.value = message_html(str(err))
+            return
+        layer, head, q = int(self.layer.value), self.head.value, int(self.query.value)
+        weights = maps[layer] if head == ALL_HEADS else maps[layer, head]
+        self.state.update(message="", chars=chars, layer=layer, head=head, query=q,
+                          cropped=len(self.text.value) > self.block_size,
+                          weights=weights, query_weights=weights[..., q, :])
+        note = (f" Only the last {self.block_size} characters (block_size) are shown."
+                if self.state["cropped"] else "")
+        top = int(weights[..., q, :].reshape(-1, len(chars)).mean(0).argmax())
+        self.readout.value = (
+            f"<div style='font-family:monospace'>layer {layer}, "
+            f"{'all heads' if head == ALL_HEADS else f'head {head}'}: query {q} "
+            f"({readable(chars[q])!s}) attends most to key {top} ({readable(chars[top])!s}).{note}</div>")
+        if head == ALL_HEADS:
+            self.image.value = self._draw_grid(chars, weights, layer, q)
+        else:
+            self.image.value = self._draw_single(chars, weights, layer, head, q)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _draw_single(self, chars: str, w: torch.Tensor, layer: int, head: int, q: int) -> bytes:
+        fig = self._single
+        if self._built_for["single"] != chars:
+            self._build_single(chars)
+            self._built_for["single"] = chars
+        self._im.set_data(w.numpy())
+        self._row_box.set_y(q - 0.5)
+        self._ax_map.title.set_text(f"layer {layer}, head {head}")
+        self._q_bars.set_verts(bar_verts(w[q].numpy()))
+        self._q_bars.set_facecolor(np.where(np.arange(len(chars)) <= q, KEPT_COLOR, "#cccccc"))
+        self._ax_bar.title.set_text(
+            f"Query {q} ({readable(chars[q])}): its weights over the keys (layer {layer}, head {head})")
+        return fig.render()
+
+    def _build_single(self, chars: str) -> None:
+        """Heatmap on top, the query's weights as bars below it, sharing the key axis."""
+        fig = self._single
+        fig.reset()
+        T = len(chars)
+        labels = [readable(c) for c in chars]
+        f = fig.figure
+        f.subplots_adjust(left=0.1, right=0.9, top=0.955, bottom=0.07, hspace=0.22)
+        ax, axb = f.subplots(2, 1, sharex=True, height_ratios=[3.2, 1])
+        self._ax_map, self._ax_bar = ax, axb
+        self._im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest",
+                             aspect="auto")
+        fs = _tick_fontsize(T, 440)
+        ax.set_yticks(range(T), labels, fontsize=fs, family="DejaVu Sans Mono")
+        ax.set_ylabel("query (position attending)")
+        ax.tick_params(length=2, pad=1)
+        ax.tick_params(axis="x", labelbottom=False)
+        cax = f.add_axes((0.915, 0.33, 0.018, 0.6))
+        f.colorbar(self._im, cax=cax).set_label("attention weight (square-root colour scale)")
+        self._row_box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1.5)
+        ax.add_patch(self._row_box)
+        self._q_bars = bars(axb, np.zeros(T))
+        axb.set_xlim(-0.5, T - 0.5)
+        axb.set_ylim(0, 1.0)
+        axb.set_xticks(range(T), labels, fontsize=fs, family="DejaVu Sans Mono")
+        axb.set_xlabel("key (position attended to); grey bars: future keys, masked")
+        axb.set_ylabel("weight")
+        axb.grid(axis="y", alpha=0.3)
+        axb.tick_params(axis="x", length=2, pad=1)
+        for a in (ax.title, axb.title):
+            a.set_fontsize(11)
+        fig.dynamic(self._im, self._row_box, ax.title, self._q_bars, axb.title)
+
+    def _draw_grid(self, chars: str, w: torch.Tensor, layer: int, q: int) -> bytes:
+        fig = self._grid
+        if self._built_for["grid"] != chars:
+            self._build_grid(chars)
+            self._built_for["grid"] = chars
+        for h, (im, box, ax) in enumerate(self._grid_parts):
+            im.set_data(w[h].numpy())
+            box.set_y(q - 0.5)
+            ax.title.set_text(f"layer {layer}, head {h}")
+        self._grid_title.set_text(f"Layer {layer}, all {self.n_head} heads (query {q} "
+                                  f"({readable(chars[q])}) outlined in red)")
+        return fig.render()
+
+    def _build_grid(self, chars: str) -> None:
+        fig = self._grid
+        fig.reset()
+        T, H = len(chars), self.n_head
+        rows, cols = _grid_shape(H)
+        f = fig.figure
+        f.subplots_adjust(left=0.05, right=0.92, top=0.9, bottom=0.07, wspace=0.25, hspace=0.35)
+        axes = np.atleast_1d(f.subplots(rows, cols)).ravel()
+        labels = [readable(c) for c in chars]
+        fs = _tick_fontsize(T, 0.7 * DPI * _grid_figsize(H)[0] / cols)
+        self._grid_parts = []
+        for h, ax in enumerate(axes):
+            if h >= H:
+                ax.set_visible(False)
+                continue
+            im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest")
+            box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1)
+            ax.add_patch(box)
+            ax.set_xticks(range(T), labels if h // cols == rows - 1 or h + cols >= H else [""] * T,
+                          fontsize=fs, family="DejaVu Sans Mono")
+            ax.set_yticks(range(T), labels if h % cols == 0 else [""] * T, fontsize=fs,
+                          family="DejaVu Sans Mono")
+            ax.tick_params(length=1, pad=1)
+            if h % cols == 0:
+                ax.set_ylabel("query")
+            if h + cols >= H:
+                ax.set_xlabel("key")
+            ax.title.set_fontsize(10)
+            fig.dynamic(im, box, ax.title)
+            self._grid_parts.append((im, box, ax))
+        cax = f.add_axes((0.94, 0.15, 0.015, 0.7))
+        f.colorbar(self._grid_parts[0][0], cax=cax).set_label("attention weight (square-root scale)")
+        self._grid_title = f.suptitle("", fontsize=12)
+        fig.dynamic(self._grid_title)
+
+
+def _norm() -> PowerNorm:
+    """Square-root colour scale on [0, 1]: weak but real attention stays visible."""
+    return PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
+
+
+def _grid_shape(H: int) -> tuple[int, int]:
+    cols = {1: 1, 2: 2, 3: 3, 4: 2, 5: 3, 6: 3, 9: 3}.get(H, 4)
+    return (H + cols - 1) // cols, cols
+
+
+def _grid_figsize(H: int) -> tuple[float, float]:
+    rows, cols = _grid_shape(H)
+    side = {1: 7.0, 2: 4.3, 3: 3.6}.get(cols, 3.0)
+    return (side * cols + 1.0, side * rows + 0.6)
+
+
+def _tick_fontsize(T: int, pixels: float = 600) -> float:
+    """Points for one character per cell over ``pixels`` of axis, legible without overlapping."""
+    return float(np.clip(0.8 * pixels / max(T, 1) * 72 / DPI, 4.5, 10))
+
+
+def attention_explorer(model: Any, tokenizer: Any, text: str = DEFAULT_TEXT, layer: int = 0,
+                       head: int | str = 0, query: int | None = None) -> AttentionExplorer:
+    """Build an :class:`AttentionExplorer`; the last expression of a cell displays it."""
+    return AttentionExplorer(model, tokenizer, text=text, layer=layer, head=head, query=query)

@@ -1,0 +1,374 @@
+"""The sampling explorer (notebook 07): how temperature, top-k and top-p reshape
+the next-token distribution of a trained model.
+
+Controls and what they mean:
+
+* ``temperature``: 0 to 2; 0 means greedy (only the most likely token is kept).
+* ``top_k``: 0 to V; **0 means off** (keep all), otherwise keep the k most likely.
+* ``top_p``: 0.01 to 1; **1.0 means off** (keep all), otherwise keep the
+  smallest set of most likely tokens whose probability adds up to at least p.
+* ``seed``: the random seed of the ``sample`` and ``generate`` buttons.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+
+from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, warp
+from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, FigureImage, bar_verts,
+                      bars, html_escape, image_widget, message_html, readable,
+                      readable_text)
+
+# y-axis tops for the probability panels: the axes are redrawn only when the bucket changes
+_Y_TOPS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+
+
+def _y_top(peak: float) -> float:
+    return next((t for t in _Y_TOPS if peak * 1.08 <= t), 1.05)
+
+
+class SamplingExplorer(Explorer):
+    """Next-token distribution of ``model`` after ``prompt``, before and after warping.
+
+    ``state`` holds what was last drawn: ``probs_before`` and ``probs_after``
+    (``(V,)`` tensors in vocabulary order), ``kept`` (how many tokens warping
+    kept), ``entropy_before`` and ``entropy`` (nats, after warping), ``order``
+    (token ids in the order drawn, most probable first), ``settings``
+    (``temperature, top_k, top_p`` as passed to ``glmlib.sampling.warp``),
+    ``context`` (the text the model saw), ``cropped``, ``generated`` and
+    ``message`` (empty, or why nothing could be drawn).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, seed: int = 0,
+                 n_chars: int = 200) -> None:
+        _check_temperature(temperature)
+        _check_top_k(top_k)
+        _check_top_p(top_p)
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise TypeError(f"seed must be an int, got {seed!r}")
+        config = getattr(model, "config", None)
+        if config is None or not hasattr(config, "block_size"):
+            raise TypeError(f"model must be a glmlib.model.GPT, got {type(model).__name__}")
+        if tokenizer.vocab_size != config.vocab_size:
+            raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model "
+                             f"expects {config.vocab_size}")
+        self.model, self.tokenizer = model, tokenizer
+        self.block_size, self.V = config.block_size, config.vocab_size
+        if temperature > 2:
+            raise ValueError(f"temperature must be in [0, 2] for the explorer, got {temperature!r}")
+
+        style = {"description_width": "90px"}
+        wide = widgets.Layout(width="420px")
+        self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
+                                       style=style, layout=widgets.Layout(width="640px", height="70px"))
+        self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
+                                               description="temperature", readout_format=".2f",
+                                               style=style, layout=wide)
+        self.top_k = widgets.IntSlider(value=top_k or 0, min=0, max=self.V, description="top-k",
+                                       style=style, layout=wide)
+        self.top_p = widgets.FloatSlider(value=1.0 if top_p is None else top_p, min=0.01, max=1.0,
+                                         step=0.01, description="top-p", readout_format=".2f",
+                                         style=style, layout=wide)
+        self.seed = widgets.IntText(value=seed, description="seed", style=style,
+                                    layout=widgets.Layout(width="200px"))
+        self.sample_button = widgets.Button(description="sample 1 token", icon="plus",
+                                            tooltip="draw one token with these settings and append it")
+        self.n_chars = widgets.BoundedIntText(value=n_chars, min=1, max=2000, description="characters",
+                                              style=style, layout=widgets.Layout(width="200px"))
+        self.generate_button = widgets.Button(description="generate", icon="play",
+                                              tooltip="continue the prompt with this many characters")
+        self.readout = widgets.HTML()
+        self.generated = widgets.HTML()
+        self.image = image_widget()
+        help_text = widgets.HTML(
+            "<small>temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Order: temperature, "
+            "then top-k, then top-p. Newline is shown as \u23ce, space as \u2423.</small>")
+        self.widget = widgets.VBox([
+            self.prompt,
+            widgets.HBox([widgets.VBox([self.temperature, self.top_k, self.top_p]),
+                          widgets.VBox([self.seed, self.sample_button,
+                                        widgets.HBox([self.n_chars, self.generate_button])])]),
+            help_text, self.readout, self.image, self.generated])
+        self.widget.add_class("glm-sampling-explorer")
+
+        self.state: dict[str, Any] = {"message": ""}
+        self._generator = torch.Generator().manual_seed(seed)
+        self._cache: tuple[str, torch.Tensor] | None = None
+        self._order_key: tuple[int, ...] | None = None
+        self._y_top = 0.0
+        self._fig = FigureImage((11.0, 7.4))
+        self._build_axes()
+
+        self.prompt.observe(self._on_change, "value")
+        for control in (self.temperature, self.top_k, self.top_p):
+            control.observe(self._on_change, "value")
+        self.seed.observe(self._on_seed, "value")
+        self.sample_button.on_click(lambda _: self.sample_one())
+        self.generate_button.on_click(lambda _: self.generate())
+        self.refresh()
+
+    # ------------------------------------------------------------------ settings
+
+    def settings(self) -> dict[str, Any]:
+        """The controls as ``warp`` arguments (``None`` = off)."""
+        k = int(self.top_k.value)
+        p = float(self.top_p.value)
+        return {"temperature": float(self.temperature.value),
+                "top_k": k if k > 0 else None,
+                "top_p": p if p < 1.0 else None}
+
+    def _context(self) -> tuple[str, list[int]]:
+        """The text the model sees (the prompt's last block_size characters) and its ids."""
+        text = self.prompt.value
+        if not text:
+            raise ValueError("The prompt is empty: type at least one character.")
+        unknown = sorted({c for c in text if c not in self.tokenizer.stoi})
+        if unknown:
+            shown = ", ".join(repr(c) for c in unknown)
+            raise ValueError(f"The prompt has characters that are not in the vocabulary: {shown}. "
+                             f"Allowed: {''.join(self.tokenizer.chars)!r}")
+        context = text[-self.block_size:]
+        return context, self.tokenizer.encode(context)
+
+    @torch.no_grad()
+    def _logits(self, context: str, ids: list[int]) -> torch.Tensor:
+        """Next-token logits ``(V,)`` after ``context`` (cached: settings changes reuse them)."""
+        if self._cache is None or self._cache[0] != context:
+            device = next(self.model.parameters()).device
+            was_training = self.model.training
+            self.model.eval()
+            logits, _ = self.model(torch.tensor([ids], device=device))
+            self.model.train(was_training)
+            self._cache = (context, logits[0, -1].float().cpu())
+        return self._cache[1]
+
+    # ------------------------------------------------------------------ actions
+
+    def _on_change(self, _change: Any = None) -> None:
+        self.refresh()
+
+    def _on_seed(self, change: Any) -> None:
+        try:
+            self._generator.manual_seed(int(change["new"]))
+            self.state["message"] = ""
+        except (RuntimeError, ValueError, OverflowError) as err:
+            self._show_message(f"seed {change['new']!r} is not usable: {err}")
+
+    def refresh(self) -> None:
+        """Recompute the distributions for the current controls and redraw; errors become a message."""
+        try:
+            self._compute()
+        except (ValueError, TypeError) as err:
+            self._show_message(str(err))
+            return
+        self._draw()
+
+    def _compute(self) -> None:
+        context, ids = self._context()
+        logits = self._logits(context, ids)
+        s = self.settings()
+        warped = warp(logits, **s)
+        kept_mask = torch.isfinite(warped)
+        # the distribution top-p looks at: after temperature and top-k
+        before_p = warp(logits, s["temperature"], s["top_k"], None)
+        self.state.update(
+            message="",
+            context=context,
+            cropped=len(self.prompt.value) > self.block_size,
+            settings=s,
+            logits=logits,
+            probs_before=torch.softmax(logits, -1),
+            probs_after=torch.softmax(warped, -1),
+            probs_top_p_input=torch.softmax(before_p, -1),
+            kept_mask=kept_mask,
+            kept=int(kept_mask.sum()),
+            entropy_before=float(entropy(logits)),
+            entropy=float(entropy(warped)),
+            order=torch.argsort(logits, descending=True, stable=True),
+        )
+
+    def sample_one(self) -> str | None:
+        """Draw one token with the current settings, append it to the prompt, redraw."""
+        try:
+            context, ids = self._context()
+            token = int(sample(self._logits(context, ids)[None], **self.settings(),
+                               generator=self._generator)[0])
+        except (ValueError, TypeError) as err:
+            self._show_message(str(err))
+            return None
+        ch = self.tokenizer.decode([token])
+        self.state["last_token"] = ch
+        self.prompt.value = self.prompt.value + ch  # the observer redraws
+        return ch
+
+    @torch.no_grad()
+    def generate(self) -> str | None:
+        """Continue the prompt by ``n_chars`` characters (seeded by ``seed``); shown below the plot."""
+        try:
+            _, _ = self._context()
+            n = int(self.n_chars.value)
+            if not 1 <= n <= self.n_chars.max:
+                raise ValueError(f"characters must be in [1, {self.n_chars.max}], got {n}")
+            device = next(self.model.parameters()).device
+            idx = torch.tensor([self.tokenizer.encode(self.prompt.value)], device=device)
+            gen = torch.Generator(device=device).manual_seed(int(self.seed.value))
+            out = self.model.generate(idx, n, generator=gen, **self.settings())
+        except (ValueError, TypeError, RuntimeError) as err:
+            self._show_message(str(err))
+            return None
+        text = self.tokenizer.decode(out[0, idx.shape[1]:].cpu())
+        self.state["generated"] = text
+        s = self.settings()
+        self.generated.value = (
+            f"<div style='font-family:monospace;white-space:pre-wrap;border-top:1px solid #ccc'>"
+            f"<small>{n} characters, seed {self.seed.value}, temperature {s['temperature']:.2f}, "
+            f"top-k {s['top_k'] or 'off'}, top-p {s['top_p'] or 'off'}:</small>\n"
+            f"<span style='color:#888'>{html_escape(self.prompt.value[-80:])}</span>"
+            f"<b>{html_escape(text)}</b></div>")
+        return text
+
+    def _show_message(self, message: str) -> None:
+        self.state["message"] = message
+        self.readout.value = message_html(message)
+        first = message.split(". ")[0].rstrip(".")
+        self._error_text.set_text(readable_text(first[:100] + ("..." if len(first) > 100 else "")))
+        self._error_text.set_visible(True)
+        self.image.value = self._fig.render()
+
+    # ------------------------------------------------------------------ drawing
+
+    def _build_axes(self) -> None:
+        """Three panels sharing the token axis: before warping, after warping, cumulative."""
+        fig = self._fig.figure
+        fig.subplots_adjust(left=0.07, right=0.985, top=0.95, bottom=0.07, hspace=0.42)
+        self._ax_before, self._ax_after, self._ax_cum = fig.subplots(3, 1, sharex=True)
+        V = self.V
+        zeros = np.zeros(V)
+        self._bars_before = bars(self._ax_before, zeros)
+        self._bars_after = bars(self._ax_after, zeros, color=AFTER_COLOR)
+        (self._removed_marks,) = self._ax_after.plot([], [], "x", color="#999999", ms=4, mew=1)
+        (self._cum_line,) = self._ax_cum.plot([], [], "-", color=KEPT_COLOR, lw=1.5,
+                                              drawstyle="steps-mid")
+        self._p_line = self._ax_cum.axhline(1.0, color="#d62728", ls="--", lw=1)
+        self._k_line = self._ax_cum.axvline(0, color="#2ca02c", ls=":", lw=1.5)
+        self._error_text = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=12, color="#a00",
+                                    wrap=True, visible=False,
+                                    bbox=dict(boxstyle="round", fc="white", ec="#a00", alpha=0.95))
+        for ax in (self._ax_before, self._ax_after, self._ax_cum):
+            ax.set_xlim(-0.6, V - 0.4)
+            ax.grid(axis="y", alpha=0.3)
+        self._ax_cum.set_ylim(0, 1.05)
+        self._ax_before.set_ylabel("probability")
+        self._ax_after.set_ylabel("probability")
+        self._ax_cum.set_ylabel("cumulative\nprobability")
+        self._ax_cum.set_xlabel("token, most probable first (order before warping); "
+                                "\u23ce = newline, \u2423 = space")
+        self._ax_cum.set_title("Cumulative probability of what top-p sees (after temperature and top-k)",
+                               fontsize=10)
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Patch
+        self._ax_before.legend(handles=[Patch(color=KEPT_COLOR, label="kept"),
+                                        Patch(color=REMOVED_COLOR, label="removed")],
+                               loc="upper right", fontsize=9)
+        self._ax_after.legend(handles=[Patch(color=AFTER_COLOR, label="kept (renormalised)"),
+                                       Line2D([], [], ls="", marker="x", color="#999999",
+                                              label="removed (probability 0)")],
+                              loc="upper right", fontsize=9)
+        self._ax_cum.legend(handles=[Line2D([], [], color="#d62728", ls="--", label="p threshold"),
+                                     Line2D([], [], color="#2ca02c", ls=":", label="last kept token")],
+                            loc="lower right", fontsize=9)
+        self._fig.dynamic(self._bars_before, self._bars_after, self._removed_marks, self._cum_line,
+                          self._p_line, self._k_line, self._ax_after.title, self._error_text)
+
+    def _draw(self) -> None:
+        st = self.state
+        order = st["order"]
+        before = st["probs_before"][order].numpy()
+        after = st["probs_after"][order].numpy()
+        kept = st["kept_mask"][order].numpy()
+        key = tuple(order.tolist())
+        if key != self._order_key:  # new prompt: new tick labels and before-bars
+            self._order_key = key
+            labels = [readable(c) for c in self.tokenizer.decode(order.tolist())] \
+                if not self.tokenizer.specials else [readable(self.tokenizer.itos[i]) for i in order.tolist()]
+            self._ax_cum.set_xticks(np.arange(self.V), labels, fontsize=8, family="DejaVu Sans Mono")
+            self._ax_before.set_title(
+                f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
+                f"{self.V} tokens. Context: \u2026{_tail(st['context'])}", fontsize=10)
+            self._bars_before.set_verts(bar_verts(before))
+            self._fig.invalidate()
+        top = _y_top(float(max(before.max(), after.max())))
+        if top != self._y_top:
+            self._y_top = top
+            self._ax_before.set_ylim(0, top)
+            self._ax_after.set_ylim(0, top)
+            self._fig.invalidate()
+
+        self._bars_before.set_facecolor(np.where(kept[:, None], _rgba(KEPT_COLOR), _rgba(REMOVED_COLOR)))
+        self._bars_after.set_verts(bar_verts(np.where(kept, after, 0.0)))
+        removed_x = np.flatnonzero(~kept)
+        self._removed_marks.set_data(removed_x, np.full(len(removed_x), top * 0.02))
+        cum = np.cumsum(st["probs_top_p_input"][order].numpy())
+        self._cum_line.set_data(np.arange(self.V), cum)
+        s = st["settings"]
+        self._p_line.set_visible(s["top_p"] is not None)
+        if s["top_p"] is not None:
+            self._p_line.set_ydata([s["top_p"], s["top_p"]])
+        last_kept = int(np.flatnonzero(kept).max())
+        self._k_line.set_xdata([last_kept + 0.5, last_kept + 0.5])
+        self._ax_after.title.set_text(
+            f"After warping ({_short(s)}): {st['kept']} of {self.V} kept, "
+            f"entropy {st['entropy']:.2f} nats")
+        self._ax_after.title.set_fontsize(10)
+        self._error_text.set_visible(False)
+        st["drawn_heights_after"] = np.where(kept, after, 0.0)
+        st["drawn_kept_colors"] = kept.copy()
+
+        note = (f" The prompt has {len(self.prompt.value)} characters; the model sees only the last "
+                f"{self.block_size} (its block_size)." if st["cropped"] else "")
+        self.readout.value = (
+            f"<div style='font-family:monospace'>entropy before: <b>{st['entropy_before']:.3f}</b> nats "
+            f"&middot; after: <b>{st['entropy']:.3f}</b> nats &middot; kept <b>{st['kept']}</b> of "
+            f"{self.V} tokens &middot; {_describe(s)}</div>"
+            + (f"<div style='color:#555'><small>{html_escape(note)}</small></div>" if note else ""))
+        self.image.value = self._fig.render()
+
+
+def _rgba(color: str) -> np.ndarray:
+    from matplotlib.colors import to_rgba
+
+    return np.array(to_rgba(color))
+
+
+def _tail(text: str, n: int = 40) -> str:
+    shown = text[-n:].replace("\n", "\u23ce").replace("$", r"\$")
+    return shown
+
+
+def _short(s: dict) -> str:
+    t = "greedy" if s["temperature"] == 0 else f"T {s['temperature']:.2f}"
+    k = f"k {s['top_k']}" if s["top_k"] is not None else "k off"
+    p = f"p {s['top_p']:.2f}" if s["top_p"] is not None else "p off"
+    return f"{t}, {k}, {p}"
+
+
+def _describe(s: dict) -> str:
+    t = "greedy (temperature 0)" if s["temperature"] == 0 else f"temperature {s['temperature']:.2f}"
+    k = f"top-k {s['top_k']}" if s["top_k"] is not None else "top-k off"
+    p = f"top-p {s['top_p']:.2f}" if s["top_p"] is not None else "top-p off"
+    return f"{t}, {k}, {p}"
+
+
+def sampling_explorer(model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,
+                      top_k: int | None = None, top_p: float | None = None,
+                      seed: int = 0) -> SamplingExplorer:
+    """Build a :class:`SamplingExplorer`; the last expression of a cell displays it."""
+    return SamplingExplorer(model, tokenizer, prompt=prompt, temperature=temperature, top_k=top_k,
+                            top_p=top_p, seed=seed)
