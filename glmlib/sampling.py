@@ -28,9 +28,9 @@ def check_logits(logits: torch.Tensor) -> None:
 
 
 def _check_temperature(temperature: float) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, Real) or math.isnan(temperature):
+    if isinstance(temperature, bool) or not isinstance(temperature, Real):
         raise TypeError(f"temperature must be a number >= 0, got {temperature!r}")
-    if temperature < 0 or math.isinf(temperature):
+    if math.isnan(temperature) or temperature < 0 or math.isinf(temperature):
         raise ValueError(f"temperature must be >= 0 and finite (0 means greedy), got {temperature!r}")
     return float(temperature)
 
