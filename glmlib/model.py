@@ -16,6 +16,7 @@ from torch import nn
 
 from .attention import KVCache, MultiHeadAttention
 from .data import DATA_DIR, CharTokenizer
+from .device import pick_device
 from .sampling import sample
 
 PRETRAINED = DATA_DIR / "shakespeare_gpt"
@@ -253,6 +254,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> tup
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    device = pick_device(device) if isinstance(device, str) else torch.device(device)
     weights_path, meta_path = _paths(path)
     for p in (weights_path, meta_path):
         if not p.exists():
