@@ -29,7 +29,7 @@ def randomised_gpt(seed: int = 0, **overrides) -> GPT:
     return model
 
 
-def hf_twin(model: GPT) -> GPT2LMHeadModel:
+def hf_twin(model: GPT, attn_implementation: str = "eager") -> GPT2LMHeadModel:
     """A ``GPT2LMHeadModel`` holding ``model``'s weights (HF's Conv1D stores them transposed)."""
     c = model.config
     hf_config = GPT2Config(
@@ -37,8 +37,8 @@ def hf_twin(model: GPT) -> GPT2LMHeadModel:
         n_head=c.n_head, activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0,
         attn_pdrop=0.0, layer_norm_epsilon=1e-5, tie_word_embeddings=True,
         bos_token_id=None, eos_token_id=None,
+        attn_implementation=attn_implementation,  # "eager" can return attention weights
     )
-    hf_config._attn_implementation = "eager"  # needed for output_attentions
     hf = GPT2LMHeadModel(hf_config).eval()
     with torch.no_grad():
         hf.transformer.wte.weight.copy_(model.wte.weight)
@@ -77,6 +77,7 @@ def test_logits_match_hugging_face_gpt2(pair) -> None:
     logits, loss = model(idx)
     assert loss is None and logits.shape == (3, CFG["block_size"], CFG["vocab_size"])
     torch.testing.assert_close(logits, hf(idx).logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits, hf_twin(model, "sdpa")(idx).logits, atol=1e-5, rtol=1e-5)
     # a shorter input uses the first positions only
     torch.testing.assert_close(model(idx[:, :5])[0], hf(idx[:, :5]).logits, atol=1e-5, rtol=1e-5)
 
