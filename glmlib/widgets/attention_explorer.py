@@ -137,8 +137,15 @@ class AttentionExplorer(Explorer):
             f"({readable(chars[q])!s}) attends most to key {top} ({readable(chars[top])!s}).{note}</div>")
         if head == ALL_HEADS:
             self.image.value = self._draw_grid(chars, weights, layer, q)
+            self.state["drawn"] = np.stack([np.asarray(im.get_array()) for im, _, _ in self._grid_parts])
+            self.state["drawn_titles"] = [ax.get_title() for _, _, ax in self._grid_parts]
         else:
             self.image.value = self._draw_single(chars, weights, layer, head, q)
+            self.state["drawn"] = np.asarray(self._im.get_array())
+            self.state["drawn_titles"] = [self._ax_map.get_title()]
+            self.state["drawn_query_bars"] = np.array(
+                [p.vertices[:, 1].max() for p in self._q_bars.get_paths()])
+        self.state["labels"] = [readable(c) for c in chars]
 
     # ------------------------------------------------------------------ drawing
 
@@ -152,8 +159,7 @@ class AttentionExplorer(Explorer):
         self._ax_map.title.set_text(f"layer {layer}, head {head}")
         self._q_bars.set_verts(bar_verts(w[q].numpy()))
         self._q_bars.set_facecolor(np.where(np.arange(len(chars)) <= q, KEPT_COLOR, "#cccccc"))
-        self._ax_bar.title.set_text(
-            f"Query {q} ({readable(chars[q])}): its weights over the keys (layer {layer}, head {head})")
+        self._ax_bar.title.set_text(f"Weights of query {q} ({readable(chars[q])}) over the keys")
         return fig.render()
 
     def _build_single(self, chars: str) -> None:

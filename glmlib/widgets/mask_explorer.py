@@ -197,6 +197,7 @@ class MaskExplorer(Explorer):
         kind = "causal + padding" if self.causal.value else "padding only"
         self._suptitle.set_text(f"{kind} mask, T = {T}, sequence {st['sequence']} of length "
                                 f"{st['lengths'][st['sequence']]}; random scores, seed {self.seed.value}")
+        st["drawn"] = [np.asarray(im.get_array()) for im in self._images]
         return self._fig.render()
 
 

@@ -296,8 +296,8 @@ class SamplingExplorer(Explorer):
         key = tuple(order.tolist())
         if key != self._order_key:  # new prompt: new tick labels and before-bars
             self._order_key = key
-            labels = [readable(c) for c in self.tokenizer.decode(order.tolist())] \
-                if not self.tokenizer.specials else [readable(self.tokenizer.itos[i]) for i in order.tolist()]
+            labels = [readable(self.tokenizer.itos[i]) for i in order.tolist()]
+            self._labels = labels
             self._ax_cum.set_xticks(np.arange(self.V), labels, fontsize=8, family="DejaVu Sans Mono")
             self._ax_before.set_title(
                 f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
@@ -328,8 +328,12 @@ class SamplingExplorer(Explorer):
             f"entropy {st['entropy']:.2f} nats")
         self._ax_after.title.set_fontsize(10)
         self._error_text.set_visible(False)
-        st["drawn_heights_after"] = np.where(kept, after, 0.0)
-        st["drawn_kept_colors"] = kept.copy()
+        # what the picture shows, read back from the artists
+        st["labels"] = list(self._labels)
+        st["drawn_heights_before"] = _heights(self._bars_before)
+        st["drawn_heights_after"] = _heights(self._bars_after)
+        st["drawn_kept"] = np.all(self._bars_before.get_facecolor() == _rgba(KEPT_COLOR), axis=1)
+        st["drawn_cumulative"] = np.asarray(self._cum_line.get_ydata())
 
         note = (f" The prompt has {len(self.prompt.value)} characters; the model sees only the last "
                 f"{self.block_size} (its block_size)." if st["cropped"] else "")
@@ -339,6 +343,11 @@ class SamplingExplorer(Explorer):
             f"{self.V} tokens &middot; {_describe(s)}</div>"
             + (f"<div style='color:#555'><small>{html_escape(note)}</small></div>" if note else ""))
         self.image.value = self._fig.render()
+
+
+def _heights(collection: Any) -> np.ndarray:
+    """Bar heights of a PolyCollection made by ``bars``."""
+    return np.array([path.vertices[:, 1].max() for path in collection.get_paths()])
 
 
 def _rgba(color: str) -> np.ndarray:
