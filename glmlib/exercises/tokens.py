@@ -57,7 +57,7 @@ def _stacked(fn: Callable) -> Callable:
     """Return ``x`` and ``y`` stacked as one ``(2, B, T)`` tensor so they are compared together."""
     def wrapped(data: torch.Tensor, starts: Sequence[int], block_size: int) -> torch.Tensor:
         out = fn(data, starts, block_size)
-        if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
+        if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
             raise TypeError(f"return a pair of tensors (x, y), got {type(out).__name__}")
         x, y = out
         if x.shape != y.shape:
