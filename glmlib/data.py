@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import torch
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -156,6 +157,18 @@ class CharTokenizer:
                 f"allowed characters are {''.join(self.chars)!r}"
             )
         return [self.stoi[c] for c in text]
+
+    def encode_tensor(self, text: str) -> torch.Tensor:
+        """``encode`` as a 1-D int64 tensor, vectorised for long texts (the corpus)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        lookup = np.full(max(map(ord, self.chars)) + 1, -1, dtype=np.int64)
+        lookup[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
+        ids = lookup[np.minimum(codes, len(lookup) - 1)]
+        if len(codes) and ((codes >= len(lookup)) | (ids < 0)).any():
+            self.encode(text)  # raises the error that lists the unknown characters
+        return torch.from_numpy(ids)
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
         if isinstance(ids, torch.Tensor):

@@ -198,8 +198,7 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
     text = load_shakespeare() if text is None else text
     tokenizer = CharTokenizer.from_text(text)
     train_text, val_text = train_val_split(text)
-    splits = {"train": torch.tensor(tokenizer.encode(train_text)),
-              "val": torch.tensor(tokenizer.encode(val_text))}
+    splits = {"train": tokenizer.encode_tensor(train_text), "val": tokenizer.encode_tensor(val_text)}
 
     torch.manual_seed(cfg.seed)
     model = GPT(cfg.model_config(tokenizer.vocab_size)).to(device)
