@@ -171,6 +171,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # one entry per evaluation
     seconds: float = 0.0
     tokens_per_second: float = 0.0
+    val_loss: float | None = None  # on the whole validation split, when saved with ``out``
 
 
 def _distributed() -> tuple[int, int]:
@@ -235,6 +236,9 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
             _finish(result, cfg, train_seconds, step, world, rank)  # checkpoint at every evaluation
             t0 += time.perf_counter() - eval_start  # training time excludes evaluation
         if step == cfg.max_iters:
+            if cfg.out and rank == 0:  # the figure data/README.md reports: the whole val split
+                result.val_loss = evaluate(model, splits["val"])
+                _finish(result, cfg, train_seconds, step, world, rank)
             break
         tick = time.perf_counter()
         lr = lr_at(step, cfg)
@@ -265,7 +269,7 @@ def _finish(result: TrainResult, cfg: TrainConfig, train_seconds: float, iters: 
     result.tokens_per_second = tokens / train_seconds if train_seconds else 0.0
     if cfg.out and rank == 0:
         extra = {"train_config": asdict(cfg), "iters_done": iters, "train_seconds": round(train_seconds, 1),
-                 "world_size": world, "history": [{k: v for k, v in h.items() if k != "sample"}
+                 "world_size": world, "val_loss": result.val_loss, "history": [{k: v for k, v in h.items() if k != "sample"}
                                                   for h in result.history]}
         save_checkpoint(result.model, result.tokenizer, cfg.out, extra)
     return result
