@@ -15,7 +15,7 @@ import torch
 
 from glmlib.data import CharTokenizer
 from glmlib.masks import causal_mask, combine, padding_mask, to_additive
-from glmlib.model import load_pretrained
+from glmlib.model import GPT, GPTConfig, load_pretrained
 from glmlib.ngram import BigramLM
 from glmlib.sampling import entropy, sample, warp
 from glmlib.train import TrainConfig, train
@@ -27,18 +27,25 @@ CHARS = "\n abdehilmnos"  # 13 characters: the tiny GPT's vocabulary
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def tok() -> CharTokenizer:
     return CharTokenizer(list(CHARS))
 
 
-@pytest.fixture
-def gpt(make_gpt, tok):
-    # random weights are too flat to exercise top-k/top-p; a larger init gives peaked logits
-    model = make_gpt(seed=3, vocab_size=tok.vocab_size, block_size=16)
+@pytest.fixture(scope="module")
+def gpt(tok) -> GPT:
+    """A tiny random GPT (2 layers, 4 heads, block_size 16) with peaked next-token distributions."""
+    torch.manual_seed(3)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=4, n_embd=32)).eval()
     with torch.no_grad():
-        model.wte.weight.mul_(40)
+        model.wte.weight.mul_(40)  # plain random init is too flat to exercise top-k and top-p
     return model
+
+
+@pytest.fixture(scope="module")
+def shared_explorer(gpt, tok) -> SamplingExplorer:
+    """One sampling explorer reused across parametrized cases (building one costs a full draw)."""
+    return sampling_explorer(gpt, tok, prompt="hello ")
 
 
 @pytest.fixture(autouse=True)
@@ -83,8 +90,8 @@ SETTINGS = [
 
 
 @pytest.mark.parametrize("temperature,k,p", SETTINGS)
-def test_sampling_explorer_draws_what_warp_keeps(gpt, tok, temperature, k, p):
-    ex = sampling_explorer(gpt, tok, prompt="hello ")
+def test_sampling_explorer_draws_what_warp_keeps(shared_explorer, gpt, tok, temperature, k, p):
+    ex = shared_explorer
     ex.temperature.value, ex.top_k.value, ex.top_p.value = temperature, k, p
     logits = next_logits(gpt, tok, "hello ")
     expected = warp(logits, temperature, k or None, p if p < 1 else None)
@@ -271,8 +278,8 @@ def hand_mask(T: int, causal: bool, length: int) -> torch.Tensor:
     (16, False, "16, 9, 4", 2),
 ])
 def test_mask_explorer_matches_glmlib_masks(T, causal, lengths, sequence):
-    ex = mask_explorer(T=4)
-    ex.T.value, ex.causal.value, ex.lengths.value = T, causal, lengths
+    ex = mask_explorer(T=T, causal=not causal, lengths=lengths)
+    ex.causal.value = causal
     ex.sequence.value = sequence
     st = ex.state
     n = [int(x) for x in lengths.split(",")]
@@ -305,7 +312,12 @@ def test_mask_explorer_widget_and_bad_lengths():
     assert "whole numbers" in ex.state["message"]
     ex.lengths.value = "8, 2"
     assert ex.state["message"] == "" and list(ex.sequence.options) == [0, 1]
+    mask = ex.state["mask"]
     ex.seed.value = 99  # new random scores, same mask
+    assert torch.equal(ex.state["mask"], mask)
+    ex.T.value = 5  # full-length sequences follow T, shorter ones are capped
+    assert ex.lengths.value == "5, 2" and ex.state["mask"].shape == (5, 5)
+    assert torch.equal(ex.state["mask"], hand_mask(5, False, 5))
     assert_labelled(ex._fig.figure)
     with pytest.raises(ValueError):
         mask_explorer(T=0)

@@ -93,9 +93,24 @@ class MaskExplorer(Explorer):
             control.observe(self._on_change, "value")
         self.refresh()
 
-    def _on_change(self, _change: Any) -> None:
-        if not self._busy:
-            self.refresh()
+    def _on_change(self, change: Any) -> None:
+        if self._busy:
+            return
+        if change["owner"] is self.T:
+            self._follow_T(int(change["old"]), int(change["new"]))
+        self.refresh()
+
+    def _follow_T(self, old: int, new: int) -> None:
+        """Keep the lengths valid for a new T: full-length sequences stay full, others are capped."""
+        try:
+            lengths = parse_lengths(self.lengths.value, old)
+        except ValueError:
+            return  # leave a bad entry for its message
+        self._busy = True
+        try:
+            self.lengths.value = ", ".join(str(new if n == old else min(n, new)) for n in lengths)
+        finally:
+            self._busy = False
 
     def _sync_sequences(self, n: int) -> int:
         """Offer one entry per sequence of the batch; returns the one selected."""
