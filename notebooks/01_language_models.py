@@ -88,9 +88,11 @@ from glmlib.ngram import BigramLM
 # zero in floating point, so we always work with the log-probability, a sum:
 #
 # $$
-# \log P(x) = \sum_{t=1}^{n+1} \log P(x_t \mid x_{<t}) \;\le\; 0 .
+# \log P(x) = \sum_{t=1}^{n+1} \log P(x_t \mid x_{<t}) \;\le\; 0 ,
 # $$
 #
+# where from now on the history $x_{<t} = (x_0, \dots, x_{t-1})$ includes the
+# start token.
 # We use natural logarithms (nats) throughout; dividing by $\ln 2$ converts to bits.
 
 # %% [markdown]
@@ -286,7 +288,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Why logs, concretely.** Multiply the per-token probabilities of a few
+# **Why logs, concretely.** Multiply the per-token probabilities of a
 # hundred validation lines in 32-bit floats and the product is exactly zero;
 # the sum of their logarithms is an ordinary number.
 
@@ -305,7 +307,8 @@ print(f"sum of log-probabilities:       {p_some.log().sum().item():.2f}")
 # draw the next token from row `prev` of the table, make it the new `prev`,
 # and repeat until $\langle\text{eos}\rangle$ comes out. Each step is exactly
 # one factor of the chain rule, so this draws whole lines with probability
-# $P(x)$. With a seeded generator the lines are reproducible.
+# $P(x)$ (up to a length cap, here 80 characters). With a seeded generator the
+# lines are reproducible.
 
 # %%
 def sample_line(probs: torch.Tensor, generator: torch.Generator, max_len: int = 80) -> list[int]:
@@ -324,7 +327,7 @@ def sample_line(probs: torch.Tensor, generator: torch.Generator, max_len: int = 
 # NBVAL_CHECK_OUTPUT
 g_ours, g_lib = torch.Generator().manual_seed(1234), torch.Generator().manual_seed(1234)
 for _ in range(6):
-    ours = sample_line(bigram.probs, g_ours)
+    ours = sample_line(probs_mle, g_ours)
     theirs = bigram.sample(80, generator=g_lib)
     assert ours == theirs
     print(tok.decode(ours))
@@ -369,8 +372,9 @@ examples = sorted({tok.itos[a] + tok.itos[b] for a, b in zip(val_prev[unseen].to
 print("some pairs never seen in training:", examples[:12])
 
 # %% [markdown]
-# One validation pair never seen in training gets probability $0$, its log is
-# $-\infty$, and the perplexity of the whole validation set is infinite.
+# A validation pair never seen in training gets probability $0$ and log
+# $-\infty$; a single such pair makes the perplexity of the whole validation
+# set infinite.
 # The maximum-likelihood model is *overconfident*: "never seen" is not
 # "impossible".
 #
@@ -457,7 +461,7 @@ plt.show()
 # `⏎ sentence ⏎`: the same number of predictions as
 # `<bos> sentence <eos>` for the bigram. One forward pass gives the logits
 # for every position at once, `(B, T, V)`; the log-softmax at position $t$ is
-# the model's distribution for token $t+1$ (notebooks 05 and 06 explain why).
+# the model's distribution for token $t+1$ (notebook 02 shows why).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -490,11 +494,29 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Where the GPT's bar is taller, the longer context helped: the letters so far
-# of a word pin down how it goes on, and whether it is complete (the space
+# Where the GPT's bar is taller, the longer context helped: the letters of a
+# word seen so far pin down how it goes on, and whether it is complete (the space
 # after *If*). Both models struggle at the start of a word, where the
 # context says least. How the GPT uses its context is the subject of notebooks
 # 03 to 05.
+#
+# ### Try it yourself
+#
+# `glmlib.widgets.chain_rule_view(model, tokenizer, text)` draws this kind of
+# chart for a bigram model or a GPT; type a sentence in its text box and the
+# chart follows. It scores text with `glmlib.widgets.token_log_probs`, so first
+# we check that this function gives the numbers computed above.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from glmlib.widgets import chain_rule_view, token_log_probs
+
+same_bigram = torch.allclose(token_log_probs(laplace, tok, sentence), bigram_logp)
+same_gpt = torch.allclose(token_log_probs(gpt, gpt_tok, "\n" + sentence + "\n"), gpt_logp, atol=1e-5)
+print(f"token_log_probs agrees: bigram {same_bigram}, GPT {same_gpt}")
+
+# %%
+chain_rule_view(gpt, gpt_tok, "\n" + sentence)  # edit the text to score your own line
 
 # %% [markdown]
 # ## Exercises
