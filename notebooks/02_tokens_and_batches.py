@@ -90,7 +90,7 @@ print("decode(...)             =", repr(decode(ids)))
 
 # %% [markdown]
 # `glmlib.data.CharTokenizer.from_text` builds the same vocabulary, so it must
-# give the same ids. We check both directions on a whole speech.
+# give the same ids. We check both directions on the first 400 characters.
 
 # %%
 # NBVAL_CHECK_OUTPUT
