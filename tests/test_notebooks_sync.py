@@ -7,6 +7,7 @@ tests catch that, and prove that they would by mutating copies of a real pair.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -155,3 +156,12 @@ def test_outputs_and_metadata_are_not_drift(pair_copy: tuple[Path, Path]) -> Non
         c.setdefault("metadata", {})["collapsed"] = True
     ipynb.write_text(json.dumps(raw), encoding="utf-8")
     assert drift(py, ipynb) == []
+
+
+@pytest.mark.parametrize("stem", sorted(_stems(".py")))
+def test_links_to_other_notebooks_resolve(stem: str) -> None:
+    """Markdown links such as ``[masks](03_masks.ipynb)`` point at notebooks that exist."""
+    text = (NOTEBOOKS / f"{stem}.py").read_text(encoding="utf-8")
+    targets = set(re.findall(r"\]\(([\w.-]+\.ipynb)\)", text))
+    broken = sorted(t for t in targets if not (NOTEBOOKS / t).exists())
+    assert not broken, f"{stem}.py links to missing notebooks: {broken}"
