@@ -1,0 +1,632 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · Generation and sampling
+#
+# A trained GPT does one thing: given some text, it returns a probability
+# distribution over the next character. To *write*, we pick a character from
+# that distribution, append it, and ask again. How we pick (always the most
+# likely character, or a random draw, and from which part of the
+# distribution) changes the text more than you might expect: the same model
+# can loop forever on "the the the", produce plausible Shakespeare, or
+# babble.
+#
+# **In this notebook you will**
+#
+# 1. write the autoregressive loop from scratch and match `model.generate`
+#    token for token;
+# 2. see why greedy decoding repeats itself;
+# 3. implement temperature, top-k and top-p (nucleus) sampling from scratch
+#    and check them against `glmlib.sampling` and Hugging Face's logits
+#    warpers;
+# 4. look at what each setting does to a real next-character distribution,
+#    and play with them in the sampling explorer;
+# 5. *measure* the trade-off between diversity and likelihood across a grid
+#    of settings;
+# 6. make generation reproducible with seeds.
+#
+# **Builds on:** sampling from a bigram (01), the GPT (05) and the trained
+# model shipped with the course (06).
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from tqdm.auto import tqdm
+
+import glmlib.exercises.sampling as ex
+from glmlib.model import load_pretrained, window_start
+from glmlib.sampling import apply_temperature, entropy, top_k_filter, top_p_filter, warp
+
+model, tokenizer = load_pretrained()
+V, block_size = model.config.vocab_size, model.config.block_size
+print(f"the shipped model: {model.num_params():,} parameters, vocabulary {V}, context {block_size} characters")
+
+
+def encode(text: str) -> torch.Tensor:
+    """Text -> a (1, T) batch of token ids."""
+    return torch.tensor([tokenizer.encode(text)])
+
+
+def readable(ch: str) -> str:
+    """A character as a plot label: newline and space made visible."""
+    return {"\n": "\\n", " ": "␣"}.get(ch, ch)
+
+
+@torch.no_grad()
+def next_logits(context: str) -> torch.Tensor:
+    """The model's logits for the character after ``context``: shape (V,)."""
+    ids = encode(context)[:, -block_size:]
+    return model(ids)[0][0, -1]
+
+# %% [markdown]
+# ## 1. The autoregressive loop
+#
+# The chain rule of notebook 01 factorises the probability of a text into
+# next-token probabilities, $P(x_1, \dots, x_n) = \prod_{t} P(x_t \mid x_{<t})$.
+# Generating reads it the other way: draw $x_{t} \sim P(\cdot \mid x_{<t})$,
+# append it, and repeat. Each step:
+#
+# 1. take the context: the last tokens, at most `block_size` of them (the
+#    model has position embeddings for `block_size` positions only);
+# 2. run the model and keep the logits at the **last** position, $z \in
+#    \mathbb{R}^V$: the prediction for the next token;
+# 3. turn them into probabilities $p = \mathrm{softmax}(z / T)$ and draw
+#    one token (or take the argmax);
+# 4. append it to the sequence.
+#
+# Where exactly the context starts once the text is longer than
+# `block_size` is a detail that notebook 08 explains
+# (`glmlib.model.window_start`); we use the same rule here so that our loop
+# can be compared with `model.generate` token for token.
+
+# %%
+@torch.no_grad()
+def generate_from_scratch(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+                          generator: torch.Generator | None = None) -> torch.Tensor:
+    """Append max_new_tokens tokens to idx (B, T), one forward pass per token."""
+    for _ in range(max_new_tokens):
+        start = window_start(idx.shape[1], model.config.block_size)
+        logits, _ = model(idx[:, start:])  # (B, T', V)
+        last = logits[:, -1, :]  # (B, V): the prediction for the next token
+        if temperature == 0:
+            nxt = last.argmax(dim=-1)  # (B,)
+        else:
+            probs = torch.softmax(last / temperature, dim=-1)  # (B, V)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)  # (B,)
+        idx = torch.cat([idx, nxt[:, None]], dim=1)  # (B, T + 1)
+    return idx
+
+
+prompt = encode("ROMEO:\n")
+ours = generate_from_scratch(model, prompt, 200, generator=torch.Generator().manual_seed(1))
+theirs = model.generate(prompt, 200, use_cache=False, generator=torch.Generator().manual_seed(1))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("from scratch == model.generate, token for token:", torch.equal(ours, theirs))
+print(tokenizer.decode(ours[0]))
+
+# %% [markdown]
+# The two agree exactly because they do the same arithmetic and draw their
+# random numbers from identically seeded generators. (`model.generate`
+# defaults to `use_cache=True`, which reuses work between steps; notebook 08
+# shows it gives the same tokens, faster.)
+#
+# ## 2. Greedy decoding, and why it repeats
+#
+# The simplest rule: always take the most probable token,
+# $x_t = \arg\max_j P(j \mid x_{<t})$. No randomness at all. In `glmlib`
+# (as in this course's convention) it is `temperature=0`.
+#
+# It sounds like the "best" text, but it is not. The most likely next
+# character after a context is often the start of a very common word, and
+# once the model has produced a phrase, that phrase makes itself more likely
+# to come again. Greedy decoding has no way out: the same context always
+# gives the same choice, so as soon as a context repeats, everything after it
+# repeats, forever.
+
+# %%
+def repeating_cycle(text: str, tail: int = 150) -> int | None:
+    """Length of the shortest cycle the last ``tail`` characters repeat, if any."""
+    end = text[-tail:]
+    for period in range(1, tail // 2):
+        if all(end[i] == end[i + period] for i in range(len(end) - period)):
+            return period
+    return None
+
+
+def distinct_fraction(text: str, n: int = 4) -> float:
+    """Distinct character n-grams / all n-grams: 1 = never repeats, near 0 = a loop."""
+    grams = [text[i:i + n] for i in range(len(text) - n + 1)]
+    return len(set(grams)) / len(grams)
+
+
+greedy_text = tokenizer.decode(model.generate(prompt, 400, temperature=0)[0])
+sampled_text = tokenizer.decode(model.generate(prompt, 400, generator=torch.Generator().manual_seed(0))[0])
+cycle = repeating_cycle(greedy_text)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(greedy_text[:300])
+print("...")
+print(f"greedy: the end repeats a cycle of {cycle} characters: {greedy_text[-cycle:]!r}" if cycle
+      else "greedy: no exact cycle in the last 150 characters")
+print(f"distinct 4-grams: greedy {distinct_fraction(greedy_text):.2f}, "
+      f"sampled at T=1 {distinct_fraction(sampled_text):.2f}")
+
+# %% [markdown]
+# ## 3. Temperature
+#
+# Sampling from $\mathrm{softmax}(z)$ gives varied text, but every now and
+# then it draws an unlikely character, and one bad character can derail the
+# rest. Temperature $T > 0$ rescales the logits before the softmax:
+#
+# $$
+# p_i(T) = \frac{e^{z_i / T}}{\sum_{j=1}^{V} e^{z_j / T}}.
+# $$
+#
+# Ratios of probabilities become $p_i / p_j = e^{(z_i - z_j)/T}$: with
+# $T < 1$ the gaps grow and the distribution sharpens (as $T \to 0$ it puts
+# all its mass on the argmax, which is why $T = 0$ means greedy); with
+# $T > 1$ the gaps shrink and it flattens (as $T \to \infty$ it becomes
+# uniform). $T = 1$ leaves the model's own distribution. Temperature never
+# removes a token: every probability stays positive.
+#
+# From scratch it is one division. `glmlib.sampling.apply_temperature` does
+# the same (and greedy at $T = 0$), as does Hugging Face's
+# `TemperatureLogitsWarper` (which only accepts $T > 0$):
+
+# %%
+from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+
+def temperature_from_scratch(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    return logits / temperature
+
+
+context = "ROMEO:\nI will "
+z = next_logits(context)  # (V,)
+for T in (0.5, 1.0, 2.0):
+    mine = temperature_from_scratch(z, T)
+    assert torch.allclose(mine, apply_temperature(z, T))
+    assert torch.allclose(mine, TemperatureLogitsWarper(T)(None, z[None])[0])
+print("temperature: from scratch == glmlib == Hugging Face for T in 0.5, 1, 2")
+
+# %% [markdown]
+# What the model predicts after "ROMEO:\nI will " (the first letter of the
+# next word), at three temperatures; the grey line is the entropy
+# $H = -\sum_i p_i \ln p_i$ in nats, a measure of how spread out the
+# distribution is ($\ln V$ at most, for uniform):
+
+# %%
+def plot_distributions(ax, probs: torch.Tensor, title: str, top: int = 20) -> None:
+    """Bar chart of the ``top`` most probable tokens of the untouched model, in that order."""
+    order = torch.argsort(z, descending=True)[:top]
+    labels = [readable(tokenizer.decode([i])) for i in order.tolist()]
+    ax.bar(range(top), probs[order].numpy(), color="C0")
+    ax.set_xticks(range(top), labels, fontsize=10)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylim(0, 1)
+
+
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), sharey=True)
+for ax, T in zip(axes, (0.5, 1.0, 2.0)):
+    p = torch.softmax(apply_temperature(z, T), dim=-1)
+    plot_distributions(ax, p, f"T = {T}: entropy {entropy(apply_temperature(z, T)):.2f} nats")
+    ax.set_xlabel("next character (most likely first)")
+axes[0].set_ylabel("probability")
+fig.suptitle(f"Temperature reshapes the next-character distribution after {context!r}", y=1.03)
+plt.show()
+
+# %%
+temps = torch.linspace(0.05, 3.0, 60)
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.plot(temps, [entropy(z / T).item() for T in temps])
+ax.axhline(math.log(V), color="gray", ls="--", label=rf"$\ln V$ = {math.log(V):.2f} (uniform)")
+ax.axvline(1.0, color="gray", ls=":", label="T = 1 (the model as trained)")
+ax.set(title="Entropy of the next-character distribution vs temperature",
+       xlabel="temperature T", ylabel="entropy (nats)")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ## 4. Top-k
+#
+# Temperature keeps every token possible. Top-k sampling (Fan et al., 2018)
+# cuts the long tail off entirely: keep the $k$ tokens with the largest
+# logits, set all others to $-\infty$ (probability exactly 0), and
+# renormalise. With $z_{(k)}$ the $k$-th largest logit,
+#
+# $$
+# \tilde z_i = \begin{cases} z_i & z_i \ge z_{(k)} \\ -\infty & \text{otherwise,} \end{cases}
+# \qquad
+# \tilde p_i = \frac{p_i\, \mathbb{1}[z_i \ge z_{(k)}]}{\sum_{j:\, z_j \ge z_{(k)}} p_j}.
+# $$
+#
+# The rule $z_i \ge z_{(k)}$ keeps *every* token tied with the $k$-th, so
+# a tie at the boundary can leave more than $k$ tokens (the convention here
+# and in Hugging Face); $k \ge V$ keeps everything.
+
+# %%
+def top_k_from_scratch(logits: torch.Tensor, k: int) -> torch.Tensor:
+    k = min(k, logits.shape[-1])
+    kth_largest = torch.sort(logits, dim=-1, descending=True).values[..., k - 1:k]  # (..., 1)
+    return torch.where(logits >= kth_largest, logits, torch.full_like(logits, float("-inf")))
+
+
+for k in (1, 5, 20, 200):
+    mine = top_k_from_scratch(z, k)
+    assert torch.equal(mine, top_k_filter(z, k))
+    assert torch.equal(mine, TopKLogitsWarper(top_k=k)(None, z[None])[0])
+print("top-k: from scratch == glmlib == Hugging Face for k in 1, 5, 20, 200")
+
+# %%
+# NBVAL_CHECK_OUTPUT
+tie = torch.tensor([2.0, 1.0, 1.0, 0.0])
+print("a tie at the boundary, logits", tie.tolist(), "with k=2:")
+print("  from scratch", top_k_from_scratch(tie, 2).tolist())
+print("  glmlib      ", top_k_filter(tie, 2).tolist())
+print("  HF          ", TopKLogitsWarper(top_k=2)(None, tie[None])[0].tolist())
+
+# %% [markdown]
+# ## 5. Top-p (nucleus sampling)
+#
+# A fixed $k$ fits some contexts badly. After "my lor" almost all the
+# probability sits on one letter, and $k = 20$ lets 19 unlikely ones in;
+# at the start of a word dozens of letters are reasonable, and $k = 5$ cuts
+# good ones out. Top-p (Holtzman et al., 2019) adapts: keep the *smallest*
+# set of most probable tokens whose probabilities add up to at least $p$.
+# Sort the probabilities in decreasing order, $p_{(1)} \ge p_{(2)} \ge \dots$;
+# keep the first $m$ tokens, with
+#
+# $$
+# m = \min\Big\{ m' : \sum_{r=1}^{m'} p_{(r)} \ge p \Big\},
+# $$
+#
+# set the others to $-\infty$ and renormalise. Equivalently: the token of
+# rank $r$ stays if the probability ranked above it, $\sum_{r' < r} p_{(r')}$,
+# is still below $p$, which always keeps the most probable token. In a
+# confident context the "nucleus" is one or two tokens; in an open one it is
+# wide.
+
+# %%
+def top_p_from_scratch(logits: torch.Tensor, p: float) -> torch.Tensor:
+    probs = torch.softmax(logits, dim=-1)
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    mass_above = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # mass ranked above each token
+    keep_sorted = mass_above < p  # the first token always has mass_above = 0
+    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
+    return torch.where(keep, logits, torch.full_like(logits, float("-inf")))
+
+
+for p in (0.1, 0.5, 0.9, 0.95, 1.0):
+    mine = top_p_from_scratch(z, p)
+    assert torch.equal(mine, top_p_filter(z, p))
+    assert torch.equal(mine, TopPLogitsWarper(top_p=p)(None, z[None])[0])
+print("top-p: from scratch == glmlib == Hugging Face for p in 0.1, 0.5, 0.9, 0.95, 1")
+
+# %% [markdown]
+# How many characters survive, in a confident context and an open one:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+contexts = {"confident": "ROMEO:\nWhat say you, my lor", "open": "ROMEO:\nI will "}
+print(f"{'kept tokens':<14}" + "".join(f"{f'top-p {p}':>11}" for p in (0.5, 0.9, 0.95))
+      + f"{'top-k 10':>11}")
+for name, ctx in contexts.items():
+    logits = next_logits(ctx)
+    counts = [int(torch.isfinite(top_p_filter(logits, p)).sum()) for p in (0.5, 0.9, 0.95)]
+    counts.append(int(torch.isfinite(top_k_filter(logits, 10)).sum()))
+    print(f"{name:<14}" + "".join(f"{c:>11}" for c in counts))
+
+# %% [markdown]
+# ## 6. The whole pipeline, and what it does to a distribution
+#
+# The three combine, always in the same order, the one Hugging Face's
+# `generate` uses: **temperature, then top-k, then top-p**. The order
+# matters: top-p measures probability mass *after* the temperature has
+# reshaped it. `glmlib.sampling.warp` runs the pipeline; here it is against
+# a Hugging Face `LogitsProcessorList` with the same three warpers:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from transformers import LogitsProcessorList
+
+settings = [(0.7, None, None), (1.2, 10, None), (1.0, None, 0.9), (1.5, 20, 0.8)]
+for T, k, p in settings:
+    hf = LogitsProcessorList([TemperatureLogitsWarper(T)]
+                             + ([TopKLogitsWarper(top_k=k)] if k else [])
+                             + ([TopPLogitsWarper(top_p=p)] if p else []))
+    same = torch.allclose(warp(z, T, k, p), hf(None, z[None])[0])
+    print(f"temperature={T}, top_k={k}, top_p={p}: glmlib == Hugging Face: {same}")
+
+# %%
+panels = [("the model (T = 1)", 1.0, None, None), ("T = 0.6", 0.6, None, None), ("T = 1.5", 1.5, None, None),
+          ("top-k = 5", 1.0, 5, None), ("top-p = 0.8", 1.0, None, 0.8), ("T = 1.5, then top-p = 0.8", 1.5, None, 0.8)]
+fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharey=True)
+for ax, (title, T, k, p) in zip(axes.flat, panels):
+    kept = torch.softmax(warp(z, T, k, p), dim=-1)
+    n_kept = int((kept > 0).sum())
+    plot_distributions(ax, kept, f"{title}: {n_kept} of {V} tokens possible")
+for ax in axes[:, 0]:
+    ax.set_ylabel("probability")
+for ax in axes[1]:
+    ax.set_xlabel("next character (most likely first)")
+fig.suptitle(f"The same next-character distribution after {context!r} under six settings", y=1.0)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 7. The sampling explorer
+#
+# Try it yourself: the explorer shows the next-character distribution after
+# a prompt, and a sample generated with the settings on the sliders. Move
+# the temperature to 0 and watch the text become greedy (and repetitive);
+# push it up and watch it fall apart; then add top-k or top-p and see how
+# much higher the temperature can go before the text breaks.
+
+# %%
+from glmlib.widgets import sampling_explorer
+
+sampling_explorer(model, tokenizer)
+
+# %% [markdown]
+# ## 8. Diversity against likelihood, measured
+#
+# Each setting trades two things off. **Likelihood**: how probable the model
+# itself finds the generated text, measured as the mean log-probability per
+# character under the untouched model ($T = 1$, no filtering):
+# $\frac{1}{n}\sum_t \log P(x_t \mid x_{<t})$. Higher means "safer", more
+# typical text. **Diversity**: how varied the text is, measured as the
+# fraction of distinct character 4-grams among all the 4-grams of the
+# samples: near 1 when nothing repeats, near 0 for a loop.
+#
+# For each setting we draw 16 samples of `block_size - 1` characters from a
+# newline and measure both. As a reference, the same measurements on 16
+# windows of real (validation) Shakespeare.
+
+# %%
+@torch.no_grad()
+def measure(ids: torch.Tensor) -> tuple[float, float]:
+    """(mean log-likelihood per character under the model, distinct 4-gram fraction) of ids (B, T)."""
+    logits, _ = model(ids[:, :-1])  # (B, T-1, V)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:, None])  # (B, T-1, 1)
+    grams = [tokenizer.decode(row[i:i + 4]) for row in ids[:, 1:].tolist() for i in range(ids.shape[1] - 4)]
+    return logp.mean().item(), len(set(grams)) / len(grams)
+
+
+n_samples, length = 16, block_size - 1
+start = torch.tensor(tokenizer.encode("\n") * n_samples)[:, None]  # (16, 1)
+grid = ([("greedy", 0.0, None, None)]
+        + [(f"T={T}", T, None, None) for T in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5)]
+        + [(f"p={p}", 1.0, None, p) for p in (0.3, 0.5, 0.7, 0.9, 0.95)]
+        + [(f"k={k}", 1.0, k, None) for k in (2, 5, 10, 20)])
+results = {}
+for name, T, k, p in tqdm(grid, desc="sampling"):
+    ids = model.generate(start, length, temperature=T, top_k=k, top_p=p,
+                         generator=torch.Generator().manual_seed(0))
+    results[name] = measure(ids)
+
+from glmlib.data import load_shakespeare, train_val_split
+
+val_text = train_val_split(load_shakespeare())[1]
+windows = [tokenizer.encode(val_text[i:i + block_size]) for i in range(0, n_samples * 4000, 4000)]
+real = measure(torch.tensor(windows))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'setting':<12}{'log-lik/char':>14}{'distinct 4-grams':>18}")
+for name, (ll, div) in list(results.items()) + [("real text", real)]:
+    print(f"{name:<12}{ll:>14.2f}{div:>18.2f}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True, sharey=True)
+panels = [(axes[0], [("T=", "C3", "temperature", (7, -3))]),
+          (axes[1], [("p=", "C0", "top-p (T = 1)", (-36, 5)), ("k=", "C2", "top-k (T = 1)", (6, -12))])]
+for ax, families in panels:
+    for prefix, color, label, offset in families:
+        names = [n for n in results if n.startswith(prefix)]
+        xs, ys = [results[n][1] for n in names], [results[n][0] for n in names]
+        ax.plot(xs, ys, "o-", color=color, label=label)
+        for n, x_, y_ in zip(names, xs, ys):
+            ax.annotate(n, (x_, y_), textcoords="offset points", xytext=offset, fontsize=8, color=color)
+    ax.plot(results["greedy"][1], results["greedy"][0], "k^", ms=9, label="greedy (T = 0)")
+    ax.plot(real[1], real[0], "*", color="C1", ms=16, label="real Shakespeare (validation)")
+    ax.set_xlabel("diversity: fraction of distinct character 4-grams")
+    ax.legend(loc="lower left")
+axes[0].set_ylabel("likelihood: mean log P(character)\nunder the model")
+axes[0].set_title("Temperature sweep")
+axes[1].set_title("Top-p and top-k sweeps at T = 1")
+fig.suptitle("Diversity vs likelihood across sampling settings (16 samples each)")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Read the picture from the top left. Greedy text is the most probable
+# under the model and the least diverse: a loop, and the same loop in all 16
+# samples. Lowering the temperature, or narrowing the nucleus or $k$, buys
+# likelihood with diversity; raising them does the opposite, and past
+# $T = 1$ the likelihood falls fast, because the flattened distribution hands
+# real probability to characters the model considers wrong.
+#
+# Now look at the star. Real Shakespeare is far *less* likely under the
+# model than greedy or low-temperature text: human text is not the most
+# probable text, so decoding that maximises likelihood produces something
+# unlike it (Holtzman et al. made the same observation about GPT-2, and
+# proposed top-p in response). If the model were perfect, its samples at
+# $T = 1$ would be distributed exactly like real text and land on the star
+# on both axes; the distance between the $T = 1$ point and the star shows
+# how far our small model is from that.
+#
+# ## 9. Seeds and reproducibility
+#
+# Every random draw in `model.generate` comes from the `torch.Generator` you
+# pass in. The same seed gives the same numbers and hence the same text,
+# today and next year on the same software; a different seed gives a
+# different text. A private generator is also immune to other code using
+# PyTorch's global random state in between.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def write(seed: int) -> str:
+    out = model.generate(encode("JULIET:\n"), 80, temperature=0.8, top_p=0.95,
+                         generator=torch.Generator().manual_seed(seed))
+    return tokenizer.decode(out[0])
+
+
+first = write(42)
+torch.rand(1000)  # other code drawing from the global generator in between
+again = write(42)
+other = write(43)
+print(first)
+print("---")
+print("same seed, same text (identical):", first == again)
+print("different seed, different text:", first != other)
+
+# %% [markdown]
+# A generator's state advances with every draw, so a sample depends on
+# everything drawn before it from the same generator: to reproduce one
+# sample, reseed (`manual_seed`) right before generating it, and keep the
+# batch size and settings the same.
+#
+# ## Exercises
+#
+# ### Exercise 1: top-k
+#
+# Write `top_k(logits, k)` for `logits` of shape `(..., V)`: keep, in every
+# row, each logit that is at least the $k$-th largest of that row (ties at
+# the boundary kept), and replace the others with `-inf`. With `k >= V`
+# nothing is removed. Don't call `glmlib.sampling`.
+
+# %%
+def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    raise NotImplementedError
+
+
+# %%
+ex.check_top_k(top_k)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def top_k(logits, k):
+#     if k >= logits.shape[-1]:
+#         return logits.clone()
+#     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
+#     return logits.masked_fill(logits < kth, float("-inf"))
+# ```
+#
+# `torch.topk` returns the $k$ largest values in decreasing order, so the
+# last one is the threshold; comparing with `<` keeps ties with it.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_top_k(ex.solution_top_k)
+
+# %% [markdown]
+# ### Exercise 2: top-p
+#
+# Write `top_p(logits, p)` for `logits` of shape `(..., V)` and
+# $0 < p \le 1$: keep the smallest set of most probable tokens of each row
+# whose probabilities sum to at least `p` (always at least one), `-inf` for
+# the rest. Hint: sort, take a cumulative sum, decide in sorted order, then
+# put the decisions back in the original order with `scatter`.
+
+# %%
+def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    raise NotImplementedError
+
+
+# %%
+ex.check_top_p(top_p)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def top_p(logits, p):
+#     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+#     probs = torch.softmax(sorted_logits, dim=-1)
+#     mass_above = torch.cumsum(probs, dim=-1) - probs
+#     remove_sorted = mass_above >= p
+#     remove_sorted[..., 0] = False       # the most probable token stays
+#     remove = remove_sorted.scatter(-1, order, remove_sorted)
+#     return logits.masked_fill(remove, float("-inf"))
+# ```
+#
+# A token is removed once the tokens ranked above it already reach $p$;
+# the first token that makes the sum reach $p$ is therefore kept.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_top_p(ex.solution_top_p)
+
+# %% [markdown]
+# ### Exercise 3: min-p
+#
+# A more recent rule, min-p sampling (Nguyen et al., 2024), keeps every
+# token whose probability is at least a fraction `min_p` of the *top*
+# token's probability: $p_i \ge \text{min\_p} \cdot \max_j p_j$. Like top-p
+# it adapts to the context (a confident top token raises the bar), but it is
+# simpler: no sorting. Write `min_p(logits, min_p)`; Hugging Face calls it
+# `MinPLogitsWarper`.
+
+# %%
+def min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    raise NotImplementedError
+
+
+# %%
+ex.check_min_p(min_p)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def min_p(logits, min_p):
+#     probs = torch.softmax(logits, dim=-1)
+#     threshold = min_p * probs.max(dim=-1, keepdim=True).values  # (..., 1)
+#     return logits.masked_fill(probs < threshold, float("-inf"))
+# ```
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_min_p(ex.solution_min_p)
+
+# %% [markdown]
+# ## Summary
+#
+# * Generation is a loop: run the model on the context, take the last
+#   position's logits, pick a token, append, repeat.
+# * Greedy decoding ($T = 0$) is deterministic and gets stuck in loops.
+# * Temperature divides the logits: below 1 sharpens, above 1 flattens.
+#   Top-k keeps a fixed number of tokens (ties kept); top-p keeps the
+#   smallest nucleus reaching probability $p$, so it adapts to how confident
+#   the model is. The order is temperature, then top-k, then top-p, as in
+#   Hugging Face, and our from-scratch versions match theirs.
+# * Across settings, diversity and likelihood pull against each other, and
+#   real text is less likely than the safest samples: good generation aims at
+#   text that looks like the data, not at the most probable text.
+# * A `torch.Generator` with a fixed seed makes every sample reproducible.
+#
+# **Next, notebook 08:** inside the trained model (what its attention heads
+# look at) and making generation fast with a KV cache.
