@@ -1,0 +1,606 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 08 · Inside the trained model, and faster inference
+#
+# The model works: it writes passable Shakespeare. This last notebook opens
+# it up and then makes it faster. First we look at what its attention heads
+# learned to look at, using nothing but the weights of the shipped model.
+# Then we speed up generation with a **KV cache**, the trick every
+# production language model uses, measure the gain, and deal with what
+# happens when the text grows past the context window.
+#
+# **In this notebook you will**
+#
+# 1. explore the attention of every layer and head of the trained model,
+#    interactively and as a grid of pictures, and name the patterns you see
+#    (previous-character heads, local heads, heads that track line breaks);
+# 2. score heads automatically, to find each kind of head without looking;
+# 3. build a KV cache from scratch for one attention layer and see why it
+#    is exact;
+# 4. use `glmlib`'s cache in `model.generate`, check it produces identical
+#    tokens, and time the speed-up;
+# 5. understand the windowing rule past `block_size`, and why learned
+#    absolute positions force it;
+# 6. find out where to go next.
+#
+# **Builds on:** attention and attention maps (04), the decoder block and
+# positional embeddings (05), the trained model (06) and generation (07).
+
+# %%
+import math
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+
+import glmlib.exercises.inference as ex
+from glmlib.model import load_pretrained, window_start
+
+model, tokenizer = load_pretrained()
+L, H, C = model.config.n_layer, model.config.n_head, model.config.n_embd
+block_size = model.config.block_size
+print(f"the shipped model: {L} layers x {H} heads, n_embd={C}, block_size={block_size}, "
+      f"{model.num_params():,} parameters")
+
+
+def readable(ch: str) -> str:
+    """A character as an axis label: newline and space made visible."""
+    return {"\n": "\\n", " ": "␣"}.get(ch, ch)
+
+# %% [markdown]
+# ## 1. What the trained heads attend to
+#
+# Every head of every layer computes, for each position $i$ (the query), a
+# distribution over the positions $j \le i$ (the keys):
+# $A_{ij} = \mathrm{softmax}_j\big(q_i \cdot k_j / \sqrt{D}\big)$. Row $i$ of
+# the map says where position $i$ gathers information from. Nobody told the
+# model what to gather; whatever patterns appear were learned because they
+# help to predict the next character.
+#
+# The explorer shows one head at a time (pick the layer and head, slide the
+# query position to see one row as bars) or all heads of a layer at once.
+
+# %%
+from glmlib.widgets import attention_explorer
+
+attention_explorer(model, tokenizer, text="ROMEO:\nBut soft, what light?\n\nJULIET:\nAy me!")
+
+# %% [markdown]
+# ### Every head at once
+#
+# `model.attention_maps(idx)` returns all the weights, shape
+# `(L, B, H, T, T)`. Here is every head on a short exchange between two
+# speakers, one small map per head: row = query (the character doing the
+# looking, top to bottom), column = key (the character looked at, left to
+# right). Everything above the diagonal is the masked future and is exactly
+# 0.
+
+# %%
+text = "ROMEO:\nBut soft, what light?\n\nJULIET:\nAy me!\n\nROMEO:\nShe speaks."
+idx = torch.tensor([tokenizer.encode(text)])  # (1, T)
+maps = model.attention_maps(idx)[:, 0]  # (L, H, T, T)
+T = len(text)
+print(f"attention maps: {tuple(maps.shape)} (layers, heads, query, key); {T} characters")
+
+fig, axes = plt.subplots(L, H, figsize=(2.2 * H, 2.2 * L), squeeze=False)
+for l in range(L):
+    for h in range(H):
+        ax = axes[l, h]
+        ax.imshow(maps[l, h].numpy() ** 0.5, cmap="Blues", vmin=0, vmax=1)  # sqrt: faint weights stay visible
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"layer {l}, head {h}", fontsize=8)
+for l in range(L):
+    axes[l, 0].set_ylabel("query ↓", fontsize=8)
+for h in range(H):
+    axes[-1, h].set_xlabel("key →", fontsize=8)
+fig.suptitle("Attention of every head of the shipped model (colour = sqrt of the weight)", y=1.0)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### Scoring heads
+#
+# Looking is good; measuring is better. A few numbers per head, each an
+# average over the query positions $i \ge 1$ of the text:
+#
+# * **previous character**: $A_{i,i-1}$, the weight on the character just
+#   before the query;
+# * **self**: $A_{ii}$, the weight on the query's own character;
+# * **mean distance**: $\sum_j A_{ij}(i - j)$, how far back the head looks
+#   on average;
+# * **newlines**: $\sum_{j:\ x_j = \texttt{\\n}} A_{ij}$, the total weight on
+#   line breaks;
+# * **last vowel or boundary**: $A_{i,b(i)}$, where $b(i) \le i$ is the
+#   latest position holding a vowel, a space, a line break or a punctuation
+#   mark (we will see below why this one is interesting).
+#
+# (A uniform head over $i + 1$ keys would give $1/(i+1)$ to each, and a
+# mean distance of $i/2$: tens of characters here.)
+
+# %%
+def head_scores(maps: torch.Tensor, text: str) -> dict[str, torch.Tensor]:
+    """Per-head scores from attention maps (L, H, T, T): each an (L, H) tensor."""
+    T = maps.shape[-1]
+    offsets = (torch.arange(T)[:, None] - torch.arange(T)[None, :]).float()  # (T, T): i - j
+    newline = torch.tensor([c == "\n" for c in text])  # (T,)
+    anchors, latest = set("aeiouAEIOU \n,.;:!?'-"), []
+    for i, c in enumerate(text):
+        latest.append(i if c in anchors else (latest[-1] if latest else 0))
+    return {
+        "previous character": torch.diagonal(maps, offset=-1, dim1=-2, dim2=-1).mean(-1),
+        "self": torch.diagonal(maps, dim1=-2, dim2=-1)[..., 1:].mean(-1),
+        "mean distance": (maps * offsets).sum(-1)[..., 1:].mean(-1),
+        "newlines": maps[..., newline].sum(-1)[..., 1:].mean(-1),
+        "last vowel or boundary": maps[..., torch.arange(T), torch.tensor(latest)][..., 1:].mean(-1),
+    }
+
+
+scores = head_scores(maps, text)
+uniform_distance = (torch.arange(1, T) / 2).mean().item()
+print(f"{'':>8}" + "".join(f"{name:>24}" for name in scores))
+for l in range(L):
+    for h in range(H):
+        print(f"L{l} H{h}:  " + "".join(f"{s[l, h].item():>24.2f}" for s in scores.values()))
+print(f"for comparison, a uniform head: mean distance {uniform_distance:.1f}")
+
+# %%
+fig, axes = plt.subplots(1, len(scores), figsize=(3.2 * len(scores), 3.6))
+for ax, (name, s) in zip(axes, scores.items()):
+    im = ax.imshow(s.numpy(), cmap="viridis")
+    ax.set_xticks(range(H), [f"H{h}" for h in range(H)])
+    ax.set_yticks(range(L), [f"L{l}" for l in range(L)])
+    ax.set(title=name, xlabel="head", ylabel="layer")
+    fig.colorbar(im, ax=ax, shrink=0.7)
+fig.suptitle("Head scores on the two-speaker text", y=1.02)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ### A closer look, characters on the axes
+#
+# The heads that score highest on three of those measures, now with the
+# characters written on the axes (the same text, so row $i$ is the query at
+# character $i$):
+
+# %%
+def best_head(score: torch.Tensor) -> tuple[int, int]:
+    flat = int(score.argmax())
+    return flat // H, flat % H
+
+
+chosen = {
+    "most previous-character": best_head(scores["previous character"]),
+    "most newline-focused": best_head(scores["newlines"]),
+    "most on the last vowel or boundary": best_head(scores["last vowel or boundary"]),
+}
+labels = [readable(c) for c in text]
+for why, (l, h) in chosen.items():
+    fig, ax = plt.subplots(figsize=(7.5, 7.5))
+    ax.imshow(maps[l, h].numpy() ** 0.5, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(T), labels, fontsize=7.5)
+    ax.set_yticks(range(T), labels, fontsize=7.5)
+    ax.set(title=f"layer {l}, head {h}: {why}", xlabel="key (attended to)", ylabel="query (attending)")
+    plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for why, (l, h) in chosen.items():
+    summary = ", ".join(f"{name} {s[l, h].item():.2f}" for name, s in scores.items())
+    print(f"{why}: layer {l}, head {h} ({summary})")
+
+# %% [markdown]
+# What we see in the shipped model (the numbers above back each claim):
+#
+# * **Layer 0 averages.** Its heads are broad: weight spread over many
+#   earlier characters, fading with distance. Before any head can look for
+#   something specific, the first layer gathers a blurred summary of the
+#   recent past.
+# * **A line-break head.** One head in an early layer puts most of its
+#   weight on `\n` characters: the vertical stripes in its map. Every
+#   position looks back at the latest line break, which marks where the
+#   current line, the current speech, and the speaker's name began. Knowing
+#   "I am a few characters after a line break, inside a name in capitals" is
+#   what lets the model end a name with `:` and a newline.
+# * **Staircase heads.** Some early heads draw a staircase: a run of queries
+#   all attend to the same key, then the run jumps to a new key. Reading the
+#   characters on the axes, that key is the latest vowel, space or
+#   punctuation mark: consonants look back to the vowel or boundary before
+#   them, so the head tracks the current syllable.
+# * **Local heads.** In the middle layers most heads look only a few
+#   characters back: a bright band along the diagonal, a mean distance of
+#   two to four characters instead of the tens a uniform head would have,
+#   with much of the weight on the previous character and the character
+#   itself. The head with the highest previous-character score is the
+#   clearest: a sub-diagonal line, copying "what came just before" into
+#   each position so that later layers can combine it with the current
+#   character, like a learned bigram.
+# * **The last layer looks further back** again (larger mean distances),
+#   mixing information from across the window just before the prediction.
+#
+# Caveats: a head's pattern depends on the text, and a single head rarely
+# does one clean job; these are a small model's tendencies, not laws. For how
+# such analysis is done carefully (and what heads in larger models do, such
+# as induction heads that complete repeated sequences), see the reading list
+# at the end.
+#
+# ## 2. The KV cache
+#
+# Generating $n$ characters with the loop of notebook 07 runs the model on
+# the whole context at every step. But look at what changes from one step
+# to the next: one new token is appended, and nothing else. In a causal
+# model, the keys and values of position $j$, in every layer, depend only on
+# tokens $x_1 \dots x_j$ (that is what the mask guarantees), so appending a
+# token cannot change them. Recomputing them at every step is pure waste.
+#
+# The **KV cache** keeps every layer's keys and values from earlier steps.
+# Each step then feeds only the newest token through the network: it
+# computes that token's query, key and value in each layer, appends the key
+# and value to the cache, and lets the one query attend to all cached keys:
+#
+# $$
+# K \leftarrow \begin{bmatrix} K \\ k_t \end{bmatrix}, \quad
+# V \leftarrow \begin{bmatrix} V \\ v_t \end{bmatrix}, \quad
+# o_t = \mathrm{softmax}\!\left(\frac{q_t K^\top}{\sqrt{D}}\right) V.
+# $$
+#
+# No mask is needed: the newest token may see every earlier one. The cost of
+# a step drops from a forward pass over the whole context to one over a
+# single token (plus attending to the cache); over $n$ steps the work of the
+# linear layers goes from $\sum_{t=1}^{n} t \approx n^2/2$ token passes to
+# $n$. The price is memory: two tensors of shape $(B, H, T, D)$ per layer.
+#
+# From scratch, for one attention layer: process a sequence all at once
+# with the causal mask, then one token at a time with a cache, and compare.
+
+# %%
+torch.manual_seed(0)
+D = 16
+W_q, W_k, W_v = (torch.randn(D, D) / math.sqrt(D) for _ in range(3))
+x = torch.randn(10, D)  # (T, D): ten positions of some layer's input
+
+
+def full_attention(x: torch.Tensor) -> torch.Tensor:
+    """Causal self-attention over the whole sequence at once: (T, D) -> (T, D)."""
+    q, k, v = x @ W_q, x @ W_k, x @ W_v
+    allowed = torch.ones(len(x), len(x), dtype=torch.bool).tril()
+    scores = (q @ k.T / math.sqrt(D)).masked_fill(~allowed, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def cached_attention(x: torch.Tensor) -> torch.Tensor:
+    """The same, one position at a time, reusing the keys and values already computed."""
+    keys, values, outputs = [], [], []
+    for x_t in x:  # x_t: (D,), the newest position
+        q_t = x_t @ W_q
+        keys.append(x_t @ W_k)  # computed once, never again
+        values.append(x_t @ W_v)
+        K, V_ = torch.stack(keys), torch.stack(values)  # (t, D)
+        outputs.append(torch.softmax(q_t @ K.T / math.sqrt(D), dim=-1) @ V_)
+    return torch.stack(outputs)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("one token at a time with a cache == all at once with a causal mask:",
+      torch.allclose(cached_attention(x), full_attention(x), atol=1e-6))
+
+# %% [markdown]
+# `glmlib` does this in every layer: `glmlib.attention.KVCache` stores each
+# layer's keys and values, `MultiHeadAttention` appends to it, and
+# `model.generate(..., use_cache=True)` (the default) feeds one token per
+# step. With `use_cache=False` it reruns the whole context. Same tokens,
+# greedy or sampled with the same seed:
+
+# %%
+prompt = torch.tensor([tokenizer.encode("JULIET:\n")])
+
+
+@torch.no_grad()
+def generate_and_record(n: int, use_cache: bool, **settings) -> tuple[torch.Tensor, float, list[int]]:
+    """Generate n tokens after the prompt; return the ids, the seconds taken, and the
+    number of tokens each forward pass fed through the network (counted by a hook)."""
+    fed = []
+    hook = model.wte.register_forward_hook(lambda module, inputs, output: fed.append(inputs[0].shape[1]))
+    try:
+        start = time.perf_counter()
+        ids = model.generate(prompt, n, use_cache=use_cache, **settings)
+        seconds = time.perf_counter() - start
+    finally:
+        hook.remove()
+    return ids, seconds, fed
+
+
+n_new = 500
+greedy_cached = generate_and_record(200, use_cache=True, temperature=0)[0]
+greedy_plain = generate_and_record(200, use_cache=False, temperature=0)[0]
+sampled_cached, t_cached, fed_cached = generate_and_record(
+    n_new, use_cache=True, top_p=0.95, generator=torch.Generator().manual_seed(0))
+sampled_plain, t_plain, fed_plain = generate_and_record(
+    n_new, use_cache=False, top_p=0.95, generator=torch.Generator().manual_seed(0))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("greedy, 200 characters, cache vs no cache, identical:", torch.equal(greedy_cached, greedy_plain))
+print(f"sampled (seed 0, top-p 0.95), {n_new} characters, cache vs no cache, identical:",
+      torch.equal(sampled_cached, sampled_plain))
+print(tokenizer.decode(sampled_cached[0, :300]))
+
+# %%
+print(f"without cache: {t_plain:.2f} s   with cache: {t_cached:.2f} s   speed-up: {t_plain / t_cached:.1f}x")
+
+# %% [markdown]
+# Times vary from machine to machine and run to run, so look at the ratio.
+# It is smaller than you might expect: section 3 counts the tokens, and the
+# cache feeds about fifty times fewer of them through the network. But for a
+# model this small a one-token step is dominated by fixed costs that do not
+# shrink with the input: Python calling dozens of modules, launching many
+# tiny matrix products, sampling. The work the cache removes grows with the
+# width of the model and the length of the context, so for large models with
+# thousands of tokens of context the cache is the difference between usable
+# and unusable generation.
+#
+# The memory the cache holds for one sequence with a full window:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+cache_numbers = 2 * L * block_size * C  # keys and values, every layer, every position; H*D = C
+print(f"KV cache for one full window: 2 x {L} layers x {block_size} positions x {C} channels "
+      f"= {cache_numbers:,} numbers = {cache_numbers * 4 / 1024:.0f} KiB in float32")
+
+# %% [markdown]
+# ## 3. Past the context window
+#
+# The model has learned position embeddings for positions $0 \dots$
+# `block_size - 1` only (notebook 05), so it can never look at more than
+# `block_size` tokens. Once the text is longer, the context must drop old
+# tokens. The obvious rule would slide the window by one token each step,
+# always keeping the last `block_size`. With *learned absolute positions*
+# that breaks the cache: after sliding, every kept token sits one position
+# earlier, so its position embedding changes, and with it its keys and
+# values in every layer. The whole cache would have to be recomputed at
+# every step, and the cache would save nothing.
+#
+# `glmlib.model.window_start` uses a rule that keeps the cache valid most of
+# the time: let the context grow until it is full; when one more token would
+# not fit, restart it from the last `block_size // 2` tokens (re-encoding
+# them at positions $0, 1, \dots$), and let it grow again. Only those restarts
+# recompute; every other step feeds one token. Both paths of `generate`
+# follow the same rule, which is why they produced identical text above.
+#
+# We can watch it happen in the two sampled runs of section 2, with the
+# counts their forward hook recorded: how many tokens each forward pass fed
+# through the network.
+
+# %%
+n_steps = n_new
+lengths = [prompt.shape[1] + s for s in range(n_steps)]  # tokens that exist before each step
+context = [n - window_start(n, block_size) for n in lengths]
+assert fed_plain == context  # without a cache, every step re-reads the whole context
+
+# %%
+# NBVAL_CHECK_OUTPUT
+restarts = [s for s in range(1, n_steps) if window_start(lengths[s], block_size) != window_start(lengths[s - 1], block_size)]
+print(f"{n_steps} steps, block_size {block_size}: the context restarts at steps {restarts}")
+print(f"tokens fed through the network: without cache {sum(fed_plain):,}, with cache {sum(fed_cached):,} "
+      f"({sum(fed_plain) / sum(fed_cached):.1f}x fewer)")
+print("with cache: 1 token per step except at the first step and the restarts:",
+      sorted(s for s, f in enumerate(fed_cached) if f > 1) == [0] + restarts)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
+axes[0].plot(context, color="C0")
+axes[0].axhline(block_size, color="gray", ls="--", label=f"block_size = {block_size}")
+axes[0].axhline(block_size // 2, color="gray", ls=":", label=f"block_size // 2 = {block_size // 2}")
+axes[0].set(title="Context the model sees (both paths)", xlabel="generation step",
+            ylabel="tokens in the context window")
+axes[0].legend(loc="lower right")
+axes[1].plot(fed_plain, label="without cache: the whole context", color="C3")
+axes[1].plot(fed_cached, label="with cache: 1 token, whole window at restarts", color="C2")
+axes[1].set_yscale("log")
+axes[1].set(title="Tokens fed through the network per step", xlabel="generation step",
+            ylabel="tokens (log scale)")
+axes[1].legend(loc="center right")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The sawtooth on the left is the rule: the context grows to `block_size`,
+# drops to half, grows again. On the right, the cost: without a cache every
+# step pays for the whole context; with it, one token per step, plus a
+# refill at each restart.
+#
+# Models with *relative* position information (rotary embeddings, ALiBi)
+# avoid the problem differently: a key's encoding does not depend on its
+# absolute position, so a cache can slide one token at a time (see
+# StreamingLLM in the reading list for what then goes wrong, and how
+# "attention sinks" fix it).
+#
+# ## Exercises
+#
+# ### Exercise 1: how "previous-character" is a head?
+#
+# Write `previous_token_score(weights)` for attention weights of shape
+# `(H, T, T)` (one layer's heads): return, for each head, the mean over
+# queries $i = 1 \dots T-1$ of $A_{i, i-1}$, a tensor of shape `(H,)`. Then
+# use it on the shipped model's layers.
+
+# %%
+def previous_token_score(weights: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError
+
+
+# %%
+ex.check_previous_token_score(previous_token_score)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def previous_token_score(weights):
+#     # offset=-1: the diagonal just below the main one, entries (i, i-1)
+#     return torch.diagonal(weights, offset=-1, dim1=-2, dim2=-1).mean(dim=-1)
+# ```
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(ex.check_previous_token_score(ex.solution_previous_token_score))
+for l in range(L):
+    per_head = ex.solution_previous_token_score(maps[l])
+    print(f"layer {l}: " + "  ".join(f"{s:.2f}" for s in per_head.tolist()))
+
+# %% [markdown]
+# ### Exercise 2: one step with a KV cache
+#
+# Write `cache_step(cache_k, cache_v, q, k, v)`. The cache holds the keys and
+# values of the $P$ earlier tokens, `(B, H, P, D)` each (possibly $P = 0$);
+# `q, k, v` are the newest token's, `(B, H, 1, D)`. Append `k` and `v` to the
+# cache (along the time axis), let `q` attend to all of it, and return
+# `(out, cache_k, cache_v)` with `out` of shape `(B, H, 1, D)`. The checker
+# compares `out` with the last row of full causal attention over all
+# $P + 1$ tokens.
+
+# %%
+def cache_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+               v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    raise NotImplementedError
+
+
+# %%
+ex.check_cache_step(cache_step)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def cache_step(cache_k, cache_v, q, k, v):
+#     cache_k = torch.cat([cache_k, k], dim=-2)  # (B, H, P+1, D)
+#     cache_v = torch.cat([cache_v, v], dim=-2)
+#     scores = q @ cache_k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, 1, P+1)
+#     return torch.softmax(scores, dim=-1) @ cache_v, cache_k, cache_v
+# ```
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_cache_step(ex.solution_cache_step)
+
+# %% [markdown]
+# ### Exercise 3: where does the window start?
+#
+# Write `window_start(length, block_size)`: given that `length` tokens exist
+# and the next one is wanted, return the index of the first token of the
+# context, following the rule of section 3: the context is the whole text
+# while it fits; when it would exceed `block_size` tokens, it restarts from
+# the last `max(1, block_size // 2)` tokens, then grows again. (A loop over
+# the tokens is fine; a closed formula is a bonus.)
+
+# %%
+def my_window_start(length: int, block_size: int) -> int:
+    raise NotImplementedError
+
+
+# %%
+ex.check_window_start(my_window_start)
+
+# %% [markdown]
+# <details><summary>Show solution</summary>
+#
+# ```python
+# def my_window_start(length, block_size):
+#     keep = max(1, block_size // 2)
+#     start = 0
+#     for n in range(1, length + 1):   # n tokens exist
+#         if n - start > block_size:   # the context would be too long
+#             start = n - keep
+#     return start
+# ```
+#
+# The closed form in `glmlib.model.window_start` counts the restarts
+# instead: after the first one, at `length = block_size + 1`, they come every
+# `block_size - keep + 1` tokens.
+# </details>
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex.check_window_start(ex.solution_window_start)
+
+# %% [markdown]
+# ## Summary
+#
+# * A trained model's heads specialise without being told to: local and
+#   previous-character heads for spelling, heads that track line breaks for
+#   the layout of a play. Scores computed from the attention maps find them
+#   automatically.
+# * In a causal model, earlier keys and values never change, so a KV cache
+#   can keep them: each generation step feeds one token instead of the whole
+#   context, with identical results; the speed-up grows with the size of the
+#   model and of the context.
+# * Learned absolute positions stop a cache from sliding; `glmlib` restarts
+#   the context from its last half when it fills up, so the cache stays
+#   valid between restarts, in both generation paths alike.
+#
+# ## Where to go next
+#
+# You have built, trained, sampled from and dissected a GPT. From here:
+#
+# **The papers behind this course**
+# * Vaswani et al., 2017. *Attention Is All You Need.* The Transformer:
+#   scaled dot-product and multi-head attention, positional encodings.
+# * Radford et al., 2018. *Improving Language Understanding by Generative
+#   Pre-Training* (GPT), and Radford et al., 2019. *Language Models are
+#   Unsupervised Multitask Learners* (GPT-2): the decoder-only model, pre-LN
+#   blocks and the initialisation used here.
+# * Holtzman et al., 2019. *The Curious Case of Neural Text Degeneration.*
+#   Why likely text is dull, and nucleus (top-p) sampling. Fan et al., 2018.
+#   *Hierarchical Neural Story Generation*, for top-k sampling.
+# * Kingma & Ba, 2015. *Adam: A Method for Stochastic Optimization*;
+#   Loshchilov & Hutter, 2019. *Decoupled Weight Decay Regularization*
+#   (AdamW).
+# * Ba et al., 2016. *Layer Normalization*; Xiong et al., 2020. *On Layer
+#   Normalization in the Transformer Architecture* (pre-LN vs post-LN).
+#
+# **Looking inside models**
+# * Elhage et al., 2021. *A Mathematical Framework for Transformer
+#   Circuits*, and Olsson et al., 2022. *In-context Learning and Induction
+#   Heads*: how attention heads compose, previous-token heads included.
+#
+# **Faster and longer**
+# * Pope et al., 2022. *Efficiently Scaling Transformer Inference*: the KV
+#   cache and its memory at scale.
+# * Dao et al., 2022. *FlashAttention*: exact attention without storing the
+#   $T \times T$ matrix.
+# * Kwon et al., 2023. *Efficient Memory Management for Large Language Model
+#   Serving with PagedAttention* (vLLM).
+# * Su et al., 2021. *RoFormer* (rotary position embeddings) and Press et
+#   al., 2022. *Train Short, Test Long* (ALiBi): relative positions.
+# * Xiao et al., 2023. *Efficient Streaming Language Models with Attention
+#   Sinks*: sliding a KV cache over very long texts.
+#
+# **Bigger models**
+# * Sennrich et al., 2016. *Neural Machine Translation of Rare Words with
+#   Subword Units*: byte-pair encoding, the tokenizer of GPT-2 and most
+#   models since (instead of our characters).
+# * Kaplan et al., 2020. *Scaling Laws for Neural Language Models*, and
+#   Hoffmann et al., 2022. *Training Compute-Optimal Large Language Models*:
+#   how loss falls with parameters, data and compute.
+#
+# Things to try with this code: train with `activation="relu"` or without
+# warmup and compare the curves; train a model twice as deep on a GPU
+# (`python -m glmlib.train --help`); replace the learned position embeddings
+# with rotary ones and let the cache slide.
