@@ -3,6 +3,8 @@ wrong answer or an unfinished stub fails with a message naming the case."""
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -168,3 +170,53 @@ def test_min_p_solution_matches_hugging_face(min_p):
     logits = 3 * torch.randn(4, 75, generator=torch.Generator().manual_seed(3))
     theirs = MinPLogitsWarper(min_p=min_p, min_tokens_to_keep=1)(None, logits.clone())
     assert torch.equal(sampling_ex.solution_min_p(logits, min_p), theirs)
+
+
+# ------------------------------------------- the notebooks show what they check
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+EXERCISES_OF = {  # notebook -> (checker, name of the learner's function) in notebook order
+    "06_training.py": [(training.check_cross_entropy, "cross_entropy"),
+                       (training.check_lr_schedule, "lr_schedule"),
+                       (training.check_clip_grad_norm, "clip_grad_norm")],
+    "07_generation_and_sampling.py": [(sampling_ex.check_top_k, "top_k"), (sampling_ex.check_top_p, "top_p"),
+                                      (sampling_ex.check_min_p, "min_p")],
+    "08_inside_the_model.py": [(inference.check_previous_token_score, "previous_token_score"),
+                               (inference.check_cache_step, "cache_step"),
+                               (inference.check_window_start, "my_window_start")],
+}
+
+
+def shown_solutions(notebook: Path) -> list[str]:
+    """The Python code inside each "Show solution" block of a py:percent notebook."""
+    text = notebook.read_text(encoding="utf-8")
+    blocks = re.findall(r"# <details><summary>Show solution</summary>\n(.*?)# </details>", text, re.S)
+    codes = []
+    for block in blocks:
+        markdown = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in block.splitlines())
+        codes += re.findall(r"```python\n(.*?)```", markdown, re.S)
+    return codes
+
+
+@pytest.mark.parametrize("notebook", list(EXERCISES_OF))
+def test_shown_solutions_pass_their_checkers(notebook):
+    codes = shown_solutions(NOTEBOOKS / notebook)
+    exercises = EXERCISES_OF[notebook]
+    assert len(codes) == len(exercises), f"{notebook}: {len(codes)} shown solutions for {len(exercises)} exercises"
+    for (check, name), code in zip(exercises, codes):
+        namespace: dict = {"torch": torch, "F": F, "math": math}
+        exec(compile(code, f"{notebook}:{name}", "exec"), namespace)
+        assert name in namespace, f"{notebook}: the shown solution does not define {name}()"
+        result = check(namespace[name])
+        assert result.passed, f"{notebook}: shown solution of {name}: {result.message}"
+
+
+@pytest.mark.parametrize("notebook", list(EXERCISES_OF))
+def test_notebook_checks_the_stub_and_the_reference(notebook):
+    text = (NOTEBOOKS / notebook).read_text(encoding="utf-8")
+    for check, name in EXERCISES_OF[notebook]:
+        assert re.search(rf"def {name}\(.*?\n(?:    .*\n)*?    raise NotImplementedError", text), \
+            f"{notebook}: no stub {name}() raising NotImplementedError"
+        assert f"ex.{check.__name__}({name})" in text, f"{notebook}: the stub {name} is not checked"
+        solution = check.__name__.replace("check_", "solution_")
+        assert f"ex.{check.__name__}(ex.{solution})" in text, f"{notebook}: the reference is not checked"
