@@ -99,8 +99,8 @@ class Lab:
             + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
             cwd=root, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}"
+    def url(self, path: str, query: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}/{path}?token={self.token}{query}"
 
     def wait_ready(self, timeout: float = SERVER_START_S) -> None:
         deadline = time.monotonic() + timeout
@@ -186,14 +186,18 @@ def open_and_run_all(browser, lab: Lab, notebook: str, explorer_class: str):
 
     page.route("**/*", offline_only)
     try:
-        page.goto(lab.url(f"lab/tree/{notebook}"), wait_until="domcontentloaded", timeout=90_000)
+        # a fresh workspace per notebook, so no tab of an earlier test is restored
+        workspace = f"lab/workspaces/{Path(notebook).stem.replace('_', '-')}/tree/{notebook}"
+        page.goto(lab.url(workspace, "&reset"), wait_until="domcontentloaded", timeout=90_000)
         page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=120_000)
-        # the kernel must be up before "Run All Cells", or the command does nothing
-        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=120_000)
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        run_all_cells(page)
         explorer = page.locator(f".{explorer_class}").first
         explorer.locator("img").first.wait_for(state="visible", timeout=RUN_ALL_S * 1000)
+        # widget messages wait behind running cells: let the whole notebook finish first
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('.jp-InputArea-prompt')]"
+            ".some(e => e.textContent.includes('*'))", timeout=RUN_ALL_S * 1000, polling=1000)
+        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=RUN_ALL_S * 1000)
         explorer.scroll_into_view_if_needed()
     except Exception:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -201,6 +205,24 @@ def open_and_run_all(browser, lab: Lab, notebook: str, explorer_class: str):
         context.close()
         raise
     return context, page, explorer, external
+
+
+def run_all_cells(page, attempts: int = 3) -> None:
+    """Menu Run > Run All Cells, once the kernel is idle; retried if no cell starts running."""
+    started = ("() => [...document.querySelectorAll('.jp-InputArea-prompt')]"
+               ".some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))")
+    for _ in range(attempts):
+        # the kernel must be up before "Run All Cells", or the command does nothing
+        page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=120_000)
+        page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        try:
+            page.wait_for_function(started, timeout=30_000, polling=500)
+            return
+        except Exception:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"Run All Cells did not start any cell after {attempts} attempts")
 
 
 def image_src(explorer) -> str:
