@@ -47,8 +47,8 @@ class AttentionExplorer(Explorer):
         self.n_layer, self.n_head, self.block_size = L, H, config.block_size
 
         style = {"description_width": "60px"}
-        self.text = widgets.Text(value=text, description="text", continuous_update=False, style=style,
-                                 layout=widgets.Layout(width="640px"))
+        self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
+                                     layout=widgets.Layout(width="640px", height="52px"))
         self.layer = widgets.Dropdown(options=[(str(i), i) for i in range(L)], value=layer,
                                       description="layer", style=style, layout=widgets.Layout(width="160px"))
         self.head = widgets.Dropdown(options=[(f"head {h}", h) for h in range(H)] + [("all heads", ALL_HEADS)],
@@ -214,7 +214,7 @@ class AttentionExplorer(Explorer):
         T, H = len(chars), self.n_head
         rows, cols = _grid_shape(H)
         f = fig.figure
-        f.subplots_adjust(left=0.05, right=0.92, top=0.9, bottom=0.07, wspace=0.25, hspace=0.35)
+        f.subplots_adjust(left=0.06, right=0.87, top=0.9, bottom=0.07, wspace=0.25, hspace=0.3)
         axes = np.atleast_1d(f.subplots(rows, cols)).ravel()
         labels = [readable(c) for c in chars]
         fs = _tick_fontsize(T, 0.7 * DPI * _grid_figsize(H)[0] / cols)
@@ -238,7 +238,7 @@ class AttentionExplorer(Explorer):
             ax.title.set_fontsize(10)
             fig.dynamic(im, box, ax.title)
             self._grid_parts.append((im, box, ax))
-        cax = f.add_axes((0.94, 0.15, 0.015, 0.7))
+        cax = f.add_axes((0.9, 0.15, 0.015, 0.7))
         f.colorbar(self._grid_parts[0][0], cax=cax).set_label("attention weight (square-root scale)")
         self._grid_title = f.suptitle("", fontsize=12)
         fig.dynamic(self._grid_title)

@@ -248,7 +248,9 @@ class SamplingExplorer(Explorer):
         """Three panels sharing the token axis: before warping, after warping, cumulative."""
         fig = self._fig.figure
         fig.subplots_adjust(left=0.07, right=0.985, top=0.95, bottom=0.07, hspace=0.42)
-        self._ax_before, self._ax_after, self._ax_cum = fig.subplots(3, 1, sharex=True)
+        # the same token axis for all three; only the bottom one carries tick labels (cheaper
+        # to draw than three shared axes with a tick object per token each)
+        self._ax_before, self._ax_after, self._ax_cum = fig.subplots(3, 1)
         V = self.V
         zeros = np.zeros(V)
         self._bars_before = bars(self._ax_before, zeros)
@@ -264,6 +266,8 @@ class SamplingExplorer(Explorer):
         for ax in (self._ax_before, self._ax_after, self._ax_cum):
             ax.set_xlim(-0.6, V - 0.4)
             ax.grid(axis="y", alpha=0.3)
+        for ax in (self._ax_before, self._ax_after):
+            ax.set_xticks([])
         self._ax_cum.set_ylim(0, 1.05)
         self._ax_before.set_ylabel("probability")
         self._ax_after.set_ylabel("probability")
