@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import struct
 import zlib
+from functools import lru_cache
 from typing import Any, Iterable
 
 import ipywidgets as widgets
@@ -24,7 +25,10 @@ import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties, findfont, get_font
+from matplotlib.ft2font import LoadFlags
 
 DPI = 80
 KEPT_COLOR = "#1f77b4"
@@ -35,13 +39,18 @@ REMOVED_COLOR = "#c7c7c7"
 _READABLE = {"\n": "\u23ce", " ": "\u2423", "\t": "\u21e5", "\r": "\u240d"}
 
 
-def readable(ch: str) -> str:
+def visible(ch: str) -> str:
     """A visible stand-in for one token: newline as a return symbol, space as an open box."""
     if ch in _READABLE:
         return _READABLE[ch]
     if len(ch) == 1 and not ch.isprintable():
         return f"\\x{ord(ch):02x}"
-    return ch.replace("$", r"\$")  # a lone "$" must not start mathtext
+    return ch
+
+
+def readable(ch: str) -> str:
+    """:func:`visible`, made safe for matplotlib text (a lone ``$`` must not start mathtext)."""
+    return visible(ch).replace("$", r"\$")
 
 
 def readable_text(text: str) -> str:
@@ -78,6 +87,82 @@ def bars(ax: Any, heights: np.ndarray, color: Any = KEPT_COLOR, **kwargs: Any) -
     return coll
 
 
+class CharTicks:
+    """One-character tick labels painted straight into the figure's pixels.
+
+    A vocabulary-wide axis has dozens of tick labels, and a matplotlib Text
+    artist costs about a millisecond each to lay out and draw. These labels
+    are single glyphs, so we rasterise each character once with FreeType and
+    paste it under (or left of) its tick after a full draw: the same look at
+    a small fraction of the cost. The pasted pixels become part of the cached
+    background, so blitted redraws keep them for free.
+    """
+
+    def __init__(self, ax: Any, axis: str, labels: list[str], fontsize: float,
+                 color: str = "#222222") -> None:
+        if axis not in ("x", "y"):
+            raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+        self.ax, self.axis, self.labels = ax, axis, [visible(c) for c in labels]
+        self.fontsize = float(fontsize)
+        self.color = np.array(to_rgba(color)[:3]) * 255
+        ticks = range(len(labels))
+        if axis == "x":
+            ax.set_xticks(ticks, [""] * len(labels))
+            ax.xaxis.labelpad = self.fontsize * 1.25 + 2  # room for the pasted glyphs
+        else:
+            ax.set_yticks(ticks, [""] * len(labels))
+            ax.yaxis.labelpad = self.fontsize * 1.1 + 2
+
+    def paint(self, rgba: np.ndarray, dpi: float) -> None:
+        """Paste every label into ``rgba`` (H, W, 4), positioned from the axes' current layout."""
+        H = rgba.shape[0]
+        px = self.fontsize * dpi / 72.0
+        tick = (self.ax.xaxis if self.axis == "x" else self.ax.yaxis).get_major_ticks(1)[0]
+        pad = (tick.get_tick_padding() + tick.get_pad()) * dpi / 72.0  # tick mark + gap, as matplotlib
+        n = len(self.labels)
+        if self.axis == "x":
+            xs = self.ax.transData.transform(np.stack([np.arange(n), np.zeros(n)], 1))[:, 0]
+            baseline = H - self.ax.bbox.y0 + pad + 0.93 * px  # ascender of DejaVu fonts
+            for label, x in zip(self.labels, xs):
+                self._paste(rgba, _glyph(label, self.fontsize, dpi), x, baseline, "center")
+        else:
+            ys = self.ax.transData.transform(np.stack([np.zeros(n), np.arange(n)], 1))[:, 1]
+            right = self.ax.bbox.x0 - pad
+            for label, y in zip(self.labels, ys):
+                self._paste(rgba, _glyph(label, self.fontsize, dpi), right, H - y + 0.36 * px, "right")
+
+    def _paste(self, rgba: np.ndarray, glyph: tuple[np.ndarray, int], x: float, baseline: float,
+               align: str) -> None:
+        alpha, descent = glyph
+        h, w = alpha.shape
+        top = int(round(baseline)) - (h - descent)
+        left = int(round(x - w / 2)) if align == "center" else int(round(x)) - w
+        r0, r1 = max(top, 0), min(top + h, rgba.shape[0])
+        c0, c1 = max(left, 0), min(left + w, rgba.shape[1])
+        if r0 >= r1 or c0 >= c1:
+            return
+        a = alpha[r0 - top:r1 - top, c0 - left:c1 - left, None] / 255.0
+        region = rgba[r0:r1, c0:c1, :3]
+        region[:] = (region * (1.0 - a) + self.color * a).astype(np.uint8)
+
+
+@lru_cache(maxsize=4096)
+def _glyph(text: str, fontsize: float, dpi: float) -> tuple[np.ndarray, int]:
+    """Antialiased coverage bitmap of ``text`` and its descent in pixels (monospace, with fallback)."""
+    font = None
+    for family in ("DejaVu Sans Mono", "DejaVu Sans"):
+        candidate = get_font(findfont(FontProperties(family=family)))
+        if all(candidate.get_char_index(ord(c)) for c in text):
+            font = candidate
+            break
+    font = font or candidate
+    font.clear()
+    font.set_size(fontsize, dpi)
+    font.set_text(text, 0.0, flags=LoadFlags.FORCE_AUTOHINT)
+    font.draw_glyphs_to_bitmap(antialiased=True)
+    return np.asarray(font.get_image()).copy(), int(round(font.get_descent() / 64))
+
+
 class FigureImage:
     """A pyplot-free matplotlib figure rendered to PNG bytes, with blitting."""
 
@@ -86,6 +171,7 @@ class FigureImage:
         FigureCanvasAgg(self.figure)
         self._dynamic: list[Artist] = []
         self._background: Any = None
+        self.char_ticks: list[CharTicks] = []
         self.png = b""
         self.full_draws = 0
 
@@ -99,7 +185,16 @@ class FigureImage:
         """Remove everything, to build a new layout."""
         self.figure.clear()
         self._dynamic = []
+        self.char_ticks = []
         self._background = None
+
+    def set_char_ticks(self, ax: Any, axis: str, labels: list[str], fontsize: float) -> CharTicks:
+        """Character labels on ``ax``'s x or y ticks at 0..n-1, replacing earlier ones there."""
+        self.char_ticks = [t for t in self.char_ticks if (t.ax, t.axis) != (ax, axis)]
+        ticks = CharTicks(ax, axis, labels, fontsize)
+        self.char_ticks.append(ticks)
+        self._background = None
+        return ticks
 
     def invalidate(self) -> None:
         """The background changed (limits, ticks, static text): the next render draws all."""
@@ -110,6 +205,10 @@ class FigureImage:
         canvas = self.figure.canvas
         if self._background is None:
             canvas.draw()
+            if self.char_ticks:
+                rgba = np.asarray(canvas.buffer_rgba())
+                for ticks in self.char_ticks:
+                    ticks.paint(rgba, self.figure.dpi)
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self.full_draws += 1
         else:

@@ -12,7 +12,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
 from ._render import (DPI, KEPT_COLOR, Explorer, FigureImage, bar_verts, bars, image_widget,
-                      message_html, readable, readable_text)
+                      html_escape, message_html, readable, visible)
 
 DEFAULT_TEXT = "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?"
 ALL_HEADS = "all"
@@ -134,7 +134,8 @@ class AttentionExplorer(Explorer):
         self.readout.value = (
             f"<div style='font-family:monospace'>layer {layer}, "
             f"{'all heads' if head == ALL_HEADS else f'head {head}'}: query {q} "
-            f"({readable(chars[q])!s}) attends most to key {top} ({readable(chars[top])!s}).{note}</div>")
+            f"({html_escape(visible(chars[q]))}) attends most to key {top} "
+            f"({html_escape(visible(chars[top]))}).{html_escape(note)}</div>")
         if head == ALL_HEADS:
             self.image.value = self._draw_grid(chars, weights, layer, q)
             self.state["drawn"] = np.stack([np.asarray(im.get_array()) for im, _, _ in self._grid_parts])
@@ -145,7 +146,7 @@ class AttentionExplorer(Explorer):
             self.state["drawn_titles"] = [self._ax_map.get_title()]
             self.state["drawn_query_bars"] = np.array(
                 [p.vertices[:, 1].max() for p in self._q_bars.get_paths()])
-        self.state["labels"] = [readable(c) for c in chars]
+        self.state["labels"] = [visible(c) for c in chars]
 
     # ------------------------------------------------------------------ drawing
 
@@ -167,7 +168,6 @@ class AttentionExplorer(Explorer):
         fig = self._single
         fig.reset()
         T = len(chars)
-        labels = [readable(c) for c in chars]
         f = fig.figure
         f.subplots_adjust(left=0.1, right=0.9, top=0.955, bottom=0.07, hspace=0.22)
         ax, axb = f.subplots(2, 1, sharex=True, height_ratios=[3.2, 1])
@@ -175,7 +175,7 @@ class AttentionExplorer(Explorer):
         self._im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest",
                              aspect="auto")
         fs = _tick_fontsize(T, 440)
-        ax.set_yticks(range(T), labels, fontsize=fs, family="DejaVu Sans Mono")
+        fig.set_char_ticks(ax, "y", list(chars), fs)
         ax.set_ylabel("query (position attending)")
         ax.tick_params(length=2, pad=1)
         ax.tick_params(axis="x", labelbottom=False)
@@ -186,7 +186,7 @@ class AttentionExplorer(Explorer):
         self._q_bars = bars(axb, np.zeros(T))
         axb.set_xlim(-0.5, T - 0.5)
         axb.set_ylim(0, 1.0)
-        axb.set_xticks(range(T), labels, fontsize=fs, family="DejaVu Sans Mono")
+        fig.set_char_ticks(axb, "x", list(chars), fs)
         axb.set_xlabel("key (position attended to); grey bars: future keys, masked")
         axb.set_ylabel("weight")
         axb.grid(axis="y", alpha=0.3)
@@ -216,7 +216,6 @@ class AttentionExplorer(Explorer):
         f = fig.figure
         f.subplots_adjust(left=0.06, right=0.87, top=0.9, bottom=0.07, wspace=0.25, hspace=0.3)
         axes = np.atleast_1d(f.subplots(rows, cols)).ravel()
-        labels = [readable(c) for c in chars]
         fs = _tick_fontsize(T, 0.7 * DPI * _grid_figsize(H)[0] / cols)
         self._grid_parts = []
         for h, ax in enumerate(axes):
@@ -226,11 +225,15 @@ class AttentionExplorer(Explorer):
             im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest")
             box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1)
             ax.add_patch(box)
-            ax.set_xticks(range(T), labels if h // cols == rows - 1 or h + cols >= H else [""] * T,
-                          fontsize=fs, family="DejaVu Sans Mono")
-            ax.set_yticks(range(T), labels if h % cols == 0 else [""] * T, fontsize=fs,
-                          family="DejaVu Sans Mono")
             ax.tick_params(length=1, pad=1)
+            if h + cols >= H:  # bottom row: key characters
+                fig.set_char_ticks(ax, "x", list(chars), fs)
+            else:
+                ax.set_xticks(range(T), [""] * T)
+            if h % cols == 0:  # left column: query characters
+                fig.set_char_ticks(ax, "y", list(chars), fs)
+            else:
+                ax.set_yticks(range(T), [""] * T)
             if h % cols == 0:
                 ax.set_ylabel("query")
             if h + cols >= H:

@@ -12,8 +12,8 @@ import torch
 
 from ..model import GPT
 from ..ngram import BigramLM
-from ._render import (KEPT_COLOR, Explorer, FigureImage, bars, image_widget, message_html, readable,
-                      readable_text)
+from ._render import (KEPT_COLOR, Explorer, FigureImage, bars, image_widget, message_html,
+                      readable_text, visible)
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
@@ -59,7 +59,7 @@ def token_log_probs(model: BigramLM | GPT, tokenizer: Any, text: str) -> torch.T
 def _positions(model: Any, tokenizer: Any, text: str, n_pred: int) -> tuple[list[str], bool]:
     """Labels of the predicted tokens, and whether the first character goes unpredicted."""
     if isinstance(model, BigramLM):
-        labels = [readable(c) for c in text]
+        labels = [visible(c) for c in text]
         if model.eos is not None:
             eos = model.eos
             labels.append(tokenizer.itos[eos] if eos < len(tokenizer.itos) else "<eos>")
@@ -67,7 +67,7 @@ def _positions(model: Any, tokenizer: Any, text: str, n_pred: int) -> tuple[list
         if unpredicted_first:
             labels = labels[1:]
         return labels, unpredicted_first
-    return [readable(c) for c in text[1:]], True
+    return [visible(c) for c in text[1:]], True
 
 
 class ChainRuleView(Explorer):
@@ -124,7 +124,7 @@ class ChainRuleView(Explorer):
         ax = f.subplots()
         probs = st["probs"].double().numpy()
         offset = 1 if st["first_unpredicted"] else 0
-        labels = ([readable(text[0])] if offset else []) + st["labels"]
+        labels = ([visible(text[0])] if offset else []) + st["labels"]
         bars(ax, np.concatenate([[0.0] * offset, probs]), color=KEPT_COLOR)
         if offset:
             ax.axvspan(-0.45, 0.45, color="#dddddd", zorder=0)
@@ -132,7 +132,7 @@ class ChainRuleView(Explorer):
                     fontsize=8, color="#555555")
         n = len(labels)
         fs = float(np.clip(700 / max(n, 1), 6, 11))
-        ax.set_xticks(range(n), labels, fontsize=fs, family="DejaVu Sans Mono")
+        fig.set_char_ticks(ax, "x", labels, fs)
         ax.set_xlim(-0.6, n - 0.4)
         ax.set_ylim(0, 1.0)
         ax.set_ylabel(r"$P(x_t \mid x_{<t})$")

@@ -11,7 +11,6 @@ Controls and what they mean:
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import ipywidgets as widgets
@@ -20,8 +19,8 @@ import torch
 
 from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, warp
 from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, FigureImage, bar_verts,
-                      bars, html_escape, image_widget, message_html, readable,
-                      readable_text)
+                      bars, html_escape, image_widget, message_html,
+                      readable_text, visible)
 
 # y-axis tops for the probability panels: the axes are redrawn only when the bucket changes
 _Y_TOPS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -300,9 +299,8 @@ class SamplingExplorer(Explorer):
         key = tuple(order.tolist())
         if key != self._order_key:  # new prompt: new tick labels and before-bars
             self._order_key = key
-            labels = [readable(self.tokenizer.itos[i]) for i in order.tolist()]
-            self._labels = labels
-            self._ax_cum.set_xticks(np.arange(self.V), labels, fontsize=8, family="DejaVu Sans Mono")
+            self._labels = [visible(self.tokenizer.itos[i]) for i in order.tolist()]
+            self._fig.set_char_ticks(self._ax_cum, "x", self._labels, fontsize=9)
             self._ax_before.set_title(
                 f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
                 f"{self.V} tokens. Context: \u2026{_tail(st['context'])}", fontsize=10)

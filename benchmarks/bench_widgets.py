@@ -1,0 +1,112 @@
+"""Redraw latency of each explorer after a control change, on the shipped model.
+
+For every control, the control is changed programmatically (as a slider drag
+or a click would change it) and the time until the new PNG is in the image
+widget is measured: the model call if any, the numbers, the drawing and the
+PNG encoding. Prints the median and 90th percentile in milliseconds; the
+target is a median under 100 ms on a 2-core laptop CPU.
+
+    python benchmarks/bench_widgets.py [--repeats 30]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Callable, Iterable
+
+import torch
+
+from glmlib.model import load_pretrained
+from glmlib.widgets import (TrainingDashboard, attention_explorer, chain_rule_view, mask_explorer,
+                            sampling_explorer)
+
+TARGET_MS = 100.0
+
+
+def measure(change: Callable[[int], None], repeats: int, warmup: int = 2) -> list[float]:
+    """Milliseconds for ``change(i)``, i = 0..repeats-1, after ``warmup`` untimed calls."""
+    for i in range(warmup):
+        change(i)
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        change(i)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def p90(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+
+
+def cycle(values: Iterable) -> Callable[[int], object]:
+    values = list(values)
+    return lambda i: values[i % len(values)]
+
+
+def cases(repeats: int) -> Iterable[tuple[str, Callable[[int], None]]]:
+    model, tokenizer = load_pretrained()
+    cfg = model.config
+
+    sx = sampling_explorer(model, tokenizer, top_k=20)
+    temps = cycle([0.8 + 0.05 * (i % 8) for i in range(8)])  # a slider drag: small steps
+    yield "sampling: temperature slider", lambda i: setattr(sx.temperature, "value", temps(i))
+    ks = cycle([5, 6, 7, 8, 9, 10, 11, 12])
+    yield "sampling: top-k slider", lambda i: setattr(sx.top_k, "value", ks(i))
+    ps = cycle([0.80, 0.82, 0.84, 0.86, 0.88, 0.90])
+    yield "sampling: top-p slider", lambda i: setattr(sx.top_p, "value", ps(i))
+    prompts = cycle(["ROMEO:\n", "JULIET:\n", "KING HENRY:\nWhat", "HAMLET:\nTo be"])
+    yield "sampling: new prompt (full redraw)", lambda i: setattr(sx.prompt, "value", prompts(i))
+    sx.prompt.value = "ROMEO:\n"
+    yield "sampling: sample button", lambda i: sx.sample_button.click()
+
+    ax = attention_explorer(model, tokenizer)
+    yield "attention: head dropdown", lambda i: setattr(ax.head, "value", i % cfg.n_head)
+    yield "attention: layer dropdown", lambda i: setattr(ax.layer, "value", i % cfg.n_layer)
+    T = len(ax.text.value)
+    yield "attention: query slider", lambda i: setattr(ax.query, "value", (T - 1) - i % 10)
+    ax.head.value = "all"
+    yield "attention: layer, all heads", lambda i: setattr(ax.layer, "value", i % cfg.n_layer)
+    ax.head.value = 0
+    texts = cycle(["ROMEO:\nBut soft, what light", "JULIET:\nO Romeo, Romeo!", "HAMLET:\nTo be, or not"])
+    yield "attention: new text (full redraw)", lambda i: setattr(ax.text, "value", texts(i))
+
+    mx = mask_explorer(T=8, lengths="8, 5")
+    yield "mask: causal checkbox", lambda i: setattr(mx.causal, "value", not mx.causal.value)
+    yield "mask: sequence dropdown", lambda i: setattr(mx.sequence, "value", i % 2)
+    yield "mask: seed", lambda i: setattr(mx.seed, "value", i)
+    Ts = cycle([7, 8, 9, 10])
+    yield "mask: T slider (full redraw)", lambda i: setattr(mx.T, "value", Ts(i))
+
+    dash = TrainingDashboard(max_iters=10_000, min_interval=0.0)
+    first_loss = float(torch.log(torch.tensor(float(cfg.vocab_size))))
+
+    def train_step(i: int) -> None:
+        dash("step", {"step": i, "loss": first_loss - i * 1e-4, "lr": 1e-3, "max_iters": 10_000})
+
+    yield "dashboard: step (redraw)", train_step
+
+    cv = chain_rule_view(model, tokenizer, "ROMEO:\nWhat light is this?")
+    sentences = cycle(["ROMEO:\nWhat light is this?", "JULIET:\nGood night, good night!"])
+    yield "chain rule: new text (full redraw)", lambda i: setattr(cv.text, "value", sentences(i))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch threads {torch.get_num_threads()}, load average {load:.1f}, {args.repeats} redraws each")
+    print(f"{'control':40s} {'median ms':>10s} {'p90 ms':>8s}")
+    for name, change in cases(args.repeats):
+        times = measure(change, args.repeats)
+        median = statistics.median(times)
+        flag = "" if median < TARGET_MS or "full redraw" in name else "  (over target)"
+        print(f"{name:40s} {median:10.1f} {p90(times):8.1f}{flag}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
