@@ -99,26 +99,30 @@ class CharTicks:
     """
 
     def __init__(self, ax: Any, axis: str, labels: list[str], fontsize: float,
-                 color: str = "#222222") -> None:
+                 color: str = "#222222", marks: bool = True) -> None:
         if axis not in ("x", "y"):
             raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
         self.ax, self.axis, self.labels = ax, axis, [visible(c) for c in labels]
         self.fontsize = float(fontsize)
         self.color = np.array(to_rgba(color)[:3]) * 255
-        ticks = range(len(labels))
+        self.marks = marks  # tick marks cost a Line2D each; heatmaps do without them
+        ticks = range(len(labels)) if marks else []
         if axis == "x":
-            ax.set_xticks(ticks, [""] * len(labels))
+            ax.set_xticks(ticks, [""] * len(ticks))
             ax.xaxis.labelpad = self.fontsize * 1.25 + 2  # room for the pasted glyphs
         else:
-            ax.set_yticks(ticks, [""] * len(labels))
+            ax.set_yticks(ticks, [""] * len(ticks))
             ax.yaxis.labelpad = self.fontsize * 1.1 + 2
 
     def paint(self, rgba: np.ndarray, dpi: float) -> None:
         """Paste every label into ``rgba`` (H, W, 4), positioned from the axes' current layout."""
         H = rgba.shape[0]
         px = self.fontsize * dpi / 72.0
-        tick = (self.ax.xaxis if self.axis == "x" else self.ax.yaxis).get_major_ticks(1)[0]
-        pad = (tick.get_tick_padding() + tick.get_pad()) * dpi / 72.0  # tick mark + gap, as matplotlib
+        if self.marks:
+            tick = (self.ax.xaxis if self.axis == "x" else self.ax.yaxis).get_major_ticks(1)[0]
+            pad = (tick.get_tick_padding() + tick.get_pad()) * dpi / 72.0  # mark + gap, as matplotlib
+        else:
+            pad = 3.0 * dpi / 72.0
         n = len(self.labels)
         if self.axis == "x":
             xs = self.ax.transData.transform(np.stack([np.arange(n), np.zeros(n)], 1))[:, 0]
@@ -188,10 +192,11 @@ class FigureImage:
         self.char_ticks = []
         self._background = None
 
-    def set_char_ticks(self, ax: Any, axis: str, labels: list[str], fontsize: float) -> CharTicks:
+    def set_char_ticks(self, ax: Any, axis: str, labels: list[str], fontsize: float,
+                       marks: bool = True) -> CharTicks:
         """Character labels on ``ax``'s x or y ticks at 0..n-1, replacing earlier ones there."""
         self.char_ticks = [t for t in self.char_ticks if (t.ax, t.axis) != (ax, axis)]
-        ticks = CharTicks(ax, axis, labels, fontsize)
+        ticks = CharTicks(ax, axis, labels, fontsize, marks=marks)
         self.char_ticks.append(ticks)
         self._background = None
         return ticks

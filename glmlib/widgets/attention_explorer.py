@@ -193,7 +193,7 @@ class AttentionExplorer(Explorer):
         axb.tick_params(axis="x", length=2, pad=1)
         for a in (ax.title, axb.title):
             a.set_fontsize(11)
-        fig.dynamic(self._im, self._row_box, ax.title, self._q_bars, axb.title)
+        fig.dynamic(self._im, *ax.spines.values(), self._row_box, ax.title, self._q_bars, axb.title)
 
     def _draw_grid(self, chars: str, w: torch.Tensor, layer: int, q: int) -> bytes:
         fig = self._grid
@@ -239,7 +239,7 @@ class AttentionExplorer(Explorer):
             if h + cols >= H:
                 ax.set_xlabel("key")
             ax.title.set_fontsize(10)
-            fig.dynamic(im, box, ax.title)
+            fig.dynamic(im, *ax.spines.values(), box, ax.title)
             self._grid_parts.append((im, box, ax))
         cax = f.add_axes((0.9, 0.15, 0.015, 0.7))
         f.colorbar(self._grid_parts[0][0], cax=cax).set_label("attention weight (square-root scale)")

@@ -88,6 +88,7 @@ class MaskExplorer(Explorer):
         self.state: dict[str, Any] = {"message": ""}
         self._fig = FigureImage((15.0, 4.4))
         self._built_T: int | None = None
+        self._build()
         self._busy = False
         for control in (self.T, self.causal, self.lengths, self.sequence, self.seed):
             control.observe(self._on_change, "value")
@@ -160,46 +161,52 @@ class MaskExplorer(Explorer):
 
     # ------------------------------------------------------------------ drawing
 
-    def _build(self, T: int) -> None:
-        fig = self._fig
-        fig.reset()
-        f = fig.figure
-        f.subplots_adjust(left=0.04, right=0.94, top=0.83, bottom=0.14, wspace=0.32)
-        axes = f.subplots(1, 4)
+    def _build(self) -> None:
+        """The four panels, built once; a new T only resizes them (see ``_resize``)."""
+        f = self._fig.figure
+        f.subplots_adjust(left=0.04, right=0.925, top=0.83, bottom=0.14, wspace=0.32)
+        self._axes = axes = f.subplots(1, 4)
         titles = ["boolean mask\n(blue = True = may attend)", "additive mask\n(0 allowed, \u2212\u221e blocked)",
                   "weights before masking\nsoftmax(q k\u1d40/\u221ad)", "weights after masking\n(each row sums to 1)"]
-        self._images = []
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
-            ax.set_xticks(range(T))
-            ax.set_yticks(range(T))
-            ax.tick_params(labelsize=8, length=2)
             ax.set_xlabel("key j")
             ax.set_ylabel("query i")
-        zeros = np.zeros((T, T))
-        self._images.append(axes[0].imshow(zeros, cmap=_BOOL_CMAP, vmin=0, vmax=1))
-        self._images.append(axes[1].imshow(zeros, cmap=_ADD_CMAP, vmin=0, vmax=1))
-        for ax in axes[2:]:
-            self._images.append(ax.imshow(zeros, cmap="viridis", vmin=0, vmax=1))
-        cax = f.add_axes((0.955, 0.14, 0.01, 0.69))
+        zeros = np.zeros((1, 1))
+        self._images = [axes[0].imshow(zeros, cmap=_BOOL_CMAP, vmin=0, vmax=1),
+                        axes[1].imshow(zeros, cmap=_ADD_CMAP, vmin=0, vmax=1)]
+        self._images += [ax.imshow(zeros, cmap="viridis", vmin=0, vmax=1) for ax in axes[2:]]
+        cax = f.add_axes((0.94, 0.14, 0.01, 0.69))
         f.colorbar(self._images[-1], cax=cax).set_label("attention weight")
         # cell labels as text-shaped markers: one artist each, far faster than T*T Text artists
-        size = 9 if T <= 8 else 6
-        (zero,) = axes[1].plot([], [], ls="", marker="$0$", ms=size * 0.8, color="#222222")
-        (minus_inf,) = axes[1].plot([], [], ls="", marker=r"$-\infty$", ms=size * 1.6, color="white",
-                                    mew=0)
+        (zero,) = axes[1].plot([], [], ls="", marker="$0$", color="#222222")
+        (minus_inf,) = axes[1].plot([], [], ls="", marker=r"$-\infty$", color="white", mew=0)
         self._labels = (zero, minus_inf)
+        self._suptitle = f.suptitle("", fontsize=11)
+        spines = [spine for ax in axes for spine in ax.spines.values()]  # drawn over the images
+        self._fig.dynamic(*self._images, *self._labels, *spines, self._suptitle)
+
+    def _resize(self, T: int) -> None:
+        """Axes limits, position labels and cell-label size for sequences of length T."""
+        numbers = [str(i) for i in range(T)]
+        for ax, im in zip(self._axes, self._images):
+            im.set_extent((-0.5, T - 0.5, T - 0.5, -0.5))
+            ax.set_xlim(-0.5, T - 0.5)
+            ax.set_ylim(T - 0.5, -0.5)
+            self._fig.set_char_ticks(ax, "x", numbers, 8, marks=False)
+            self._fig.set_char_ticks(ax, "y", numbers, 8, marks=False)
+        size = 9 if T <= 8 else 6
+        self._labels[0].set_markersize(size * 0.8)
+        self._labels[1].set_markersize(size * 1.6)
         for label in self._labels:
             label.set_visible(T <= ANNOTATE_UP_TO)
-        self._suptitle = f.suptitle("", fontsize=11)
-        fig.dynamic(*self._images, *self._labels, self._suptitle)
         self._built_T = T
 
     def _draw(self) -> bytes:
         st = self.state
         T = st["T"]
         if self._built_T != T:
-            self._build(T)
+            self._resize(T)
         mask = st["mask"].numpy()
         self._images[0].set_data(mask.astype(float))
         self._images[1].set_data(mask.astype(float))
