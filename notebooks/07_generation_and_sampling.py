@@ -21,8 +21,8 @@
 # that distribution, append it, and ask again. How we pick (always the most
 # likely character, or a random draw, and from which part of the
 # distribution) changes the text more than you might expect: the same model
-# can loop forever on "the the the", produce plausible Shakespeare, or
-# babble.
+# can repeat "of the world of the world" forever, produce plausible
+# Shakespeare, or babble.
 #
 # **In this notebook you will**
 #
@@ -49,6 +49,7 @@ import torch
 from tqdm.auto import tqdm
 
 import glmlib.exercises.sampling as ex
+from glmlib.data import load_shakespeare, train_val_split
 from glmlib.model import load_pretrained, window_start
 from glmlib.sampling import apply_temperature, entropy, top_k_filter, top_p_filter, warp
 
@@ -136,18 +137,24 @@ print(tokenizer.decode(ours[0]))
 # It sounds like the "best" text, but it is not. The most likely next
 # character after a context is often the start of a very common word, and
 # once the model has produced a phrase, that phrase makes itself more likely
-# to come again. Greedy decoding has no way out: the same context always
-# gives the same choice, so as soon as a context repeats, everything after it
-# repeats, forever.
+# to come again. Greedy decoding has no way out of such a rut: the same
+# context always gives the same choice. (With a window of 128 characters the
+# whole context rarely repeats exactly, so the text need not cycle exactly;
+# it keeps falling back into the same few phrases instead.)
+#
+# Two measurements make this visible: the most frequent three-word phrase
+# and how often it occurs, and the fraction of distinct character 4-grams
+# (1 if no 4 consecutive characters ever repeat, near 0 for a loop).
 
 # %%
-def repeating_cycle(text: str, tail: int = 150) -> int | None:
-    """Length of the shortest cycle the last ``tail`` characters repeat, if any."""
-    end = text[-tail:]
-    for period in range(1, tail // 2):
-        if all(end[i] == end[i + period] for i in range(len(end) - period)):
-            return period
-    return None
+from collections import Counter
+
+
+def top_phrase(text: str, n: int = 3) -> tuple[str, int]:
+    """The most frequent phrase of n words in text, and its count."""
+    words = text.split()
+    phrase, count = Counter(zip(*(words[i:] for i in range(n)))).most_common(1)[0]
+    return " ".join(phrase), count
 
 
 def distinct_fraction(text: str, n: int = 4) -> float:
@@ -156,18 +163,17 @@ def distinct_fraction(text: str, n: int = 4) -> float:
     return len(set(grams)) / len(grams)
 
 
-greedy_text = tokenizer.decode(model.generate(prompt, 400, temperature=0)[0])
-sampled_text = tokenizer.decode(model.generate(prompt, 400, generator=torch.Generator().manual_seed(0))[0])
-cycle = repeating_cycle(greedy_text)
+greedy_text = tokenizer.decode(model.generate(prompt, 600, temperature=0)[0])
+sampled_text = tokenizer.decode(model.generate(prompt, 600, generator=torch.Generator().manual_seed(0))[0])
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(greedy_text[:300])
+print(greedy_text[:350])
 print("...")
-print(f"greedy: the end repeats a cycle of {cycle} characters: {greedy_text[-cycle:]!r}" if cycle
-      else "greedy: no exact cycle in the last 150 characters")
-print(f"distinct 4-grams: greedy {distinct_fraction(greedy_text):.2f}, "
-      f"sampled at T=1 {distinct_fraction(sampled_text):.2f}")
+for name, sample_text in (("greedy", greedy_text), ("sampled at T=1", sampled_text)):
+    phrase, count = top_phrase(sample_text)
+    print(f"{name:>15}: distinct 4-grams {distinct_fraction(sample_text):.2f}; the most frequent "
+          f"3-word phrase appears {count} time{'s' if count > 1 else ''}: {phrase!r}")
 
 # %% [markdown]
 # ## 3. Temperature
@@ -306,6 +312,8 @@ print("  HF          ", TopKLogitsWarper(top_k=2)(None, tie[None])[0].tolist())
 
 # %%
 def top_p_from_scratch(logits: torch.Tensor, p: float) -> torch.Tensor:
+    if p >= 1.0:  # keep all: in float32 the running sum can reach 1.0 before the last tokens
+        return logits
     probs = torch.softmax(logits, dim=-1)
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     mass_above = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # mass ranked above each token
@@ -422,8 +430,6 @@ for name, T, k, p in tqdm(grid, desc="sampling"):
                          generator=torch.Generator().manual_seed(0))
     results[name] = measure(ids)
 
-from glmlib.data import load_shakespeare, train_val_split
-
 val_text = train_val_split(load_shakespeare())[1]
 windows = [tokenizer.encode(val_text[i:i + block_size]) for i in range(0, n_samples * 4000, 4000)]
 real = measure(torch.tensor(windows))
@@ -436,15 +442,16 @@ for name, (ll, div) in list(results.items()) + [("real text", real)]:
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True, sharey=True)
-panels = [(axes[0], [("T=", "C3", "temperature", (7, -3))]),
-          (axes[1], [("p=", "C0", "top-p (T = 1)", (-36, 5)), ("k=", "C2", "top-k (T = 1)", (6, -12))])]
+panels = [(axes[0], [("T=", "C3", "temperature", (7, -3), "left")]),
+          (axes[1], [("p=", "C0", "top-p (T = 1)", (-6, 4), "right"), ("k=", "C2", "top-k (T = 1)", (6, -12), "left")])]
 for ax, families in panels:
-    for prefix, color, label, offset in families:
+    for prefix, color, label, offset, align in families:
         names = [n for n in results if n.startswith(prefix)]
         xs, ys = [results[n][1] for n in names], [results[n][0] for n in names]
         ax.plot(xs, ys, "o-", color=color, label=label)
         for n, x_, y_ in zip(names, xs, ys):
-            ax.annotate(n, (x_, y_), textcoords="offset points", xytext=offset, fontsize=8, color=color)
+            ax.annotate(n, (x_, y_), textcoords="offset points", xytext=offset, fontsize=8, color=color,
+                        ha=align)
     ax.plot(results["greedy"][1], results["greedy"][0], "k^", ms=9, label="greedy (T = 0)")
     ax.plot(real[1], real[0], "*", color="C1", ms=16, label="real Shakespeare (validation)")
     ax.set_xlabel("diversity: fraction of distinct character 4-grams")
@@ -458,8 +465,8 @@ plt.show()
 
 # %% [markdown]
 # Read the picture from the top left. Greedy text is the most probable
-# under the model and the least diverse: a loop, and the same loop in all 16
-# samples. Lowering the temperature, or narrowing the nucleus or $k$, buys
+# under the model and the least diverse: the same few phrases over and over,
+# and the very same text in all 16 samples. Lowering the temperature, or narrowing the nucleus or $k$, buys
 # likelihood with diversity; raising them does the opposite, and past
 # $T = 1$ the likelihood falls fast, because the flattened distribution hands
 # real probability to characters the model considers wrong.
@@ -562,6 +569,8 @@ ex.check_top_p(top_p)
 #
 # ```python
 # def top_p(logits, p):
+#     if p >= 1.0:
+#         return logits.clone()
 #     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
 #     probs = torch.softmax(sorted_logits, dim=-1)
 #     mass_above = torch.cumsum(probs, dim=-1) - probs
@@ -572,7 +581,10 @@ ex.check_top_p(top_p)
 # ```
 #
 # A token is removed once the tokens ranked above it already reach $p$;
-# the first token that makes the sum reach $p$ is therefore kept.
+# the first token that makes the sum reach $p$ is therefore kept. The
+# special case $p = 1$ matters in practice: with float32 rounding the
+# running sum can hit 1.0 a few tokens before the end of a long tail, which
+# would wrongly remove those tokens.
 # </details>
 
 # %%
@@ -617,7 +629,8 @@ ex.check_min_p(ex.solution_min_p)
 #
 # * Generation is a loop: run the model on the context, take the last
 #   position's logits, pick a token, append, repeat.
-# * Greedy decoding ($T = 0$) is deterministic and gets stuck in loops.
+# * Greedy decoding ($T = 0$) is deterministic and gets stuck repeating
+#   itself.
 # * Temperature divides the logits: below 1 sharpens, above 1 flattens.
 #   Top-k keeps a fixed number of tokens (ties kept); top-p keeps the
 #   smallest nucleus reaching probability $p$, so it adapts to how confident

@@ -44,6 +44,8 @@ def check_top_k(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
 
 def solution_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     """Keep the smallest set of most probable tokens whose probability adds up to >= ``p``."""
+    if p >= 1.0:  # everything; float32 running sums can reach 1.0 before the tail ends
+        return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = torch.softmax(sorted_logits, dim=-1)
     mass_above = torch.cumsum(probs, dim=-1) - probs  # probability ranked above each token
