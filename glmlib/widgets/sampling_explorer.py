@@ -300,7 +300,7 @@ class SamplingExplorer(Explorer):
         if key != self._order_key:  # new prompt: new tick labels and before-bars
             self._order_key = key
             self._labels = [visible(self.tokenizer.itos[i]) for i in order.tolist()]
-            self._fig.set_char_ticks(self._ax_cum, "x", self._labels, fontsize=9)
+            self._fig.set_char_ticks(self._ax_cum, "x", self._labels, fontsize=9, marks=False)
             self._ax_before.set_title(
                 f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
                 f"{self.V} tokens. Context: \u2026{_tail(st['context'])}", fontsize=10)
