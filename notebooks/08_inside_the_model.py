@@ -131,7 +131,7 @@ plt.show()
 #   mark (we will see below why this one is interesting).
 #
 # (A uniform head over $i + 1$ keys would give $1/(i+1)$ to each, and a
-# mean distance of $i/2$: tens of characters here.)
+# mean distance of $i/2$: 16 characters on average over this text.)
 
 # %%
 def head_scores(maps: torch.Tensor, text: str) -> dict[str, torch.Tensor]:
@@ -207,10 +207,10 @@ for why, (l, h) in chosen.items():
 # %% [markdown]
 # What we see in the shipped model (the numbers above back each claim):
 #
-# * **Layer 0 averages.** Its heads are broad: weight spread over many
-#   earlier characters, fading with distance. Before any head can look for
-#   something specific, the first layer gathers a blurred summary of the
-#   recent past.
+# * **Layer 0 mostly averages.** Most of its heads are broad: weight spread
+#   over many earlier characters, fading with distance (mean distances of
+#   six characters or more). Before any head can look for something
+#   specific, the first layer gathers a blurred summary of the recent past.
 # * **A line-break head.** One head in an early layer puts most of its
 #   weight on `\n` characters: the vertical stripes in its map. Every
 #   position looks back at the latest line break, which marks where the
@@ -219,17 +219,17 @@ for why, (l, h) in chosen.items():
 #   what lets the model end a name with `:` and a newline.
 # * **Staircase heads.** Some early heads draw a staircase: a run of queries
 #   all attend to the same key, then the run jumps to a new key. Reading the
-#   characters on the axes, that key is the latest vowel, space or
+#   characters on the axes, that key is mostly the latest vowel, space or
 #   punctuation mark: consonants look back to the vowel or boundary before
-#   them, so the head tracks the current syllable.
+#   them, so the head keeps track of the current syllable.
 # * **Local heads.** In the middle layers most heads look only a few
 #   characters back: a bright band along the diagonal, a mean distance of
-#   two to four characters instead of the tens a uniform head would have,
+#   two to five characters instead of the 16 a uniform head would have here,
 #   with much of the weight on the previous character and the character
-#   itself. The head with the highest previous-character score is the
-#   clearest: a sub-diagonal line, copying "what came just before" into
-#   each position so that later layers can combine it with the current
-#   character, like a learned bigram.
+#   itself. In the head with the highest previous-character score the
+#   brightest cells run just below the diagonal: it copies "what came just
+#   before" into each position, so that later layers can combine it with
+#   the current character, like a learned bigram.
 # * **The last layer looks further back** again (larger mean distances),
 #   mixing information from across the window just before the prediction.
 #
