@@ -93,9 +93,9 @@ class CharTicks:
     A vocabulary-wide axis has dozens of tick labels, and a matplotlib Text
     artist costs about a millisecond each to lay out and draw. These labels
     are single glyphs, so we rasterise each character once with FreeType and
-    paste it under (or left of) its tick after a full draw: the same look at
-    a small fraction of the cost. The pasted pixels become part of the cached
-    background, so blitted redraws keep them for free.
+    paste it under (or left of) its tick on every render: the same look at a
+    small fraction of the cost, and new labels (a new prompt's token order)
+    need no full redraw.
     """
 
     def __init__(self, ax: Any, axis: str, labels: list[str], fontsize: float,
@@ -195,10 +195,13 @@ class FigureImage:
     def set_char_ticks(self, ax: Any, axis: str, labels: list[str], fontsize: float,
                        marks: bool = True) -> CharTicks:
         """Character labels on ``ax``'s x or y ticks at 0..n-1, replacing earlier ones there."""
+        same_layout = any((t.ax, t.axis, len(t.labels), t.marks) == (ax, axis, len(labels), False)
+                          for t in self.char_ticks) and not marks
         self.char_ticks = [t for t in self.char_ticks if (t.ax, t.axis) != (ax, axis)]
         ticks = CharTicks(ax, axis, labels, fontsize, marks=marks)
         self.char_ticks.append(ticks)
-        self._background = None
+        if not same_layout:  # new tick marks or label room: the cached background is stale
+            self._background = None
         return ticks
 
     def invalidate(self) -> None:
@@ -210,10 +213,6 @@ class FigureImage:
         canvas = self.figure.canvas
         if self._background is None:
             canvas.draw()
-            if self.char_ticks:
-                rgba = np.asarray(canvas.buffer_rgba())
-                for ticks in self.char_ticks:
-                    ticks.paint(rgba, self.figure.dpi)
             self._background = canvas.copy_from_bbox(self.figure.bbox)
             self.full_draws += 1
         else:
@@ -221,6 +220,10 @@ class FigureImage:
         for artist in self._dynamic:
             if artist.get_visible():
                 self.figure.draw_artist(artist)
+        if self.char_ticks:  # pasted on every render, so new labels need no full draw
+            rgba = np.asarray(canvas.buffer_rgba())
+            for ticks in self.char_ticks:
+                ticks.paint(rgba, self.figure.dpi)
         self.png = encode_png(canvas)
         return self.png
 

@@ -288,7 +288,8 @@ class SamplingExplorer(Explorer):
                                      Line2D([], [], color="#2ca02c", ls=":", label="last kept token")],
                             loc="lower right", fontsize=9)
         self._fig.dynamic(self._bars_before, self._bars_after, self._removed_marks, self._cum_line,
-                          self._p_line, self._k_line, self._ax_after.title, self._error_text)
+                          self._p_line, self._k_line, self._ax_before.title, self._ax_after.title,
+                          self._error_text)
 
     def _draw(self) -> None:
         st = self.state
@@ -305,7 +306,6 @@ class SamplingExplorer(Explorer):
                 f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
                 f"{self.V} tokens. Context: \u2026{_tail(st['context'])}", fontsize=10)
             self._bars_before.set_verts(bar_verts(before))
-            self._fig.invalidate()
         top = _y_top(float(max(before.max(), after.max())))
         if top != self._y_top:
             self._y_top = top
