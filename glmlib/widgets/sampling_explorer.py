@@ -22,14 +22,6 @@ from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, FigureIm
                       bars, html_escape, image_widget, message_html,
                       readable_text, visible)
 
-# y-axis tops for the probability panels: the axes are redrawn only when the bucket changes
-_Y_TOPS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
-
-
-def _y_top(peak: float) -> float:
-    return next((t for t in _Y_TOPS if peak * 1.08 <= t), 1.05)
-
-
 class SamplingExplorer(Explorer):
     """Next-token distribution of ``model`` after ``prompt``, before and after warping.
 
@@ -101,7 +93,6 @@ class SamplingExplorer(Explorer):
         self._generator = torch.Generator().manual_seed(seed)
         self._cache: tuple[str, torch.Tensor] | None = None
         self._order_key: tuple[int, ...] | None = None
-        self._y_top = 0.0
         self._fig = FigureImage((11.0, 7.4))
         self._build_axes()
 
@@ -267,7 +258,10 @@ class SamplingExplorer(Explorer):
             ax.grid(axis="y", alpha=0.3)
         for ax in (self._ax_before, self._ax_after):
             ax.set_xticks([])
-        self._ax_cum.set_ylim(0, 1.05)
+        # a fixed probability scale: flattening and sharpening show as bars shrinking and
+        # growing, never as the axis rescaling (and the axes never need a full redraw)
+        for ax in (self._ax_before, self._ax_after, self._ax_cum):
+            ax.set_ylim(0, 1.05)
         self._ax_before.set_ylabel("probability")
         self._ax_after.set_ylabel("probability")
         self._ax_cum.set_ylabel("cumulative\nprobability")
@@ -306,17 +300,10 @@ class SamplingExplorer(Explorer):
                 f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
                 f"{self.V} tokens. Context: \u2026{_tail(st['context'])}", fontsize=10)
             self._bars_before.set_verts(bar_verts(before))
-        top = _y_top(float(max(before.max(), after.max())))
-        if top != self._y_top:
-            self._y_top = top
-            self._ax_before.set_ylim(0, top)
-            self._ax_after.set_ylim(0, top)
-            self._fig.invalidate()
-
         self._bars_before.set_facecolor(np.where(kept[:, None], _rgba(KEPT_COLOR), _rgba(REMOVED_COLOR)))
         self._bars_after.set_verts(bar_verts(np.where(kept, after, 0.0)))
         removed_x = np.flatnonzero(~kept)
-        self._removed_marks.set_data(removed_x, np.full(len(removed_x), top * 0.02))
+        self._removed_marks.set_data(removed_x, np.full(len(removed_x), 0.02))
         cum = np.cumsum(st["probs_top_p_input"][order].numpy())
         self._cum_line.set_data(np.arange(self.V), cum)
         s = st["settings"]
