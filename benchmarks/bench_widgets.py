@@ -59,7 +59,7 @@ def cases(repeats: int) -> Iterable[tuple[str, Callable[[int], None]]]:
     ps = cycle([0.80, 0.82, 0.84, 0.86, 0.88, 0.90])
     yield "sampling: top-p slider", lambda i: setattr(sx.top_p, "value", ps(i))
     prompts = cycle(["ROMEO:\n", "JULIET:\n", "KING HENRY:\nWhat", "HAMLET:\nTo be"])
-    yield "sampling: new prompt (full redraw)", lambda i: setattr(sx.prompt, "value", prompts(i))
+    yield "sampling: new prompt", lambda i: setattr(sx.prompt, "value", prompts(i))
     sx.prompt.value = "ROMEO:\n"
     yield "sampling: sample button", lambda i: sx.sample_button.click()
 

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib import rcParams
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
@@ -31,6 +32,7 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ft2font import LoadFlags
 
 DPI = 80
+NO_MARK_PAD = 3.0  # points between an axis without tick marks and its pasted labels
 KEPT_COLOR = "#1f77b4"
 AFTER_COLOR = "#ff7f0e"
 REMOVED_COLOR = "#c7c7c7"
@@ -107,12 +109,14 @@ class CharTicks:
         self.color = np.array(to_rgba(color)[:3]) * 255
         self.marks = marks  # tick marks cost a Line2D each; heatmaps do without them
         ticks = range(len(labels)) if marks else []
+        gap = (rcParams[f"{axis}tick.major.size"] + rcParams[f"{axis}tick.major.pad"]) if marks else NO_MARK_PAD
         if axis == "x":
             ax.set_xticks(ticks, [""] * len(ticks))
-            ax.xaxis.labelpad = self.fontsize * 1.25 + 2  # room for the pasted glyphs
+            ax.xaxis.labelpad = gap + self.fontsize * 1.3  # room for the pasted glyphs
         else:
             ax.set_yticks(ticks, [""] * len(ticks))
-            ax.yaxis.labelpad = self.fontsize * 1.1 + 2
+            width = max((len(label) for label in self.labels), default=1)
+            ax.yaxis.labelpad = gap + self.fontsize * 0.7 * width + 2
 
     def paint(self, rgba: np.ndarray, dpi: float) -> None:
         """Paste every label into ``rgba`` (H, W, 4), positioned from the axes' current layout."""
@@ -122,7 +126,7 @@ class CharTicks:
             tick = (self.ax.xaxis if self.axis == "x" else self.ax.yaxis).get_major_ticks(1)[0]
             pad = (tick.get_tick_padding() + tick.get_pad()) * dpi / 72.0  # mark + gap, as matplotlib
         else:
-            pad = 3.0 * dpi / 72.0
+            pad = NO_MARK_PAD * dpi / 72.0
         n = len(self.labels)
         if self.axis == "x":
             xs = self.ax.transData.transform(np.stack([np.arange(n), np.zeros(n)], 1))[:, 0]

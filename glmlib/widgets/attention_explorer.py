@@ -175,10 +175,9 @@ class AttentionExplorer(Explorer):
         self._im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest",
                              aspect="auto")
         fs = _tick_fontsize(T, 440)
-        fig.set_char_ticks(ax, "y", list(chars), fs)
+        fig.set_char_ticks(ax, "y", list(chars), fs, marks=False)
         ax.set_ylabel("query (position attending)")
-        ax.tick_params(length=2, pad=1)
-        ax.tick_params(axis="x", labelbottom=False)
+        ax.set_xticks([])  # the bar chart below carries the key labels
         cax = f.add_axes((0.915, 0.33, 0.018, 0.6))
         f.colorbar(self._im, cax=cax).set_label("attention weight (square-root colour scale)")
         self._row_box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1.5)
@@ -186,11 +185,10 @@ class AttentionExplorer(Explorer):
         self._q_bars = bars(axb, np.zeros(T))
         axb.set_xlim(-0.5, T - 0.5)
         axb.set_ylim(0, 1.0)
-        fig.set_char_ticks(axb, "x", list(chars), fs)
+        fig.set_char_ticks(axb, "x", list(chars), fs, marks=False)
         axb.set_xlabel("key (position attended to); grey bars: future keys, masked")
         axb.set_ylabel("weight")
         axb.grid(axis="y", alpha=0.3)
-        axb.tick_params(axis="x", length=2, pad=1)
         for a in (ax.title, axb.title):
             a.set_fontsize(11)
         fig.dynamic(self._im, *ax.spines.values(), self._row_box, ax.title, self._q_bars, axb.title)
@@ -225,15 +223,14 @@ class AttentionExplorer(Explorer):
             im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest")
             box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1)
             ax.add_patch(box)
-            ax.tick_params(length=1, pad=1)
             if h + cols >= H:  # bottom row: key characters
-                fig.set_char_ticks(ax, "x", list(chars), fs)
+                fig.set_char_ticks(ax, "x", list(chars), fs, marks=False)
             else:
-                ax.set_xticks(range(T), [""] * T)
+                ax.set_xticks([])
             if h % cols == 0:  # left column: query characters
-                fig.set_char_ticks(ax, "y", list(chars), fs)
+                fig.set_char_ticks(ax, "y", list(chars), fs, marks=False)
             else:
-                ax.set_yticks(range(T), [""] * T)
+                ax.set_yticks([])
             if h % cols == 0:
                 ax.set_ylabel("query")
             if h + cols >= H:
