@@ -499,8 +499,9 @@ print("the bigram, for comparison:\n" + tokenizer.decode([romeo] + bigram_ids))
 # Write `cross_entropy(logits, targets)`: `logits` has shape `(N, V)`,
 # `targets` shape `(N,)` holds the true token ids, and the result is the mean
 # negative log-likelihood, a 0-d tensor. It must stay finite for logits in the
-# hundreds, so don't compute `exp(logits)` directly (use the log-sum-exp
-# trick, by hand or with `torch.logsumexp`), and don't call `F.cross_entropy`.
+# hundreds, so don't compute `exp(logits)` directly: do the log-sum-exp trick
+# by hand (subtract each row's maximum), without `torch.logsumexp` or
+# `F.cross_entropy`.
 
 # %%
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

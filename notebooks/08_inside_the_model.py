@@ -261,9 +261,9 @@ for why, (l, h) in chosen.items():
 #
 # No mask is needed: the newest token may see every earlier one. The cost of
 # a step drops from a forward pass over the whole context to one over a
-# single token (plus attending to the cache); over $n$ steps the work of the
-# linear layers goes from $\sum_{t=1}^{n} t \approx n^2/2$ token passes to
-# $n$. The price is memory: two tensors of shape $(B, H, T, D)$ per layer.
+# single token (plus attending to the cache); over $n$ steps, while the text
+# fits in the window, the work of the linear layers goes from
+# $\sum_{t=1}^{n} t \approx n^2/2$ token passes to $n$. The price is memory: two tensors of shape $(B, H, T, D)$ per layer.
 #
 # From scratch, for one attention layer: process a sequence all at once
 # with the causal mask, then one token at a time with a cache, and compare.
