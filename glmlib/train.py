@@ -82,7 +82,7 @@ PRESETS: dict[str, dict] = {
     "small": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=12, max_iters=2000,
                   lr=1e-3, min_lr=1e-4, warmup_iters=100),
     # the live run of notebook 06: under 1M parameters, about two minutes on 2 CPU cores
-    "notebook": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=32, max_iters=1000,
+    "notebook": dict(block_size=64, n_layer=4, n_head=4, n_embd=128, batch_size=32, max_iters=800,
                      lr=3e-3, min_lr=3e-4, warmup_iters=50, eval_interval=200, eval_iters=10),
     # the model shipped in data/ (see data/README.md)
     "shipped": dict(block_size=128, n_layer=6, n_head=4, n_embd=160, batch_size=32, max_iters=3500,
