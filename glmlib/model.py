@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -100,6 +101,20 @@ def window_start(length: int, block_size: int) -> int:
     period = block_size - keep + 1
     resets = (length - block_size - 1) // period
     return block_size + 1 + resets * period - keep
+
+
+@contextmanager
+def _threads(n: int | None):
+    """Run the block with ``n`` intra-op CPU threads, then restore the setting."""
+    previous = torch.get_num_threads()
+    if n is None or n == previous:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class GPT(nn.Module):
@@ -196,7 +211,9 @@ class GPT(nn.Module):
         """Append ``max_new_tokens`` sampled tokens to ``idx (B, T)``.
 
         The context follows :func:`window_start`. With ``use_cache`` each step
-        feeds only the newest token and reuses cached keys and values.
+        feeds only the newest token and reuses cached keys and values. On a CPU
+        those one-token steps run on a single thread: their operations are so
+        small that handing work to other threads costs more than it saves.
         """
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
@@ -206,6 +223,15 @@ class GPT(nn.Module):
         sample(torch.zeros(1, 1), temperature, top_k, top_p)  # validate settings up front
         was_training = self.training
         self.eval()
+        cpu = idx.device.type == "cpu"
+        with _threads(1 if use_cache and cpu else None):
+            idx = self._generate_loop(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
+        self.train(was_training)
+        return idx
+
+    def _generate_loop(self, idx: torch.Tensor, max_new_tokens: int, temperature: float,
+                       top_k: int | None, top_p: float | None, generator: torch.Generator | None,
+                       use_cache: bool) -> torch.Tensor:
         cache, cache_start = None, -1
         for _ in range(max_new_tokens):
             start = window_start(idx.shape[1], self.config.block_size)
@@ -218,7 +244,6 @@ class GPT(nn.Module):
                 logits, _ = self(idx[:, -1:], kv_cache=cache)
             nxt = sample(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B,)
             idx = torch.cat([idx, nxt[:, None]], dim=1)
-        self.train(was_training)
         return idx
 
 
