@@ -19,6 +19,7 @@ from glmlib.exercises import language_models as ex_lm
 from glmlib.exercises import tokens as ex_tokens
 from glmlib.exercises import welcome as ex_welcome
 from glmlib.exercises.checking import CheckResult
+from notebook_solutions import shown_solutions
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -204,17 +205,6 @@ def test_solutions_agree_with_the_library() -> None:
 
 
 # ------------------------------------------- the notebooks' shown solutions
-
-def shown_solutions(notebook: Path) -> list[str]:
-    """The Python code inside each "Show solution" block of a py:percent notebook."""
-    text = notebook.read_text(encoding="utf-8")
-    blocks = re.findall(r"# <details><summary>Show solution</summary>\n(.*?)# </details>", text, re.S)
-    codes = []
-    for block in blocks:
-        markdown = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in block.splitlines())
-        codes += re.findall(r"```python\n(.*?)```", markdown, re.S)
-    return codes
-
 
 @pytest.mark.parametrize("module", list(NOTEBOOK_OF), ids=list(NOTEBOOK_OF.values()))
 def test_notebook_shows_a_passing_solution_for_every_exercise(module: ModuleType) -> None:

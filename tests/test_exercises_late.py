@@ -14,6 +14,7 @@ from glmlib import sampling
 from glmlib.exercises import inference, sampling as sampling_ex, training
 from glmlib.model import window_start
 from glmlib.train import TrainConfig, lr_at
+from notebook_solutions import shown_solutions
 
 
 def stub(*args, **kwargs):
@@ -185,17 +186,6 @@ EXERCISES_OF = {  # notebook -> (checker, name of the learner's function) in not
                                (inference.check_cache_step, "cache_step"),
                                (inference.check_window_start, "my_window_start")],
 }
-
-
-def shown_solutions(notebook: Path) -> list[str]:
-    """The Python code inside each "Show solution" block of a py:percent notebook."""
-    text = notebook.read_text(encoding="utf-8")
-    blocks = re.findall(r"# <details><summary>Show solution</summary>\n(.*?)# </details>", text, re.S)
-    codes = []
-    for block in blocks:
-        markdown = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in block.splitlines())
-        codes += re.findall(r"```python\n(.*?)```", markdown, re.S)
-    return codes
 
 
 @pytest.mark.parametrize("notebook", list(EXERCISES_OF))
