@@ -39,27 +39,50 @@ def scaled_dot_product_attention(
     return weights @ v, weights
 
 
+def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout``, skipped outright when it would do nothing (inference, ``p == 0``)."""
+    return F.dropout(x, p, training=True) if training and p > 0 else x
+
+
 class KVCache:
-    """Keys and values seen so far, one entry per layer: ``(B, H, T, D)`` each."""
+    """Keys and values seen so far, per layer; :meth:`update` returns them as ``(B, H, T, D)``.
+
+    Each layer's history lives in a buffer with spare room that doubles when
+    full, so appending a token writes it in place instead of copying every
+    earlier key and value into a new tensor.
+    """
 
     def __init__(self) -> None:
-        self.keys: dict[int, torch.Tensor] = {}
-        self.values: dict[int, torch.Tensor] = {}
+        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._lengths: dict[int, int] = {}
 
     def __len__(self) -> int:
-        return next(iter(self.keys.values())).shape[-2] if self.keys else 0
+        """Tokens cached so far (in layer 0; all layers agree between forward passes)."""
+        return self._lengths.get(0, 0)
+
+    def length(self, layer: int) -> int:
+        """Tokens cached so far in ``layer``."""
+        return self._lengths.get(layer, 0)
 
     def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append this step's ``k, v`` for ``layer`` and return the full history."""
-        if layer in self.keys:
-            k = torch.cat([self.keys[layer], k], dim=-2)
-            v = torch.cat([self.values[layer], v], dim=-2)
-        self.keys[layer], self.values[layer] = k, v
-        return k, v
+        """Append this step's ``k, v (B, H, T_new, D)`` for ``layer``; return the whole history."""
+        old, new = self.length(layer), self.length(layer) + k.shape[-2]
+        if layer not in self._buffers or new > self._buffers[layer][0].shape[-2]:
+            room = max(new, 2 * old, 16)
+            grown = tuple(t.new_empty(*t.shape[:-2], room, t.shape[-1]) for t in (k, v))
+            if old:
+                for g, b in zip(grown, self._buffers[layer]):
+                    g[..., :old, :] = b[..., :old, :]
+            self._buffers[layer] = grown
+        keys, values = self._buffers[layer]
+        keys[..., old:new, :] = k
+        values[..., old:new, :] = v
+        self._lengths[layer] = new
+        return keys[..., :new, :], values[..., :new, :]
 
     def clear(self) -> None:
-        self.keys.clear()
-        self.values.clear()
+        self._buffers.clear()
+        self._lengths.clear()
 
 
 class MultiHeadAttention(nn.Module):
@@ -77,12 +100,8 @@ class MultiHeadAttention(nn.Module):
         self.qkv = nn.Linear(n_embd, 3 * n_embd, bias=bias)
         self.proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.dropout = dropout
-        self.resid_dropout = nn.Dropout(dropout)
         self.last_weights: torch.Tensor | None = None
 
-    def _split(self, t: torch.Tensor) -> torch.Tensor:
-        B, T, C = t.shape
-        return t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # (B, H, T, D)
 
     def forward(
         self,
@@ -100,10 +119,11 @@ class MultiHeadAttention(nn.Module):
         position ``past + i`` and may see every key up to there.
         """
         B, T, C = x.shape
-        q, k, v = (self._split(t) for t in self.qkv(x).split(C, dim=2))
+        qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, D)
         past = 0
         if kv_cache is not None:
-            past = kv_cache.keys[layer].shape[-2] if layer in kv_cache.keys else 0
+            past = kv_cache.length(layer)
             k, v = kv_cache.update(layer, k, v)
         dropout_p = self.dropout if (self.training and not need_weights) else 0.0
         if not need_weights and mask is None and (not is_causal or T == 1):
@@ -121,4 +141,4 @@ class MultiHeadAttention(nn.Module):
                 y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         self.last_weights = w.detach() if need_weights else None  # (B, H, T, T_k)
         y = y.transpose(1, 2).reshape(B, T, C)  # concat heads
-        return self.resid_dropout(self.proj(y))
+        return dropout(self.proj(y), self.dropout, self.training)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import KVCache, MultiHeadAttention
+from .attention import KVCache, MultiHeadAttention, dropout
 from .data import DATA_DIR, CharTokenizer
 from .device import pick_device
 from .sampling import sample
@@ -61,12 +61,12 @@ class FeedForward(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.act = nn.GELU() if config.activation == "gelu" else nn.ReLU()
+        self.act = F.gelu if config.activation == "gelu" else F.relu
         self.proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = config.dropout
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(self.act(self.fc(x))))
+        return dropout(self.proj(self.act(self.fc(x))), self.dropout, self.training)
 
 
 class Block(nn.Module):
@@ -104,13 +104,17 @@ def window_start(length: int, block_size: int) -> int:
 
 
 @contextmanager
-def _threads(n: int | None):
-    """Run the block with ``n`` intra-op CPU threads, then restore the setting."""
-    previous = torch.get_num_threads()
-    if n is None or n == previous:
+def _one_thread(enabled: bool):
+    """Run the block on one intra-op CPU thread, then restore the setting.
+
+    One-token steps are so small (a 1 x 160 row times a weight matrix) that
+    handing work to a second thread costs more than the arithmetic.
+    """
+    if not enabled:
         yield
         return
-    torch.set_num_threads(n)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         yield
     finally:
@@ -125,7 +129,6 @@ class GPT(nn.Module):
         self.config = config
         self.wte = nn.Embedding(config.vocab_size, config.n_embd)
         self.wpe = nn.Embedding(config.block_size, config.n_embd)
-        self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
@@ -157,9 +160,10 @@ class GPT(nn.Module):
         if offset + T > self.config.block_size:
             raise ValueError(f"sequence of {offset + T} tokens is longer than block_size="
                              f"{self.config.block_size}; crop it (generate does this for you)")
-        if idx.numel() and (idx.min() < 0 or idx.max() >= self.config.vocab_size):
+        low, high = (int(v) for v in torch.aminmax(idx))
+        if low < 0 or high >= self.config.vocab_size:
             raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got "
-                             f"min {idx.min().item()} max {idx.max().item()}")
+                             f"min {low} max {high}")
 
     def forward(
         self,
@@ -179,7 +183,7 @@ class GPT(nn.Module):
         self._check_idx(idx, offset)
         T = idx.shape[1]
         pos = torch.arange(offset, offset + T, device=idx.device)
-        x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
+        x = dropout(self.wte(idx) + self.wpe(pos), self.config.dropout, self.training)  # (B, T, C)
         for i, block in enumerate(self.blocks):
             x = block(x, need_weights=need_weights, kv_cache=kv_cache, layer=i)
         logits = self.lm_head(self.ln_f(x))  # (B, T, V)
@@ -198,6 +202,30 @@ class GPT(nn.Module):
         return torch.stack([b.attn.last_weights for b in self.blocks])
 
     @torch.no_grad()
+    def decode_step(self, token: torch.Tensor, kv_cache: KVCache) -> torch.Tensor:
+        """``forward(token, kv_cache=kv_cache)[0]`` for one new token ``(B, 1)``, in inference.
+
+        The same computation written with plain tensor functions: a step is
+        about a hundred tiny operations, and going through every submodule's
+        call machinery would add a third to its time. ``token`` must be a
+        valid id (generation only feeds back sampled ones).
+        """
+        C, H = self.config.n_embd, self.config.n_head
+        B = token.shape[0]
+        x = self.wte(token[:, 0]) + self.wpe.weight[len(kv_cache)]  # (B, C)
+        for i, block in enumerate(self.blocks):
+            attn, ffn = block.attn, block.ffn
+            h = F.layer_norm(x, (C,), block.ln_1.weight, block.ln_1.bias)
+            qkv = F.linear(h, attn.qkv.weight, attn.qkv.bias)  # (B, 3C)
+            q, k, v = qkv.view(B, 3, H, 1, C // H).unbind(1)  # each (B, H, 1, D)
+            k, v = kv_cache.update(i, k, v)  # (B, H, T, D)
+            y = F.scaled_dot_product_attention(q, k, v).view(B, C)  # heads side by side
+            x = x + F.linear(y, attn.proj.weight, attn.proj.bias)
+            h = F.layer_norm(x, (C,), block.ln_2.weight, block.ln_2.bias)
+            x = x + F.linear(ffn.act(F.linear(h, ffn.fc.weight, ffn.fc.bias)), ffn.proj.weight, ffn.proj.bias)
+        x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias)
+        return F.linear(x, self.lm_head.weight)[:, None]  # (B, 1, V)
+
     def generate(
         self,
         idx: torch.Tensor,
@@ -211,9 +239,8 @@ class GPT(nn.Module):
         """Append ``max_new_tokens`` sampled tokens to ``idx (B, T)``.
 
         The context follows :func:`window_start`. With ``use_cache`` each step
-        feeds only the newest token and reuses cached keys and values. On a CPU
-        those one-token steps run on a single thread: their operations are so
-        small that handing work to other threads costs more than it saves.
+        feeds only the newest token to :meth:`decode_step`, which reuses the
+        cached keys and values; on a CPU those steps run on one thread.
         """
         if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
@@ -223,11 +250,12 @@ class GPT(nn.Module):
         sample(torch.zeros(1, 1), temperature, top_k, top_p)  # validate settings up front
         was_training = self.training
         self.eval()
-        cpu = idx.device.type == "cpu"
-        with _threads(1 if use_cache and cpu else None):
-            idx = self._generate_loop(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
-        self.train(was_training)
-        return idx
+        try:
+            with torch.inference_mode(), _one_thread(use_cache and idx.device.type == "cpu"):
+                out = self._generate_loop(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
+        finally:
+            self.train(was_training)
+        return out.clone()  # an ordinary tensor again, usable in training code
 
     def _generate_loop(self, idx: torch.Tensor, max_new_tokens: int, temperature: float,
                        top_k: int | None, top_p: float | None, generator: torch.Generator | None,
@@ -241,7 +269,7 @@ class GPT(nn.Module):
                 cache, cache_start = KVCache(), start
                 logits, _ = self(idx[:, start:], kv_cache=cache)
             else:
-                logits, _ = self(idx[:, -1:], kv_cache=cache)
+                logits = self.decode_step(idx[:, -1:], cache)
             nxt = sample(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B,)
             idx = torch.cat([idx, nxt[:, None]], dim=1)
         return idx

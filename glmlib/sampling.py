@@ -19,6 +19,8 @@ def check_logits(logits: torch.Tensor) -> None:
         raise TypeError(f"logits must be a floating-point tensor, got {type(logits).__name__}")
     if logits.dim() == 0 or logits.shape[-1] == 0:
         raise ValueError(f"logits need a vocabulary axis, got shape {tuple(logits.shape)}")
+    if torch.isfinite(logits).all():  # the usual case, settled in one pass
+        return
     if torch.isnan(logits).any():
         raise ValueError("logits contain NaN; allowed are finite values and -inf")
     if torch.isposinf(logits).any():
@@ -62,33 +64,18 @@ def greedy_filter(logits: torch.Tensor) -> torch.Tensor:
     return out.scatter(-1, best, logits.gather(-1, best))
 
 
-def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Divide the logits by ``T``: ``T < 1`` sharpens, ``T > 1`` flattens, ``T == 0`` is greedy."""
-    temperature = _check_temperature(temperature)
-    check_logits(logits)
-    if temperature == 0.0:
-        return greedy_filter(logits)
-    return logits / temperature
+def _temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    return greedy_filter(logits) if temperature == 0.0 else logits / temperature
 
 
-def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep every token whose logit is >= the k-th largest (ties at the boundary kept)."""
-    k = _check_top_k(k)
-    check_logits(logits)
+def _top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:
     if k is None or k >= logits.shape[-1]:
         return logits
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
     return logits.masked_fill(logits < kth, NEG_INF)
 
 
-def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Keep the smallest set of most probable tokens whose total probability is >= p.
-
-    A token is kept when the probability of the tokens ranked above it is
-    still below ``p``; so the most probable token is always kept.
-    """
-    p = _check_top_p(p)
-    check_logits(logits)
+def _top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     if p is None or p >= 1.0:
         return logits
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
@@ -100,6 +87,31 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     return logits.masked_fill(remove, NEG_INF)
 
 
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Divide the logits by ``T``: ``T < 1`` sharpens, ``T > 1`` flattens, ``T == 0`` is greedy."""
+    temperature = _check_temperature(temperature)
+    check_logits(logits)
+    return _temperature(logits, temperature)
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep every token whose logit is >= the k-th largest (ties at the boundary kept)."""
+    k = _check_top_k(k)
+    check_logits(logits)
+    return _top_k(logits, k)
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most probable tokens whose total probability is >= p.
+
+    A token is kept when the probability of the tokens ranked above it is
+    still below ``p``; so the most probable token is always kept.
+    """
+    p = _check_top_p(p)
+    check_logits(logits)
+    return _top_p(logits, p)
+
+
 def warp(
     logits: torch.Tensor,
     temperature: float = 1.0,
@@ -107,15 +119,10 @@ def warp(
     top_p: float | None = None,
 ) -> torch.Tensor:
     """Temperature, then top-k, then top-p. Returns new logits (``-inf`` = removed)."""
-    _check_temperature(temperature)
-    _check_top_k(top_k)
-    _check_top_p(top_p)
-    logits = apply_temperature(logits, temperature)
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None:
-        logits = top_p_filter(logits, top_p)
-    return logits
+    temperature = _check_temperature(temperature)
+    top_k, top_p = _check_top_k(top_k), _check_top_p(top_p)
+    check_logits(logits)  # once: each step below keeps the logits valid
+    return _top_p(_top_k(_temperature(logits, temperature), top_k), top_p)
 
 
 def sample(

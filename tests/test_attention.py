@@ -161,6 +161,19 @@ def test_kv_cache_matches_one_causal_pass(chunks: list[int]) -> None:
     torch.testing.assert_close(torch.cat(outs, dim=1), full, atol=1e-12, rtol=1e-10)
 
 
+def test_kv_cache_keeps_every_step_while_its_buffers_grow() -> None:
+    """Appending past the spare room (16, then doubling) loses or reorders nothing."""
+    cache = KVCache()
+    g = torch.Generator().manual_seed(5)
+    steps = [torch.randn(2, 3, n, 4, generator=g) for n in (1, 14, 1, 1, 20, 1, 40)]
+    for n_done, step in enumerate(steps, start=1):
+        keys, values = cache.update(0, step, -step)
+        expected = torch.cat(steps[:n_done], dim=-2)
+        assert torch.equal(keys, expected) and torch.equal(values, -expected)
+    assert len(cache) == cache.length(0) == sum(s.shape[-2] for s in steps)
+    assert cache.length(1) == 0
+
+
 def test_kv_cache_weights_cover_the_whole_history() -> None:
     ours, _ = paired_modules(seed=4)
     x = inputs(seed=4)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import glmlib.model
+from glmlib.attention import KVCache
 from glmlib.model import GPT, window_start
 
 BLOCK = 8
@@ -107,3 +108,29 @@ def test_a_prompt_longer_than_the_window_is_cropped(make_gpt) -> None:
     out = model.generate(long_prompt, 4, temperature=0.0)
     assert torch.equal(out[:, : long_prompt.shape[1]], long_prompt)
     assert torch.equal(out, model.generate(long_prompt, 4, temperature=0.0, use_cache=False))
+
+
+@pytest.mark.parametrize("config", [dict(), dict(bias=False, activation="relu")])
+def test_decode_step_equals_forward_with_a_cache(make_gpt, config: dict) -> None:
+    """The module-free one-token step computes exactly what ``forward`` does."""
+    model = make_gpt(block_size=4 * BLOCK, **config)
+    idx = prompt(T=3 * BLOCK)
+    fast, slow = KVCache(), KVCache()
+    with torch.no_grad():
+        model(idx[:, :2], kv_cache=fast)
+        model(idx[:, :2], kv_cache=slow)
+        for t in range(2, idx.shape[1]):  # the cache buffers grow on the way
+            expected, _ = model(idx[:, t:t + 1], kv_cache=slow)
+            torch.testing.assert_close(model.decode_step(idx[:, t:t + 1], fast), expected,
+                                       atol=1e-6, rtol=1e-6, msg=f"position {t}")
+    assert len(fast) == len(slow) == idx.shape[1]
+
+
+def test_generated_ids_can_feed_a_training_step(make_gpt) -> None:
+    """generate runs in inference mode but returns an ordinary tensor."""
+    model = make_gpt().train()
+    out = model.generate(prompt(), 6)
+    assert not out.is_inference()
+    _, loss = model(out[:, :-1], out[:, 1:])
+    loss.backward()
+    assert model.wte.weight.grad is not None
