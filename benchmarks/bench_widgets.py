@@ -72,14 +72,16 @@ def cases(repeats: int) -> Iterable[tuple[str, Callable[[int], None]]]:
     yield "attention: layer, all heads", lambda i: setattr(ax.layer, "value", i % cfg.n_layer)
     ax.head.value = 0
     texts = cycle(["ROMEO:\nBut soft, what light", "JULIET:\nO Romeo, Romeo!", "HAMLET:\nTo be, or not"])
-    yield "attention: new text (full redraw)", lambda i: setattr(ax.text, "value", texts(i))
+    yield "attention: new text", lambda i: setattr(ax.text, "value", texts(i))
+    ax.head.value = "all"
+    yield "attention: new text, all heads", lambda i: setattr(ax.text, "value", texts(i))
 
     mx = mask_explorer(T=8, lengths="8, 5")
     yield "mask: causal checkbox", lambda i: setattr(mx.causal, "value", not mx.causal.value)
     yield "mask: sequence dropdown", lambda i: setattr(mx.sequence, "value", i % 2)
     yield "mask: seed", lambda i: setattr(mx.seed, "value", i)
     Ts = cycle([7, 8, 9, 10])
-    yield "mask: T slider (full redraw)", lambda i: setattr(mx.T, "value", Ts(i))
+    yield "mask: T slider", lambda i: setattr(mx.T, "value", Ts(i))
 
     dash = TrainingDashboard(max_iters=10_000, min_interval=0.0)
     first_loss = float(torch.log(torch.tensor(float(cfg.vocab_size))))
@@ -91,7 +93,7 @@ def cases(repeats: int) -> Iterable[tuple[str, Callable[[int], None]]]:
 
     cv = chain_rule_view(model, tokenizer, "ROMEO:\nWhat light is this?")
     sentences = cycle(["ROMEO:\nWhat light is this?", "JULIET:\nGood night, good night!"])
-    yield "chain rule: new text (full redraw)", lambda i: setattr(cv.text, "value", sentences(i))
+    yield "chain rule: new text", lambda i: setattr(cv.text, "value", sentences(i))
 
 
 def main() -> None:
@@ -104,7 +106,7 @@ def main() -> None:
     for name, change in cases(args.repeats):
         times = measure(change, args.repeats)
         median = statistics.median(times)
-        flag = "" if median < TARGET_MS or "full redraw" in name else "  (over target)"
+        flag = "" if median < TARGET_MS else "  (over target)"
         print(f"{name:40s} {median:10.1f} {p90(times):8.1f}{flag}", flush=True)
 
 

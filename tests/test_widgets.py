@@ -439,6 +439,48 @@ def test_token_log_probs_rejects_bad_input(gpt, tok):
         chain_rule_view(object(), tok, "hello")
 
 
+# --------------------------------------------------------------------------- quick redraws
+
+def pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from matplotlib.image import imread
+    return imread(io.BytesIO(png), format="png")
+
+
+def redraw_matches_fresh(changed, fresh) -> None:
+    """An explorer moved to new settings draws exactly what one built with them draws."""
+    assert changed.state["message"] == fresh.state["message"] == ""
+    a, b = pixels(changed.image.value), pixels(fresh.image.value)
+    assert a.shape == b.shape
+    assert np.abs(a - b).max() < 2 / 255, f"{(np.abs(a - b) > 2 / 255).sum()} pixels differ"
+
+
+@pytest.mark.parametrize("head", [1, "all"])
+def test_attention_new_text_redraws_like_a_fresh_explorer(gpt, tok, head):
+    ex = attention_explorer(gpt, tok, text="hello", head=head)
+    for text in ("a bad dish", "ed", "his name", "m" * 16):
+        ex.text.value = text
+        redraw_matches_fresh(ex, attention_explorer(gpt, tok, text=text, head=head))
+    full = ex._grid.full_draws if head == "all" else ex._single.full_draws
+    assert full == 1  # one full draw when built; new texts only repaint what changes
+
+
+def test_chain_rule_new_text_redraws_like_a_fresh_view(gpt, tok):
+    view = chain_rule_view(gpt, tok, "hello")
+    for text in ("a bad dish", "ed", "his name is mo"):
+        view.text.value = text
+        redraw_matches_fresh(view, chain_rule_view(gpt, tok, text))
+    assert view._fig.full_draws == 1
+
+
+def test_mask_new_length_redraws_like_a_fresh_explorer():
+    mx = mask_explorer(T=8, lengths="8, 5")
+    for T in (9, 7, 4, 12, 9):
+        mx.T.value = T
+        redraw_matches_fresh(mx, mask_explorer(T=T, lengths=mx.lengths.value))
+
+
 # --------------------------------------------------------------------------- the shipped model
 
 def test_explorers_on_the_shipped_model():

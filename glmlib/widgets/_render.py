@@ -101,7 +101,7 @@ class CharTicks:
     """
 
     def __init__(self, ax: Any, axis: str, labels: list[str], fontsize: float,
-                 color: str = "#222222", marks: bool = True) -> None:
+                 color: str = "#222222", marks: bool = True, room: float | None = None) -> None:
         if axis not in ("x", "y"):
             raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
         self.ax, self.axis, self.labels = ax, axis, [visible(c) for c in labels]
@@ -110,13 +110,14 @@ class CharTicks:
         self.marks = marks  # tick marks cost a Line2D each; heatmaps do without them
         ticks = range(len(labels)) if marks else []
         gap = (rcParams[f"{axis}tick.major.size"] + rcParams[f"{axis}tick.major.pad"]) if marks else NO_MARK_PAD
+        room = self.fontsize if room is None else max(room, self.fontsize)  # font size to leave space for
         if axis == "x":
             ax.set_xticks(ticks, [""] * len(ticks))
-            ax.xaxis.labelpad = gap + self.fontsize * 1.3  # room for the pasted glyphs
+            ax.xaxis.labelpad = gap + room * 1.3  # space for the pasted glyphs
         else:
             ax.set_yticks(ticks, [""] * len(ticks))
             width = max((len(label) for label in self.labels), default=1)
-            ax.yaxis.labelpad = gap + self.fontsize * 0.7 * width + 2
+            ax.yaxis.labelpad = gap + room * 0.7 * width + 2
 
     def paint(self, rgba: np.ndarray, dpi: float) -> None:
         """Paste every label into ``rgba`` (H, W, 4), positioned from the axes' current layout."""
@@ -197,15 +198,20 @@ class FigureImage:
         self._background = None
 
     def set_char_ticks(self, ax: Any, axis: str, labels: list[str], fontsize: float,
-                       marks: bool = True) -> CharTicks:
-        """Character labels on ``ax``'s x or y ticks at 0..n-1, replacing earlier ones there."""
-        same_layout = any((t.ax, t.axis, len(t.labels), t.marks) == (ax, axis, len(labels), False)
-                          for t in self.char_ticks) and not marks
-        self.char_ticks = [t for t in self.char_ticks if (t.ax, t.axis) != (ax, axis)]
-        ticks = CharTicks(ax, axis, labels, fontsize, marks=marks)
-        self.char_ticks.append(ticks)
-        if not same_layout:  # new tick marks or label room: the cached background is stale
-            self._background = None
+                       marks: bool = True, room: float | None = None) -> CharTicks:
+        """Character labels on ``ax``'s x or y ticks at 0..n-1, replacing earlier ones there.
+
+        Without tick marks the labels are only pasted pixels, so new labels
+        keep the cached background unless the space left for them changes;
+        ``room`` (a font size) fixes that space whatever ``fontsize`` is.
+        """
+        old = next((t for t in self.char_ticks if (t.ax, t.axis) == (ax, axis)), None)
+        axis_obj = ax.xaxis if axis == "x" else ax.yaxis
+        pad_before = axis_obj.labelpad
+        ticks = CharTicks(ax, axis, labels, fontsize, marks=marks, room=room)
+        self.char_ticks = [t for t in self.char_ticks if t is not old] + [ticks]
+        if old is None or old.marks or marks or axis_obj.labelpad != pad_before:
+            self._background = None  # new tick marks or label space: redraw everything
         return ticks
 
     def invalidate(self) -> None:

@@ -17,6 +17,7 @@ from ._render import (DPI, KEPT_COLOR, Explorer, FigureImage, bar_verts, bars, i
 DEFAULT_TEXT = "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?"
 ALL_HEADS = "all"
 CMAP = "Blues"
+MAX_TICK_FONT = 10.0  # points; the axes always leave room for labels this large
 
 
 class AttentionExplorer(Explorer):
@@ -152,8 +153,10 @@ class AttentionExplorer(Explorer):
 
     def _draw_single(self, chars: str, w: torch.Tensor, layer: int, head: int, q: int) -> bytes:
         fig = self._single
+        if self._built_for["single"] is None:
+            self._build_single()
         if self._built_for["single"] != chars:
-            self._build_single(chars)
+            self._relabel_single(chars)
             self._built_for["single"] = chars
         self._im.set_data(w.numpy())
         self._row_box.set_y(q - 0.5)
@@ -163,29 +166,28 @@ class AttentionExplorer(Explorer):
         self._ax_bar.title.set_text(f"Weights of query {q} ({readable(chars[q])}) over the keys")
         return fig.render()
 
-    def _build_single(self, chars: str) -> None:
-        """Heatmap on top, the query's weights as bars below it, sharing the key axis."""
+    def _build_single(self) -> None:
+        """Heatmap on top, the query's weights as bars below it, sharing the key axis.
+
+        Built once: the axes carry no tick marks and leave room for the largest
+        labels, so a new text only changes dynamic artists (see ``_relabel_single``).
+        """
         fig = self._single
         fig.reset()
-        T = len(chars)
         f = fig.figure
         f.subplots_adjust(left=0.1, right=0.9, top=0.955, bottom=0.07, hspace=0.22)
         ax, axb = f.subplots(2, 1, sharex=True, height_ratios=[3.2, 1])
         self._ax_map, self._ax_bar = ax, axb
-        self._im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest",
+        self._im = ax.imshow(np.zeros((1, 1)), cmap=CMAP, norm=_norm(), interpolation="nearest",
                              aspect="auto")
-        fs = _tick_fontsize(T, 440)
-        fig.set_char_ticks(ax, "y", list(chars), fs, marks=False)
         ax.set_ylabel("query (position attending)")
         ax.set_xticks([])  # the bar chart below carries the key labels
         cax = f.add_axes((0.915, 0.33, 0.018, 0.6))
         f.colorbar(self._im, cax=cax).set_label("attention weight (square-root colour scale)")
-        self._row_box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1.5)
+        self._row_box = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.5)
         ax.add_patch(self._row_box)
-        self._q_bars = bars(axb, np.zeros(T))
-        axb.set_xlim(-0.5, T - 0.5)
+        self._q_bars = bars(axb, np.zeros(1))
         axb.set_ylim(0, 1.0)
-        fig.set_char_ticks(axb, "x", list(chars), fs, marks=False)
         axb.set_xlabel("key (position attended to); grey bars: future keys, masked")
         axb.set_ylabel("weight")
         axb.grid(axis="y", alpha=0.3)
@@ -193,10 +195,23 @@ class AttentionExplorer(Explorer):
             a.set_fontsize(11)
         fig.dynamic(self._im, *ax.spines.values(), self._row_box, ax.title, self._q_bars, axb.title)
 
+    def _relabel_single(self, chars: str) -> None:
+        """Limits and character labels for a text of ``len(chars)`` positions."""
+        T = len(chars)
+        self._im.set_extent((-0.5, T - 0.5, T - 0.5, -0.5))
+        self._ax_map.set_ylim(T - 0.5, -0.5)
+        self._ax_bar.set_xlim(-0.5, T - 0.5)  # shared with the heatmap
+        self._row_box.set_width(T)
+        fs = _tick_fontsize(T, 440)
+        self._single.set_char_ticks(self._ax_map, "y", list(chars), fs, marks=False, room=MAX_TICK_FONT)
+        self._single.set_char_ticks(self._ax_bar, "x", list(chars), fs, marks=False, room=MAX_TICK_FONT)
+
     def _draw_grid(self, chars: str, w: torch.Tensor, layer: int, q: int) -> bytes:
         fig = self._grid
+        if self._built_for["grid"] is None:
+            self._build_grid()
         if self._built_for["grid"] != chars:
-            self._build_grid(chars)
+            self._relabel_grid(chars)
             self._built_for["grid"] = chars
         for h, (im, box, ax) in enumerate(self._grid_parts):
             im.set_data(w[h].numpy())
@@ -206,31 +221,25 @@ class AttentionExplorer(Explorer):
                                   f"({readable(chars[q])}) outlined in red)")
         return fig.render()
 
-    def _build_grid(self, chars: str) -> None:
+    def _build_grid(self) -> None:
+        """One small heatmap per head, built once like the single view."""
         fig = self._grid
         fig.reset()
-        T, H = len(chars), self.n_head
+        H = self.n_head
         rows, cols = _grid_shape(H)
         f = fig.figure
         f.subplots_adjust(left=0.06, right=0.87, top=0.9, bottom=0.07, wspace=0.25, hspace=0.3)
         axes = np.atleast_1d(f.subplots(rows, cols)).ravel()
-        fs = _tick_fontsize(T, 0.7 * DPI * _grid_figsize(H)[0] / cols)
         self._grid_parts = []
         for h, ax in enumerate(axes):
             if h >= H:
                 ax.set_visible(False)
                 continue
-            im = ax.imshow(np.zeros((T, T)), cmap=CMAP, norm=_norm(), interpolation="nearest")
-            box = Rectangle((-0.5, -0.5), T, 1, fill=False, ec="#d62728", lw=1)
+            im = ax.imshow(np.zeros((1, 1)), cmap=CMAP, norm=_norm(), interpolation="nearest")
+            box = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1)
             ax.add_patch(box)
-            if h + cols >= H:  # bottom row: key characters
-                fig.set_char_ticks(ax, "x", list(chars), fs, marks=False)
-            else:
-                ax.set_xticks([])
-            if h % cols == 0:  # left column: query characters
-                fig.set_char_ticks(ax, "y", list(chars), fs, marks=False)
-            else:
-                ax.set_yticks([])
+            ax.set_xticks([])
+            ax.set_yticks([])
             if h % cols == 0:
                 ax.set_ylabel("query")
             if h + cols >= H:
@@ -242,6 +251,21 @@ class AttentionExplorer(Explorer):
         f.colorbar(self._grid_parts[0][0], cax=cax).set_label("attention weight (square-root scale)")
         self._grid_title = f.suptitle("", fontsize=12)
         fig.dynamic(self._grid_title)
+
+    def _relabel_grid(self, chars: str) -> None:
+        """Limits and character labels (bottom row: keys, left column: queries)."""
+        T, H = len(chars), self.n_head
+        cols = _grid_shape(H)[1]
+        fs = _tick_fontsize(T, 0.7 * DPI * _grid_figsize(H)[0] / cols)
+        for h, (im, box, ax) in enumerate(self._grid_parts):
+            im.set_extent((-0.5, T - 0.5, T - 0.5, -0.5))
+            ax.set_xlim(-0.5, T - 0.5)
+            ax.set_ylim(T - 0.5, -0.5)
+            box.set_width(T)
+            if h + cols >= H:
+                self._grid.set_char_ticks(ax, "x", list(chars), fs, marks=False, room=MAX_TICK_FONT)
+            if h % cols == 0:
+                self._grid.set_char_ticks(ax, "y", list(chars), fs, marks=False, room=MAX_TICK_FONT)
 
 
 def _norm() -> PowerNorm:
@@ -262,7 +286,7 @@ def _grid_figsize(H: int) -> tuple[float, float]:
 
 def _tick_fontsize(T: int, pixels: float = 600) -> float:
     """Points for one character per cell over ``pixels`` of axis, legible without overlapping."""
-    return float(np.clip(0.8 * pixels / max(T, 1) * 72 / DPI, 4.5, 10))
+    return float(np.clip(0.8 * pixels / max(T, 1) * 72 / DPI, 4.5, MAX_TICK_FONT))
 
 
 def attention_explorer(model: Any, tokenizer: Any, text: str = DEFAULT_TEXT, layer: int = 0,

@@ -12,8 +12,11 @@ import torch
 
 from ..model import GPT
 from ..ngram import BigramLM
-from ._render import (KEPT_COLOR, Explorer, FigureImage, bars, image_widget, message_html,
+from ._render import (KEPT_COLOR, Explorer, FigureImage, bar_verts, bars, image_widget, message_html,
                       readable_text, visible)
+
+MAX_TICK_FONT = 11.0  # points; the x axis always leaves room for labels this large
+NOTE_FITS_UP_TO = 30  # characters: beyond this the first bar is too narrow for its note
 
 
 def _encode(tokenizer: Any, text: str) -> list[int]:
@@ -93,6 +96,7 @@ class ChainRuleView(Explorer):
         self.widget.add_class("glm-chain-rule-view")
         self.state: dict[str, Any] = {"message": ""}
         self._fig = FigureImage((11.0, 4.2))
+        self._ax: Any = None
         self.text.observe(lambda _: self.refresh(), "value")
         self.refresh()
 
@@ -115,33 +119,44 @@ class ChainRuleView(Explorer):
             f"P = {math.exp(total):.3e}; perplexity {math.exp(-total / len(log_probs)):.2f}</div>")
         self.image.value = self._draw(text, kind)
 
-    def _draw(self, text: str, kind: str) -> bytes:
-        st = self.state
+    def _build(self, offset: int) -> None:
+        """Axes, labels and grid, drawn once; a new sentence only changes dynamic artists."""
         fig = self._fig
-        fig.reset()
         f = fig.figure
         f.subplots_adjust(left=0.07, right=0.99, top=0.8, bottom=0.2)
-        ax = f.subplots()
-        probs = st["probs"].double().numpy()
-        offset = 1 if st["first_unpredicted"] else 0
-        labels = ([visible(text[0])] if offset else []) + st["labels"]
-        bars(ax, np.concatenate([[0.0] * offset, probs]), color=KEPT_COLOR)
-        if offset:
-            ax.axvspan(-0.45, 0.45, color="#dddddd", zorder=0)
-            ax.text(0, 0.5, "no prediction:\nnothing before it", rotation=90, ha="center", va="center",
-                    fontsize=8, color="#555555")
-        n = len(labels)
-        fs = float(np.clip(700 / max(n, 1), 6, 11))
-        fig.set_char_ticks(ax, "x", labels, fs)
-        ax.set_xlim(-0.6, n - 0.4)
+        self._ax = ax = f.subplots()
+        self._bars = bars(ax, np.zeros(1), color=KEPT_COLOR)
+        self._note = ax.text(0, 0.5, "no prediction:\nnothing before it", rotation=90, ha="center",
+                             va="center", fontsize=8, color="#555555", visible=False)
+        dynamic = [self._bars, *ax.spines.values(), ax.title, self._note]
+        if offset:  # the first character: no bar, a grey band (and a note why, if it fits)
+            dynamic.insert(0, ax.axvspan(-0.45, 0.45, color="#dddddd", zorder=0))
         ax.set_ylim(0, 1.0)
         ax.set_ylabel(r"$P(x_t \mid x_{<t})$")
         ax.set_xlabel("character $x_t$ (\u23ce = newline, \u2423 = space)")
         ax.grid(axis="y", alpha=0.3)
+        ax.title.set_fontsize(11)
+        fig.dynamic(*dynamic)
+
+    def _draw(self, text: str, kind: str) -> bytes:
+        st = self.state
+        fig = self._fig
+        offset = 1 if st["first_unpredicted"] else 0
+        if self._ax is None:
+            self._build(offset)
+        ax = self._ax
+        probs = st["probs"].double().numpy()
+        labels = ([visible(text[0])] if offset else []) + st["labels"]
+        self._bars.set_verts(bar_verts(np.concatenate([[0.0] * offset, probs])))
+        n = len(labels)
+        fig.set_char_ticks(ax, "x", labels, float(np.clip(700 / max(n, 1), 6, MAX_TICK_FONT)),
+                           marks=False, room=MAX_TICK_FONT)
+        ax.set_xlim(-0.6, n - 0.4)
+        self._note.set_visible(bool(offset) and n <= NOTE_FITS_UP_TO)
         given = " given its first character" if offset else ""
-        ax.set_title(f"Chain rule ({kind}): \u201c{readable_text(_clip(text))}\u201d\n"
-                     f"log P = \u03a3 log P(x_t | x_<t) = {st['log_prob']:.2f} nats, "
-                     f"P = {st['prob']:.2e}{given}", fontsize=11)
+        ax.title.set_text(f"Chain rule ({kind}): \u201c{readable_text(_clip(text))}\u201d\n"
+                          f"log P = \u03a3 log P(x_t | x_<t) = {st['log_prob']:.2f} nats, "
+                          f"P = {st['prob']:.2e}{given}")
         return fig.render()
 
 
