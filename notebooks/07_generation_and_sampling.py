@@ -441,24 +441,22 @@ for name, (ll, div) in list(results.items()) + [("real text", real)]:
     print(f"{name:<12}{ll:>14.2f}{div:>18.2f}")
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True, sharey=True)
-panels = [(axes[0], [("T=", "C3", "temperature", (7, -3), "left")]),
-          (axes[1], [("p=", "C0", "top-p (T = 1)", (-6, 4), "right"), ("k=", "C2", "top-k (T = 1)", (6, -12), "left")])]
-for ax, families in panels:
-    for prefix, color, label, offset, align in families:
-        names = [n for n in results if n.startswith(prefix)]
-        xs, ys = [results[n][1] for n in names], [results[n][0] for n in names]
-        ax.plot(xs, ys, "o-", color=color, label=label)
-        for n, x_, y_ in zip(names, xs, ys):
-            ax.annotate(n, (x_, y_), textcoords="offset points", xytext=offset, fontsize=8, color=color,
-                        ha=align)
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharex=True, sharey=True)
+families = [("T=", "C3", "Temperature sweep"), ("p=", "C0", "Top-p sweep at T = 1"),
+            ("k=", "C2", "Top-k sweep at T = 1")]
+for ax, (prefix, color, title) in zip(axes, families):
+    names = [n for n in results if n.startswith(prefix)]
+    xs, ys = [results[n][1] for n in names], [results[n][0] for n in names]
+    ax.plot(xs, ys, "o-", color=color, label=title.split(" sweep")[0].lower())
+    for i, (n, x_, y_) in enumerate(zip(names, xs, ys)):  # top-p's close points: labels on alternate sides
+        offset, align = ((-7, -11), "right") if prefix == "p=" and i % 2 else ((7, -3), "left")
+        ax.annotate(n, (x_, y_), textcoords="offset points", xytext=offset, fontsize=8, color=color, ha=align)
     ax.plot(results["greedy"][1], results["greedy"][0], "k^", ms=9, label="greedy (T = 0)")
     ax.plot(real[1], real[0], "*", color="C1", ms=16, label="real Shakespeare (validation)")
-    ax.set_xlabel("diversity: fraction of distinct character 4-grams")
-    ax.legend(loc="lower left")
+    ax.set_xlabel("diversity: fraction of distinct 4-grams")
+    ax.set_title(title)
+    ax.legend(loc="lower left", fontsize=8)
 axes[0].set_ylabel("likelihood: mean log P(character)\nunder the model")
-axes[0].set_title("Temperature sweep")
-axes[1].set_title("Top-p and top-k sweeps at T = 1")
 fig.suptitle("Diversity vs likelihood across sampling settings (16 samples each)")
 fig.tight_layout()
 plt.show()
