@@ -212,7 +212,7 @@ class GPT(nn.Module):
         """
         C, H = self.config.n_embd, self.config.n_head
         B = token.shape[0]
-        x = self.wte(token[:, 0]) + self.wpe.weight[len(kv_cache)]  # (B, C)
+        x = self.wte(token)[:, 0] + self.wpe.weight[len(kv_cache)]  # (B, C)
         for i, block in enumerate(self.blocks):
             attn, ffn = block.attn, block.ffn
             h = F.layer_norm(x, (C,), block.ln_1.weight, block.ln_1.bias)

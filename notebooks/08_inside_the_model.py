@@ -301,10 +301,12 @@ print("one token at a time with a cache == all at once with a causal mask:",
 
 # %% [markdown]
 # `glmlib` does this in every layer: `glmlib.attention.KVCache` stores each
-# layer's keys and values, `MultiHeadAttention` appends to it, and
-# `model.generate(..., use_cache=True)` (the default) feeds one token per
-# step. With `use_cache=False` it reruns the whole context. Same tokens,
-# greedy or sampled with the same seed:
+# layer's keys and values, and `MultiHeadAttention` appends to it when you
+# pass `kv_cache=` to the model. `model.generate(..., use_cache=True)` (the
+# default) feeds one token per step through `model.decode_step`, the same
+# computation as `model(token, kv_cache=cache)` written as plain tensor
+# functions (a test checks that they agree). With `use_cache=False` it
+# reruns the whole context. Same tokens, greedy or sampled with the same seed:
 
 # %%
 prompt = torch.tensor([tokenizer.encode("JULIET:\n")])
@@ -348,8 +350,11 @@ print(f"without cache: {t_plain:.2f} s   with cache: {t_cached:.2f} s   speed-up
 # It is smaller than you might expect: section 3 counts the tokens, and the
 # cache feeds about fifty times fewer of them through the network. But for a
 # model this small a one-token step is dominated by fixed costs that do not
-# shrink with the input: Python calling dozens of modules, launching many
-# tiny matrix products, sampling. The work the cache removes grows with the
+# shrink with the input: about a hundred tiny operations per token, each
+# with a few microseconds of overhead, then sampling. That is why
+# `decode_step` skips the module machinery and why `generate` runs those
+# steps on one CPU thread: handing a 1 x 160 product to a second thread
+# costs more than it saves. The work the cache removes grows with the
 # width of the model and the length of the context, so for large models with
 # thousands of tokens of context the cache is the difference between usable
 # and unusable generation.
