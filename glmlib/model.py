@@ -207,22 +207,35 @@ class GPT(nn.Module):
 
         The same computation written with plain tensor functions: a step is
         about a hundred tiny operations, and going through every submodule's
-        call machinery would add a third to its time. ``token`` must be a
-        valid id (generation only feeds back sampled ones).
+        call machinery and attribute lookups would add half again to its
+        time. ``token`` must be a valid id (generation only feeds back
+        sampled ones).
         """
+        return self._decode(token, kv_cache, self._block_tensors())
+
+    def _block_tensors(self) -> list[tuple]:
+        """Each block's weights and activation, in the order :meth:`_decode` uses them.
+
+        Gathered once per ``generate`` call rather than looked up through the
+        modules at every step.
+        """
+        return [(b.ln_1.weight, b.ln_1.bias, b.attn.qkv.weight, b.attn.qkv.bias, b.attn.proj.weight,
+                 b.attn.proj.bias, b.ln_2.weight, b.ln_2.bias, b.ffn.fc.weight, b.ffn.fc.bias, b.ffn.act,
+                 b.ffn.proj.weight, b.ffn.proj.bias) for b in self.blocks]
+
+    def _decode(self, token: torch.Tensor, kv_cache: KVCache, blocks: list[tuple]) -> torch.Tensor:
         C, H = self.config.n_embd, self.config.n_head
         B = token.shape[0]
         x = self.wte(token)[:, 0] + self.wpe.weight[len(kv_cache)]  # (B, C)
-        for i, block in enumerate(self.blocks):
-            attn, ffn = block.attn, block.ffn
-            h = F.layer_norm(x, (C,), block.ln_1.weight, block.ln_1.bias)
-            qkv = F.linear(h, attn.qkv.weight, attn.qkv.bias)  # (B, 3C)
-            q, k, v = qkv.view(B, 3, H, 1, C // H).unbind(1)  # each (B, H, 1, D)
+        for i, (ln1_w, ln1_b, qkv_w, qkv_b, proj_w, proj_b, ln2_w, ln2_b,
+                fc_w, fc_b, act, out_w, out_b) in enumerate(blocks):
+            h = F.layer_norm(x, (C,), ln1_w, ln1_b)
+            q, k, v = F.linear(h, qkv_w, qkv_b).view(B, 3, H, 1, C // H).unbind(1)  # each (B, H, 1, D)
             k, v = kv_cache.update(i, k, v)  # (B, H, T, D)
             y = F.scaled_dot_product_attention(q, k, v).view(B, C)  # heads side by side
-            x = x + F.linear(y, attn.proj.weight, attn.proj.bias)
-            h = F.layer_norm(x, (C,), block.ln_2.weight, block.ln_2.bias)
-            x = x + F.linear(ffn.act(F.linear(h, ffn.fc.weight, ffn.fc.bias)), ffn.proj.weight, ffn.proj.bias)
+            x = x + F.linear(y, proj_w, proj_b)
+            h = F.layer_norm(x, (C,), ln2_w, ln2_b)
+            x = x + F.linear(act(F.linear(h, fc_w, fc_b)), out_w, out_b)
         x = F.layer_norm(x, (C,), self.ln_f.weight, self.ln_f.bias)
         return F.linear(x, self.lm_head.weight)[:, None]  # (B, 1, V)
 
@@ -261,6 +274,7 @@ class GPT(nn.Module):
                        top_k: int | None, top_p: float | None, generator: torch.Generator | None,
                        use_cache: bool) -> torch.Tensor:
         cache, cache_start = None, -1
+        blocks = self._block_tensors() if use_cache else []
         for _ in range(max_new_tokens):
             start = window_start(idx.shape[1], self.config.block_size)
             if not use_cache:
@@ -269,7 +283,7 @@ class GPT(nn.Module):
                 cache, cache_start = KVCache(), start
                 logits, _ = self(idx[:, start:], kv_cache=cache)
             else:
-                logits = self.decode_step(idx[:, -1:], cache)
+                logits = self._decode(idx[:, -1:], cache, blocks)
             nxt = sample(logits[:, -1, :], temperature, top_k, top_p, generator)  # (B,)
             idx = torch.cat([idx, nxt[:, None]], dim=1)
         return idx
