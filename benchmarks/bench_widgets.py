@@ -64,10 +64,12 @@ def cases(repeats: int) -> Iterable[tuple[str, Callable[[int], None]]]:
     yield "sampling: sample button", lambda i: sx.sample_button.click()
 
     ax = attention_explorer(model, tokenizer)
+    ALL = "all"
     yield "attention: head dropdown", lambda i: setattr(ax.head, "value", i % cfg.n_head)
     yield "attention: layer dropdown", lambda i: setattr(ax.layer, "value", i % cfg.n_layer)
     T = len(ax.text.value)
     yield "attention: query slider", lambda i: setattr(ax.query, "value", (T - 1) - i % 10)
+    yield "attention: one head / all heads", lambda i: setattr(ax.head, "value", ALL if i % 2 == 0 else 0)
     ax.head.value = "all"
     yield "attention: layer, all heads", lambda i: setattr(ax.layer, "value", i % cfg.n_layer)
     ax.head.value = 0

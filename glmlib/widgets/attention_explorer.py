@@ -80,6 +80,18 @@ class AttentionExplorer(Explorer):
         for control in (self.text, self.layer, self.head, self.query):
             control.observe(self._on_change, "value")
         self.refresh()
+        self._draw_other_view()
+
+    def _draw_other_view(self) -> None:
+        """Draw the view not shown (one head, or the grid) once now, so that the first
+        switch to it only repaints, like every later one."""
+        if self._chars is None:  # the text was bad: nothing to draw yet
+            return
+        layer, q = int(self.layer.value), int(self.query.value)
+        if self.head.value == ALL_HEADS:
+            self._draw_single(self._chars, self._maps[layer, 0], layer, 0, q)
+        else:
+            self._draw_grid(self._chars, self._maps[layer], layer, q)
 
     # ------------------------------------------------------------------ data
 
