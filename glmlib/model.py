@@ -160,7 +160,7 @@ class GPT(nn.Module):
         if offset + T > self.config.block_size:
             raise ValueError(f"sequence of {offset + T} tokens is longer than block_size="
                              f"{self.config.block_size}; crop it (generate does this for you)")
-        low, high = (int(v) for v in torch.aminmax(idx))
+        low, high = (int(v) for v in torch.aminmax(idx)) if idx.numel() else (0, 0)
         if low < 0 or high >= self.config.vocab_size:
             raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got "
                              f"min {low} max {high}")
