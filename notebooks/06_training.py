@@ -370,7 +370,7 @@ print("from scratch == torch.nn.utils.clip_grad_norm_:", same)
 # learning rate from the schedule and takes an AdamW step, over and over.
 # Every `eval_interval` steps it estimates the loss on both splits and
 # samples a little text. The `"notebook"` preset is a GPT of under a million
-# parameters that learns a fair amount of Shakespeare in about two minutes on
+# parameters that learns a fair amount of Shakespeare in under two minutes on
 # a laptop CPU.
 #
 # The dashboard below updates as it trains: the loss of every batch (noisy),

@@ -150,3 +150,25 @@ def test_adamw_decays_only_matrices(make_gpt) -> None:
         assert name.endswith("bias") or ".ln_" in name or name.startswith(("ln_f.", "wte.", "wpe.")), name
     assert {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"} <= plain
     assert len(decayed) == 4 * model.config.n_layer
+
+
+def test_adamw_steps_match_the_reference_implementation(make_gpt) -> None:
+    """Whatever kernel make_optimizer picks (fused on CPU), its updates are PyTorch's
+    single-tensor AdamW with the same groups, to float32 rounding."""
+    cfg = TrainConfig(weight_decay=0.1, lr=3e-3)
+    ours_model, ref_model = make_gpt(seed=1), make_gpt(seed=1)
+    ours = make_optimizer(ours_model, cfg)
+    ref_params = dict(ref_model.named_parameters())
+    names = {id(p): n for n, p in ours_model.named_parameters()}
+    ref = torch.optim.AdamW([{"params": [ref_params[names[id(p)]] for p in g["params"]],
+                              "weight_decay": g["weight_decay"]} for g in ours.param_groups],
+                            lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=False)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        for p in ours_model.parameters():
+            grad = torch.randn(p.shape, generator=g)
+            p.grad, ref_params[names[id(p)]].grad = grad.clone(), grad.clone()
+        ours.step()
+        ref.step()
+    for name, p in ours_model.named_parameters():
+        torch.testing.assert_close(p, ref_params[name], atol=1e-6, rtol=1e-5, msg=name)
