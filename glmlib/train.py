@@ -17,7 +17,6 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Callable, Protocol
 
 import torch

@@ -375,7 +375,7 @@ def test_dashboard_grows_during_a_real_training_run():
                       warmup_iters=1, eval_interval=3, eval_iters=1, sample_chars=5, threads=1)
     dash = TrainingDashboard()  # headless, max_iters learned from the events
     sizes = []
-    result = train(cfg, callbacks=[dash, lambda event, state: sizes.append(len(dash.history["step"]))])
+    result = train(cfg, callbacks=[dash, lambda event, state: sizes.append(len(dash.history["step"]))], text=text)
     assert sizes == sorted(sizes) and sizes[-1] == 6
     assert dash.max_iters == 6 and dash.progress.value == 6
     assert [e["step"] for e in dash.history["eval"]] == [h["step"] for h in result.history] == [0, 3, 6]
