@@ -47,7 +47,7 @@ def cycle(values: Iterable) -> Callable[[int], object]:
     return lambda i: values[i % len(values)]
 
 
-def cases(repeats: int) -> Iterable[tuple[str, Callable[[int], None]]]:
+def cases() -> Iterable[tuple[str, Callable[[int], None]]]:
     model, tokenizer = load_pretrained()
     cfg = model.config
 
@@ -105,7 +105,7 @@ def main() -> None:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch threads {torch.get_num_threads()}, load average {load:.1f}, {args.repeats} redraws each")
     print(f"{'control':40s} {'median ms':>10s} {'p90 ms':>8s}")
-    for name, change in cases(args.repeats):
+    for name, change in cases():
         times = measure(change, args.repeats)
         median = statistics.median(times)
         flag = "" if median < TARGET_MS else "  (over target)"

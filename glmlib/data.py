@@ -123,6 +123,19 @@ def train_val_split(text: str, val_fraction: float = VAL_FRACTION) -> tuple[str,
     return text[:cut], text[cut:]
 
 
+_VISIBLE = {"\n": "\u23ce", " ": "\u2423", "\t": "\u21e5", "\r": "\u240d"}
+
+
+def visible(ch: str) -> str:
+    """A visible stand-in for one character in a plot or table: newline as a
+    return symbol (\u23ce), space as an open box (\u2423), other invisibles as escapes."""
+    if ch in _VISIBLE:
+        return _VISIBLE[ch]
+    if len(ch) == 1 and not ch.isprintable():
+        return f"\\x{ord(ch):02x}"
+    return ch
+
+
 class CharTokenizer:
     """Maps each character to an integer id and back.
 

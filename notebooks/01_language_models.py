@@ -41,7 +41,7 @@ from collections import Counter
 import matplotlib.pyplot as plt
 import torch
 
-from glmlib.data import CharTokenizer, load_shakespeare, train_val_split
+from glmlib.data import CharTokenizer, load_shakespeare, train_val_split, visible
 from glmlib.model import load_pretrained
 from glmlib.ngram import BigramLM
 
@@ -216,7 +216,7 @@ print("counts and probabilities agree with glmlib's BigramLM")
 # %%
 def show(ch: str) -> str:
     """A printable label for a token."""
-    return {" ": "␣", "\n": "⏎", "<bos>": "bos", "<eos>": "eos"}.get(ch, ch)
+    return {"<bos>": "bos", "<eos>": "eos"}.get(ch) or visible(ch)
 
 
 rows = [" "] + list("abcdefghijklmnopqrstuvwxyz")

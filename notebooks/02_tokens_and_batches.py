@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from glmlib.data import CharTokenizer, get_batch, load_shakespeare, train_val_split
+from glmlib.data import CharTokenizer, get_batch, load_shakespeare, train_val_split, visible
 from glmlib.model import load_pretrained
 
 # %% [markdown]
@@ -108,7 +108,7 @@ print(f"CharTokenizer agrees: vocab_size={tokenizer.vocab_size}, same ids for {l
 # %%
 freq = torch.bincount(torch.tensor(tokenizer.encode(text)), minlength=tokenizer.vocab_size)
 order = torch.argsort(freq, descending=True)
-labels = [{" ": "␣", "\n": "⏎"}.get(chars[i], chars[i]) for i in order.tolist()]
+labels = [visible(chars[i]) for i in order.tolist()]
 fig, ax = plt.subplots(figsize=(13, 3.6))
 ax.bar(range(len(order)), freq[order].numpy(), color="tab:blue")
 ax.set_yscale("log")
@@ -219,7 +219,7 @@ def draw_batch(x: torch.Tensor, y: torch.Tensor, tokenizer: CharTokenizer) -> No
         top = 2.6 * (B - 1 - b) + 1.2
         for row, ids, color in ((top, x[b], "#dbe9f6"), (top - 1.05, y[b], "#fde0c5")):
             for t, i in enumerate(ids.tolist()):
-                ch = {" ": "␣", "\n": "⏎"}.get(tokenizer.itos[i], tokenizer.itos[i])
+                ch = visible(tokenizer.itos[i])
                 ax.add_patch(plt.Rectangle((t, row), 0.95, 0.95, facecolor=color, edgecolor="grey", lw=0.5))
                 ax.text(t + 0.475, row + 0.47, ch, ha="center", va="center", fontsize=11, family="monospace")
         ax.text(-0.3, top + 0.47, f"x[{b}]", ha="right", va="center", fontsize=10)
@@ -343,7 +343,7 @@ fig, ax = plt.subplots(figsize=(8, 6.5))
 for i, ch in enumerate(tokenizer.itos):
     group = next((g for g, members in groups.items() if ch in members), "punctuation and space")
     color = {"vowels": "tab:red", "consonants": "tab:blue", "digits": "tab:green"}.get(group, "black")
-    label = {" ": "␣", "\n": "⏎"}.get(ch, ch)
+    label = visible(ch)
     ax.text(xy[i, 0], xy[i, 1], label, color=color, ha="center", va="center", fontsize=11)
 for group, color in (("vowels", "tab:red"), ("consonants", "tab:blue"), ("digits", "tab:green"),
                      ("punctuation and space", "black")):

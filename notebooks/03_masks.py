@@ -46,15 +46,11 @@ import torch.nn.functional as F
 import glmlib.exercises.masks as ex
 from glmlib import masks
 from glmlib.attention import MultiHeadAttention, scaled_dot_product_attention
+from glmlib.data import visible
 from glmlib.model import load_pretrained
 
 torch.manual_seed(0)
 plt.rcParams.update({"figure.dpi": 90, "font.size": 10})
-
-
-def readable(ch: str) -> str:
-    """A character as a tick label: space and newline made visible."""
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(ch, ch)
 
 
 # %% [markdown]
@@ -132,7 +128,7 @@ def draw_mask(ax, mask: torch.Tensor, text: str, title: str) -> None:
     """Draw a bool (T, T) mask: dark = may attend, light = blocked."""
     T = mask.shape[-1]
     ax.imshow(mask.int(), cmap="Blues", vmin=-0.3, vmax=1.2)
-    labels = [f"{p} {readable(c)}" for p, c in zip(range(T), text)]
+    labels = [f"{p} {visible(c)}" for p, c in zip(range(T), text)]
     ax.set_xticks(range(T), labels, rotation=90)
     ax.set_yticks(range(T), labels)
     ax.set_xlabel("key j (attended to)")

@@ -48,15 +48,11 @@ from torch import nn
 import glmlib.exercises.attention as ex
 from glmlib import masks
 from glmlib.attention import MultiHeadAttention, scaled_dot_product_attention
+from glmlib.data import visible
 from glmlib.model import GPT, load_pretrained
 
 torch.manual_seed(0)
 plt.rcParams.update({"figure.dpi": 90, "font.size": 10})
-
-
-def readable(ch: str) -> str:
-    """A character as a tick label: space and newline made visible."""
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(ch, ch)
 
 
 # %% [markdown]
@@ -428,14 +424,14 @@ print(f"(uniform over the allowed keys: entropy {uniform_entropy:.2f})")
 # %%
 def draw_attention(weights: torch.Tensor, text: str, title: str) -> None:
     """One head's (T, T) weights in a figure of its own, characters on both axes."""
-    labels = [readable(c) for c in text]
+    labels = [visible(c) for c in text]
     fig, ax = plt.subplots(figsize=(9.5, 8.6))
     im = ax.imshow(weights, cmap="viridis", norm=colors.PowerNorm(0.5, vmin=0, vmax=1))
     ax.set_xticks(range(len(text)), labels, fontsize=9)
     ax.set_yticks(range(len(text)), labels, fontsize=9)
     ax.set_xlabel("key (attended to)")
     ax.set_ylabel("query (attending)")
-    ax.set_title(title + "\n(␣ = space, ↵ = newline)")
+    ax.set_title(title + "\n(␣ = space, ⏎ = newline)")
     fig.colorbar(im, ax=ax, fraction=0.04, label="attention weight (square-root colour scale)")
     fig.tight_layout()
     plt.show()

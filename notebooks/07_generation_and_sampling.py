@@ -49,7 +49,7 @@ import torch
 from tqdm.auto import tqdm
 
 import glmlib.exercises.sampling as ex
-from glmlib.data import load_shakespeare, train_val_split
+from glmlib.data import load_shakespeare, train_val_split, visible
 from glmlib.model import load_pretrained, window_start
 from glmlib.sampling import apply_temperature, entropy, top_k_filter, top_p_filter, warp
 
@@ -63,9 +63,6 @@ def encode(text: str) -> torch.Tensor:
     return torch.tensor([tokenizer.encode(text)])
 
 
-def readable(ch: str) -> str:
-    """A character as a plot label: newline and space made visible."""
-    return {"\n": "\\n", " ": "␣"}.get(ch, ch)
 
 
 @torch.no_grad()
@@ -223,7 +220,7 @@ print("temperature: from scratch == glmlib == Hugging Face for T in 0.5, 1, 2")
 def plot_distributions(ax, probs: torch.Tensor, title: str, top: int = 20) -> None:
     """Bar chart of the ``top`` most probable tokens of the untouched model, in that order."""
     order = torch.argsort(z, descending=True)[:top]
-    labels = [readable(tokenizer.decode([i])) for i in order.tolist()]
+    labels = [visible(tokenizer.decode([i])) for i in order.tolist()]
     ax.bar(range(top), probs[order].numpy(), color="C0")
     ax.set_xticks(range(top), labels, fontsize=10)
     ax.set_title(title, fontsize=10)

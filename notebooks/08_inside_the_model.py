@@ -46,9 +46,9 @@ import time
 
 import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F
 
 import glmlib.exercises.inference as ex
+from glmlib.data import visible
 from glmlib.model import load_pretrained, window_start
 
 model, tokenizer = load_pretrained()
@@ -57,10 +57,6 @@ block_size = model.config.block_size
 print(f"the shipped model: {L} layers x {H} heads, n_embd={C}, block_size={block_size}, "
       f"{model.num_params():,} parameters")
 
-
-def readable(ch: str) -> str:
-    """A character as an axis label: newline and space made visible."""
-    return {"\n": "\\n", " ": "␣"}.get(ch, ch)
 
 # %% [markdown]
 # ## 1. What the trained heads attend to
@@ -189,7 +185,7 @@ chosen = {
     "most newline-focused": best_head(scores["newlines"]),
     "most on the last vowel or boundary": best_head(scores["last vowel or boundary"]),
 }
-labels = [readable(c) for c in text]
+labels = [visible(c) for c in text]
 for why, (l, h) in chosen.items():
     fig, ax = plt.subplots(figsize=(7.5, 7.5))
     ax.imshow(maps[l, h].numpy() ** 0.5, cmap="Blues", vmin=0, vmax=1)

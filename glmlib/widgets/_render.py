@@ -31,23 +31,13 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ft2font import LoadFlags
 
+from ..data import visible
+
 DPI = 80
 NO_MARK_PAD = 3.0  # points between an axis without tick marks and its pasted labels
 KEPT_COLOR = "#1f77b4"
 AFTER_COLOR = "#ff7f0e"
 REMOVED_COLOR = "#c7c7c7"
-
-# characters that would be invisible or ambiguous on a tick label
-_READABLE = {"\n": "\u23ce", " ": "\u2423", "\t": "\u21e5", "\r": "\u240d"}
-
-
-def visible(ch: str) -> str:
-    """A visible stand-in for one token: newline as a return symbol, space as an open box."""
-    if ch in _READABLE:
-        return _READABLE[ch]
-    if len(ch) == 1 and not ch.isprintable():
-        return f"\\x{ord(ch):02x}"
-    return ch
 
 
 def readable(ch: str) -> str:
@@ -181,7 +171,6 @@ class FigureImage:
         self._dynamic: list[Artist] = []
         self._background: Any = None
         self.char_ticks: list[CharTicks] = []
-        self.png = b""
         self.full_draws = 0
 
     def dynamic(self, *artists: Artist) -> None:
@@ -189,13 +178,6 @@ class FigureImage:
         for artist in artists:
             artist.set_animated(True)
             self._dynamic.append(artist)
-
-    def reset(self) -> None:
-        """Remove everything, to build a new layout."""
-        self.figure.clear()
-        self._dynamic = []
-        self.char_ticks = []
-        self._background = None
 
     def set_char_ticks(self, ax: Any, axis: str, labels: list[str], fontsize: float,
                        marks: bool = True, room: float | None = None) -> CharTicks:
@@ -234,8 +216,7 @@ class FigureImage:
             rgba = np.asarray(canvas.buffer_rgba())
             for ticks in self.char_ticks:
                 ticks.paint(rgba, self.figure.dpi)
-        self.png = encode_png(canvas)
-        return self.png
+        return encode_png(canvas)
 
 
 def _png_chunk(tag: bytes, data: bytes) -> bytes:

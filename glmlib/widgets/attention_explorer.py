@@ -73,10 +73,7 @@ class AttentionExplorer(Explorer):
         self._grid = FigureImage(_grid_figsize(H))
         self._built_for: dict[str, str | None] = {"single": None, "grid": None}
         self._busy = False
-        if query is not None:
-            self._set_query_range(len(text), query)
-        else:
-            self._set_query_range(len(text), None)
+        self._set_query_range(len(text), query)
         for control in (self.text, self.layer, self.head, self.query):
             control.observe(self._on_change, "value")
         self.refresh()
@@ -107,14 +104,11 @@ class AttentionExplorer(Explorer):
         text = self.text.value
         if not text:
             raise ValueError("The text is empty: type at least one character.")
-        unknown = sorted({c for c in text if c not in self.tokenizer.stoi})
-        if unknown:
-            raise ValueError("The text has characters that are not in the vocabulary: "
-                             + ", ".join(repr(c) for c in unknown))
+        ids = self.tokenizer.encode(text)[-self.block_size:]  # names any unknown characters
         chars = text[-self.block_size:]
         if chars != self._chars:
             device = next(self.model.parameters()).device
-            idx = torch.tensor([self.tokenizer.encode(chars)], device=device)
+            idx = torch.tensor([ids], device=device)
             self._maps = self.model.attention_maps(idx)[:, 0].float().cpu()  # (L, H, T, T)
             self._chars = chars
         return chars, self._maps
@@ -185,7 +179,6 @@ class AttentionExplorer(Explorer):
         labels, so a new text only changes dynamic artists (see ``_relabel_single``).
         """
         fig = self._single
-        fig.reset()
         f = fig.figure
         f.subplots_adjust(left=0.1, right=0.9, top=0.955, bottom=0.07, hspace=0.22)
         ax, axb = f.subplots(2, 1, sharex=True, height_ratios=[3.2, 1])
@@ -236,7 +229,6 @@ class AttentionExplorer(Explorer):
     def _build_grid(self) -> None:
         """One small heatmap per head, built once like the single view."""
         fig = self._grid
-        fig.reset()
         H = self.n_head
         rows, cols = _grid_shape(H)
         f = fig.figure

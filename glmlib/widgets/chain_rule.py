@@ -59,7 +59,7 @@ def token_log_probs(model: BigramLM | GPT, tokenizer: Any, text: str) -> torch.T
                     f"got {type(model).__name__}")
 
 
-def _positions(model: Any, tokenizer: Any, text: str, n_pred: int) -> tuple[list[str], bool]:
+def _positions(model: Any, tokenizer: Any, text: str) -> tuple[list[str], bool]:
     """Labels of the predicted tokens, and whether the first character goes unpredicted."""
     if isinstance(model, BigramLM):
         labels = [visible(c) for c in text]
@@ -108,7 +108,7 @@ class ChainRuleView(Explorer):
             self.state["message"] = str(err)
             self.readout.value = message_html(str(err))
             return
-        labels, first_unpredicted = _positions(self.model, self.tokenizer, text, len(log_probs))
+        labels, first_unpredicted = _positions(self.model, self.tokenizer, text)
         total = float(log_probs.double().sum())
         self.state.update(message="", log_probs=log_probs, probs=log_probs.exp(), labels=labels,
                           log_prob=total, prob=math.exp(total), first_unpredicted=first_unpredicted)

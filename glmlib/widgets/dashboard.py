@@ -48,9 +48,7 @@ class TrainingDashboard(Explorer):
         self.widget.add_class("glm-training-dashboard")
         self._fig = FigureImage((10.0, 3.9))
         self._last_draw = -math.inf
-        self._x_max = 0
-        self._y_max = 0.0
-        self._build()
+        self._build()  # sets the axis limits (_x_max, _y_max)
         self.image.value = self._fig.render()
 
     # ------------------------------------------------------------------ callback

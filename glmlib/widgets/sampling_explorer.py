@@ -17,7 +17,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
-from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, warp
+from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, top_p_filter, warp
 from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, FigureImage, bar_verts,
                       bars, html_escape, image_widget, message_html,
                       readable_text, visible)
@@ -119,13 +119,8 @@ class SamplingExplorer(Explorer):
         text = self.prompt.value
         if not text:
             raise ValueError("The prompt is empty: type at least one character.")
-        unknown = sorted({c for c in text if c not in self.tokenizer.stoi})
-        if unknown:
-            shown = ", ".join(repr(c) for c in unknown)
-            raise ValueError(f"The prompt has characters that are not in the vocabulary: {shown}. "
-                             f"Allowed: {''.join(self.tokenizer.chars)!r}")
-        context = text[-self.block_size:]
-        return context, self.tokenizer.encode(context)
+        ids = self.tokenizer.encode(text)[-self.block_size:]  # names any unknown characters
+        return text[-self.block_size:], ids
 
     @torch.no_grad()
     def _logits(self, context: str, ids: list[int]) -> torch.Tensor:
@@ -164,10 +159,10 @@ class SamplingExplorer(Explorer):
         context, ids = self._context()
         logits = self._logits(context, ids)
         s = self.settings()
-        warped = warp(logits, **s)
-        kept_mask = torch.isfinite(warped)
         # the distribution top-p looks at: after temperature and top-k
         before_p = warp(logits, s["temperature"], s["top_k"], None)
+        warped = top_p_filter(before_p, s["top_p"])
+        kept_mask = torch.isfinite(warped)
         self.state.update(
             message="",
             context=context,
@@ -209,13 +204,13 @@ class SamplingExplorer(Explorer):
             device = next(self.model.parameters()).device
             idx = torch.tensor([self.tokenizer.encode(self.prompt.value)], device=device)
             gen = torch.Generator(device=device).manual_seed(int(self.seed.value))
-            out = self.model.generate(idx, n, generator=gen, **self.settings())
+            s = self.settings()
+            out = self.model.generate(idx, n, generator=gen, **s)
         except (ValueError, TypeError, RuntimeError) as err:
             self._show_message(str(err))
             return None
         text = self.tokenizer.decode(out[0, idx.shape[1]:].cpu())
         self.state["generated"] = text
-        s = self.settings()
         self.generated.value = (
             f"<div style='font-family:monospace;white-space:pre-wrap;border-top:1px solid #ccc'>"
             f"<small>{n} characters, seed {self.seed.value}, temperature {s['temperature']:.2f}, "
@@ -298,7 +293,7 @@ class SamplingExplorer(Explorer):
             self._fig.set_char_ticks(self._ax_cum, "x", self._labels, fontsize=9, marks=False)
             self._ax_before.set_title(
                 f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
-                f"{self.V} tokens. Context: \u2026{_tail(st['context'])}", fontsize=10)
+                f"{self.V} tokens. Context: \u2026{readable_text(st['context'][-40:])}", fontsize=10)
             self._bars_before.set_verts(bar_verts(before))
         self._bars_before.set_facecolor(np.where(kept[:, None], _rgba(KEPT_COLOR), _rgba(REMOVED_COLOR)))
         self._bars_after.set_verts(bar_verts(np.where(kept, after, 0.0)))
@@ -343,11 +338,6 @@ def _rgba(color: str) -> np.ndarray:
     from matplotlib.colors import to_rgba
 
     return np.array(to_rgba(color))
-
-
-def _tail(text: str, n: int = 40) -> str:
-    shown = text[-n:].replace("\n", "\u23ce").replace("$", r"\$")
-    return shown
 
 
 def _short(s: dict) -> str:
