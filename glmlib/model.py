@@ -208,9 +208,13 @@ class GPT(nn.Module):
         The same computation written with plain tensor functions: a step is
         about a hundred tiny operations, and going through every submodule's
         call machinery and attribute lookups would add half again to its
-        time. ``token`` must be a valid id (generation only feeds back
-        sampled ones).
+        time. ``generate`` calls the unchecked ``_decode`` directly: it only
+        feeds back ids it sampled.
         """
+        if isinstance(token, torch.Tensor) and token.dim() == 2 and token.shape[1] != 1:
+            raise ValueError(f"decode_step takes one new token per sequence, shape (B, 1); got "
+                             f"{tuple(token.shape)} (feed several tokens with forward(idx, kv_cache=...))")
+        self._check_idx(token, len(kv_cache))
         return self._decode(token, kv_cache, self._block_tensors())
 
     def _block_tensors(self) -> list[tuple]:

@@ -16,7 +16,8 @@ NEG_INF = float("-inf")
 def check_logits(logits: torch.Tensor) -> None:
     """Logits must be a float tensor with no NaN or ``+inf`` and at least one finite value per row."""
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor, got {type(logits).__name__}")
+        kind = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"logits must be a floating-point tensor, got {kind}")
     if logits.dim() == 0 or logits.shape[-1] == 0:
         raise ValueError(f"logits need a vocabulary axis, got shape {tuple(logits.shape)}")
     if torch.isfinite(logits).all():  # the usual case, settled in one pass

@@ -236,12 +236,11 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
         if step % cfg.eval_interval == 0 or step == cfg.max_iters:
             eval_start = time.perf_counter()
             run_eval(step)
+            if step == cfg.max_iters and cfg.out and rank == 0:  # data/README.md's figure: the whole val split
+                result.val_loss = evaluate(model, splits["val"])
             _finish(result, cfg, train_seconds, step, world, rank)  # checkpoint at every evaluation
             t0 += time.perf_counter() - eval_start  # training time excludes evaluation
         if step == cfg.max_iters:
-            if cfg.out and rank == 0:  # the figure data/README.md reports: the whole val split
-                result.val_loss = evaluate(model, splits["val"])
-                _finish(result, cfg, train_seconds, step, world, rank)
             break
         tick = time.perf_counter()
         lr = lr_at(step, cfg)

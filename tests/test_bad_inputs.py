@@ -9,7 +9,7 @@ from typing import Callable
 import pytest
 import torch
 
-from glmlib.attention import MultiHeadAttention, scaled_dot_product_attention
+from glmlib.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
 from glmlib.data import CharTokenizer, get_batch, train_val_split
 from glmlib.device import pick_device
 from glmlib.masks import causal_mask, padding_mask, to_additive
@@ -51,6 +51,14 @@ def env(tmp_path_factory) -> Env:
     return Env(tmp_path_factory.mktemp("checkpoints"))
 
 
+def full_cache(model: GPT) -> KVCache:
+    """A cache holding a whole context window (block_size tokens)."""
+    cache = KVCache()
+    with torch.no_grad():
+        model(torch.zeros(1, model.config.block_size, dtype=torch.long), kv_cache=cache)
+    return cache
+
+
 def with_value(logits: torch.Tensor, value: float) -> torch.Tensor:
     out = logits.clone()
     out[0, 1] = value
@@ -75,7 +83,7 @@ ROWS: list[Row] = [
     ("NaN logits", lambda e: warp(with_value(e.logits, NAN)), ValueError, r"NaN"),
     ("+inf logits", lambda e: sample(with_value(e.logits, INF)), ValueError, r"\+inf"),
     ("all -inf row", lambda e: sample(torch.full((1, 4), -INF)), ValueError, r"entirely -inf"),
-    ("int logits", lambda e: warp(torch.ones(3, dtype=torch.long)), TypeError, r"floating-point"),
+    ("int logits", lambda e: warp(torch.ones(3, dtype=torch.long)), TypeError, r"floating-point.*torch\.int64"),
     ("bad setting in generate", lambda e: e.model.generate(torch.zeros(1, 1, dtype=torch.long), 3, top_k=0),
      ValueError, r"top_k.*got 0"),
     # tokenizer and data
@@ -98,6 +106,12 @@ ROWS: list[Row] = [
     ("token id out of range", lambda e: e.model(torch.tensor([[0, 1, 5]])), ValueError, r"\[0, 5\).*max 5"),
     ("negative token id", lambda e: e.model(torch.tensor([[-1, 1]])), ValueError, r"\[0, 5\).*min -1"),
     ("float idx", lambda e: e.model(torch.zeros(1, 3)), TypeError, r"int64.*torch\.float32"),
+    ("two tokens to decode_step", lambda e: e.model.decode_step(torch.zeros(1, 2, dtype=torch.long), KVCache()),
+     ValueError, r"\(B, 1\).*\(1, 2\)"),
+    ("decode_step id out of range", lambda e: e.model.decode_step(torch.tensor([[5]]), KVCache()), ValueError,
+     r"\[0, 5\).*max 5"),
+    ("decode_step past a full cache", lambda e: e.model.decode_step(torch.tensor([[1]]), full_cache(e.model)),
+     ValueError, r"9 tokens.*block_size=8"),
     ("1-D idx", lambda e: e.model(torch.zeros(3, dtype=torch.long)), TypeError, r"\(B, T\).*\(3,\)"),
     ("empty idx to forward", lambda e: e.model(torch.zeros(1, 0, dtype=torch.long)), ValueError, r"empty"),
     # configuration

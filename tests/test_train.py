@@ -172,3 +172,20 @@ def test_adamw_steps_match_the_reference_implementation(make_gpt) -> None:
         ref.step()
     for name, p in ours_model.named_parameters():
         torch.testing.assert_close(p, ref_params[name], atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_a_saved_run_records_its_whole_split_validation_loss(plays: str, tmp_path) -> None:
+    """With ``out``, the last checkpoint holds the trained weights and their loss on the whole val split."""
+    from glmlib.data import train_val_split
+    from glmlib.train import evaluate
+
+    cfg = TrainConfig(**{**TINY_RUN, "max_iters": 6, "eval_interval": 3, "sample_chars": 0,
+                         "out": str(tmp_path / "run")})
+    result = train(cfg, text=plays[:50_000])
+    loaded, tok, meta = load_checkpoint(tmp_path / "run")
+    for a, b in zip(result.model.parameters(), loaded.parameters()):
+        assert torch.equal(a, b)
+    val = tok.encode_tensor(train_val_split(plays[:50_000])[1])
+    assert meta["iters_done"] == 6 and [h["step"] for h in meta["history"]] == [0, 3, 6]
+    assert meta["val_loss"] == pytest.approx(evaluate(loaded, val), abs=1e-6)
+    assert meta["val_loss"] == result.val_loss
