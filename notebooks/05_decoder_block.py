@@ -81,7 +81,8 @@ plt.rcParams.update({"figure.dpi": 90, "font.size": 10})
 #   $\Phi(z) = \tfrac12\big(1 + \operatorname{erf}(z/\sqrt2)\big)$ is the standard
 #   normal CDF. GPT-2's code used the approximation
 #   $\tfrac12 z\big(1 + \tanh\big(\sqrt{2/\pi}\,(z + 0.044715\,z^3)\big)\big)$;
-#   PyTorch's `nn.GELU()` (used by `glmlib`) computes the exact form.
+#   PyTorch's `F.gelu` (used by `glmlib`, and the same as `nn.GELU()`)
+#   computes the exact form.
 #
 # GELU is a smooth ReLU: it lets small negative inputs through a little and
 # has a nonzero gradient everywhere except at one point.

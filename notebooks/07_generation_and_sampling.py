@@ -291,7 +291,7 @@ print("  HF          ", TopKLogitsWarper(top_k=2)(None, tie[None])[0].tolist())
 #
 # A fixed $k$ fits some contexts badly. After "my lor" almost all the
 # probability sits on one letter, and $k = 20$ lets 19 unlikely ones in;
-# at the start of a word dozens of letters are reasonable, and $k = 5$ cuts
+# at the start of a word more than a dozen letters are reasonable, and $k = 5$ cuts
 # good ones out. Top-p (Holtzman et al., 2019) adapts: keep the *smallest*
 # set of most probable tokens whose probabilities add up to at least $p$.
 # Sort the probabilities in decreasing order, $p_{(1)} \ge p_{(2)} \ge \dots$;

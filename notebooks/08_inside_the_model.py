@@ -203,10 +203,11 @@ for why, (l, h) in chosen.items():
 # %% [markdown]
 # What we see in the shipped model (the numbers above back each claim):
 #
-# * **Layer 0 mostly averages.** Most of its heads are broad: weight spread
-#   over many earlier characters, fading with distance (mean distances of
-#   six characters or more). Before any head can look for something
-#   specific, the first layer gathers a blurred summary of the recent past.
+# * **Layer 0 mostly averages.** Three of its four heads are broad: weight
+#   spread over many earlier characters, fading with distance (mean
+#   distances of about six to ten characters); only head 0 is already local.
+#   Before any head can look for something specific, the first layer
+#   gathers a blurred summary of the recent past.
 # * **A line-break head.** One head in an early layer puts most of its
 #   weight on `\n` characters: the vertical stripes in its map. Every
 #   position looks back at the latest line break, which marks where the
@@ -218,9 +219,9 @@ for why, (l, h) in chosen.items():
 #   characters on the axes, that key is mostly the latest vowel, space or
 #   punctuation mark: consonants look back to the vowel or boundary before
 #   them, so the head keeps track of the current syllable.
-# * **Local heads.** In the middle layers most heads look only a few
+# * **Local heads.** In layers 2 and 3 every head looks only a few
 #   characters back: a bright band along the diagonal, a mean distance of
-#   two to five characters instead of the 16 a uniform head would have here,
+#   1.6 to 3.6 characters instead of the 16 a uniform head would have here,
 #   with much of the weight on the previous character and the character
 #   itself. In the head with the highest previous-character score the
 #   brightest cells run just below the diagonal: it copies "what came just
