@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..masks import causal_mask, combine, padding_mask, to_additive
 from .checking import Case, CheckResult, run_cases
 
 
@@ -46,7 +47,7 @@ def solution_causal_padding_mask(lengths: Sequence[int], T: int) -> torch.Tensor
 def check_causal_mask(fn: Callable[[int], torch.Tensor]) -> CheckResult:
     """``fn(T)`` must return the bool ``(T, T)`` causal mask (``True`` = may attend)."""
     _require_callable(fn)
-    cases = [Case(f"T={T}", (T,), solution_causal_mask(T)) for T in (1, 2, 3, 5, 8)]
+    cases = [Case(f"T={T}", (T,), causal_mask(T)) for T in (1, 2, 3, 5, 8)]
     return run_cases("causal_mask", fn, cases)
 
 
@@ -55,12 +56,12 @@ def check_to_additive(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult
     _require_callable(fn)
     g = torch.Generator().manual_seed(3)
     masks = {
-        "causal 4x4": solution_causal_mask(4),
+        "causal 4x4": causal_mask(4),
         "all allowed 2x3": torch.ones(2, 3, dtype=torch.bool),
         "all blocked 3x2": torch.zeros(3, 2, dtype=torch.bool),
         "random (2, 5, 5)": torch.rand(2, 5, 5, generator=g) < 0.5,
     }
-    cases = [Case(name, (m.clone(),), solution_to_additive(m)) for name, m in masks.items()]
+    cases = [Case(name, (m.clone(),), to_additive(m)) for name, m in masks.items()]
     return run_cases("to_additive", fn, cases)
 
 
@@ -73,6 +74,6 @@ def check_causal_padding_mask(fn: Callable[[Sequence[int], int], torch.Tensor]) 
         "batch of three": ([3, 1, 6], 6),
         "length 1, T=1": ([1], 1),
     }
-    cases = [Case(name, (list(lengths), T), solution_causal_padding_mask(lengths, T))
+    cases = [Case(name, (list(lengths), T), combine(causal_mask(T), padding_mask(lengths, T)))
              for name, (lengths, T) in inputs.items()]
     return run_cases("causal_padding_mask", fn, cases)

@@ -5,6 +5,7 @@ from typing import Callable
 
 import torch
 
+from ..sampling import top_k_filter, top_p_filter
 from .checking import Case, CheckResult, run_cases
 
 NEG_INF = float("-inf")
@@ -25,7 +26,7 @@ def _top_k_cases() -> list[Case]:
     cases = []
 
     def add(name: str, logits: torch.Tensor, k: int) -> None:
-        cases.append(Case(name, (logits.clone(), k), solution_top_k(logits, k)))
+        cases.append(Case(name, (logits.clone(), k), top_k_filter(logits, k)))
 
     add("k=2 of five", torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2)
     add("k=1 keeps only the largest", torch.tensor([0.2, -0.3, 0.9, 0.1]), 1)
@@ -60,7 +61,7 @@ def _top_p_cases() -> list[Case]:
     cases = []
 
     def add(name: str, logits: torch.Tensor, p: float) -> None:
-        cases.append(Case(name, (logits.clone(), p), solution_top_p(logits, p)))
+        cases.append(Case(name, (logits.clone(), p), top_p_filter(logits, p)))
 
     probs = torch.tensor([0.05, 0.5, 0.1, 0.3, 0.05])
     add("p=0.7 keeps 0.5 and 0.3", probs.log(), 0.7)

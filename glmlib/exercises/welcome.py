@@ -5,14 +5,9 @@ from typing import Callable
 
 import torch
 
+from ..masks import causal_mask
+from .attention import heads_by_splitting, solution_split_heads  # noqa: F401 (notebook 00 shows it)
 from .checking import Case, CheckResult, run_cases
-
-
-def solution_split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
-    """``(B, T, C) -> (B, H, T, D)`` with ``D = C // H``: head h gets channels ``h*D .. h*D+D-1``."""
-    B, T, C = x.shape
-    D = C // n_head
-    return x.view(B, T, n_head, D).transpose(1, 2)  # (B, H, T, D)
 
 
 def solution_causal_row(i: int, T: int) -> torch.Tensor:
@@ -30,7 +25,7 @@ def _split_cases() -> list[Case]:
         ("one channel per head (H=C)", wide, 4),
         ("B=1, T=1, C=6, H=3", single, 3),
     ]
-    return [Case(name, (t, h), solution_split_heads(t, h)) for name, t, h in cases]
+    return [Case(name, (t, h), heads_by_splitting(t, h)) for name, t, h in cases]
 
 
 def check_split_heads(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
@@ -41,7 +36,7 @@ def check_split_heads(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckR
 def _row_cases() -> list[Case]:
     cases = [("query 0 of 4 (only itself)", 0, 4), ("query 2 of 5", 2, 5),
              ("last query of 4 (sees everything)", 3, 4), ("T = 1", 0, 1), ("query 5 of 8", 5, 8)]
-    return [Case(name, (i, T), solution_causal_row(i, T)) for name, i, T in cases]
+    return [Case(name, (i, T), causal_mask(T)[i]) for name, i, T in cases]
 
 
 def _bool_only(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
