@@ -199,6 +199,8 @@ def open_and_run_all(browser, lab: Lab, notebook: str, explorer_class: str):
             ".some(e => e.textContent.includes('*'))", timeout=RUN_ALL_S * 1000, polling=1000)
         page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=RUN_ALL_S * 1000)
         explorer.scroll_into_view_if_needed()
+        page.wait_for_function("el => el.querySelector('img') && el.querySelector('img').naturalWidth > 100",
+                               arg=explorer.element_handle(), timeout=60_000)  # the first picture is drawn
     except Exception:
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"FAILED_{Path(notebook).stem}.png"), timeout=30_000)
@@ -286,8 +288,6 @@ def test_sampling_explorer_redraws_when_temperature_moves(browser, lab):
     notebook = install_notebook(notebook_source("07_generation_and_sampling"), lab)
     context, page, ex, external = open_and_run_all(browser, lab, notebook, "glm-sampling-explorer")
     try:
-        page.wait_for_function("el => el.querySelector('img') && el.querySelector('img').naturalWidth > 100",
-                               arg=ex.element_handle(), timeout=60_000)
         shot(ex, "sampling_explorer_before.png")
         before_src, before_text = image_src(ex), ex.inner_text()
         temperature = ex.locator(".widget-slider").filter(has_text="temperature").first
@@ -310,8 +310,6 @@ def test_attention_explorer_redraws_when_head_changes(browser, lab):
     notebook = install_notebook(notebook_source("04_attention"), lab)
     context, page, ex, external = open_and_run_all(browser, lab, notebook, "glm-attention-explorer")
     try:
-        page.wait_for_function("el => el.querySelector('img') && el.querySelector('img').naturalWidth > 100",
-                               arg=ex.element_handle(), timeout=60_000)
         shot(ex, "attention_explorer_before.png")
         src = image_src(ex)
         selects = ex.locator("select")

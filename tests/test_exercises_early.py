@@ -191,6 +191,9 @@ def test_solutions_agree_with_the_library() -> None:
     assert torch.allclose(ex_lm.solution_add_k_probs(lm.counts, 0.5), lm.probs)
     assert math.isclose(ex_lm.solution_sequence_log_prob(lm.probs, [1, 0, 2]), lm.log_prob([1, 0, 2]))
 
+    assert ex_tokens.solution_context_target_pairs([5, 6, 7, 8]) == [([5], 6), ([5, 6], 7), ([5, 6, 7], 8)]
+    assert ex_tokens.solution_context_target_pairs([4]) == []
+
     data = torch.arange(50, 90)
     g = torch.Generator().manual_seed(3)  # get_batch draws its starts exactly like this
     starts = torch.randint(len(data) - 5, (4,), generator=torch.Generator().manual_seed(3)).tolist()
