@@ -174,7 +174,6 @@ print(model_tokenizer.decode(out[0]))
 idx = torch.tensor([model_tokenizer.encode("To be, or not"), model_tokenizer.encode("to be: that i")])
 with torch.no_grad():
     logits, _ = model(idx)
-B, T = idx.shape
 print(f"idx    {tuple(idx.shape)}    = (B, T)")
 print(f"logits {tuple(logits.shape)} = (B, T, V)")
 print(f"shipped model: C = {cfg.n_embd}, H = {cfg.n_head}, D = C / H = {cfg.n_embd // cfg.n_head}, "

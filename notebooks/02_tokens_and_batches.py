@@ -106,7 +106,8 @@ print(f"CharTokenizer agrees: vocab_size={tokenizer.vocab_size}, same ids for {l
 # character in the corpus (note the logarithmic axis).
 
 # %%
-freq = torch.bincount(torch.tensor(tokenizer.encode(text)), minlength=tokenizer.vocab_size)
+data = tokenizer.encode_tensor(text)  # the whole corpus as ids (a vectorised encode)
+freq = torch.bincount(data, minlength=tokenizer.vocab_size)
 order = torch.argsort(freq, descending=True)
 labels = [visible(chars[i]) for i in order.tolist()]
 fig, ax = plt.subplots(figsize=(13, 3.6))
@@ -170,8 +171,7 @@ for fn in (encode, tokenizer.encode):
 # %%
 # NBVAL_CHECK_OUTPUT
 train_text, val_text = train_val_split(text)
-train_data = torch.tensor(tokenizer.encode(train_text))  # (N_train,)
-val_data = torch.tensor(tokenizer.encode(val_text))  # (N_val,)
+train_data, val_data = data[:len(train_text)], data[len(train_text):]  # (N_train,), (N_val,)
 print(f"train: {len(train_data):>9,} tokens ({len(train_data) / len(text):.1%})  dtype {train_data.dtype}")
 print(f"val:   {len(val_data):>9,} tokens ({len(val_data) / len(text):.1%})")
 print("validation text starts with:", repr(val_text[:40]))

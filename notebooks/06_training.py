@@ -39,7 +39,6 @@
 # `(x, y)` batches (02), and the GPT itself (05).
 
 # %%
-import json
 import math
 
 import matplotlib.pyplot as plt
@@ -48,7 +47,7 @@ import torch.nn.functional as F
 
 import glmlib.exercises.training as ex
 from glmlib.data import CharTokenizer, get_batch, load_shakespeare, train_val_split
-from glmlib.model import PRETRAINED, GPT, GPTConfig, load_pretrained
+from glmlib.model import PRETRAINED, GPT, GPTConfig, load_checkpoint
 from glmlib.ngram import BigramLM
 from glmlib.train import evaluate, lr_at, make_optimizer, preset, train
 
@@ -394,7 +393,7 @@ from glmlib.widgets import TrainingDashboard
 
 dash = TrainingDashboard(max_iters=cfg.max_iters)
 display(dash)
-result = train(cfg, callbacks=[dash])
+result = train(cfg, callbacks=[dash], text=text)
 
 # %%
 live_model = result.model
@@ -419,7 +418,8 @@ plt.show()
 #
 # The course ships a bigger model, trained the same way for longer (the
 # `"shipped"` preset, see `data/README.md`). `glmlib.model.load_pretrained()`
-# loads it in a second. We measure it on the *validation* split, text it
+# loads it in a second; `load_checkpoint`, used here, also returns the
+# record of its training stored next to the weights. We measure it on the *validation* split, text it
 # never trained on, with `glmlib.train.evaluate`: the mean cross-entropy over
 # non-overlapping windows of `block_size` characters. The full split has
 # nearly half a million characters, which takes a few minutes on a CPU, so
@@ -429,9 +429,8 @@ plt.show()
 # file records it, and we print it for comparison.)
 
 # %%
-shipped, shipped_tok = load_pretrained()
+shipped, shipped_tok, recorded = load_checkpoint(PRETRAINED)  # recorded: the JSON's training record
 assert shipped_tok.chars == tokenizer.chars
-recorded = json.loads(PRETRAINED.with_suffix(".json").read_text())
 print(vars(shipped.config), f"{shipped.num_params():,} parameters")
 if recorded.get("val_loss") is not None:
     print(f"recorded when saved: loss {recorded['val_loss']:.3f} on the whole validation split")

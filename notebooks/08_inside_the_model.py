@@ -389,15 +389,14 @@ print(f"KV cache for one full window: 2 x {L} layers x {block_size} positions x 
 # through the network.
 
 # %%
-n_steps = n_new
-lengths = [prompt.shape[1] + s for s in range(n_steps)]  # tokens that exist before each step
+lengths = [prompt.shape[1] + s for s in range(n_new)]  # tokens that exist before each step
 context = [n - window_start(n, block_size) for n in lengths]
 assert fed_plain == context  # without a cache, every step re-reads the whole context
 
 # %%
 # NBVAL_CHECK_OUTPUT
-restarts = [s for s in range(1, n_steps) if window_start(lengths[s], block_size) != window_start(lengths[s - 1], block_size)]
-print(f"{n_steps} steps, block_size {block_size}: the context restarts at steps {restarts}")
+restarts = [s for s in range(1, n_new) if window_start(lengths[s], block_size) != window_start(lengths[s - 1], block_size)]
+print(f"{n_new} steps, block_size {block_size}: the context restarts at steps {restarts}")
 print(f"tokens fed through the network: without cache {sum(fed_plain):,}, with cache {sum(fed_cached):,} "
       f"({sum(fed_plain) / sum(fed_cached):.1f}x fewer)")
 print("with cache: 1 token per step except at the first step and the restarts:",

@@ -77,6 +77,7 @@ def test_tokenizer_round_trips_the_corpus(corpus: str, tokenizer: CharTokenizer)
     assert ids[: tokenizer.vocab_size] == list(range(tokenizer.vocab_size))
     assert tokenizer.decode(ids) == sample
     assert tokenizer.decode(torch.tensor(ids)) == sample
+    assert torch.equal(tokenizer.encode_tensor(sample), torch.tensor(ids))  # the vectorised path agrees
 
 
 def test_tokenizer_ids_follow_sorted_characters() -> None:
@@ -92,6 +93,9 @@ def test_unknown_characters_are_listed_in_the_error(tokenizer: CharTokenizer) ->
     message = str(err.value)
     assert "'\u00e9'" in message and "'\u2603'" in message
     assert "allowed" in message
+    for text in ("Caf\u00e9", "\U0001f600", "\x00"):  # beyond the table, astral, below it
+        with pytest.raises(ValueError, match="not in the vocabulary"):
+            tokenizer.encode_tensor(text)
 
 
 def test_special_tokens_come_after_the_characters() -> None:

@@ -97,9 +97,11 @@ def test_generation_is_reproducible_by_seed(make_gpt) -> None:
 def test_zero_new_tokens_returns_the_prompt_and_mode_is_restored(make_gpt) -> None:
     model = make_gpt().train()
     idx = prompt()
+    threads = torch.get_num_threads()
     assert torch.equal(model.generate(idx, 0), idx)
     model.generate(idx, 2)
     assert model.training
+    assert torch.get_num_threads() == threads  # cached steps ran on one thread, then it was restored
 
 
 def test_a_prompt_longer_than_the_window_is_cropped(make_gpt) -> None:
