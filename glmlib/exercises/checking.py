@@ -1,72 +1,271 @@
-"""The shared machinery of the exercise checkers: run cases, explain failures."""
+"""The shared machinery of the exercise checkers: run cases, diagnose mistakes, grade.
+
+A checker runs the learner's function on several cases whose expected values
+come from an independent reference (PyTorch, the library's own tested code,
+or numbers worked out by hand), never from a solution shipped in this package.
+When an answer is wrong it says what the mistake looks like, not only
+"expected / got": each case can list the values that known mistakes produce,
+and a few common slips (a float where a tensor was asked, a wrong shape, a
+wrong dtype, a forbidden shortcut) are recognised everywhere.
+
+A checker never raises on a wrong or missing answer: it returns a
+``CheckResult`` that notebooks display. Grading tools call ``.require()``,
+which raises ``ExerciseFailed`` (an ``AssertionError``) with the same message.
+"""
 from __future__ import annotations
 
+import contextlib
+import inspect
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
+
+NOT_YET = "not yet"
+
+
+class ExerciseFailed(AssertionError):
+    """Raised by ``CheckResult.require()`` for an answer that is missing or wrong."""
+
+
+class ShortcutUsed(Exception):
+    """Raised inside the learner's code when it calls a function the exercise forbids."""
+
+
+@dataclass
+class Mistake:
+    """A known wrong answer: the value it gives on a case, and what to tell the learner."""
+
+    value: Any
+    message: str
 
 
 @dataclass
 class Case:
-    """One input to try: ``args`` for the learner's function and the expected result."""
+    """One input to try: ``args`` for the learner's function and the expected result.
+
+    ``mistakes`` lists the values that common wrong answers return on this
+    input, each with a diagnosis shown when the learner's result matches it.
+    """
 
     name: str
     args: tuple
     expected: Any
     kwargs: dict = field(default_factory=dict)
+    mistakes: list[Mistake] = field(default_factory=list)
+
+
+@dataclass
+class Shortcut:
+    """A function the exercise asks the learner not to call: ``owner.attribute``."""
+
+    owner: Any
+    attribute: str
+    label: str
+    hint: str
 
 
 @dataclass
 class CheckResult:
-    """What a checker found: ``passed``, and a message naming the failing case."""
+    """What a checker found: ``status`` is "pass", "not yet" or "fail", with a message."""
 
     exercise: str
-    passed: bool
+    status: str
     message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
 
     def __bool__(self) -> bool:
         return self.passed
 
+    def require(self) -> "CheckResult":
+        """Raise ``ExerciseFailed`` unless the answer passed (for autograders)."""
+        if not self.passed:
+            raise ExerciseFailed(f"{self.exercise}: {self.status}: {self.message}")
+        return self
+
     def __repr__(self) -> str:
-        return f"{'PASS' if self.passed else 'FAIL'} {self.exercise}: {self.message}"
+        return f"{self.status.upper()} {self.exercise}: {self.message}"
 
     def _repr_markdown_(self) -> str:
-        mark = "✅" if self.passed else "❌"
-        return f"{mark} **{self.exercise}**: {self.message}"
+        mark = {"pass": "✅", NOT_YET: "⏳"}.get(self.status, "❌")
+        return f"{mark} **{self.exercise}** ({self.status}): {self.message}"
 
 
-def _same(expected: Any, got: Any, atol: float) -> bool:
+def passed(exercise: str, message: str) -> CheckResult:
+    return CheckResult(exercise, "pass", message)
+
+
+def failed(exercise: str, message: str) -> CheckResult:
+    return CheckResult(exercise, "fail", message)
+
+
+def not_yet(exercise: str, message: str = "replace the `raise NotImplementedError` (or `...`) "
+                                           "with your code") -> CheckResult:
+    return CheckResult(exercise, NOT_YET, message)
+
+
+# ------------------------------------------------------------------ comparing
+
+def same(expected: Any, got: Any, atol: float = 1e-5) -> bool:
+    """Whether ``got`` equals ``expected``: exactly for bool/int tensors, to ``atol`` for floats."""
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
             return False
         if expected.dtype == torch.bool or not expected.is_floating_point():
             return bool(torch.equal(got.to(expected.dtype), expected))
+        if not got.is_floating_point():
+            got = got.to(expected.dtype)
         return bool(torch.allclose(got.to(expected.dtype), expected, atol=atol, rtol=0, equal_nan=True))
+    if isinstance(expected, (list, tuple)):
+        return (isinstance(got, (list, tuple)) and len(got) == len(expected)
+                and all(same(e, g, atol) for e, g in zip(expected, got)))
     if isinstance(expected, float):
+        if isinstance(got, torch.Tensor) and got.numel() != 1:
+            return False
         try:
-            return abs(float(got) - expected) <= atol
+            return abs(float(got) - expected) <= atol or (math.isinf(expected) and float(got) == expected)
         except (TypeError, ValueError):
             return False
-    return got == expected
+    return bool(got == expected)
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A short description of a value for a message."""
     if isinstance(value, torch.Tensor):
+        if value.numel() > 64:
+            return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}"
         return f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}:\n{value}"
     return repr(value)
 
 
-def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5) -> CheckResult:
-    """Call ``fn`` on every case; stop at the first wrong answer and say why."""
-    for case in cases:
-        try:
+def _type_slip(expected: Any, got: Any) -> str | None:
+    """Recognise a wrong kind of value (float for tensor, wrong shape, wrong dtype)."""
+    if isinstance(expected, torch.Tensor):
+        if isinstance(got, (float, int)) and not isinstance(got, bool):
+            kind = type(got).__name__
+            if expected.dim() == 0:
+                return (f"you returned a Python {kind}; return a 0-d tensor (keep the computation in "
+                        f"torch, e.g. `torch.tensor(...)` or a tensor expression, not `.item()`)")
+            return f"you returned a Python {kind}; return a tensor of shape {tuple(expected.shape)}"
+        if not isinstance(got, torch.Tensor):
+            return f"you returned {type(got).__name__}; return a tensor of shape {tuple(expected.shape)}"
+        if got.shape != expected.shape:
+            return f"your result has shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}"
+        if expected.dtype == torch.bool and got.dtype != torch.bool:
+            return f"your result has dtype {got.dtype}; return a bool tensor (True = may attend)"
+        if expected.is_floating_point() and not got.is_floating_point():
+            return f"your result has dtype {got.dtype}; return floating-point values"
+    if isinstance(expected, float) and isinstance(got, torch.Tensor) and got.numel() != 1:
+        return f"you returned a tensor of shape {tuple(got.shape)}; return a single number"
+    if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(got, float):
+        return f"you returned the float {got!r}; return an int"
+    return None
+
+
+def _difference(expected: Any, got: Any) -> str:
+    """Where a wrong tensor differs most, to help the learner look."""
+    if not (isinstance(expected, torch.Tensor) and isinstance(got, torch.Tensor)
+            and got.shape == expected.shape and expected.numel() > 0):
+        return ""
+    e, g = expected.double(), got.double()
+    diff = (e - g).abs().nan_to_num(nan=math.inf)
+    both_inf = (e == g)
+    diff = diff.masked_fill(both_inf, 0.0)
+    if expected.dim() == 0:
+        return ""
+    index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
+    return f" (largest difference at index {index}: expected {e[index].item():.6g}, got {g[index].item():.6g})"
+
+
+# ------------------------------------------------------------------ shortcuts
+
+@contextlib.contextmanager
+def forbid(shortcuts: Sequence[Shortcut]) -> Iterator[None]:
+    """Make each forbidden function raise ``ShortcutUsed`` while the learner's code runs."""
+    saved = []
+    try:
+        for s in shortcuts:
+            original = getattr(s.owner, s.attribute)
+            saved.append((s, original))
+
+            def trap(*args, _s=s, **kwargs):
+                raise ShortcutUsed(_s.label)
+
+            setattr(s.owner, s.attribute, trap)
+        yield
+    finally:
+        for s, original in reversed(saved):
+            setattr(s.owner, s.attribute, original)
+
+
+# ------------------------------------------------------------------ running
+
+def call_learner(exercise: str, fn: Callable, case: Case,
+                 shortcuts: Sequence[Shortcut] = ()) -> tuple[Any, CheckResult | None]:
+    """Call ``fn`` on one case; return its result, or a ready ``CheckResult`` when it did not answer."""
+    try:
+        with forbid(shortcuts):
             got = fn(*case.args, **case.kwargs)
-        except NotImplementedError:
-            return CheckResult(exercise, False, "not implemented yet: replace the `raise NotImplementedError`")
-        except Exception as err:  # the learner's code raised: report it, don't crash
-            return CheckResult(exercise, False, f"case '{case.name}' raised {type(err).__name__}: {err}")
-        if not _same(case.expected, got, atol):
-            return CheckResult(exercise, False,
-                               f"case '{case.name}': expected {_show(case.expected)}, got {_show(got)}")
-    return CheckResult(exercise, True, f"all {len(cases)} cases pass")
+    except NotImplementedError:
+        return None, not_yet(exercise)
+    except ShortcutUsed as err:
+        hint = next(s.hint for s in shortcuts if s.label == str(err))
+        return None, failed(exercise, f"your code calls `{err}`, which this exercise asks you to "
+                                      f"write yourself: {hint}")
+    except Exception as err:  # the learner's code raised: report it, don't crash
+        return None, failed(exercise, f"case '{case.name}' raised {type(err).__name__}: {err}")
+    if got is None or got is Ellipsis:
+        return None, not_yet(exercise, "your function returns nothing yet: write its body and "
+                                       "`return` the result")
+    return got, None
+
+
+def judge(exercise: str, case: Case, got: Any, atol: float = 1e-5) -> CheckResult | None:
+    """Compare one result with its case; ``None`` when it is right, else a diagnosis."""
+    if same(case.expected, got, atol):
+        return None
+    for mistake in case.mistakes:
+        if same(mistake.value, got, atol):
+            return failed(exercise, f"case '{case.name}': {mistake.message}")
+    slip = _type_slip(case.expected, got)
+    if slip:
+        return failed(exercise, f"case '{case.name}': {slip}")
+    return failed(exercise, f"case '{case.name}': expected {show(case.expected)}, got {show(got)}"
+                            f"{_difference(case.expected, got)}")
+
+
+def require_callable(exercise: str, fn: object) -> CheckResult | None:
+    """A failing result when ``fn`` is not a function the checker can call."""
+    if fn is Ellipsis or fn is None:
+        return not_yet(exercise)
+    if not callable(fn):
+        return failed(exercise, f"pass your function itself (a callable), got {type(fn).__name__}")
+    return None
+
+
+def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5,
+              shortcuts: Sequence[Shortcut] = ()) -> CheckResult:
+    """Call ``fn`` on every case; stop at the first wrong answer and say why."""
+    problem = require_callable(exercise, fn)
+    if problem:
+        return problem
+    for case in cases:
+        got, early = call_learner(exercise, fn, case, shortcuts)
+        if early:
+            return early
+        verdict = judge(exercise, case, got, atol)
+        if verdict:
+            return verdict
+    return passed(exercise, f"all {len(cases)} cases pass")
+
+
+def source_of(fn: Callable) -> str:
+    """The learner's source code, or "" when Python cannot find it."""
+    try:
+        return inspect.getsource(fn)
+    except (OSError, TypeError):
+        return ""
