@@ -81,11 +81,10 @@ class CheckResult:
     def __bool__(self) -> bool:
         return self.passed
 
-    def require(self) -> "CheckResult":
-        """Raise ``ExerciseFailed`` unless the answer passed (for autograders)."""
+    def require(self) -> None:
+        """Raise ``ExerciseFailed`` unless the answer passed (for autograders); print nothing."""
         if not self.passed:
             raise ExerciseFailed(f"{self.exercise}: {self.status}: {self.message}")
-        return self
 
     def __repr__(self) -> str:
         return f"{self.status.upper()} {self.exercise}: {self.message}"
@@ -251,14 +250,14 @@ def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5
               shortcuts: Sequence[Shortcut] = ()) -> CheckResult:
     """Call ``fn`` on every case; stop at the first wrong answer and say why."""
     problem = require_callable(exercise, fn)
-    if problem:
+    if problem is not None:
         return problem
     for case in cases:
         got, early = call_learner(exercise, fn, case, shortcuts)
-        if early:
+        if early is not None:
             return early
         verdict = judge(exercise, case, got, atol)
-        if verdict:
+        if verdict is not None:
             return verdict
     return passed(exercise, f"all {len(cases)} cases pass")
 
