@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test benchmarks sync clean
+.PHONY: lab test benchmarks sync student grade clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,21 @@ benchmarks: $(STAMP)
 	$(BIN)/python benchmarks/bench_widgets.py
 	$(BIN)/python benchmarks/time_notebooks.py
 
+# The classroom editions (release/student, release/instructor, release/autograder),
+# built with otter-grader from the notebooks' markers.
+student: $(STAMP)
+	$(BIN)/python tools/editions.py
+
+release/autograder: $(STAMP) tools/editions.py $(wildcard notebooks/[0-9]*.ipynb)
+	$(BIN)/python tools/editions.py
+
+# Grade one submission: `make grade SUBMISSION=path/to/04_attention.ipynb`.
+grade: release/autograder
+	@test -n "$(SUBMISSION)" || { echo "usage: make grade SUBMISSION=path/to/notebook.ipynb" >&2; exit 2; }
+	@$(BIN)/python tools/grade.py "$(SUBMISSION)"
+
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache artifacts
+	rm -rf $(VENV) .pytest_cache artifacts release

@@ -1,0 +1,152 @@
+"""Build the classroom editions of the course from its one source, with Otter-Grader.
+
+The notebooks in ``notebooks/`` are the self-study edition and the source of
+the others: their exercises carry Otter-Grader's block markers (see
+``docs/instructor/authoring.md``). ``python tools/editions.py`` runs
+``otter assign`` on each of them and writes
+
+- ``release/student/``: the notebooks without solutions, outputs or tests'
+  secrets, each exercise ending in ``grader.check(...)``, with ``tests/``;
+- ``release/instructor/``: the notebooks with solutions inline and their
+  outputs, plus the instructor guide (``guide/``);
+- ``release/autograder/NN_name.zip``: what ``otter run`` grades a submission with.
+
+``release/`` is rebuilt whole: it is written next to itself and swapped in
+at the end, so a failed build never leaves a half-written release.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+GUIDE = ROOT / "docs" / "instructor"
+
+ASSIGNMENT_CONFIG = """# ASSIGNMENT CONFIG
+name: {name}
+init_cell: true
+check_all_cell: false
+export_cell: false
+run_tests: false
+show_question_points: true
+tests:
+  files: true
+"""
+
+SOLUTION_TAG = "otter_assign_solution_cell"
+ANSWER_TAG = "otter_answer_cell"
+
+
+def sources(notebooks: Path = NOTEBOOKS) -> list[Path]:
+    """The course notebooks, in order (``NN_name.ipynb``)."""
+    return sorted(p for p in notebooks.glob("[0-9][0-9]_*.ipynb"))
+
+
+def master_notebook(path: Path) -> nbformat.NotebookNode:
+    """The self-study notebook with the assignment configuration cell in front."""
+    nb = nbformat.read(path, as_version=4)
+    config = nbformat.v4.new_raw_cell(ASSIGNMENT_CONFIG.format(name=path.stem))
+    nb.cells.insert(0, config)
+    return nb
+
+
+def _only_comments(source: str) -> bool:
+    return all(not line.strip() or line.strip().startswith("#") for line in source.splitlines())
+
+
+def _unfold(cell: nbformat.NotebookNode) -> None:
+    cell.metadata.get("jupyter", {}).pop("source_hidden", None)
+    if cell.metadata.get("jupyter") == {}:
+        del cell.metadata["jupyter"]
+
+
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop the cells that solution stripping left empty, unfold the rest."""
+    nb = copy.deepcopy(nb)
+    keep = []
+    for cell in nb.cells:
+        if cell.cell_type == "code" and ANSWER_TAG in _tags(cell) and _only_comments(cell.source):
+            continue
+        _unfold(cell)
+        keep.append(cell)
+    nb.cells = keep
+    return nb
+
+
+def instructor_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Solutions inline: unfold every cell and open the solution notes."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        _unfold(cell)
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.splitlines()
+                                    if not re.match(r"\s*# (BEGIN|END) SOLUTION", line))
+        if cell.cell_type == "markdown" and "<details>" in cell.source:
+            cell.source = re.sub(r"</?details>|<summary>(.*?)</summary>", lambda m: (
+                f"**{m.group(1)}**" if m.group(1) else ""), cell.source)
+    return nb
+
+
+def assign(path: Path, work: Path) -> Path:
+    """Run ``otter assign`` on one notebook; return its output directory."""
+    master = work / "master" / path.name
+    master.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(master_notebook(path), master)
+    out = work / path.stem
+    done = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master), str(out)],
+                          capture_output=True, text=True, cwd=work)
+    if done.returncode != 0:
+        raise RuntimeError(f"otter assign failed for {path.name}:\n{done.stdout}\n{done.stderr}")
+    return out
+
+
+def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: Path = GUIDE) -> Path:
+    """Write the student, instructor and autograder editions under ``release``."""
+    release = release.resolve()
+    release.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=release.parent, prefix=".release-") as tmp:
+        work, new = Path(tmp) / "work", Path(tmp) / "release"
+        for part in ("student/tests", "instructor", "autograder"):
+            (new / part).mkdir(parents=True)
+        for path in sources(notebooks):
+            out = assign(path, work)
+            student = nbformat.read(out / "student" / path.name, as_version=4)
+            nbformat.write(student_edition(student), new / "student" / path.name)
+            solved = nbformat.read(out / "autograder" / path.name, as_version=4)
+            nbformat.write(instructor_edition(solved), new / "instructor" / path.name)
+            for test in (out / "student" / "tests").glob("*.py"):
+                shutil.copy2(test, new / "student" / "tests" / test.name)
+            (zipfile,) = (out / "autograder").glob("*.zip")
+            shutil.copy2(zipfile, new / "autograder" / f"{path.stem}.zip")
+        if guide.is_dir():
+            shutil.copytree(guide, new / "instructor" / "guide")
+        old = Path(tmp) / "old"
+        if release.exists():
+            release.rename(old)
+        new.rename(release)
+    return release
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "release", help="where to write the editions")
+    args = parser.parse_args(argv)
+    release = build(args.out)
+    print(f"wrote {release}/student, {release}/instructor and {release}/autograder")
+
+
+if __name__ == "__main__":
+    main()
