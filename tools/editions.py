@@ -73,6 +73,14 @@ def _tags(cell: nbformat.NotebookNode) -> list[str]:
     return cell.metadata.get("tags", [])
 
 
+def _unlock(cell: nbformat.NotebookNode) -> None:
+    """Let the learner edit an exercise cell (otter locks every cell of a question's text)."""
+    otter_own = cell.source.startswith(("grader.check", "# Initialize Otter"))
+    if cell.cell_type == "code" and not otter_own:
+        cell.metadata.pop("editable", None)
+        cell.metadata.pop("deletable", None)
+
+
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop the cells that solution stripping left empty, unfold the rest."""
     nb = copy.deepcopy(nb)
@@ -81,6 +89,7 @@ def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if cell.cell_type == "code" and ANSWER_TAG in _tags(cell) and _only_comments(cell.source):
             continue
         _unfold(cell)
+        _unlock(cell)
         keep.append(cell)
     nb.cells = keep
     return nb
@@ -91,6 +100,7 @@ def instructor_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         _unfold(cell)
+        _unlock(cell)
         if cell.cell_type == "code":
             cell.source = "\n".join(line for line in cell.source.splitlines()
                                     if not re.match(r"\s*# (BEGIN|END) SOLUTION", line))
