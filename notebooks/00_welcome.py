@@ -29,7 +29,7 @@
 # 3. meet the conventions used everywhere after this (tensor shapes, mask
 #    polarity, the sampling pipeline, seeds), stated once, here;
 # 4. see the map of the course;
-# 5. solve two warm-up exercises with automatic checkers.
+# 5. solve two warm-up exercises that use these conventions, with automatic checkers.
 #
 # **What you need:** Python, a little PyTorch (tensors, indexing, `view`,
 # `transpose`), basic probability (conditional probability, logarithms) and
@@ -49,9 +49,14 @@
 # * **Exercises.** Each exercise gives you a function whose body is
 #   `raise NotImplementedError`. Replace it with your code and re-run the cell:
 #   the checker underneath tries several cases (including edge cases) and
-#   tells you which one failed, with the expected and the actual value. A
-#   worked solution hides behind *Show solution*, and the cell after it runs
-#   the reference solution through the same checker.
+#   answers *pass*, *not yet* (nothing written yet) or *fail*, naming the case
+#   that failed and, for a common mistake, what the mistake looks like. Every
+#   notebook from 02 on has a *transfer* exercise whose answer appears nowhere
+#   earlier in the course. A worked solution sits folded below each exercise
+#   (thin bars; click to unfold). Running it replaces your function with the
+#   worked one, so try first; the folded cell after it is the test a grader runs.
+#   Instructors can build a student edition without the solutions from the same
+#   notebooks (see `docs/instructor/`).
 # * **Editing.** Each notebook is stored twice: `NN_name.py` (a
 #   [jupytext](https://jupytext.readthedocs.io) "percent" script) is the
 #   **source**, and `NN_name.ipynb` is the executed notebook with its outputs.
@@ -386,61 +391,106 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# ### Exercise 1: split the channels into heads
-#
-# Multi-head attention (notebook 04) gives each of the `H` heads its own slice
-# of `D = C / H` channels: head 0 gets channels `0 … D-1`, head 1 gets
-# `D … 2D-1`, and so on. Write `split_heads(x, n_head)` that turns `x` of shape
-# `(B, T, C)` into shape `(B, H, T, D)`, so that `out[b, h, t]` holds the
-# channels `h*D … h*D + D - 1` of `x[b, t]`.
-#
-# *Hint:* a `view` can split the last axis into two; a `transpose` can then
-# move the head axis in front of the time axis. Careful: viewing straight into
-# `(B, H, T, D)` gives the right shape but the wrong numbers.
+# Each exercise below gives you a function whose body is
+# `raise NotImplementedError`. Write the body and re-run the cell: the checker
+# under it tries several cases and answers **pass**, **not yet** (nothing
+# written yet) or **fail**, with what the mistake looks like. A worked
+# solution is folded below each exercise (the thin bar); open it after you
+# have tried.
 
 # %%
-from glmlib.exercises.welcome import (check_causal_row, check_split_heads, solution_causal_row,
-                                      solution_split_heads)
+import glmlib.exercises.welcome as ex
 
+# %% [markdown]
+# ### Exercise 1 (warm-up): the next-token probabilities of a batch
+#
+# The model returns logits of shape `(B, T, V)`: for every sequence `b` and
+# every position `t`, one score per vocabulary entry, predicting the token
+# that follows position `t`. The token that comes *after the whole sequence*
+# is therefore predicted at the **last** position, `t = T - 1`.
+#
+# Write `next_token_probs(logits)` that takes logits of shape `(B, T, V)` and
+# returns a tensor of shape `(B, V)`: row `b` is the softmax, over the
+# vocabulary, of sequence `b`'s logits at its last position (each row sums to
+# 1). Use indexing and `torch.softmax(..., dim=...)`; no loops needed.
+#
+# The checker tries four batches of different shapes (`B`, `T` and `V` all
+# different in most of them) and recognises the usual slips: a softmax over
+# the wrong axis, the first position instead of the last, the last sequence of
+# the batch instead of the last position, and a leftover time axis of length 1.
 
-def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
-    """(B, T, C) -> (B, H, T, D) with D = C // n_head."""
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q00_next_token_probs
+# points: 1
+
+# %%
+def next_token_probs(logits: torch.Tensor) -> torch.Tensor:
+    """(B, T, V) logits -> (B, V) probabilities of the token after each sequence."""
     # your code here
     raise NotImplementedError
 
 
-check_split_heads(split_heads)
+ex.check_next_token_probs(next_token_probs)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
-#     B, T, C = x.shape
-#     D = C // n_head
-#     return x.view(B, T, n_head, D).transpose(1, 2)  # (B, T, H, D) -> (B, H, T, D)
-# ```
-#
-# `view(B, T, H, D)` cuts each position's `C` channels into `H` consecutive
-# groups of `D`, without copying. `transpose(1, 2)` then swaps the time and
-# head axes so that each head holds a whole `(T, D)` sequence, ready for the
-# matrix products of attention. `x.view(B, H, T, D)` would instead mix
-# channels of different positions into one head.
+# `logits[:, -1, :]` keeps every sequence (`:` on axis 0, `B`), takes the
+# last position (`-1` on axis 1, `T`, which drops that axis) and keeps the
+# whole vocabulary (axis 2, `V`): shape `(B, V)`. The softmax then runs over
+# `dim=-1`, the vocabulary, so that each row is a distribution over the next
+# token. Applied to the `(2, 13, V)` logits of the shipped model above, row 0
+# is the model's guess for the character after "To be, or not".
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-check_split_heads(solution_split_heads)
+# BEGIN SOLUTION NO PROMPT
+def next_token_probs(logits: torch.Tensor) -> torch.Tensor:
+    """(B, T, V) logits -> (B, V) probabilities of the token after each sequence."""
+    last = logits[:, -1, :]  # (B, V): the last position of every sequence
+    return torch.softmax(last, dim=-1)  # (B, V), each row sums to 1
+
+
+ex.check_next_token_probs(next_token_probs)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_next_token_probs(next_token_probs).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 2: one row of the causal mask
+# ### Exercise 2 (warm-up): one row of the causal mask
 #
 # Write `causal_row(i, T)` returning the boolean row of the causal mask for
 # query `i` in a sequence of length `T`: a tensor of shape `(T,)` that is
 # `True` at the keys `j` that query `i` may attend to (`j <= i`) and `False`
-# elsewhere. The checker insists on `dtype=torch.bool`.
+# elsewhere. Build it yourself: calling `causal_mask` is trapped by the
+# checker. The checker insists on `dtype=torch.bool` and names the usual
+# slips: a query that cannot see itself, the wrong triangle, `True` for the
+# blocked keys, and the additive `0 / -inf` form instead of the boolean one.
 #
 # *Hint:* compare `torch.arange(T)` with `i`.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q00_causal_row
+# points: 1
 
 # %%
 def causal_row(i: int, T: int) -> torch.Tensor:
@@ -449,25 +499,45 @@ def causal_row(i: int, T: int) -> torch.Tensor:
     raise NotImplementedError
 
 
-check_causal_row(causal_row)
+ex.check_causal_row(causal_row)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def causal_row(i: int, T: int) -> torch.Tensor:
-#     return torch.arange(T) <= i
-# ```
-#
-# Stacking the rows for `i = 0 … T-1` gives exactly `causal_mask(T)`: try
-# `torch.stack([causal_row(i, 5) for i in range(5)])`.
+# `torch.arange(T) <= i` compares every key position `j = 0 … T-1` with `i`
+# and gives a bool tensor directly. Stacking the rows for `i = 0 … T-1` gives
+# the whole lower-triangular mask: `torch.stack([causal_row(i, 5) for i in
+# range(5)])` equals `causal_mask(5)`.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-print(check_causal_row(solution_causal_row))
-rows = torch.stack([solution_causal_row(i, 5) for i in range(5)])
-print("rows stacked == causal_mask(5):", torch.equal(rows, causal_mask(5)))
+# BEGIN SOLUTION NO PROMPT
+def causal_row(i: int, T: int) -> torch.Tensor:
+    """Bool (T,): True where query i may attend key j."""
+    return torch.arange(T) <= i  # key j is allowed exactly when j <= i
+
+
+ex.check_causal_row(causal_row)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_causal_row(causal_row).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -391,12 +391,18 @@ print("some pairs never seen in training:", examples[:12])
 # smoothing; $k \to 0$ gives back the counting model; $k \to \infty$ forgets
 # the data and tends to the uniform distribution $1/V$. The best $k$ is a
 # trade-off, chosen on the validation set.
+#
+# `BigramLM` smooths with its `k` argument. Below we hand it our counts and
+# read its table for each `k`; exercise 2 at the end asks you to write the
+# formula yourself. Our own perplexity, computed from all the pairs at once,
+# must agree with the library's line-by-line `log_prob`.
 
 # %%
 def smoothed(counts: torch.Tensor, k: float) -> torch.Tensor:
-    """Add-k smoothed bigram table, (V, V); rows sum to 1."""
-    c = counts.double() + k  # (V, V)
-    return c / c.sum(dim=1, keepdim=True)
+    """Add-k smoothed bigram table (V, V) from BigramLM; rows sum to 1."""
+    lm = BigramLM(V, k=k)
+    lm.counts = counts.double()  # reuse our counts instead of counting again
+    return lm.probs
 
 
 def perplexity(probs: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -> float:
@@ -408,7 +414,6 @@ def perplexity(probs: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -> fl
 # NBVAL_CHECK_OUTPUT
 laplace = BigramLM(V, k=1.0, bos=BOS, eos=EOS)
 laplace.counts = bigram.counts.clone()  # same counts, different smoothing: no need to count again
-assert torch.allclose(laplace.probs[seen], smoothed(counts, 1.0)[seen])
 check_lines = val_lines[:500]  # the library scores one sequence at a time; a sample is enough to compare
 lib_nll = -sum(laplace.log_prob(ids) for ids in check_lines) / sum(len(ids) + 1 for ids in check_lines)
 ours = perplexity(smoothed(counts, 1.0), *pairs_of(check_lines))
@@ -521,53 +526,104 @@ chain_rule_view(gpt, gpt_tok, "\n" + sentence)  # edit the text to score your ow
 # %% [markdown]
 # ## Exercises
 #
-# ### Exercise 1: count the pairs
-#
-# Write `bigram_counts(ids, vocab_size)` returning a `(V, V)` integer tensor
-# whose entry `[a, b]` is the number of times token `b` directly follows token
-# `a` in the list `ids`. A sequence with fewer than two tokens has no pairs.
+# Write each function in the cell under its prompt and re-run the cell: the
+# checker answers *pass*, *not yet* or *fail*, and for a common mistake says
+# what it looks like. The worked solutions are folded below each exercise.
 
 # %%
-from glmlib.exercises.language_models import (check_add_k_probs, check_bigram_counts,
-                                              check_sequence_log_prob, solution_add_k_probs,
-                                              solution_bigram_counts, solution_sequence_log_prob)
+import glmlib.exercises.language_models as ex
 
+# %% [markdown]
+# ### Exercise 1: count the pairs
+#
+# Write `bigram_counts(ids, vocab_size)` returning a `(V, V)` tensor of counts
+# whose entry `[a, b]` is the number of times token `b` directly follows token
+# `a` in the list `ids` (row = previous token, column = next token). A
+# sequence with fewer than two tokens has no pairs. Any integer dtype will do
+# (`torch.long` is the natural one); a loop over the pairs is fine.
+#
+# The checker compares with `BigramLM`'s counts on six sequences, including
+# repeated pairs, a token followed by itself, one token and no token. It
+# names these mistakes: a transposed table, a repeated pair counted only once
+# (a classic of tensor indexing: `counts[prev, nxt] += 1` with index *tensors*
+# does not add up duplicates), a missing first or last pair, a pair that wraps
+# around from the last token to the first, and pairs counted both ways.
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q01_bigram_counts
+# points: 2
+
+# %%
 def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
-    """(V, V) int tensor: [a, b] = how often b follows a."""
+    """(V, V) counts: [a, b] = how often b follows a."""
     # your code here
     raise NotImplementedError
 
 
-check_bigram_counts(bigram_counts)
+ex.check_bigram_counts(bigram_counts)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
-#
-# ```python
-# def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
-#     counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long)
-#     for prev, nxt in zip(ids[:-1], ids[1:]):
-#         counts[prev, nxt] += 1
-#     return counts
-# ```
+# <details><summary>About the solution</summary>
 #
 # `zip(ids[:-1], ids[1:])` walks over the adjacent pairs; for an empty or
-# one-token list it yields nothing. On a large corpus, the `bincount` trick
-# above does the same in one call.
+# one-token list it yields nothing. Adding `1` one pair at a time counts a
+# repeated pair as often as it occurs. For four million characters the
+# `bincount` trick used above does the same in one call.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-check_bigram_counts(solution_bigram_counts)
+# BEGIN SOLUTION NO PROMPT
+def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
+    """(V, V) counts: [a, b] = how often b follows a."""
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.long)  # (V, V): row = previous token
+    for prev, nxt in zip(ids[:-1], ids[1:]):  # the n - 1 adjacent pairs
+        counts[prev, nxt] += 1
+    return counts
+
+
+ex.check_bigram_counts(bigram_counts)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_bigram_counts(bigram_counts).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: add-k smoothing
 #
-# Write `add_k_probs(counts, k)` returning the `(V, V)` table
-# $\hat P_k(b \mid a) = (N(a, b) + k) / (N(a) + kV)$ as floats. One edge
-# case: with `k = 0`, a row with no counts at all would be $0/0$; make such a
-# row uniform ($1/V$ everywhere), as `BigramLM` does.
+# Write `add_k_probs(counts, k)` returning the `(V, V)` float table
+# $\hat P_k(b \mid a) = (N(a, b) + k) / (N(a) + kV)$ for a `(V, V)` table of
+# counts (row `a` = previous token). One edge case: with `k = 0`, a row with
+# no counts at all would be $0/0$; make such a row uniform ($1/V$
+# everywhere), as `BigramLM` does. Do not change the `counts` you are given.
+#
+# The checker compares with `BigramLM`'s table for six `(counts, k)` pairs
+# (including `k = 0`, a large `k`, and a row never seen) and names these
+# mistakes: rows that do not sum to 1 (a denominator of $N(a) + k$), `k`
+# added only to the pairs that were seen, smoothing the frequencies instead of
+# the counts, normalising columns instead of rows, a transposed table, `NaN`
+# or zeros for an empty row, and changing the input counts in place.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q01_add_k_probs
+# points: 2
 
 # %%
 def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
@@ -576,65 +632,127 @@ def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
     raise NotImplementedError
 
 
-check_add_k_probs(add_k_probs)
+ex.check_add_k_probs(add_k_probs)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
-#     smoothed = counts.double() + k
-#     totals = smoothed.sum(dim=1, keepdim=True)  # (V, 1): N(a) + kV
-#     uniform = torch.full_like(smoothed, 1.0 / counts.shape[1])
-#     return torch.where(totals > 0, smoothed / totals.clamp_min(1e-300), uniform)
-# ```
-#
-# Summing the smoothed row gives $N(a) + kV$ directly. `torch.where` picks the
-# uniform row where the total is zero; the `clamp_min` only keeps the unused
-# branch from dividing by zero.
+# Adding `k` to every entry and summing the row gives $N(a) + kV$ directly,
+# so the denominator needs no separate formula. `torch.where` picks the
+# uniform row where the total is zero; the `clamp_min` only keeps the branch
+# that is not used from dividing by zero. `counts.double() + k` builds a new
+# tensor, so the input is left alone (an in-place `counts += k` would change
+# the caller's table).
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-check_add_k_probs(solution_add_k_probs)
+# BEGIN SOLUTION NO PROMPT
+def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
+    """(V, V) float table of add-k smoothed next-token probabilities."""
+    smoothed = counts.double() + k  # (V, V): a new tensor, the input is untouched
+    totals = smoothed.sum(dim=1, keepdim=True)  # (V, 1): N(a) + kV
+    uniform = torch.full_like(smoothed, 1.0 / counts.shape[1])  # for rows with nothing in them
+    return torch.where(totals > 0, smoothed / totals.clamp_min(1e-300), uniform)
+
+
+ex.check_add_k_probs(add_k_probs)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_add_k_probs(add_k_probs).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 3: the chain rule
+# ### Exercise 3: the chain rule, with start and end tokens
 #
-# Write `sequence_log_prob(probs, ids)` returning, as a Python number, the
-# natural log-probability of the sequence `ids` under the bigram table `probs`
-# (row = previous token, column = next token):
-# $\sum_{t} \log \texttt{probs}[x_{t-1}, x_t]$ over the adjacent pairs.
-# (Here `ids` already includes any start and end tokens; a single token
-# predicts nothing, so its log-probability is $\log 1 = 0$.)
+# Write `line_log_prob(probs, ids, bos, eos)` returning the natural
+# log-probability of one line under a bigram table `probs` (`(V, V)`, row =
+# previous token, column = next token):
+#
+# $$
+# \log P(x) = \sum_{t=1}^{n+1} \log \texttt{probs}[x_{t-1}, x_t],
+# \qquad x_0 = \texttt{bos},\; x_{n+1} = \texttt{eos},
+# $$
+#
+# where `ids` holds the line's tokens $x_1, \dots, x_n$ **without** the start
+# and end tokens: your function adds them. Return a Python float or a 0-d
+# tensor. An empty line still makes one prediction, $P(\texttt{eos} \mid
+# \texttt{bos})$.
+#
+# The checker compares with `BigramLM.log_prob` on six lines (an empty line,
+# one character, a long line, an unsmoothed table) and names these mistakes: a
+# missing first prediction (no `bos`) or last prediction (no `eos`), adding
+# probabilities instead of log-probabilities, returning the probability
+# instead of its log, the log of a sum, the negative log-likelihood, bits
+# instead of nats, an average instead of a sum, and a transposed lookup.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q01_line_log_prob
+# points: 2
 
 # %%
-def sequence_log_prob(probs: torch.Tensor, ids: list[int]) -> float:
-    """Natural log-probability of ids under a bigram table."""
+def line_log_prob(probs: torch.Tensor, ids: list[int], bos: int, eos: int) -> float:
+    """Natural log-probability of <bos> ids <eos> under a bigram table."""
     # your code here
     raise NotImplementedError
 
 
-check_sequence_log_prob(sequence_log_prob)
+ex.check_line_log_prob(line_log_prob)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def sequence_log_prob(probs: torch.Tensor, ids: list[int]) -> float:
-#     return float(sum(math.log(probs[prev, nxt]) for prev, nxt in zip(ids[:-1], ids[1:])))
-# ```
-#
-# Adding logarithms instead of multiplying probabilities is the chain rule
-# in log space; it cannot underflow.
+# Wrapping the line first makes every prediction one adjacent pair: `n`
+# characters give `n + 1` pairs, from $(\langle\text{bos}\rangle, x_1)$ to
+# $(x_n, \langle\text{eos}\rangle)$. Adding logarithms instead of multiplying
+# probabilities is the chain rule in log space; it cannot underflow.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-print(check_sequence_log_prob(solution_sequence_log_prob))
-wrapped = [BOS] + tok.encode(sentence) + [EOS]
-print(f"on our sentence: {solution_sequence_log_prob(laplace.probs, wrapped):.4f} "
-      f"(BigramLM: {laplace.log_prob(tok.encode(sentence)):.4f})")
+# BEGIN SOLUTION NO PROMPT
+def line_log_prob(probs: torch.Tensor, ids: list[int], bos: int, eos: int) -> float:
+    """Natural log-probability of <bos> ids <eos> under a bigram table."""
+    wrapped = [bos, *ids, eos]  # n + 2 tokens, n + 1 predictions
+    return sum(math.log(probs[prev, nxt]) for prev, nxt in zip(wrapped[:-1], wrapped[1:]))
+
+
+ex.check_line_log_prob(line_log_prob)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_line_log_prob(line_log_prob).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary

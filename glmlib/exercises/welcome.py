@@ -1,54 +1,141 @@
-"""Checkers for notebook 00 (welcome): shape bookkeeping and a causal mask row."""
+"""Checkers for notebook 00 (welcome): the shape conventions and the causal mask's polarity.
+
+Expected values come from PyTorch (``torch.softmax``) and from the tested
+``glmlib.masks.causal_mask``; the worked solutions live in the notebook.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
-from ..masks import causal_mask
-from .attention import heads_by_splitting, solution_split_heads  # noqa: F401 (notebook 00 shows it)
-from .checking import Case, CheckResult, run_cases
+from .. import masks
+from .checking import (Case, CheckResult, Mistake, Shortcut, call_learner, failed, judge, passed,
+                       require_callable, run_cases)
 
 
-def solution_causal_row(i: int, T: int) -> torch.Tensor:
-    """Bool ``(T,)``: which keys query ``i`` may attend to (``True`` for ``j <= i``)."""
-    return torch.arange(T) <= i
+class _NamesOf:
+    """The global names of a learner's function, seen as attributes (so a ``Shortcut`` can trap one)."""
+
+    def __init__(self, names: dict) -> None:
+        object.__setattr__(self, "_names", names)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._names[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._names[name] = value
 
 
-def _split_cases() -> list[Case]:
-    x = torch.arange(2 * 3 * 8, dtype=torch.float32).view(2, 3, 8)  # (B=2, T=3, C=8)
-    single = torch.arange(1 * 1 * 6, dtype=torch.float32).view(1, 1, 6)
-    wide = torch.arange(1 * 4 * 4, dtype=torch.float32).view(1, 4, 4)
-    cases = [
-        ("B=2, T=3, C=8, H=2", x, 2),
-        ("one head (H=1): D = C", x, 1),
-        ("one channel per head (H=C)", wide, 4),
-        ("B=1, T=1, C=6, H=3", single, 3),
-    ]
-    return [Case(name, (t, h), heads_by_splitting(t, h)) for name, t, h in cases]
+def trap_library_function(fn: Callable, module: Any, attribute: str, hint: str) -> list[Shortcut]:
+    """Shortcuts that trap ``module.attribute``, both as ``module.attribute(...)`` and as a name
+    the learner imported into the notebook (``from module import attribute``)."""
+    original = getattr(module, attribute)
+    shortcuts = [Shortcut(module, attribute, attribute, hint)]
+    names = getattr(fn, "__globals__", None)
+    if isinstance(names, dict):
+        for name, value in list(names.items()):
+            if value is original:
+                shortcuts.append(Shortcut(_NamesOf(names), name, attribute, hint))
+    return shortcuts
 
 
-def check_split_heads(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
-    """``fn(x, n_head)`` must turn ``(B, T, C)`` into ``(B, H, T, D)``, heads taking consecutive channels."""
-    return run_cases("split_heads", fn, _split_cases())
+# ------------------------------------------------------------ next-token probabilities
 
+def _logits(B: int, T: int, V: int, seed: int) -> torch.Tensor:
+    """Seeded logits of shape ``(B, T, V)``."""
+    return 2.0 * torch.randn(B, T, V, generator=torch.Generator().manual_seed(seed))
+
+
+def _probs_cases() -> list[Case]:
+    cases = []
+    for name, (B, T, V), seed in [("B=2, T=3, V=5", (2, 3, 5), 0), ("B=3, T=4, V=6", (3, 4, 6), 1),
+                                  ("one sequence of one token: B=1, T=1, V=4", (1, 1, 4), 2),
+                                  ("B=4, T=2, V=3", (4, 2, 3), 3)]:
+        logits = _logits(B, T, V, seed)  # (B, T, V)
+        expected = torch.softmax(logits[:, -1, :], dim=-1)  # (B, V): PyTorch's softmax at the last position
+        mistakes = [
+            Mistake(logits[:, -1, :], "these are the raw logits of the last position: turn them into "
+                                      "probabilities with a softmax over the vocabulary (each row must sum to 1)"),
+            Mistake(torch.softmax(logits, dim=1)[:, -1, :],
+                    "your softmax runs over the time axis (dim=1, T): the probabilities of the next token "
+                    "are a softmax over the vocabulary axis (dim=-1, V)"),
+            Mistake(torch.softmax(logits, dim=0)[:, -1, :],
+                    "your softmax runs over the batch axis (dim=0, B): normalise over the vocabulary (dim=-1, V)"),
+            Mistake(torch.softmax(logits[:, -1:, :], dim=-1),
+                    "your result still has a time axis of length 1, shape (B, 1, V): index the last position "
+                    "with -1 (which drops the axis), not with the slice -1:"),
+        ]
+        if T > 1:
+            mistakes.append(Mistake(torch.softmax(logits[:, 0, :], dim=-1),
+                                    "these are the probabilities at the first position (t = 0): the next "
+                                    "token after the whole sequence is predicted at the last position, t = T-1"))
+        if B > 1:
+            mistakes.append(Mistake(torch.softmax(logits[-1], dim=-1),
+                                    "you took the last sequence of the batch, shape (T, V): axis 0 is the batch B; "
+                                    "the last position is on axis 1 (T), so index [:, -1, :]"))
+        if B == T:
+            mistakes.append(Mistake(torch.softmax(logits[:, :, -1], dim=-1),
+                                    "you took the last vocabulary entry: axis -1 is V; the last position is axis 1 (T)"))
+        else:
+            mistakes.append(Mistake(torch.softmax(logits[..., -1], dim=-1),
+                                    "you took the last vocabulary entry, shape (B, T): axis -1 is V; the last "
+                                    "position is on axis 1 (T), so index [:, -1, :]"))
+        cases.append(Case(name, (logits,), expected, mistakes=mistakes))
+    return cases
+
+
+def check_next_token_probs(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
+    """``fn(logits)`` must turn ``(B, T, V)`` logits into the ``(B, V)`` next-token probabilities."""
+    return run_cases("next_token_probs", fn, _probs_cases())
+
+
+# ------------------------------------------------------------ one row of the causal mask
 
 def _row_cases() -> list[Case]:
-    cases = [("query 0 of 4 (only itself)", 0, 4), ("query 2 of 5", 2, 5),
-             ("last query of 4 (sees everything)", 3, 4), ("T = 1", 0, 1), ("query 5 of 8", 5, 8)]
-    return [Case(name, (i, T), causal_mask(T)[i]) for name, i, T in cases]
-
-
-def _bool_only(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """Wrap ``fn`` so a non-bool answer is reported instead of silently converted."""
-    def wrapped(*args: object) -> torch.Tensor:
-        out = fn(*args)
-        if isinstance(out, torch.Tensor) and out.dtype != torch.bool:
-            raise TypeError(f"return a bool tensor (True = may attend), got dtype {out.dtype}")
-        return out
-    return wrapped
+    cases = []
+    for name, i, T in [("query 0 of 4 (only itself)", 0, 4), ("query 2 of 5", 2, 5),
+                       ("last query of 4 (sees everything)", 3, 4), ("T = 1", 0, 1), ("query 5 of 8", 5, 8)]:
+        j = torch.arange(T)
+        mistakes = [
+            Mistake(j < i, "query i is not allowed to see itself: the causal row allows keys j <= i, "
+                           "the diagonal included"),
+            Mistake(j >= i, "this row allows the future (keys j >= i): a query may attend only to keys "
+                            "at or before it, j <= i"),
+            Mistake(j > i, "True marks the blocked keys (j > i) here: in this course True means "
+                           "*may attend* (PyTorch's convention), so the row is the opposite"),
+            Mistake(j <= i + 1, "this row lets query i see one key into the future (j = i + 1)"),
+        ]
+        cases.append(Case(f"{name}: i={i}, T={T}", (i, T), masks.causal_mask(T)[i], mistakes=mistakes))
+    return cases
 
 
 def check_causal_row(fn: Callable[[int, int], torch.Tensor]) -> CheckResult:
-    """``fn(i, T)`` must return the bool row ``(T,)`` of the causal mask for query ``i``."""
-    return run_cases("causal_row", _bool_only(fn), _row_cases())
+    """``fn(i, T)`` must return the bool row ``(T,)`` of the causal mask for query ``i``.
+
+    The row must be built by hand: ``glmlib.masks.causal_mask`` is trapped.
+    """
+    exercise = "causal_row"
+    problem = require_callable(exercise, fn)
+    if problem is not None:
+        return problem
+    shortcuts = trap_library_function(fn, masks, "causal_mask",
+                                      "compare `torch.arange(T)` with `i` to build the row yourself")
+    cases = _row_cases()
+    for case in cases:
+        got, early = call_learner(exercise, fn, case, shortcuts)
+        if early is not None:
+            return early
+        if isinstance(got, torch.Tensor) and got.shape == case.expected.shape and got.dtype != torch.bool:
+            if got.is_floating_point() and bool(((got == 0) | (got == float("-inf"))).all()):
+                return failed(exercise, f"case '{case.name}': you returned an additive row (0 / -inf, dtype "
+                                        f"{got.dtype}); this exercise asks for the boolean form: True = may attend")
+            return failed(exercise, f"case '{case.name}': your row has dtype {got.dtype}; return a bool tensor "
+                                    f"(True = may attend), e.g. the result of a comparison")
+        verdict = judge(exercise, case, got)
+        if verdict is not None:
+            return verdict
+    return passed(exercise, f"all {len(cases)} cases pass")
