@@ -114,7 +114,9 @@ def same(expected: Any, got: Any, atol: float = 1e-5) -> bool:
     if isinstance(expected, torch.Tensor):
         if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
             return False
-        if expected.dtype == torch.bool or not expected.is_floating_point():
+        if expected.dtype == torch.bool:
+            return got.dtype == torch.bool and bool(torch.equal(got, expected))
+        if not expected.is_floating_point():
             return bool(torch.equal(got.to(expected.dtype), expected))
         if not got.is_floating_point():
             got = got.to(expected.dtype)

@@ -1,0 +1,274 @@
+"""The classroom editions: built from one source with otter-grader, graded with it.
+
+- the student edition holds none of the worked solutions, runs top to bottom
+  with every exercise unsolved, and scores 0, each checker saying "not yet";
+- the instructor edition scores full marks;
+- every catalogued wrong answer loses exactly its own exercise's points
+  (with the autograder's own test files), and a notebook with some exercises
+  wrong loses exactly theirs when graded end to end with ``otter run``;
+- ``pip install .`` installs no solution code.
+"""
+from __future__ import annotations
+
+import importlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from notebook_solutions import NOTEBOOKS, Question, questions, run_code
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import editions  # noqa: E402
+import grade  # noqa: E402
+
+STEMS = [p.stem for p in editions.sources()]
+
+
+def catalogue(stem: str):
+    """The wrong-answer catalogue of a notebook (``tests/wrong_answers/nbNN.py``)."""
+    return importlib.import_module(f"wrong_answers.nb{stem[:2]}")
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory) -> Path:
+    """All editions, built once into a temporary folder exactly as ``make student`` does."""
+    return editions.build(tmp_path_factory.mktemp("editions") / "release")
+
+
+def _meaningful(line: str) -> bool:
+    line = line.strip()
+    return bool(line) and not line.startswith("#") and len(line) > 3
+
+
+def solution_only_lines(stem: str) -> set[str]:
+    """The lines of the worked solutions that appear nowhere else in the source."""
+    source = (NOTEBOOKS / f"{stem}.py").read_text(encoding="utf-8")
+    solutions = {line.strip() for q in questions(stem).values()
+                 for line in q.solution.splitlines() if _meaningful(line)}
+    outside = source
+    for q in questions(stem).values():
+        for line in q.solution.splitlines():
+            outside = outside.replace(line, "", 1) if line.strip() else outside
+    elsewhere = {line.strip() for line in outside.splitlines()}
+    return solutions - elsewhere
+
+
+def code_of(nb: nbformat.NotebookNode) -> str:
+    return "\n".join(cell.source for cell in nb.cells)
+
+
+# ------------------------------------------------------------------ structure
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_every_exercise_has_a_stub_a_solution_and_a_test(stem: str) -> None:
+    found = questions(stem)
+    assert len(found) >= 2, f"{stem} has {len(found)} marked exercises"
+    for q in found.values():
+        assert q.name.startswith(f"q{stem[:2]}_"), q.name
+        assert "NotImplementedError" in q.stub, f"{q.name}: the learner's cell is not a stub"
+        assert q.solution.strip() and ".require()" in q.test, q.name
+
+
+@pytest.mark.parametrize("stem", [s for s in STEMS if s >= "02"])
+def test_every_notebook_from_02_has_a_transfer_exercise(stem: str) -> None:
+    assert any(q.points >= 3 for q in questions(stem).values()), f"{stem}: no 3-point transfer exercise"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_student_edition_holds_no_solution_line(release: Path, stem: str) -> None:
+    lines = solution_only_lines(stem)
+    assert lines, f"{stem}: found no solution lines to look for"
+    student = code_of(nbformat.read(release / "student" / f"{stem}.ipynb", as_version=4))
+    instructor = code_of(nbformat.read(release / "instructor" / f"{stem}.ipynb", as_version=4))
+    leaked = sorted(line for line in lines if line in student)
+    assert not leaked, f"solution lines in the student edition of {stem}: {leaked[:5]}"
+    missing = sorted(line for line in lines if line not in instructor)
+    assert not missing, f"the instructor edition of {stem} lacks solution lines: {missing[:5]}"
+    nb = nbformat.read(release / "student" / f"{stem}.ipynb", as_version=4)
+    assert not any("otter_assign_solution_cell" in c.metadata.get("tags", []) for c in nb.cells)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")
+    for q in questions(stem).values():
+        assert f'grader.check("{q.name}")' in student
+        assert (release / "student" / "tests" / f"{q.name}.py").exists()
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_student_exercise_cells_are_editable(release: Path, stem: str) -> None:
+    nb = nbformat.read(release / "student" / f"{stem}.ipynb", as_version=4)
+    stubs = [c for c in nb.cells if c.cell_type == "code" and "NotImplementedError" in c.source]
+    assert len(stubs) >= len(questions(stem))
+    assert all(c.metadata.get("editable", True) for c in stubs)
+
+
+def test_instructor_guide_covers_every_notebook(release: Path) -> None:
+    guide = release / "instructor" / "guide"
+    for stem in STEMS:
+        page = guide / f"{stem}.md"
+        assert page.exists(), f"no instructor guide page {page.name}"
+        text = page.read_text(encoding="utf-8").lower()
+        for part in ("goals", "90", "discussion"):
+            assert part in text, f"{page.name} does not cover {part!r}"
+        for q in questions(stem):
+            assert q in page.read_text(encoding="utf-8"), f"{page.name} does not describe {q}"
+
+
+# ------------------------------------------------- grading without executing
+
+def _otter_tests(release: Path, stem: str) -> dict:
+    from otter.nbmeta_config import NBMetadataConfig
+    from otter.test_files import create_test_file
+    return {name: create_test_file(str(release / "student" / "tests" / f"{name}.py"), NBMetadataConfig())
+            for name in questions(stem)}
+
+
+def _scores(release: Path, stem: str, env: dict) -> dict[str, float]:
+    scores = {}
+    for name, test in _otter_tests(release, stem).items():
+        test.run(env)
+        scores[name] = test.score
+    return scores
+
+
+def _environment(stem: str, replace: dict[str, str] | None = None) -> dict:
+    """SETUP, then every worked solution in order (or the given replacement code)."""
+    env = run_code(catalogue(stem).SETUP)
+    for name, q in questions(stem).items():
+        run_code((replace or {}).get(name, q.solution), env)
+    return env
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_each_catalogued_wrong_answer_loses_exactly_its_points(release: Path, stem: str) -> None:
+    found = questions(stem)
+    full = {name: float(q.points) for name, q in found.items()}
+    assert _scores(release, stem, _environment(stem)) == full
+    wrong = catalogue(stem).WRONG
+    assert set(wrong) == set(found), f"{stem}: catalogue and exercises differ"
+    for name, answers in wrong.items():
+        assert answers, f"{name} has no catalogued wrong answer"
+        for label, (code, _fragment) in answers.items():
+            scores = _scores(release, stem, _environment(stem, {name: code}))
+            assert scores == {**full, name: 0}, f"{name} / {label}: {scores}"
+
+
+# ------------------------------------------------------- grading end to end
+
+def _with_answers(nb: nbformat.NotebookNode, replace: dict[str, str]) -> nbformat.NotebookNode:
+    """The instructor notebook with some exercises' solution cells replaced."""
+    nb = nbformat.from_dict(nb)
+    pending: list[nbformat.NotebookNode] = []
+    for cell in nb.cells:
+        if "otter_assign_solution_cell" in cell.metadata.get("tags", []) and cell.cell_type == "code":
+            pending.append(cell)
+        m = re.match(r'grader\.check\("(\w+)"\)', cell.source)
+        if m:
+            if m.group(1) in replace:
+                assert pending, f"no solution cell before the check of {m.group(1)}"
+                pending[0].source = replace[m.group(1)]
+                for extra in pending[1:]:
+                    extra.source = ""
+            pending = []
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
+def test_grading_instructor_full_marks_and_wrong_answers_lose_their_points(
+        release: Path, tmp_path: Path, stem: str) -> None:
+    found = list(questions(stem).values())
+    instructor = nbformat.read(release / "instructor" / f"{stem}.ipynb", as_version=4)
+    first_wrong = {q.name: next(iter(catalogue(stem).WRONG[q.name].values()))[0] for q in found}
+    wrong = {q.name: first_wrong[q.name] for q in found[::2]}
+    mixed = tmp_path / f"{stem}.ipynb"
+    nbformat.write(_with_answers(instructor, wrong), mixed)
+    points = {p.question: p for p in grade.grade(mixed, release / "autograder")}
+    for q in found:
+        expected = 0 if q.name in wrong else q.points
+        assert points[q.name].score == expected, f"{q.name}: {points[q.name]}"
+        if q.name in wrong:
+            assert points[q.name].why, f"{q.name} lost its points without a reason"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
+def test_instructor_edition_gets_full_marks(release: Path, stem: str) -> None:
+    points = grade.grade(release / "instructor" / f"{stem}.ipynb", release / "autograder")
+    assert {p.question for p in points} == set(questions(stem))
+    assert all(p.score == p.possible for p in points), grade.report(points)
+    assert grade.report(points).splitlines()[-1] == (
+        f"score: {sum(p.possible for p in points):g} / {sum(p.possible for p in points):g}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", STEMS)
+def test_student_edition_runs_top_to_bottom_and_scores_zero(release: Path, tmp_path: Path,
+                                                            monkeypatch, stem: str) -> None:
+    from otter.execute import grade_notebook
+    work = tmp_path / "student"
+    shutil.copytree(release / "student", work)
+    monkeypatch.chdir(work)  # where a student's kernel starts: next to the notebook and tests/
+    found = questions(stem)
+    results = grade_notebook(str(work / f"{stem}.ipynb"), ignore_errors=False, cwd=str(work),
+                             test_dir=str(work / "tests"),
+                             tests_glob=[str(work / "tests" / f"{name}.py") for name in found])
+    assert set(results.results) == set(found)
+    for name, result in results.results.items():
+        assert result.score == 0, f"{name} scored {result.score} unsolved"
+        assert "not yet" in result.summary().lower(), f"{name}: {result.summary()[:400]}"
+    stub_outputs = [str(c.get("outputs", "")) for c in results.notebook.cells
+                    if c.cell_type == "code" and "NotImplementedError" in c.source]
+    assert sum("not yet" in out.lower() for out in stub_outputs) >= len(found)
+
+
+def test_make_grade_prints_points_and_score_last(tmp_path: Path) -> None:
+    """The README's grading command, end to end, on a submission with one exercise wrong."""
+    stem = STEMS[0]
+    done = subprocess.run(["make", "-s", "student"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    instructor = nbformat.read(ROOT / "release" / "instructor" / f"{stem}.ipynb", as_version=4)
+    name, answers = next(iter(catalogue(stem).WRONG.items()))
+    submission = tmp_path / f"{stem}.ipynb"
+    nbformat.write(_with_answers(instructor, {name: next(iter(answers.values()))[0]}), submission)
+    done = subprocess.run(["make", "-s", "grade", f"SUBMISSION={submission}"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    total = sum(q.points for q in questions(stem).values())
+    lost = questions(stem)[name].points
+    assert lines[-1] == f"score: {total - lost:g} / {total:g}"
+    assert any(line.startswith(name) and f"0 / {lost:g}" in line for line in lines), lines
+
+
+def test_grade_names_an_unknown_notebook(tmp_path: Path, release: Path) -> None:
+    stray = tmp_path / "holiday_photos.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), stray)
+    with pytest.raises(grade.GradingError, match="cannot tell which notebook"):
+        grade.grade(stray, release / "autograder")
+    with pytest.raises(grade.GradingError, match="no such file"):
+        grade.grade(tmp_path / "missing.ipynb", release / "autograder")
+
+
+# ------------------------------------------------------ the installed package
+
+@pytest.mark.slow
+def test_installed_package_holds_no_solution_code(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(ROOT)]
+    done = subprocess.run(pip, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    (site,) = (venv / "lib").glob("python3*/site-packages")
+    files = list((site / "glmlib").rglob("*.py"))
+    assert any(f.name == "checking.py" for f in files), "the checkers were not installed"
+    installed = "\n".join(f.read_text(encoding="utf-8") for f in files)
+    assert "def solution_" not in installed
+    solution_lines = set().union(*(solution_only_lines(stem) for stem in STEMS))
+    leaked = sorted(line for line in solution_lines if line in installed.splitlines()
+                    or any(l.strip() == line for l in installed.splitlines()))
+    assert not leaked, f"solution lines in the installed package: {leaked[:5]}"
