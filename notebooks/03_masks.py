@@ -444,106 +444,234 @@ glmlib.widgets.mask_explorer(T=8)
 # %% [markdown]
 # ## 7. Exercises
 #
-# Each exercise has a stub that raises `NotImplementedError`. Replace its body,
-# re-run the cell, and run the checker under it. The checker tries several
-# cases, including edge cases, and names the first one that fails.
+# Each exercise has a stub that raises `NotImplementedError`. Replace its body
+# and re-run the cell: the checker under it tries several cases, including edge
+# cases, and for a wrong answer says what the mistake looks like. A folded
+# worked solution follows each exercise; try first.
 #
-# ### Exercise 1: the causal mask
+# ### Exercise 1: a sliding-window mask
 #
-# Write `causal_mask(T)` returning a bool tensor of shape `(T, T)` that is
-# `True` exactly where query `i` may attend key `j`, that is where `j <= i`.
-# Do not use `glmlib.masks`. (Hint: `torch.tril` is one way; comparing index
-# grids is another.)
+# Some models (Longformer, Mistral) let each query see only the `window` most
+# recent keys, itself included: query $i$ may attend key $j$ exactly when
+# $i - \text{window} < j \le i$. Write `local_causal_mask(T, window)` returning
+# a bool tensor of shape `(T, T)` (`True` = may attend) for `T >= 1` and
+# `window >= 1`. With `window = 1` only the diagonal is allowed; with
+# `window >= T` you get the plain causal mask.
+#
+# Do not use `glmlib.masks`: the checker traps its functions, also under a
+# name you imported them by. Your from-scratch functions of sections 2 and 3
+# are fine. The checker compares with masks drawn by hand for six `(T, window)`
+# pairs and says what a wrong mask looks like (a future key, a blocked
+# diagonal, one key too many or too few).
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q03_local_mask
+# points: 2
 
 # %%
-def causal_mask(T: int) -> torch.Tensor:
+def local_causal_mask(T: int, window: int) -> torch.Tensor:
+    """Bool (T, T): True where query i may attend key j, i - window < j <= i."""
+    # your code here
     raise NotImplementedError
 
 
-ex.check_causal_mask(causal_mask)
+ex.check_local_causal_mask(local_causal_mask)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def causal_mask(T: int) -> torch.Tensor:
-#     i = torch.arange(T)[:, None]  # query index per row
-#     j = torch.arange(T)[None, :]  # key index per column
-#     return j <= i
-# ```
-#
-# or `torch.ones(T, T, dtype=torch.bool).tril()`. A common slip is `triu`,
-# which lets every query see the future (the leak test would catch it).
+# Two conditions, each a comparison of a column of query indices with a row of
+# key indices: "not in the future" ($j \le i$) and "not too far back"
+# ($j > i - \text{window}$). Their AND is a band of `window` diagonals. The
+# classic slip is $j \ge i - \text{window}$, which lets each query see
+# `window + 1` keys.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_causal_mask(ex.solution_causal_mask)
+# BEGIN SOLUTION NO PROMPT
+def local_causal_mask(T: int, window: int) -> torch.Tensor:
+    """Bool (T, T): True where query i may attend key j, i - window < j <= i."""
+    query = torch.arange(T)[:, None]            # (T, 1)
+    key = torch.arange(T)[None, :]              # (1, T)
+    not_future = key <= query                   # (T, T)
+    recent = key > query - window               # (T, T): at most `window` back
+    return not_future & recent
+
+
+ex.check_local_causal_mask(local_causal_mask)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_local_causal_mask(local_causal_mask).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 2: boolean to additive
+# ### Exercise 2: one additive mask for a padded batch
 #
-# Write `to_additive(mask)` that turns a bool mask of **any** shape into a
-# float32 tensor of the same shape: `0.0` where the mask is `True`, `-inf`
-# where it is `False`.
-
-# %%
-def to_additive(mask: torch.Tensor) -> torch.Tensor:
-    raise NotImplementedError
-
-
-ex.check_to_additive(to_additive)
-
-# %% [markdown]
-# <details><summary>Show solution</summary>
-#
-# ```python
-# def to_additive(mask: torch.Tensor) -> torch.Tensor:
-#     return torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))
-# ```
-#
-# `torch.where(mask, 0.0, float("-inf"))` works too. Using `-1e9` instead of
-# `-inf` would behave almost the same inside a softmax, but it is not the
-# additive mask: the checker insists on `-inf`.
-# </details>
-
-# %%
-# NBVAL_CHECK_OUTPUT
-ex.check_to_additive(ex.solution_to_additive)
-
-# %% [markdown]
-# ### Exercise 3: causal and padding together
-#
-# Write `causal_padding_mask(lengths, T)` for a batch of right-padded
+# Write `padded_causal_additive(lengths, T)` for a batch of right-padded
 # sequences with real lengths `lengths` (a list of ints, each between 1 and
-# `T`). Return a bool tensor of shape `(B, T, T)` where entry `[b, i, j]` is
-# `True` exactly when `j <= i` and `j < lengths[b]`.
+# `T`). Return a float32 tensor of shape `(B, T, T)` holding `0.0` where query
+# `i` of sequence `b` may attend key `j`, that is where `j <= i` **and**
+# `j < lengths[b]`, and `-inf` everywhere else: the mask you would add to the
+# scores of a whole batch.
+#
+# Again without `glmlib.masks` (trapped). The checker compares with
+# `glmlib.masks` on four batches and recognises the usual slips: a finite
+# number instead of `-inf`, `0` and `-inf` swapped, a future key, a padded key
+# left visible, padding applied to the queries instead of the keys.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q03_padded_additive
+# points: 2
 
 # %%
-def causal_padding_mask(lengths: list[int], T: int) -> torch.Tensor:
+def padded_causal_additive(lengths: list[int], T: int) -> torch.Tensor:
+    """Float (B, T, T): 0.0 where query i of sequence b may attend key j, -inf elsewhere."""
+    # your code here
     raise NotImplementedError
 
 
-ex.check_causal_padding_mask(causal_padding_mask)
+ex.check_padded_causal_additive(padded_causal_additive)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def causal_padding_mask(lengths: list[int], T: int) -> torch.Tensor:
-#     pos = torch.arange(T)
-#     causal = pos[None, :] <= pos[:, None]                       # (T, T)
-#     real_key = pos[None, :] < torch.tensor(lengths)[:, None]     # (B, T)
-#     return causal[None, :, :] & real_key[:, None, :]             # (B, T, T)
-# ```
-#
-# The padding part is indexed by **key** (the last axis), so it gets a new
-# axis for the queries before broadcasting against the causal mask.
+# Build the boolean mask first, then convert it once. The padding part is
+# indexed by **key** (the last axis), so it gets a new axis for the queries
+# before it broadcasts against the causal `(T, T)` mask. Using `-1e9` instead
+# of `-inf` would behave almost the same inside a softmax, but it is not the
+# additive mask: a blocked weight would be tiny instead of exactly zero.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_causal_padding_mask(ex.solution_causal_padding_mask)
+# BEGIN SOLUTION NO PROMPT
+def padded_causal_additive(lengths: list[int], T: int) -> torch.Tensor:
+    """Float (B, T, T): 0.0 where query i of sequence b may attend key j, -inf elsewhere."""
+    pos = torch.arange(T)
+    causal = pos[None, :] <= pos[:, None]                        # (T, T)
+    real_key = pos[None, :] < torch.tensor(lengths)[:, None]      # (B, T)
+    allowed = causal[None, :, :] & real_key[:, None, :]           # (B, T, T)
+    blocked = torch.full(allowed.shape, float("-inf"))
+    return torch.where(allowed, 0.0, blocked)                     # float32 (B, T, T)
+
+
+ex.check_padded_causal_additive(padded_causal_additive)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_padded_causal_additive(padded_causal_additive).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
+
+# %% [markdown]
+# ### Exercise 3 (transfer): causal averaging as one matrix product
+#
+# Before attention has learned anything, the simplest way for position $i$ to
+# gather its context is to give every position it may see the same weight:
+#
+# $$ y_i = \frac{1}{i + 1} \sum_{j=0}^{i} x_j, \qquad\text{that is}\qquad Y = W X,
+# \quad W_{ij} = \begin{cases} \frac{1}{i+1} & j \le i \\ 0 & j > i. \end{cases} $$
+#
+# Write `causal_average(x)` for `x` of shape `(B, T, C)`: build the `(T, T)`
+# weight matrix `W` whose row `i` averages positions `0..i`, and return
+# `W @ x`, shape `(B, T, C)` (the product broadcasts over the batch).
+#
+# One matrix product, no Python loop (the checker reads your code) and no
+# `cumsum` or attention function (trapped). The checker first feeds
+# `x` = the identity, so that your output **is** your weight matrix, then
+# random batches, and compares with PyTorch's `F.scaled_dot_product_attention`
+# given equal scores everywhere. It says when a row does not sum to 1 or a
+# query sees the future.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q03_causal_average
+# points: 3
+
+# %%
+def causal_average(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, T, C): output i is the mean of x[:, 0..i], as one matrix product."""
+    # your code here
+    raise NotImplementedError
+
+
+ex.check_causal_average(causal_average)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# <details><summary>About the solution</summary>
+#
+# A lower-triangular matrix of ones picks positions $0..i$ in row $i$; dividing
+# each row by its sum ($i + 1$) turns picking into averaging. The same weights
+# come out of a softmax over the additive causal mask with all scores equal,
+# `torch.softmax(to_additive_from_scratch(causal_mask_from_scratch(T)), dim=-1)`:
+# $e^0 = 1$ for each allowed key and $e^{-\infty} = 0$ for the others. That is
+# exactly masked attention whose scores have not learned anything yet.
+# Notebook 04 lets the scores depend on the tokens, so each query can choose
+# its own weights instead of a flat average.
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# BEGIN SOLUTION NO PROMPT
+def causal_average(x: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, T, C): output i is the mean of x[:, 0..i], as one matrix product."""
+    T = x.shape[1]
+    ones = torch.ones(T, T).tril()                     # (T, T): 1 where j <= i
+    weights = ones / ones.sum(dim=-1, keepdim=True)    # row i: 1 / (i + 1) on 0..i
+    return weights @ x                                 # (T, T) @ (B, T, C) -> (B, T, C)
+
+
+ex.check_causal_average(causal_average)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_causal_average(causal_average).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary
