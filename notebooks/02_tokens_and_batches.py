@@ -26,7 +26,10 @@
 # 4. cut the text into shifted `(x, y)` batches, and see why **one sequence of
 #    length T gives T training examples**;
 # 5. turn token ids into vectors with an embedding table, and verify that an
-#    embedding lookup is a one-hot vector times a matrix.
+#    embedding lookup is a one-hot vector times a matrix;
+# 6. in the exercises: encode with an unknown-character token, list the
+#    training examples under a block size, draw batches that never cross a
+#    document boundary, and compute an embedding table's gradient by hand.
 #
 # **Builds on:** notebook 01, which used the tokenizer as a black box and
 # scored text with a bigram model. From here on the model is a neural network,
@@ -148,7 +151,8 @@ assert tok_sp.encode("Peace!") == tokenizer.encode("Peace!")  # characters keep 
 # A character tokenizer cannot encode a character outside its vocabulary.
 # Our scratch `encode` fails with a bare `KeyError`; `CharTokenizer` says which
 # characters are the problem and which are allowed. (Subword tokenizers avoid
-# the problem by falling back to bytes.)
+# the problem by falling back to bytes; exercise 1 builds a third way out, an
+# unknown-character token.)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -369,133 +373,386 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
-# ### Exercise 1: the training pairs in a sequence
-#
-# Write `context_target_pairs(ids)` returning the list of all
-# `(context, target)` pairs in the list `ids`, in order: for
-# `t = 1 … len(ids) - 1`, the pair `(ids[:t], ids[t])`, with the context as a
-# list. For example `[5, 6, 7]` gives `[([5], 6), ([5, 6], 7)]`. A sequence
-# of `n` tokens gives `n - 1` pairs; one token gives none.
+# Write each function in the cell under its prompt and re-run the cell: the
+# checker answers *pass*, *not yet* or *fail*, and for a common mistake says
+# what it looks like. The worked solutions are folded below each exercise.
+# Exercise 3 is a *transfer* exercise: nothing above shows its solution.
 
 # %%
-from glmlib.exercises.tokens import (check_context_target_pairs, check_one_hot_embed,
-                                     check_shifted_batch, solution_context_target_pairs,
-                                     solution_one_hot_embed, solution_shifted_batch)
+import glmlib.exercises.tokens as ex
 
+# %% [markdown]
+# ### Exercise 1: encode with an unknown-character token
+#
+# Our `encode` fails on a character it has never seen. Many tokenizers
+# instead map such a character to a special **unknown** token, `<unk>`, and
+# carry on. Write `encode_with_unk(text, stoi, unk_id)` that returns a pair
+# `(ids, unknown)`:
+#
+# * `ids`: a list with exactly one id per character of `text`: `stoi[ch]` for
+#   a known character, `unk_id` for any other;
+# * `unknown`: the distinct characters of `text` that are not in `stoi`, each
+#   listed once, in the order they first appear (so that a caller can report
+#   them).
+#
+# `stoi` maps single characters (and perhaps special tokens such as `"<bos>"`)
+# to ids; look characters up one at a time. A `"<bos>"` written in the text is
+# five ordinary characters, not the special token.
+#
+# The checker tries six texts with hand-worked answers and names these
+# mistakes: unknown characters dropped (so later positions shift), an unknown
+# character listed once per occurrence, the list in the wrong order (sorted, or
+# from a `set`), and an unknown id of `len(stoi)` or `-1` instead of `unk_id`.
 
-def context_target_pairs(ids: list[int]) -> list[tuple[list[int], int]]:
-    """[(ids[:1], ids[1]), (ids[:2], ids[2]), ...]"""
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q02_encode_with_unk
+# points: 2
+
+# %%
+def encode_with_unk(text: str, stoi: dict[str, int], unk_id: int) -> tuple[list[int], list[str]]:
+    """One id per character (unk_id if unknown), and the distinct unknown characters in order."""
     # your code here
     raise NotImplementedError
 
 
-check_context_target_pairs(context_target_pairs)
+ex.check_encode_with_unk(encode_with_unk)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def context_target_pairs(ids: list[int]) -> list[tuple[list[int], int]]:
-#     return [(list(ids[:t]), ids[t]) for t in range(1, len(ids))]
-# ```
-#
-# A window `x, y` of `get_batch` holds exactly these pairs for the `T + 1`
-# tokens `x[0], …, x[T-1], y[T-1]`: `T` of them.
+# `stoi.get(ch, unk_id)` looks a character up with a default. The unknown
+# characters are collected in a list, checking membership before appending;
+# a `set` alone would lose the order (`dict.fromkeys(...)` keeps it too).
+# With a `<unk>` token the model can read any text, at the price of
+# forgetting *which* character was unknown: that is why the list is returned.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-print(check_context_target_pairs(solution_context_target_pairs))
-window = x[0].tolist() + [y[0, -1].item()]  # the T + 1 tokens of the first window
-print(f"{len(solution_context_target_pairs(window))} pairs from a window of T={T}")
+# BEGIN SOLUTION NO PROMPT
+def encode_with_unk(text: str, stoi: dict[str, int], unk_id: int) -> tuple[list[int], list[str]]:
+    """One id per character (unk_id if unknown), and the distinct unknown characters in order."""
+    ids = [stoi.get(ch, unk_id) for ch in text]  # exactly len(text) ids
+    unknown: list[str] = []
+    for ch in text:
+        if ch not in stoi and ch not in unknown:
+            unknown.append(ch)  # first appearance only
+    return ids, unknown
+
+
+ex.check_encode_with_unk(encode_with_unk)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_encode_with_unk(encode_with_unk).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 2: shifted batches at given offsets
+# ### Exercise 2: the training examples under a block size
 #
-# Write `shifted_batch(data, starts, block_size)` that, for each offset `s` in
-# the list `starts`, takes the input window `data[s : s + block_size]` and the
-# target window shifted by one, and returns `(x, y)`, both of shape
-# `(len(starts), block_size)`. It is `get_batch` without the randomness.
+# A GPT sees at most `block_size` tokens of context. Write
+# `context_target_pairs(ids, block_size)` returning every `(context, target)`
+# example of the list `ids`, in order: for `t = 1 … len(ids) - 1`, the target
+# `ids[t]` with the context of the **last `block_size` tokens before it** (or
+# all of them, when there are fewer), as a list. For example
+# `context_target_pairs([5, 6, 7, 8], 2)` is
+# `[([5], 6), ([5, 6], 7), ([6, 7], 8)]`. A sequence of `n` tokens gives
+# `n - 1` examples.
+#
+# The checker tries six sequences with hand-worked answers and names these
+# mistakes: contexts that ignore `block_size`, contexts one token too long or
+# too short, the first tokens instead of the last ones, a negative slice start
+# (Python counts it from the end), a pair with an empty context, a missing last
+# example, and a context that includes its own target.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q02_context_target_pairs
+# points: 2
 
 # %%
-def shifted_batch(data: torch.Tensor, starts: list[int],
-                  block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """x[b] = data[s : s+T], y[b] = data[s+1 : s+T+1] for each s in starts."""
+def context_target_pairs(ids: list[int], block_size: int) -> list[tuple[list[int], int]]:
+    """Every (context, target) example: ids[t] after the last block_size tokens before it."""
     # your code here
     raise NotImplementedError
 
 
-check_shifted_batch(shifted_batch)
+ex.check_context_target_pairs(context_target_pairs)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def shifted_batch(data: torch.Tensor, starts: list[int],
-#                   block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-#     x = torch.stack([data[s:s + block_size] for s in starts])  # (B, T)
-#     y = torch.stack([data[s + 1:s + block_size + 1] for s in starts])  # (B, T)
-#     return x, y
-# ```
-#
-# The largest valid offset is `len(data) - block_size - 1`: then `y` ends
-# exactly at the last token. That is why `get_batch` draws offsets with
-# `torch.randint(len(data) - block_size, ...)` (the upper bound is exclusive).
+# The context of target `t` starts at `max(0, t - block_size)`: without the
+# `max`, a negative start would count from the end of the list and give an
+# empty or wrong context. A window `x, y` of `get_batch` holds exactly these
+# examples for its `T + 1` tokens `x[0], …, x[T-1], y[T-1]` with
+# `block_size = T`: `T` of them, with contexts of every length from 1 to `T`.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-check_shifted_batch(solution_shifted_batch)
+# BEGIN SOLUTION NO PROMPT
+def context_target_pairs(ids: list[int], block_size: int) -> list[tuple[list[int], int]]:
+    """Every (context, target) example: ids[t] after the last block_size tokens before it."""
+    return [(list(ids[max(0, t - block_size):t]), ids[t]) for t in range(1, len(ids))]
+
+
+ex.check_context_target_pairs(context_target_pairs)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_context_target_pairs(context_target_pairs).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 3: embedding by matrix product
+# ### Exercise 3 (transfer): batches that never cross a document boundary
 #
-# Write `one_hot_embed(ids, weight)` that embeds a tensor of token ids of any
-# shape `(...)` with the `(V, C)` table `weight` **without indexing the
-# table**: build one-hot vectors and multiply. The result has shape
-# `(..., C)` and must equal the lookup `weight[ids]`.
+# `get_batch` cuts windows anywhere, so a window can start at the end of one
+# speech and run into the next: the model then learns to predict a text from
+# an unrelated one. When the data is a sequence of separate **documents**
+# (lines, speeches, files), a batcher can instead keep every window inside one
+# document.
+#
+# Write `doc_batch(data, doc_lengths, batch_size, block_size, generator)`.
+# `data` is a 1-D tensor of token ids: the documents one after another, in
+# order, with lengths `doc_lengths` (so `len(data) == sum(doc_lengths)`).
+#
+# 1. Make the list `starts` of **every** valid start `s`, in increasing order:
+#    `s` is valid when the window `data[s : s + block_size + 1]` (the tokens of
+#    `x` and of `y`) lies inside one document.
+# 2. If there is none, raise a `ValueError` that says so.
+# 3. Draw once, exactly like this:
+#    `pick = torch.randint(len(starts), (batch_size,), generator=generator)`,
+#    and use the starts `starts[pick]`.
+# 4. Return `(x, y)`, both of shape `(batch_size, block_size)`, with `y` the
+#    window of `x` shifted by one, as in `get_batch`.
+#
+# The checker runs five sets of documents with hand-worked valid starts (a
+# document too short for any window, documents of exactly `block_size + 1`
+# tokens, one document, where `doc_batch` must equal `get_batch`) and one with
+# no valid window. Besides wrong shapes and an unshifted `y`, it names these
+# mistakes: windows that ignore the boundaries, a `y` that runs one token into
+# the next document, a missing last window in each document, and starts counted
+# from the beginning of each document instead of the beginning of `data`.
+#
+# *Hint:* a document that starts at offset `o` in `data` has length `L`; which
+# starts `s` keep `s + block_size + 1 <= o + L`?
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q02_doc_batch
+# points: 3
 
 # %%
-def one_hot_embed(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """(...) ids, (V, C) weight -> (..., C) embeddings, via one-hot @ weight."""
+def doc_batch(data: torch.Tensor, doc_lengths: list[int], batch_size: int, block_size: int,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """B windows (x) and their shifted targets (y), each inside one document; both (B, T)."""
     # your code here
     raise NotImplementedError
 
 
-check_one_hot_embed(one_hot_embed)
+ex.check_doc_batch(doc_batch)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def one_hot_embed(ids: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-#     one_hot = F.one_hot(ids, num_classes=weight.shape[0]).to(weight.dtype)  # (..., V)
-#     return one_hot @ weight  # (..., C)
-# ```
-#
-# `F.one_hot` returns integers; convert them to the table's dtype before the
-# product. `num_classes` must be `V` (the number of rows), not `ids.max() + 1`,
-# or the shapes will not match when the largest id is absent.
+# A document of length `L` at offset `o` has the `L - block_size` valid starts
+# `o, …, o + L - block_size - 1` (none when `L <= block_size`): the last one's
+# `y` ends exactly on the document's last token. The cell below also counts
+# what the rule costs on our training text with `block_size = 32`. With lines
+# (each with its newline) as documents, about half the lines are too short to
+# hold a single window and only about a quarter of `get_batch`'s windows
+# remain; with speeches as documents most windows remain. This is one reason
+# GPT training usually concatenates its documents, separated by an
+# end-of-text token, and lets windows cross them.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-check_one_hot_embed(solution_one_hot_embed)
+# BEGIN SOLUTION NO PROMPT
+def valid_starts(doc_lengths: list[int], block_size: int) -> list[int]:
+    """Every start s whose window data[s : s + block_size + 1] lies inside one document."""
+    starts: list[int] = []
+    offset = 0  # where the current document starts in data
+    for length in doc_lengths:
+        starts.extend(range(offset, offset + length - block_size))  # empty if length <= block_size
+        offset += length
+    return starts
+
+
+def doc_batch(data: torch.Tensor, doc_lengths: list[int], batch_size: int, block_size: int,
+              generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """B windows (x) and their shifted targets (y), each inside one document; both (B, T)."""
+    starts = valid_starts(doc_lengths, block_size)
+    if not starts:
+        raise ValueError(f"no document has more than block_size={block_size} tokens")
+    pick = torch.randint(len(starts), (batch_size,), generator=generator)  # (B,)
+    s = torch.tensor(starts)[pick]  # (B,)
+    offsets = torch.arange(block_size)  # (T,)
+    return data[s[:, None] + offsets], data[s[:, None] + offsets + 1]  # (B, T), (B, T)
+
+
+block = 32
+speeches = [s + "\n\n" for s in train_text.split("\n\n")[:-1]]  # each speech keeps its blank line
+for kind, docs in (("lines", train_text.splitlines(keepends=True)), ("speeches", speeches)):
+    lengths = [len(d) for d in docs]
+    assert sum(lengths) == len(train_text)
+    long_enough = sum(n > block for n in lengths) / len(lengths)
+    kept = len(valid_starts(lengths, block)) / (len(train_text) - block)  # vs get_batch's windows
+    print(f"{kind:<8} {len(lengths):>7,} documents, {long_enough:.0%} long enough for a window; "
+          f"windows kept: {kept:.0%}")
+ex.check_doc_batch(doc_batch)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_doc_batch(doc_batch).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
+
+# %% [markdown]
+# ### Exercise 4: the gradient of an embedding table
+#
+# Above, only the rows of the tokens in the batch received a gradient. Here
+# you compute that gradient yourself. The embedding of a batch is
+# `emb = W[ids]`, the one-hot product $E W$ with $E$ the `(N, V)` one-hot
+# matrix of the `N` ids (flattened). For a matrix product $Y = E W$ the
+# gradient of the loss with respect to $W$ is
+#
+# $$
+# \frac{\partial \mathcal{L}}{\partial W} = E^\top \, \frac{\partial \mathcal{L}}{\partial Y} ,
+# $$
+#
+# so row `i` of the gradient is the **sum** of the upstream gradients at every
+# position where token `i` occurs.
+#
+# Write `embedding_grad(ids, grad_out, vocab_size)`: `ids` has shape `(T,)`
+# or `(B, T)`, `grad_out` (the gradient of the loss with respect to the
+# embeddings) has shape `ids.shape + (C,)`; return the `(V, C)` gradient of the
+# table. Compute it directly: autograd (`.backward()`, `torch.autograd.grad`)
+# is trapped by the checker.
+#
+# The checker compares with PyTorch's autograd through `F.embedding` on four
+# batches and names these mistakes: a repeated token that keeps only one of
+# its gradients (`grad[ids] += g` does not add up repeated ids), averaged
+# instead of summed gradients, one table per sequence instead of one for the
+# batch, and a transposed result.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q02_embedding_grad
+# points: 2
+
+# %%
+def embedding_grad(ids: torch.Tensor, grad_out: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """dL/dW (V, C) for emb = W[ids], given grad_out = dL/d(emb) of shape ids.shape + (C,)."""
+    # your code here
+    raise NotImplementedError
+
+
+ex.check_embedding_grad(embedding_grad)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# <details><summary>About the solution</summary>
+#
+# Flattening turns any batch shape into `N` positions; the one-hot matrix
+# transposed, `(V, N)`, times the `(N, C)` gradients adds up, for each token,
+# the gradients of all its positions. `torch.zeros(V, C).index_add_(0, ids,
+# grads)` computes the same sum without building the one-hot matrix, which is
+# what PyTorch does. A token absent from the batch gets a zero row: its
+# embedding does not change in this step.
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# BEGIN SOLUTION NO PROMPT
+def embedding_grad(ids: torch.Tensor, grad_out: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """dL/dW (V, C) for emb = W[ids], given grad_out = dL/d(emb) of shape ids.shape + (C,)."""
+    flat_ids = ids.reshape(-1)  # (N,)
+    flat_grad = grad_out.reshape(-1, grad_out.shape[-1])  # (N, C)
+    one_hot = F.one_hot(flat_ids, num_classes=vocab_size).to(grad_out.dtype)  # (N, V)
+    return one_hot.T @ flat_grad  # (V, C): row i sums the gradients where ids == i
+
+
+ex.check_embedding_grad(embedding_grad)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_embedding_grad(embedding_grad).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary
 #
 # * A character tokenizer is two lookup tables; `encode` and `decode` invert
 #   each other. Special tokens get ids after the characters and are added
-#   around the encoded text; unknown characters are an error.
+#   around the encoded text; unknown characters are an error (or, with an
+#   `<unk>` token, one id that forgets which character it was).
 # * Training and validation text are split at a speech boundary and never
 #   mixed; each becomes a 1-D int64 tensor.
 # * A batch is `B` random windows: `x` of shape `(B, T)` and the same windows
 #   shifted by one, `y`. Each window holds `T` (context, target) examples, and a
-#   GPT scores all of them in one forward pass.
+#   GPT scores all of them in one forward pass. Keeping windows inside
+#   documents is possible, but costs most windows when documents are short.
 # * An embedding table `(V, C)` turns ids into vectors; the lookup equals a
-#   one-hot vector times the table, and only the rows of tokens in the batch
-#   receive gradients.
+#   one-hot vector times the table, so its gradient is the one-hot matrix
+#   transposed times the upstream gradient: only the rows of tokens in the
+#   batch receive one, summed over their occurrences.
 #
 # **Next:** [03 · Masks](03_masks.ipynb): how the model computes all `T`
 # predictions at once without letting position `t` see the future.
