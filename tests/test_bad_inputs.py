@@ -8,6 +8,7 @@ from typing import Callable
 
 import pytest
 import torch
+from safetensors.torch import save
 
 from glmlib.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
 from glmlib.data import CharTokenizer, get_batch, train_val_split
@@ -23,26 +24,47 @@ TINY = dict(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=8)
 
 
 class Env:
-    """What the rows act on: a tiny model, its tokenizer and checkpoint files spoilt in various ways."""
+    """What the rows act on: a tiny model, its tokenizer and checkpoint files spoilt in various ways.
+
+    Each spoilt checkpoint is written in both formats: ``legacy_*`` keeps its record in the
+    ``.json`` file (format 1, like the shipped model), ``inner_*`` inside the safetensors header
+    (format 2, what ``save_checkpoint`` writes now).
+    """
 
     def __init__(self, root: Path) -> None:
         torch.manual_seed(0)
+        self.root = root
         self.model = GPT(GPTConfig(**TINY)).eval()
         self.tok = CharTokenizer.from_text("abcde")
         self.logits = torch.randn(2, 5)
-        good = save_checkpoint(self.model, self.tok, root / "good")
-        raw, meta = good.read_bytes(), json.loads(good.with_suffix(".json").read_text())
+        save_checkpoint(self.model, self.tok, root / "good")
         self.good = root / "good"
-        self.truncated = self._write(root / "truncated", raw[: len(raw) // 2], meta)
-        mismatched = {**meta, "config": {**meta["config"], "n_embd": 16}}
-        self.mismatched = self._write(root / "mismatched", raw, mismatched)
-        self.garbage = self._write(root / "garbage", raw, None, "{ this is not json")
+        self.state = {k: v for k, v in self.model.state_dict().items() if k != "lm_head.weight"}
+        self.record = load_checkpoint(self.good)[2]
+        raw = (root / "good.safetensors").read_bytes()
+        self.truncated = root / "truncated"
+        (root / "truncated.safetensors").write_bytes(raw[: len(raw) // 2])
+        (root / "truncated.json").write_text(json.dumps(self.record))
         self.missing = root / "nowhere" / "model"
+        self.a_file = root / "a_file"
+        self.a_file.write_text("not a folder")
 
-    @staticmethod
-    def _write(base: Path, weights: bytes, meta: dict | None, text: str | None = None) -> Path:
-        base.with_suffix(".safetensors").write_bytes(weights)
-        base.with_suffix(".json").write_text(text if meta is None else json.dumps(meta))
+    def spoilt(self, name: str, fmt: str, config: dict | None = None, tokenizer: dict | None = None,
+               text: str | bytes | None = None, state: dict | None = None, metadata: dict | None = None,
+               sidecar: bool = True) -> Path:
+        """A checkpoint like the good one but with ``config``/``tokenizer`` fields changed, a raw
+        record ``text``, other tensors or other header ``metadata``, in format ``legacy`` (with its
+        ``.json`` unless not ``sidecar``) or ``inner``."""
+        base = self.root / f"{fmt}_{name}"
+        record = {**self.record, "config": {**self.record["config"], **(config or {})},
+                  "tokenizer": {**self.record["tokenizer"], **(tokenizer or {})}}
+        text = json.dumps(record) if text is None else text
+        meta = {"format": "glmlib-gpt"} if metadata is None else metadata
+        if fmt == "inner":
+            meta = {**meta, "glmlib.record": text if isinstance(text, str) else text.decode("latin-1")}
+        base.with_suffix(".safetensors").write_bytes(save(self.state if state is None else state, metadata=meta))
+        if fmt == "legacy" and sidecar:
+            base.with_suffix(".json").write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
         return base
 
 
@@ -57,6 +79,15 @@ def full_cache(model: GPT) -> KVCache:
     with torch.no_grad():
         model(torch.zeros(1, model.config.block_size, dtype=torch.long), kv_cache=cache)
     return cache
+
+
+def nan_model(model: GPT) -> GPT:
+    """A copy of ``model`` whose final LayerNorm bias is NaN."""
+    twin = GPT(model.config)
+    twin.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        twin.ln_f.bias.fill_(NAN)
+    return twin
 
 
 def with_value(logits: torch.Tensor, value: float) -> torch.Tensor:
@@ -136,10 +167,55 @@ ROWS: list[Row] = [
     ("bigram id out of range", lambda e: BigramLM(3).fit([[0, 4]]), ValueError, r"\[4\].*\[0, 3\)"),
     # checkpoints
     ("truncated safetensors", lambda e: load_checkpoint(e.truncated), ValueError, r"truncated\.safetensors.*truncated or corrupt"),
-    ("config mismatches weights", lambda e: load_checkpoint(e.mismatched), ValueError,
-     r"mismatched\.safetensors does not match its config.*'n_embd': 16.*wrong shape"),
-    ("garbage JSON", lambda e: load_checkpoint(e.garbage), ValueError, r"garbage\.json is not a valid checkpoint config"),
     ("missing file", lambda e: load_checkpoint(e.missing), FileNotFoundError, r"nowhere.*model\.safetensors.*not found"),
+    ("foreign safetensors file", lambda e: load_checkpoint(e.spoilt("foreign", "legacy", metadata={"format": "pt"})),
+     ValueError, r"legacy_foreign\.safetensors is not a glmlib checkpoint.*'pt'"),
+    ("NaN weights", lambda e: load_checkpoint(e.spoilt("nan", "inner", state={**e.state, "ln_f.bias": torch.full((8,), NAN)})),
+     ValueError, r"inner_nan\.safetensors.*\['ln_f\.bias'\].*NaN"),
+    ("integer weights", lambda e: load_checkpoint(e.spoilt("int", "inner", state={**e.state, "ln_f.bias": torch.zeros(8, dtype=torch.long)})),
+     ValueError, r"inner_int\.safetensors.*\['ln_f\.bias'\].*not floating point.*I64"),
+    ("legacy record missing", lambda e: load_checkpoint(e.spoilt("nojson", "legacy", sidecar=False)),
+     FileNotFoundError, r"legacy_nojson\.json not found"),
+    *[row for fmt, where in (("legacy", r"\.json"), ("inner", r"\.safetensors")) for row in [
+        (f"{fmt}: config mismatches weights", lambda e, f=fmt: load_checkpoint(e.spoilt("mismatched", f, {"n_embd": 16})),
+         ValueError, rf"{fmt}_mismatched\.safetensors does not match its config.*'n_embd': 16.*wrong shape"),
+        (f"{fmt}: more layers than stored", lambda e, f=fmt: load_checkpoint(e.spoilt("layers", f, {"n_layer": 200})),
+         ValueError, rf"{fmt}_layers\.safetensors does not match.*missing: \['blocks\.1\."),
+        (f"{fmt}: garbage JSON", lambda e, f=fmt: load_checkpoint(e.spoilt("garbage", f, text="{ this is not json")),
+         ValueError, rf"{fmt}_garbage{where} is not a valid checkpoint config"),
+        (f"{fmt}: record without a config", lambda e, f=fmt: load_checkpoint(e.spoilt("noconfig", f, text='{"tokenizer": {}}')),
+         ValueError, rf"{fmt}_noconfig{where} is not a valid checkpoint config.*'config'"),
+        (f"{fmt}: a billion layers", lambda e, f=fmt: load_checkpoint(e.spoilt("deep", f, {"n_layer": 1_000_000_000})),
+         ValueError, rf"{fmt}_deep{where}: bad config: GPTConfig\.n_layer.*\[1, 256\].*1000000000"),
+        (f"{fmt}: block_size 1e11", lambda e, f=fmt: load_checkpoint(e.spoilt("long", f, {"block_size": 1e11})),
+         ValueError, rf"{fmt}_long{where}: bad config: GPTConfig\.block_size.*100000000000\.0"),
+        (f"{fmt}: too many parameters", lambda e, f=fmt: load_checkpoint(e.spoilt("wide", f, {"n_layer": 100, "n_embd": 16384})),
+         ValueError, rf"{fmt}_wide{where}: bad config: .*parameters, more than"),
+        (f"{fmt}: bias as a string", lambda e, f=fmt: load_checkpoint(e.spoilt("bias", f, {"bias": "false"})),
+         ValueError, rf"{fmt}_bias{where}: bad config: bias must be True or False, got 'false'"),
+        (f"{fmt}: duplicate tokenizer", lambda e, f=fmt: load_checkpoint(e.spoilt("dup", f, tokenizer={"chars": "abcda"})),
+         ValueError, rf"{fmt}_dup{where}: bad tokenizer: .*duplicates.*\['a'\]"),
+        (f"{fmt}: empty tokenizer", lambda e, f=fmt: load_checkpoint(e.spoilt("empty", f, tokenizer={"chars": ""})),
+         ValueError, rf"{fmt}_empty{where}: bad tokenizer: .*at least one"),
+        (f"{fmt}: tokenizer chars not a str", lambda e, f=fmt: load_checkpoint(e.spoilt("chars", f, tokenizer={"chars": 5})),
+         ValueError, rf"{fmt}_chars{where}: bad tokenizer: .*chars.*5"),
+    ]],
+    ("non-UTF-8 JSON", lambda e: load_checkpoint(e.spoilt("latin", "legacy", text=json.dumps(e.record).replace(
+        '"config"', '"config", "note": "caf\u00e9"', 1).encode("latin-1"))),
+     ValueError, r"legacy_latin\.json is not a valid checkpoint config: not UTF-8"),
+    ("save: extra sets the tokenizer", lambda e: save_checkpoint(e.model, e.tok, e.root / "x", {"tokenizer": {"chars": "vwxyz"}}),
+     ValueError, r"extra may not set \['tokenizer'\]"),
+    ("save: a tensor in extra", lambda e: save_checkpoint(e.model, e.tok, e.root / "x", {"val_loss": torch.tensor(1.0)}),
+     TypeError, r"extra\['val_loss'\] is a Tensor.*JSON"),
+    ("save: NaN in extra", lambda e: save_checkpoint(e.model, e.tok, e.root / "x", {"history": [{"val": NAN}]}),
+     ValueError, r"extra\['history'\]\[0\]\['val'\] is nan"),
+    ("save: wrong tokenizer", lambda e: save_checkpoint(e.model, CharTokenizer.from_text("abc"), e.root / "x"),
+     ValueError, r"tokenizer has 3 tokens.*expects 5"),
+    ("save: NaN weights", lambda e: save_checkpoint(nan_model(e.model), e.tok, e.root / "x"), ValueError,
+     r"\['ln_f\.bias'\] contain NaN.*not saved"),
+    ("save: empty name", lambda e: save_checkpoint(e.model, e.tok, ""), ValueError, r"needs a file name, got '\.'|''"),
+    ("save under a file", lambda e: save_checkpoint(e.model, e.tok, e.a_file / "model"), NotADirectoryError,
+     r"cannot write checkpoint .*a_file/model\.safetensors"),
     # devices
     ("bad device string", lambda e: pick_device("gpu"), ValueError, r"'cpu', 'cuda'.*got 'gpu'"),
     ("bad device for a checkpoint", lambda e: load_checkpoint(e.good, device="tpu"), ValueError, r"'tpu'"),
