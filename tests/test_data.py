@@ -84,7 +84,9 @@ def test_tokenizer_ids_follow_sorted_characters() -> None:
     tok = CharTokenizer.from_text("hello world")
     assert tok.chars == [" ", "d", "e", "h", "l", "o", "r", "w"]
     assert tok.encode("hole") == [3, 5, 4, 2]
-    assert tok.decode(torch.tensor([[3, 5], [4, 2]])) == "hole"
+    assert tok.decode(torch.tensor([3, 5, 4, 2])) == tok.decode(torch.tensor([[3, 5, 4, 2]])[0]) == "hole"
+    with pytest.raises(ValueError, match=r"1-D.*\(2, 2\)"):  # a batch is not silently joined into one text
+        tok.decode(torch.tensor([[3, 5], [4, 2]]))
 
 
 def test_unknown_characters_are_listed_in_the_error(tokenizer: CharTokenizer) -> None:
