@@ -8,6 +8,24 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def check_mask(mask: torch.Tensor) -> None:
+    """A mask must be bool (``True`` = may attend) or additive float (``0`` / ``-inf``).
+
+    An integer 0/1 mask is refused: added to the scores it would block nothing,
+    and reading 1 as "may attend" would be a guess.
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a tensor, got {type(mask).__name__}")
+    if mask.dtype == torch.bool:
+        return
+    if not mask.dtype.is_floating_point:
+        raise TypeError(f"mask must be bool (True = may attend) or an additive float mask "
+                        f"(0 = allowed, -inf = blocked), got dtype {mask.dtype}; for a 0/1 mask "
+                        f"where 1 means 'may attend', pass mask.bool()")
+    if torch.isnan(mask).any() or (mask == float("inf")).any():
+        raise ValueError("an additive mask may hold 0, finite biases and -inf, not NaN or +inf")
+
+
 def _as_additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if mask.dtype == torch.bool:
         return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, float("-inf"))
@@ -31,6 +49,8 @@ def scaled_dot_product_attention(
         raise ValueError(f"q and k need the same last dim, got {q.shape[-1]} and {k.shape[-1]}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"k and v need the same length, got {k.shape[-2]} and {v.shape[-2]}")
+    if mask is not None:
+        check_mask(mask)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., T_q, T_k)
     if mask is not None:
         scores = scores + _as_additive(mask, scores.dtype)
@@ -118,6 +138,8 @@ class MultiHeadAttention(nn.Module):
         ``is_causal`` masks the future; with a cache, query i sits at absolute
         position ``past + i`` and may see every key up to there.
         """
+        if mask is not None:
+            check_mask(mask)
         B, T, C = x.shape
         qkv = self.qkv(x).view(B, T, 3, self.n_head, C // self.n_head)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, H, T, D)
@@ -134,7 +156,10 @@ class MultiHeadAttention(nn.Module):
         else:
             if is_causal:
                 allowed = torch.ones(T, past + T, dtype=torch.bool, device=x.device).tril(diagonal=past)
-                mask = allowed if mask is None else mask & allowed
+                if mask is None or mask.dtype == torch.bool:
+                    mask = allowed if mask is None else mask & allowed
+                else:  # additive: add -inf where the future is
+                    mask = mask + _as_additive(allowed, mask.dtype)
             if need_weights:
                 y, w = scaled_dot_product_attention(q, k, v, mask)
             else:

@@ -213,6 +213,8 @@ def token_id_list(ids: Iterable[int] | torch.Tensor | np.ndarray, what: str = "t
     if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
         raise TypeError(f"{what} must be a sequence of ints, got {type(ids).__name__} {ids!r:.40}")
     out = list(ids)
+    if all(type(i) is int for i in out):  # the common case, checked fast
+        return out
     bad = [i for i in out if not _is_int(i)]
     if bad:
         raise TypeError(f"{what} must be ints, got {bad[0]!r} ({type(bad[0]).__name__})")

@@ -10,6 +10,8 @@ from typing import Sequence
 
 import torch
 
+from .data import token_id_list
+
 
 class BigramLM:
     """Bigram counts over ``vocab_size`` token ids, with add-``k`` smoothing.
@@ -24,11 +26,20 @@ class BigramLM:
             raise ValueError(f"vocab_size must be a positive int, got {vocab_size!r}")
         if not (isinstance(k, (int, float)) and k >= 0) or isinstance(k, bool):
             raise ValueError(f"smoothing k must be a number >= 0, got {k!r}")
-        self.vocab_size, self.k, self.bos, self.eos = vocab_size, float(k), bos, eos
+        self.vocab_size, self.k = vocab_size, float(k)
+        self.bos, self.eos = self._token("bos", bos), self._token("eos", eos)
         self.counts = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)  # (prev, next)
 
+    def _token(self, name: str, value: int | None) -> int | None:
+        """``value`` if it is ``None`` or a token id in ``[0, vocab_size)``; a clear error otherwise."""
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < self.vocab_size:
+            raise ValueError(f"{name} must be a token id in [0, {self.vocab_size}) or None, got {value!r}")
+        return value
+
     def _wrap(self, ids: Sequence[int]) -> list[int]:
-        ids = [int(i) for i in ids]
+        ids = token_id_list(ids)
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
             raise ValueError(f"token ids {bad[:5]} out of range [0, {self.vocab_size})")
@@ -37,7 +48,7 @@ class BigramLM:
     def fit(self, sequences: Sequence[Sequence[int]] | torch.Tensor) -> "BigramLM":
         """Add the bigram counts of each sequence (a 1-D tensor counts as one sequence)."""
         if isinstance(sequences, torch.Tensor) and sequences.dim() == 1:
-            sequences = [sequences.tolist()]
+            sequences = [sequences]
         prev: list[int] = []
         nxt: list[int] = []
         for seq in sequences:  # gather every pair first: one bincount, not one per sequence
@@ -79,7 +90,7 @@ class BigramLM:
         """Draw up to ``length`` tokens; stops early after ``eos`` if the model has one."""
         if isinstance(length, bool) or not isinstance(length, int) or length < 0:
             raise ValueError(f"length must be an int >= 0, got {length!r}")
-        prev = start if start is not None else self.bos
+        prev = self._token("start", start) if start is not None else self.bos
         if prev is None:
             raise ValueError("give a start token (the model has no bos token)")
         out: list[int] = []

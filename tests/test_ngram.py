@@ -84,3 +84,30 @@ def test_sampling_follows_the_table() -> None:
     # an unsmoothed model that saw only "ab" must always say "ab"
     lm = BigramLM(vocab_size=4, k=0.0, bos=BOS, eos=EOS).fit([[A, B_]])
     assert all(lm.sample(10, generator=torch.Generator().manual_seed(s)) == [A, B_] for s in range(5))
+
+
+@pytest.mark.parametrize("bad", [dict(eos=-1), dict(bos=4), dict(eos=4), dict(bos=True), dict(eos=2.0)])
+def test_bos_and_eos_must_be_token_ids(bad: dict) -> None:
+    name, value = next(iter(bad.items()))
+    with pytest.raises(ValueError, match=rf"{name} must be a token id in \[0, 4\) or None, got {value!r}"):
+        BigramLM(vocab_size=4, **bad)
+
+
+def test_eos_minus_one_no_longer_counts_as_the_last_token() -> None:
+    """It used to count the pair (1, eos) as (0, 2) without a word."""
+    with pytest.raises(ValueError, match=r"eos.*-1"):
+        BigramLM(vocab_size=3, eos=-1).fit([[0, 1]])
+    lm = BigramLM(vocab_size=3, eos=2).fit([[0, 1]])
+    assert lm.counts[1, 2] == 1 and lm.counts.sum() == 2
+
+
+def test_a_start_token_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"start must be a token id in \[0, 4\).*-1"):
+        fitted(1.0).sample(5, start=-1)
+
+
+def test_ids_are_not_rounded() -> None:
+    with pytest.raises(TypeError, match=r"ints, got 0\.5"):
+        BigramLM(4).fit([[0.5, 1]])
+    with pytest.raises(TypeError, match=r"integers.*float32"):
+        BigramLM(4).log_prob(torch.tensor([0.0, 1.0]))
