@@ -199,8 +199,8 @@ def _draw(data: torch.Tensor, starts: list[int], batch_size: int, block_size: in
     s = torch.tensor(starts, dtype=torch.long)[pick]  # (B,)
     if int(s.max()) + block_size + 1 > len(data):
         return None
-    offsets = torch.arange(block_size)  # (T,)
-    return torch.stack((data[s[:, None] + offsets], data[s[:, None] + offsets + 1]))  # (2, B, T)
+    windows = data[s[:, None] + torch.arange(block_size + 1)]  # (B, T + 1): the tokens of x and y
+    return torch.stack((windows[:, :-1], windows[:, 1:]))  # (2, B, T)
 
 
 def _batch_of(fn: Callable, data: torch.Tensor, doc_lengths: list[int], batch_size: int, block_size: int,
