@@ -29,14 +29,15 @@
 # 1. write the autoregressive loop from scratch and match `model.generate`
 #    token for token;
 # 2. see why greedy decoding repeats itself;
-# 3. implement temperature, top-k and top-p (nucleus) sampling from scratch
-#    and check them against `glmlib.sampling` and Hugging Face's logits
-#    warpers;
+# 3. learn temperature, top-k and top-p (nucleus) sampling, and check
+#    `glmlib.sampling` against Hugging Face's logits warpers;
 # 4. look at what each setting does to a real next-character distribution,
 #    and play with them in the sampling explorer;
 # 5. *measure* the trade-off between diversity and likelihood across a grid
 #    of settings;
-# 6. make generation reproducible with seeds.
+# 6. make generation reproducible with seeds;
+# 7. in the exercises, write top-k, top-p and min-p filters yourself, and a
+#    repetition penalty against greedy decoding's loops.
 #
 # **Builds on:** sampling from a bigram (01), the GPT (05) and the trained
 # model shipped with the course (06).
@@ -264,27 +265,23 @@ plt.show()
 # The rule $z_i \ge z_{(k)}$ keeps *every* token tied with the $k$-th, so
 # a tie at the boundary can leave more than $k$ tokens (the convention here
 # and in Hugging Face); $k \ge V$ keeps everything.
+#
+# `glmlib.sampling.top_k_filter` follows this rule (you will write it
+# yourself in Exercise 1 at the end of the notebook). It agrees with Hugging
+# Face's `TopKLogitsWarper`, also on a tie and on a $k$ larger than the
+# vocabulary:
 
 # %%
-def top_k_from_scratch(logits: torch.Tensor, k: int) -> torch.Tensor:
-    k = min(k, logits.shape[-1])
-    kth_largest = torch.sort(logits, dim=-1, descending=True).values[..., k - 1:k]  # (..., 1)
-    return torch.where(logits >= kth_largest, logits, torch.full_like(logits, float("-inf")))
-
-
 for k in (1, 5, 20, 200):
-    mine = top_k_from_scratch(z, k)
-    assert torch.equal(mine, top_k_filter(z, k))
-    assert torch.equal(mine, TopKLogitsWarper(top_k=k)(None, z[None])[0])
-print("top-k: from scratch == glmlib == Hugging Face for k in 1, 5, 20, 200")
+    assert torch.equal(top_k_filter(z, k), TopKLogitsWarper(top_k=k)(None, z[None])[0])
+print(f"top-k: glmlib == Hugging Face for k in 1, 5, 20 and 200 (V = {V})")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 tie = torch.tensor([2.0, 1.0, 1.0, 0.0])
 print("a tie at the boundary, logits", tie.tolist(), "with k=2:")
-print("  from scratch", top_k_from_scratch(tie, 2).tolist())
-print("  glmlib      ", top_k_filter(tie, 2).tolist())
-print("  HF          ", TopKLogitsWarper(top_k=2)(None, tie[None])[0].tolist())
+print("  glmlib", top_k_filter(tie, 2).tolist())
+print("  HF    ", TopKLogitsWarper(top_k=2)(None, tie[None])[0].tolist())
 
 # %% [markdown]
 # ## 5. Top-p (nucleus sampling)
@@ -306,24 +303,14 @@ print("  HF          ", TopKLogitsWarper(top_k=2)(None, tie[None])[0].tolist())
 # is still below $p$, which always keeps the most probable token. In a
 # confident context the "nucleus" is one or two tokens; in an open one it is
 # wide.
+#
+# `glmlib.sampling.top_p_filter` implements it (Exercise 2 asks you to write
+# it); it agrees with Hugging Face's `TopPLogitsWarper`:
 
 # %%
-def top_p_from_scratch(logits: torch.Tensor, p: float) -> torch.Tensor:
-    if p >= 1.0:  # keep all: in float32 the running sum can reach 1.0 before the last tokens
-        return logits
-    probs = torch.softmax(logits, dim=-1)
-    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
-    mass_above = torch.cumsum(sorted_probs, dim=-1) - sorted_probs  # mass ranked above each token
-    keep_sorted = mass_above < p  # the first token always has mass_above = 0
-    keep = torch.zeros_like(keep_sorted).scatter(-1, order, keep_sorted)
-    return torch.where(keep, logits, torch.full_like(logits, float("-inf")))
-
-
 for p in (0.1, 0.5, 0.9, 0.95, 1.0):
-    mine = top_p_from_scratch(z, p)
-    assert torch.equal(mine, top_p_filter(z, p))
-    assert torch.equal(mine, TopPLogitsWarper(top_p=p)(None, z[None])[0])
-print("top-p: from scratch == glmlib == Hugging Face for p in 0.1, 0.5, 0.9, 0.95, 1")
+    assert torch.equal(top_p_filter(z, p), TopPLogitsWarper(top_p=p)(None, z[None])[0])
+print("top-p: glmlib == Hugging Face for p in 0.1, 0.5, 0.9, 0.95 and 1")
 
 # %% [markdown]
 # How many characters survive, in a confident context and an open one:
@@ -508,116 +495,319 @@ print("different seed, different text:", first != other)
 #
 # ## Exercises
 #
-# ### Exercise 1: top-k
+# Each exercise cell holds a stub and its checker. The checker runs your
+# function on small cases whose answers come from `glmlib.sampling` (tested
+# against Hugging Face) or were worked out by hand, and when an answer is
+# wrong it says what the mistake looks like. Until you replace the
+# `raise NotImplementedError` it says "not yet". In the self-study edition
+# a worked solution sits folded below each exercise: try first.
 #
-# Write `top_k(logits, k)` for `logits` of shape `(..., V)`: keep, in every
-# row, each logit that is at least the $k$-th largest of that row (ties at
-# the boundary kept), and replace the others with `-inf`. With `k >= V`
-# nothing is removed. Don't call `glmlib.sampling`.
+# ### Exercise 1: top-k (warm-up)
+#
+# Write `top_k(logits, k)` for `logits` of shape `(..., V)` (one row, or a
+# batch of rows) and an int `k >= 1`. Return a tensor of the same shape in
+# which every logit that is at least the $k$-th largest *of its row* is
+# kept unchanged, and every other logit is `float("-inf")`. Ties at the
+# boundary are kept, and a `k` larger than `V` keeps everything. Use any
+# torch function (`torch.topk`, `torch.sort`, `masked_fill`, `torch.where`,
+# ...) but not `glmlib.sampling` or Hugging Face's warpers.
+#
+# The checker tries `k = 2` and `k = 1` on one row, a tie at the boundary,
+# `k = V`, `k > V`, and a batch of three rows.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q07_top_k
+# points: 1
 
 # %%
 def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     raise NotImplementedError
 
 
-# %%
 ex.check_top_k(top_k)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def top_k(logits, k):
-#     if k >= logits.shape[-1]:
-#         return logits.clone()
-#     kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
-#     return logits.masked_fill(logits < kth, float("-inf"))
-# ```
-#
-# `torch.topk` returns the $k$ largest values in decreasing order, so the
-# last one is the threshold; comparing with `<` keeps ties with it.
+# `torch.topk` returns the $k$ largest values of each row in decreasing
+# order, so the last of them is the threshold; removing only what is
+# *strictly* below it keeps ties. Picking the $k$ *indices* that `topk`
+# returns instead would drop one of two tied tokens arbitrarily, and
+# `torch.topk` refuses a `k` larger than the row, hence the `min`.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_top_k(ex.solution_top_k)
+# BEGIN SOLUTION NO PROMPT
+def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
+    k = min(k, logits.shape[-1])  # k > V keeps everything
+    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth_largest, float("-inf"))  # ties with the k-th stay
+
+
+ex.check_top_k(top_k)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_top_k(top_k).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: top-p
 #
 # Write `top_p(logits, p)` for `logits` of shape `(..., V)` and
-# $0 < p \le 1$: keep the smallest set of most probable tokens of each row
-# whose probabilities sum to at least `p` (always at least one), `-inf` for
-# the rest. Hint: sort, take a cumulative sum, decide in sorted order, then
-# put the decisions back in the original order with `scatter`.
+# $0 < p \le 1$. In each row, keep the smallest set of most probable tokens
+# whose probabilities (after a softmax of that row) add up to at least `p`,
+# unchanged, and set the others to `float("-inf")`. At least one token always
+# stays, and `p = 1` keeps every token. Not allowed: `glmlib.sampling` and
+# Hugging Face's warpers.
+#
+# Hint: sort each row in decreasing order, take a running sum
+# (`torch.cumsum`), decide in sorted order which tokens stay, then put the
+# decisions back in the original order (`scatter` with the sort's indices).
+# Mind the token whose probability makes the total *cross* $p$, and
+# float32 rounding when `p = 1`.
+#
+# The checker tries a flat and a peaked distribution at several `p`, a tiny
+# `p`, `p = 1` (twice, once on a row with a very long tail), and a batch of
+# four rows.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q07_top_p
+# points: 2
 
 # %%
 def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     raise NotImplementedError
 
 
-# %%
 ex.check_top_p(top_p)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def top_p(logits, p):
-#     if p >= 1.0:
-#         return logits.clone()
-#     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-#     probs = torch.softmax(sorted_logits, dim=-1)
-#     mass_above = torch.cumsum(probs, dim=-1) - probs
-#     remove_sorted = mass_above >= p
-#     remove_sorted[..., 0] = False       # the most probable token stays
-#     remove = remove_sorted.scatter(-1, order, remove_sorted)
-#     return logits.masked_fill(remove, float("-inf"))
-# ```
-#
-# A token is removed once the tokens ranked above it already reach $p$;
-# the first token that makes the sum reach $p$ is therefore kept. The
-# special case $p = 1$ matters in practice: with float32 rounding the
-# running sum can hit 1.0 a few tokens before the end of a long tail, which
-# would wrongly remove those tokens.
+# A token stays while the probability ranked *above* it is still below $p$:
+# the token that makes the running total reach $p$ is therefore kept, and so
+# is the most probable token (nothing is ranked above it). Keeping
+# `cumsum <= p` instead drops exactly the token that crosses $p$, and can
+# drop every token when the top one alone exceeds $p$. The special case
+# $p = 1$ matters: on a row like `[0, 10, -20, -10]` the float32 running sum
+# is already exactly 1.0 after two tokens, so the last two would be removed.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_top_p(ex.solution_top_p)
+# BEGIN SOLUTION NO PROMPT
+def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
+    if p >= 1.0:  # keep all: in float32 the running sum can reach 1.0 before the tail ends
+        return logits.clone()
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (..., V) each
+    probs = torch.softmax(sorted_logits, dim=-1)
+    mass_above = torch.cumsum(probs, dim=-1) - probs  # probability ranked above each token
+    remove_sorted = mass_above >= p  # the first token has mass_above = 0 and always stays
+    remove = remove_sorted.scatter(-1, order, remove_sorted)  # back to the original order
+    return logits.masked_fill(remove, float("-inf"))
+
+
+ex.check_top_p(top_p)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_top_p(top_p).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3: min-p
 #
 # A more recent rule, min-p sampling (Nguyen et al., 2024), keeps every
 # token whose probability is at least a fraction `min_p` of the *top*
-# token's probability: $p_i \ge \text{min\_p} \cdot \max_j p_j$. Like top-p
-# it adapts to the context (a confident top token raises the bar), but it is
-# simpler: no sorting. Write `min_p(logits, min_p)`; Hugging Face calls it
-# `MinPLogitsWarper`.
+# token's probability:
+#
+# $$
+# \text{keep } i \iff p_i \ge \text{min\_p} \cdot \max_j p_j, \qquad p = \mathrm{softmax}(z).
+# $$
+#
+# Like top-p it adapts to the context (a confident top token raises the bar
+# for everyone else), but it needs no sorting. Write `min_p(logits, min_p)`
+# for `logits` of shape `(..., V)` and $0 \le$ `min_p` $\le 1$: kept logits
+# unchanged, the others `float("-inf")`, each row on its own. (Hugging Face
+# calls it `MinPLogitsWarper`; don't call it.)
+#
+# The checker's cases were worked out by hand: two thresholds on one
+# distribution, the same logits shifted by a constant, `min_p = 1` and
+# `min_p = 0`, a flat and a peaked row in one batch, and a row in which an
+# earlier filter already set some logits to `-inf`.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q07_min_p
+# points: 2
 
 # %%
 def min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     raise NotImplementedError
 
 
-# %%
 ex.check_min_p(min_p)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def min_p(logits, min_p):
-#     probs = torch.softmax(logits, dim=-1)
-#     threshold = min_p * probs.max(dim=-1, keepdim=True).values  # (..., 1)
-#     return logits.masked_fill(probs < threshold, float("-inf"))
-# ```
+# The threshold is a probability, so the comparison happens after the
+# softmax; a constant added to every logit changes no probability and hence
+# no decision. With `>=` the top token always passes (`p_max >= min_p * p_max`
+# for `min_p <= 1`), so no row is ever left empty. Equivalently, in logits:
+# keep $z_i \ge \max_j z_j + \ln(\text{min\_p})$.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_min_p(ex.solution_min_p)
+# BEGIN SOLUTION NO PROMPT
+def min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
+    probs = torch.softmax(logits, dim=-1)  # (..., V)
+    threshold = min_p * probs.max(dim=-1, keepdim=True).values  # (..., 1)
+    return logits.masked_fill(probs < threshold, float("-inf"))
+
+
+ex.check_min_p(min_p)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_min_p(min_p).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
+
+# %% [markdown]
+# ### Exercise 4 (transfer): a repetition penalty
+#
+# Section 2 showed greedy decoding falling back into the same phrases. None
+# of temperature, top-k or top-p knows what was already written; a
+# *repetition penalty* does. CTRL (Keskar et al., 2019) lowers the logit of
+# every token that already occurs in the context by a factor $\theta > 1$:
+#
+# $$
+# \tilde z_i = \begin{cases}
+# z_i / \theta & \text{if token } i \text{ occurs in the context and } z_i > 0, \\
+# z_i \cdot \theta & \text{if token } i \text{ occurs in the context and } z_i \le 0, \\
+# z_i & \text{otherwise.}
+# \end{cases}
+# $$
+#
+# Dividing a positive logit by $\theta$ moves it towards 0, and multiplying
+# a negative one moves it away from 0: both make the token less likely.
+# A token is penalised once, however often it occurs; $\theta = 1$ changes
+# nothing, and $\theta < 1$ would *encourage* repetition. Hugging Face's
+# `generate(..., repetition_penalty=1.2)` applies this rule.
+#
+# Write `repetition_penalty(logits, context, penalty)` with `logits` of shape
+# `(B, V)`, `context` an int64 tensor `(B, T)` of token ids (row `b` is what
+# row `b` has generated so far; `T` may be 0), and a float `penalty > 0`.
+# Return the new `(B, V)` logits. Any torch function is fine; Hugging Face's
+# `RepetitionPenaltyLogitsProcessor` is not. Nothing like it appears earlier
+# in the course.
+#
+# The checker's cases were worked out by hand: positive, negative and zero
+# logits, ids that occur several times, a batch whose rows have different
+# contexts, `penalty = 1`, `penalty < 1` and an empty context.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q07_repetition_penalty
+# points: 3
+
+# %%
+def repetition_penalty(logits: torch.Tensor, context: torch.Tensor, penalty: float) -> torch.Tensor:
+    raise NotImplementedError
+
+
+ex.check_repetition_penalty(repetition_penalty)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# <details><summary>About the solution</summary>
+#
+# A boolean `(B, V)` mask says which ids occur in each row's context:
+# `scatter` writes `True` at every id of the row, and an id that occurs
+# three times is simply written three times, so it is penalised once.
+# Then `torch.where` picks the penalised or the original logit. A common
+# slip is to divide every logit of the context by the penalty: a negative
+# logit divided by 2 moves *up*, towards 0, making the token more likely.
+# With this penalty greedy decoding still has no randomness, but it can no
+# longer fall into the same phrase forever; CTRL's authors found a penalty
+# of about 1.2 a good balance.
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# BEGIN SOLUTION NO PROMPT
+def repetition_penalty(logits: torch.Tensor, context: torch.Tensor, penalty: float) -> torch.Tensor:
+    seen = torch.zeros_like(logits, dtype=torch.bool).scatter(1, context, True)  # (B, V)
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)  # (B, V)
+    return torch.where(seen, penalised, logits)
+
+
+ex.check_repetition_penalty(repetition_penalty)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_repetition_penalty(repetition_penalty).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary
@@ -630,7 +820,10 @@ ex.check_min_p(ex.solution_min_p)
 #   Top-k keeps a fixed number of tokens (ties kept); top-p keeps the
 #   smallest nucleus reaching probability $p$, so it adapts to how confident
 #   the model is. The order is temperature, then top-k, then top-p, as in
-#   Hugging Face, and our from-scratch versions match theirs.
+#   Hugging Face, and `glmlib`'s filters match Hugging Face's warpers.
+# * Min-p keeps the tokens within a fixed fraction of the top probability; a
+#   repetition penalty lowers the logits of tokens already in the context,
+#   one remedy for greedy decoding's loops.
 # * Across settings, diversity and likelihood pull against each other, and
 #   real text is less likely than the safest samples: good generation aims at
 #   text that looks like the data, not at the most probable text.

@@ -35,7 +35,10 @@
 #    tokens, and time the speed-up;
 # 5. understand the windowing rule past `block_size`, and why learned
 #    absolute positions force it;
-# 6. find out where to go next.
+# 6. find out where to go next;
+# 7. in the exercises, score heads for attention to earlier copies of a
+#    character, replay the windowing rule, and build a sliding-window KV
+#    cache.
 #
 # **Builds on:** attention and attention maps (04), the decoder block and
 # positional embeddings (05), the trained model (06) and generation (07).
@@ -429,117 +432,269 @@ plt.show()
 # avoid the problem differently: a key's encoding does not depend on its
 # absolute position, so a cache can slide one token at a time (see
 # StreamingLLM in the reading list for what then goes wrong, and how
-# "attention sinks" fix it).
+# "attention sinks" fix it). Exercise 3 builds such a sliding cache.
 #
 # ## Exercises
 #
-# ### Exercise 1: how "previous-character" is a head?
+# Each exercise cell holds a stub and its checker. The checkers compare
+# with numbers worked out by hand, with `glmlib.model.window_start`, or with
+# PyTorch's own attention, and when an answer is wrong they say what the
+# mistake looks like. Until you replace the `raise NotImplementedError`
+# they say "not yet". In the self-study edition a worked solution sits
+# folded below each exercise: try first.
 #
-# Write `previous_token_score(weights)` for attention weights of shape
-# `(H, T, T)` (one layer's heads): return, for each head, the mean over
-# queries $i = 1 \dots T-1$ of $A_{i, i-1}$, a tensor of shape `(H,)`. Then
-# use it on the shipped model's layers.
+# ### Exercise 1: a score for attention to earlier copies
+#
+# Section 1 scored heads by *where* they look (the previous character, line
+# breaks). In larger models some heads look for *what*: "duplicate-token"
+# heads attend to earlier occurrences of the current token, a building block
+# of the induction heads in the reading list. Does the shipped model have a
+# head that looks back at earlier copies of the current character?
+#
+# Write `same_char_score(weights, ids)` for attention weights of shape
+# `(..., T, T)` (one map `(T, T)`, one layer's heads `(H, T, T)`, or all of
+# them `(L, H, T, T)`; row = query, column = key, causal) and the text's
+# token ids `(T,)`, with `T >= 2`. For each map return
+#
+# $$
+# s = \frac{1}{T-1} \sum_{i=1}^{T-1} \ \sum_{j < i,\ x_j = x_i} A_{ij},
+# $$
+#
+# the weight each query puts on *earlier* positions holding its own
+# character, averaged over the queries $i = 1 \dots T-1$ (query 0 has no
+# earlier key): a tensor of shape `(...)`, 0-d for a single map. Build a
+# `(T, T)` mask of the pairs to count (notebook 03's masks help); no Python
+# loops are needed.
+#
+# The checker's cases are small hand-built heads (a head that points at
+# the latest earlier copy, a previous-character head, a self head, uniform
+# attention) on the texts "abab", "aaaa", "abcab" and "ababa", with scores
+# worked out by hand.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q08_same_char_score
+# points: 2
 
 # %%
-def previous_token_score(weights: torch.Tensor) -> torch.Tensor:
+def same_char_score(weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError
 
 
-# %%
-ex.check_previous_token_score(previous_token_score)
+ex.check_same_char_score(same_char_score)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def previous_token_score(weights):
-#     # offset=-1: the diagonal just below the main one, entries (i, i-1)
-#     return torch.diagonal(weights, offset=-1, dim1=-2, dim2=-1).mean(dim=-1)
-# ```
+# Two `(T, T)` boolean masks, combined: `ids[:, None] == ids[None, :]` is
+# `True` where key $j$ holds the same character as query $i$ (including the
+# diagonal, where it always does), and `tril(-1)` keeps only the keys
+# strictly before the query. Multiplying the weights by their combination
+# and summing over the keys gives one number per query; dropping query 0
+# and averaging gives the score, for any number of leading dimensions.
+#
+# On the two-speaker text no head stands out: the highest score, 0.062
+# (layer 4, head 1), is a little over twice the 0.027 that a uniform head
+# gets, and most heads score within a factor of two of the uniform head.
+# This small character model has no head that looks for earlier copies of
+# the current character, unlike the larger models in which duplicate-token
+# and induction heads were found.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-print(ex.check_previous_token_score(ex.solution_previous_token_score))
+# BEGIN SOLUTION NO PROMPT
+def same_char_score(weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    T = ids.shape[0]
+    same = ids[:, None] == ids[None, :]  # (T, T): key j holds query i's character
+    earlier = torch.ones(T, T, dtype=torch.bool).tril(-1)  # (T, T): j < i
+    per_query = (weights * (same & earlier)).sum(dim=-1)  # (..., T)
+    return per_query[..., 1:].mean(dim=-1)  # (...): queries 1 .. T-1
+
+
+print(ex.check_same_char_score(same_char_score))
+scores_copy = same_char_score(maps, idx[0])  # (L, H)
+uniform = torch.ones(T, T).tril()
+print(f"a uniform head on this text: {same_char_score(uniform / uniform.sum(-1, keepdim=True), idx[0]):.3f}")
 for l in range(L):
-    per_head = ex.solution_previous_token_score(maps[l])
-    print(f"layer {l}: " + "  ".join(f"{s:.2f}" for s in per_head.tolist()))
+    print(f"layer {l}: " + "  ".join(f"{s:.3f}" for s in scores_copy[l].tolist()))
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_same_char_score(same_char_score).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 2: one step with a KV cache
+# ### Exercise 2: where does the window start?
 #
-# Write `cache_step(cache_k, cache_v, q, k, v)`. The cache holds the keys and
-# values of the $P$ earlier tokens, `(B, H, P, D)` each (possibly $P = 0$);
-# `q, k, v` are the newest token's, `(B, H, 1, D)`. Append `k` and `v` to the
-# cache (along the time axis), let `q` attend to all of it, and return
-# `(out, cache_k, cache_v)` with `out` of shape `(B, H, 1, D)`. The checker
-# compares `out` with the last row of full causal attention over all
-# $P + 1$ tokens.
-
-# %%
-def cache_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
-               v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    raise NotImplementedError
-
-
-# %%
-ex.check_cache_step(cache_step)
-
-# %% [markdown]
-# <details><summary>Show solution</summary>
+# Write `my_window_start(length, block_size)`: given that `length >= 1`
+# tokens exist and the next one is wanted, return the index of the first
+# token of the context, following the rule of section 3: the context is the
+# whole text while it fits; when it would exceed `block_size` tokens, it
+# restarts from the last `max(1, block_size // 2)` tokens, then grows again.
+# A loop over the tokens is fine; a closed formula is a bonus. Don't call
+# `glmlib.model.window_start` (the checker compares with it).
 #
-# ```python
-# def cache_step(cache_k, cache_v, q, k, v):
-#     cache_k = torch.cat([cache_k, k], dim=-2)  # (B, H, P+1, D)
-#     cache_v = torch.cat([cache_v, v], dim=-2)
-#     scores = q @ cache_k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, 1, P+1)
-#     return torch.softmax(scores, dim=-1) @ cache_v, cache_k, cache_v
-# ```
-# </details>
+# The checker tries texts shorter than the block, exactly one block, one
+# token too many, the second restart, a long text, an odd block size,
+# `block_size = 1` and the shipped model's 128.
 
-# %%
-# NBVAL_CHECK_OUTPUT
-ex.check_cache_step(ex.solution_cache_step)
-
-# %% [markdown]
-# ### Exercise 3: where does the window start?
-#
-# Write `window_start(length, block_size)`: given that `length` tokens exist
-# and the next one is wanted, return the index of the first token of the
-# context, following the rule of section 3: the context is the whole text
-# while it fits; when it would exceed `block_size` tokens, it restarts from
-# the last `max(1, block_size // 2)` tokens, then grows again. (A loop over
-# the tokens is fine; a closed formula is a bonus.)
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q08_window_start
+# points: 2
 
 # %%
 def my_window_start(length: int, block_size: int) -> int:
     raise NotImplementedError
 
 
-# %%
 ex.check_window_start(my_window_start)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def my_window_start(length, block_size):
-#     keep = max(1, block_size // 2)
-#     start = 0
-#     for n in range(1, length + 1):   # n tokens exist
-#         if n - start > block_size:   # the context would be too long
-#             start = n - keep
-#     return start
-# ```
-#
-# The closed form in `glmlib.model.window_start` counts the restarts
-# instead: after the first one, at `length = block_size + 1`, they come every
+# Replaying the rule token by token is the clearest way to get it right. The
+# closed form in `glmlib.model.window_start` counts the restarts instead:
+# after the first one, at `length = block_size + 1`, they come every
 # `block_size - keep + 1` tokens.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_window_start(ex.solution_window_start)
+# BEGIN SOLUTION NO PROMPT
+def my_window_start(length: int, block_size: int) -> int:
+    keep = max(1, block_size // 2)
+    start = 0
+    for n in range(1, length + 1):  # n tokens exist, the next one is wanted
+        if n - start > block_size:  # the context would be too long: restart it
+            start = n - keep
+    return start
+
+
+ex.check_window_start(my_window_start)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_window_start(my_window_start).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
+
+# %% [markdown]
+# ### Exercise 3 (transfer): a sliding-window KV cache
+#
+# Some models let each token attend only to the last $W$ tokens, itself
+# included: *sliding-window attention* (Longformer; Mistral 7B uses a window
+# of 4096). Query $i$ sees the keys $j$ with $i - W < j \le i$, a band below
+# the diagonal instead of the whole causal triangle. With relative positions
+# (section 3) its KV cache can slide: it never needs more than $W$ entries.
+# Each step appends the new token's key and value and, once there are more
+# than $W$, drops the oldest. The memory stays the same however long the
+# text grows.
+#
+# Write `window_step(cache_k, cache_v, q, k, v, window)`:
+#
+# * `cache_k, cache_v`: `(B, H, P, D)`, the keys and values of the last
+#   `P <= window` tokens, oldest first (`P = 0` for the first token);
+# * `q, k, v`: `(B, H, 1, D)`, the new token's query, key and value;
+# * return `(out, cache_k, cache_v)`: `out` `(B, H, 1, D)` is the new query's
+#   attention, $\mathrm{softmax}(q K^\top / \sqrt{D})\,V$, over the keys and
+#   values in its window; the returned caches hold the last
+#   `min(P + 1, window)` entries, oldest first.
+#
+# Any torch function is fine (`F.scaled_dot_product_attention` included).
+# The checker feeds whole sequences through your function one token at a
+# time, passing back the caches you return, and compares every output with
+# attention over all the tokens at once restricted to a band of width
+# `window` (PyTorch's `F.scaled_dot_product_attention` with a band mask); it
+# also checks your caches after every step. The sequences: window 3 over 7
+# tokens, window 1, window 4 with a batch of 2 and 2 heads, and a window
+# longer than the text. Nothing like it appears earlier in the course.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q08_window_step
+# points: 3
+
+# %%
+def window_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                v: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    raise NotImplementedError
+
+
+ex.check_window_step(window_step)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# <details><summary>About the solution</summary>
+#
+# Append first, then trim, then attend: the new token belongs to its own
+# window, so its key must be in the cache before its query looks, and the
+# oldest entry must be gone before the query looks too, or the query would
+# see `window + 1` tokens. Slicing `[..., -window:, :]` keeps the last
+# `window` entries and is a no-op while the cache is shorter. No mask is
+# needed: every cached token is inside the window. With learned absolute
+# positions, as in our model, the cached keys would go stale as the window
+# slides (section 3); with rotary or ALiBi positions they stay valid.
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# BEGIN SOLUTION NO PROMPT
+def window_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
+                v: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    cache_k = torch.cat([cache_k, k], dim=-2)[..., -window:, :]  # (B, H, min(P+1, W), D)
+    cache_v = torch.cat([cache_v, v], dim=-2)[..., -window:, :]
+    scores = q @ cache_k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, 1, min(P+1, W))
+    return torch.softmax(scores, dim=-1) @ cache_v, cache_k, cache_v
+
+
+ex.check_window_step(window_step)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_window_step(window_step).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary
@@ -554,7 +709,9 @@ ex.check_window_start(ex.solution_window_start)
 #   model and of the context.
 # * Learned absolute positions stop a cache from sliding; `glmlib` restarts
 #   the context from its last half when it fills up, so the cache stays
-#   valid between restarts, in both generation paths alike.
+#   valid between restarts, in both generation paths alike. With relative
+#   positions a cache can instead slide, keeping a fixed window of the last
+#   $W$ tokens (Exercise 3).
 #
 # ## Where to go next
 #

@@ -1,128 +1,270 @@
 """Checkers for notebook 08 (inside the model, faster inference).
 
-Exercises: how "previous-character" a head is, one step of attention with a
-KV cache, and where the context window starts once the text is too long.
+Exercises: a head score for attention to earlier copies of the same
+character, where the context window starts once the text is too long, and a
+sliding-window KV cache. Expected values are worked out by hand (the head
+score), come from ``glmlib.model.window_start`` (tested in the library's own
+tests), or from PyTorch's ``scaled_dot_product_attention`` with a band mask
+(the sliding window); this module holds no solutions.
 """
 from __future__ import annotations
 
-import math
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
 from ..model import window_start
-from .checking import Case, CheckResult, run_cases
+from .checking import (Case, CheckResult, Mistake, call_learner, failed, judge, passed,
+                       require_callable, show)
 
 
-# ------------------------------------------------------------ previous-token score
-
-def solution_previous_token_score(weights: torch.Tensor) -> torch.Tensor:
-    """Mean attention from each query ``i >= 1`` to key ``i - 1``: ``(H, T, T) -> (H,)``."""
-    return torch.diagonal(weights, offset=-1, dim1=-2, dim2=-1).mean(dim=-1)
+def _copy(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
-def _causal_softmax(scores: torch.Tensor) -> torch.Tensor:
-    T = scores.shape[-1]
-    allowed = torch.ones(T, T, dtype=torch.bool).tril()
-    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+def _run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5) -> CheckResult:
+    """Call ``fn`` on every case (on copies of its inputs); stop at the first wrong answer and say why."""
+    problem = require_callable(exercise, fn)
+    if problem is not None:  # (a CheckResult is falsy unless it passed: compare with None)
+        return problem
+    for case in cases:
+        fresh = Case(case.name, tuple(_copy(a) for a in case.args), case.expected, dict(case.kwargs))
+        got, early = call_learner(exercise, fn, fresh)
+        if early is not None:
+            return early
+        verdict = judge(exercise, case, got, atol)
+        if verdict is not None:
+            return verdict
+    return passed(exercise, f"all {len(cases)} cases pass")
 
 
-def _previous_token_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(8)
-    T = 6
-    previous = torch.zeros(T, T)
-    previous[0, 0] = 1.0
-    previous[torch.arange(1, T), torch.arange(T - 1)] = 1.0
-    uniform = _causal_softmax(torch.zeros(T, T))
-    maps = {
-        "a perfect previous-character head": previous[None],
-        "a head that attends to itself": torch.eye(T)[None],
-        "uniform causal attention": uniform[None],
-        "three random causal heads": _causal_softmax(torch.randn(3, T, T, generator=g)),
-    }
-    return [Case(name, (w.clone(),), solution_previous_token_score(w)) for name, w in maps.items()]
+# ------------------------------------------------------------ same-character score
+# Every map below is written out by hand, and so is every expected score.
+
+def _ids(text: str) -> torch.Tensor:
+    alphabet = sorted(set(text))
+    return torch.tensor([alphabet.index(c) for c in text])
 
 
-def check_previous_token_score(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
-    """``fn(weights (H, T, T))`` must return each head's mean weight on the previous key, ``(H,)``."""
-    return run_cases("previous_token_score", fn, _previous_token_cases())
+def _uniform(T: int) -> torch.Tensor:
+    """Causal attention spread evenly: row i gives 1 / (i + 1) to each key 0..i."""
+    allowed = torch.ones(T, T).tril()
+    return allowed / allowed.sum(-1, keepdim=True)
 
 
-# ------------------------------------------------------------ one step with a KV cache
-
-def solution_cache_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor,
-                        k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Append the new token's ``k, v`` to the cache, then let its query attend to all of it.
-
-    ``cache_k, cache_v (B, H, P, D)``; ``q, k, v (B, H, 1, D)``. Returns
-    ``(out (B, H, 1, D), cache_k (B, H, P+1, D), cache_v (B, H, P+1, D))``.
-    No mask is needed: the newest token may see every earlier one.
-    """
-    cache_k = torch.cat([cache_k, k], dim=-2)
-    cache_v = torch.cat([cache_v, v], dim=-2)
-    weights = torch.softmax(q @ cache_k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)  # (B, H, 1, P+1)
-    return weights @ cache_v, cache_k, cache_v
+def _pointer(targets: list[int]) -> torch.Tensor:
+    """A head whose query i puts all its weight on key ``targets[i]``."""
+    return F.one_hot(torch.tensor(targets), len(targets)).float()
 
 
-def _checked_step(fn: Callable) -> Callable:
-    """Wrap ``fn``: check the two caches it returns, hand back ``out`` to compare."""
-    def step(cache_k, cache_v, q, k, v) -> torch.Tensor:
-        result = fn(cache_k.clone(), cache_v.clone(), q.clone(), k.clone(), v.clone())
-        if not isinstance(result, (tuple, list)) or len(result) != 3:
-            raise TypeError(f"expected a tuple (out, cache_k, cache_v), got {type(result).__name__}")
-        out, new_k, new_v = result
-        for label, got, old, new in (("cache_k", new_k, cache_k, k), ("cache_v", new_v, cache_v, v)):
-            wanted = torch.cat([old, new], dim=-2)
-            if not isinstance(got, torch.Tensor) or got.shape != wanted.shape or not torch.equal(got, wanted):
-                raise ValueError(f"the returned {label} should be the old cache with the new token "
-                                 f"appended along dim -2, shape {tuple(wanted.shape)}")
-        return out
-    return step
+_SELF = ("your score counts the query's own position (j = i), which always holds the same "
+         "character: count only earlier keys, j < i")
+_ALL_T = ("you averaged over all T queries; query 0 has no earlier key, so average over the "
+          "queries i = 1 .. T-1")
+_SUM = "you added the queries' scores up; the score is their mean over i = 1 .. T-1"
+_LATEST = ("you counted only the latest earlier copy of the query's character; add the weights on "
+           "*every* earlier key j < i that holds the same character")
+_UPPER = ("every score is 0, even for a head that attends to earlier copies: the keys to count are "
+          "*below* the diagonal (row = query i, column = key j < i)")
 
 
-def _cache_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(80)
-    cases = []
-    for name, (B, H, P, D) in [("empty cache (the first token)", (1, 1, 0, 4)),
-                               ("one head, three cached tokens", (1, 1, 3, 4)),
-                               ("a batch of two, four heads, five cached tokens", (2, 4, 5, 8))]:
-        q_all, k_all, v_all = (torch.randn(B, H, P + 1, D, generator=g) for _ in range(3))
-        # the reference: full causal attention over all P+1 tokens, last row
-        full = F.scaled_dot_product_attention(q_all, k_all, v_all, is_causal=True)
-        expected = full[..., -1:, :]  # (B, H, 1, D)
-        args = (k_all[..., :P, :], v_all[..., :P, :], q_all[..., P:, :], k_all[..., P:, :], v_all[..., P:, :])
-        cases.append(Case(name, args, expected))
-    return cases
+def _same_char_cases() -> list[Case]:
+    # "abab": the copy head sends each query to the latest earlier copy of its character
+    # (or to itself when there is none); query 1 ('b') has none.
+    abab = _ids("abab")
+    copy_abab = _pointer([0, 1, 0, 1])
+    prev_abab = _pointer([0, 0, 1, 2])
+    heads = torch.stack([copy_abab, prev_abab, _uniform(4)])  # (3, 4, 4)
+    # uniform on "abab": query 2 gives 1/3 to key 0, query 3 gives 1/4 to key 1
+    u = (1 / 3 + 1 / 4) / 3
+    # "aaaa", uniform: query i gives i / (i + 1) to the earlier keys, all 'a'
+    aaaa = (1 / 2 + 2 / 3 + 3 / 4) / 3
+    # "abcab": uniform, query 3 ('a') gives 1/4 to key 0, query 4 ('b') 1/5 to key 1;
+    # the copy head scores (0 + 0 + 1 + 1) / 4; the previous-character and self heads 0
+    abcab = _ids("abcab")
+    grid = torch.stack([torch.stack([_uniform(5), _pointer([0, 1, 2, 0, 1])]),
+                        torch.stack([_pointer([0, 0, 1, 2, 3]), torch.eye(5)])])  # (2, 2, 5, 5)
+    # "abaXa" with X = 'b': uniform, query 2 gives 1/3 to key 0, query 3 gives 1/4 to key 1,
+    # query 4 gives 1/5 to each of keys 0 and 2
+    ababa = _ids("ababa")
+    return [
+        Case("'abab', three heads (copy, previous character, uniform) -> (3,)", (heads, abab),
+             torch.tensor([2 / 3, 0.0, u]),
+             mistakes=[Mistake(torch.tensor([1.0, 0.0, (1 / 2 + 2 / 3 + 1 / 2) / 3]), _SELF),
+                       Mistake(torch.tensor([1.0, 0.25, (1 + 1 / 2 + 2 / 3 + 1 / 2) / 4]), _SELF),
+                       Mistake(torch.tensor([2 / 4, 0.0, (1 / 3 + 1 / 4) / 4]), _ALL_T),
+                       Mistake(torch.tensor([2.0, 0.0, 1 / 3 + 1 / 4]), _SUM),
+                       Mistake(torch.zeros(3), _UPPER)]),
+        Case("'aaaa', one uniform map (T, T) -> a 0-d tensor", (_uniform(4), _ids("aaaa")),
+             torch.tensor(aaaa),
+             mistakes=[Mistake(torch.tensor(1.0), _SELF), Mistake(torch.tensor(aaaa * 3 / 4), _ALL_T),
+                       Mistake(torch.tensor(aaaa * 3), _SUM), Mistake(torch.tensor(0.0), _UPPER),
+                       Mistake(torch.tensor((1 / 2 + 1 / 3 + 1 / 4) / 3), _LATEST)]),
+        Case("'abcab', 2 layers x 2 heads -> (2, 2)", (grid, abcab),
+             torch.tensor([[(1 / 4 + 1 / 5) / 4, 2 / 4], [0.0, 0.0]]),
+             mistakes=[Mistake(torch.tensor([[(1 / 4 + 1 / 5) / 5, 2 / 5], [0.0, 0.0]]), _ALL_T),
+                       Mistake(torch.tensor([[1 / 4 + 1 / 5, 2.0], [0.0, 0.0]]), _SUM)]),
+        Case("'ababa', uniform: query 4 has two earlier 'a's", (_uniform(5), ababa),
+             torch.tensor((1 / 3 + 1 / 4 + 2 / 5) / 4),
+             mistakes=[Mistake(torch.tensor((1 / 3 + 1 / 4 + 1 / 5) / 4), _LATEST)]),
+    ]
 
 
-def check_cache_step(fn: Callable) -> CheckResult:
-    """``fn(cache_k, cache_v, q, k, v)`` must match the last row of full causal attention."""
-    return run_cases("cache_step", _checked_step(fn), _cache_cases(), atol=1e-5)
+def check_same_char_score(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
+    """``fn(weights (..., T, T), ids (T,))``: per map, the mean over queries i >= 1 of the weight on
+    earlier keys j < i holding the query's character, shape ``(...)``."""
+    return _run_cases("same_char_score", fn, _same_char_cases())
 
 
 # ------------------------------------------------------------ the context window
 
-def solution_window_start(length: int, block_size: int) -> int:
-    """Replay the rule token by token: when the context would pass ``block_size``,
-    restart it from the last ``block_size // 2`` tokens (at least one)."""
-    keep = max(1, block_size // 2)
-    start = 0
-    for n in range(1, length + 1):  # n tokens exist, the next one is wanted
-        if n - start > block_size:
-            start = n - keep
-    return start
+_SLIDES = ("your window slides one token at a time (start = length - block_size); the rule jumps: "
+           "when the context would exceed block_size, it restarts from the last block_size // 2 "
+           "tokens and then grows again")
+_EARLY = ("with exactly block_size tokens the context still fits: restart only when it would "
+          "*exceed* block_size (>, not >=)")
+_LENGTH = "you returned the length of the context; return the index of its first token"
+_RESTART = ("after a restart the context holds the last block_size // 2 tokens: with 9 tokens and "
+            "block_size 8 it starts at 9 - 4 = 5")
+_EMPTY = ("the context is empty: with block_size 1, block_size // 2 is 0; a restart keeps "
+          "max(1, block_size // 2) tokens")
 
 
 def _window_cases() -> list[Case]:
-    named = [("shorter than the block", 5, 8), ("exactly one block", 8, 8),
-             ("one token too many", 9, 8), ("the window grows again", 11, 8),
-             ("full again, just before the next jump", 13, 8), ("the second jump", 14, 8),
-             ("long text", 1000, 8), ("odd block size", 40, 5), ("block size 1", 7, 1),
-             ("block size 128, 500 tokens", 500, 128)]
-    return [Case(name, (length, block), window_start(length, block)) for name, length, block in named]
+    named = [("shorter than the block (5 tokens, block 8)", 5, 8, [(5, _LENGTH)]),
+             ("exactly one block (8, 8)", 8, 8, [(4, _EARLY), (8, _LENGTH)]),
+             ("one token too many (9, 8)", 9, 8, [(1, _SLIDES), (4, _RESTART)]),
+             ("the window grows again (11, 8)", 11, 8, [(3, _SLIDES)]),
+             ("full again, just before the next jump (13, 8)", 13, 8, [(8, _EARLY)]),
+             ("the second jump (14, 8)", 14, 8, [(6, _SLIDES)]),
+             ("a long text (1000, 8)", 1000, 8, [(992, _SLIDES)]),
+             ("an odd block size (40, 5)", 40, 5, [(35, _SLIDES)]),
+             ("block size 1 (8, 1)", 8, 1, [(8, _EMPTY)]),
+             ("block size 128, 500 tokens", 500, 128, [(372, _SLIDES)])]
+    return [Case(name, (length, block), window_start(length, block),
+                 mistakes=[Mistake(value, message) for value, message in wrong])
+            for name, length, block, wrong in named]
 
 
 def check_window_start(fn: Callable[[int, int], int]) -> CheckResult:
     """``fn(length, block_size)`` must give the same start as :func:`glmlib.model.window_start`."""
-    return run_cases("window_start", fn, _window_cases())
+    return _run_cases("window_start", fn, _window_cases())
+
+
+# ------------------------------------------------------------ a sliding-window KV cache
+
+def _band(T: int, width: int) -> torch.Tensor:
+    """Bool ``(T, T)``: query i may attend key j iff ``i - width < j <= i`` (the last ``width`` tokens)."""
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    return (j <= i) & (j > i - width)
+
+
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, **kw: Any) -> torch.Tensor:
+    """PyTorch's attention with a bool mask; a query with no key at all gets zeros."""
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, **kw)
+    return out.masked_fill(~allowed.any(-1)[:, None], 0.0)
+
+
+_PLUS_ONE = ("the new query attends to window + 1 keys: trim the cache to the last `window` entries "
+             "*before* attending (the window includes the new token itself)")
+_MINUS_ONE = "the new query attends to only window - 1 keys; the window is the last `window` tokens, the new one included"
+_BEFORE = ("the new token's query does not see its own key: append the new k and v to the cache "
+           "*before* attending (for the first token there is nothing else to attend to)")
+_SCALE = "the scores are not divided by sqrt(D) (D = q.shape[-1]), as in every attention of this course"
+
+
+def _cache_problem(label: str, got: Any, wanted: torch.Tensor, everything: torch.Tensor, t: int,
+                   window: int) -> str | None:
+    """What is wrong with a returned cache after token ``t``; ``None`` when it is right."""
+    if not isinstance(got, torch.Tensor):
+        return f"the returned {label} is {type(got).__name__}; return a tensor of shape {tuple(wanted.shape)}"
+    n, m = got.shape[-2] if got.dim() >= 2 else -1, wanted.shape[-2]
+    if got.dim() != wanted.dim() or got.shape[:-2] != wanted.shape[:-2] or got.shape[-1] != wanted.shape[-1]:
+        return (f"the returned {label} has shape {tuple(got.shape)}; expected {tuple(wanted.shape)} "
+                f"(B, H, entries, D), growing along dim -2")
+    if n == m and torch.equal(got, wanted):
+        return None
+    after = f"after token {t} (window {window})"
+    if n == m + 1 and m == window:
+        return (f"the returned {label} holds window + 1 = {n} entries {after}; once full it must hold "
+                f"exactly the last `window` entries")
+    if n == m - 1 and m == window and t > 0:  # (earlier steps grew it, so it was trimmed too far)
+        return f"the returned {label} holds window - 1 = {n} entries {after}; it must hold the last {m}"
+    if n == m - 1:
+        return (f"the returned {label} did not grow {after}: append the new entry along the time axis, "
+                f"e.g. torch.cat([cache, new], dim=-2)")
+    if n > m:
+        return (f"the returned {label} holds {n} entries {after}: it keeps growing; keep only the last "
+                f"`window` entries, dropping the oldest")
+    if n < m:
+        return f"the returned {label} holds {n} entries {after}; it must hold the last {m}"
+    if torch.equal(got, everything[..., :m, :]):
+        return (f"the returned {label} kept the *oldest* {m} entries and dropped the newest {after}: "
+                f"keep the last `window` entries (the oldest leaves the window)")
+    if torch.equal(got, wanted.flip(-2)):
+        return f"the returned {label} holds the right entries in reverse order; keep them oldest first, newest last"
+    return (f"the returned {label} {after} should hold the entries of tokens {t + 1 - m} .. {t}, "
+            f"oldest first, exactly as they were given; it holds other values")
+
+
+def _window_run(fn: Callable, name: str, B: int, H: int, D: int, window: int, T: int,
+                seed: int) -> CheckResult | None:
+    """Feed ``T`` tokens one at a time through ``fn``; ``None`` when every step is right."""
+    g = torch.Generator().manual_seed(seed)
+    q, k, v = (torch.randn(B, H, T, D, generator=g) for _ in range(3))
+    expected = _attend(q, k, v, _band(T, window))  # the reference: full attention restricted to the band
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    wrong = [(_attend(q, k, v, _band(T, window + 1)), _PLUS_ONE),
+             (_attend(q, k, v, (j < i) & (j >= i - window)), _BEFORE),
+             (_attend(q, k, v, _band(T, window), scale=1.0), _SCALE)]
+    if window > 1:
+        wrong.append((_attend(q, k, v, _band(T, window - 1)), _MINUS_ONE))
+    cache_k, cache_v = k[..., :0, :], v[..., :0, :]
+    for t in range(T):
+        step = slice(t, t + 1)
+        mistakes = [Mistake(value[..., step, :], message) for value, message in wrong]
+        mistakes.append(Mistake(torch.full((B, H, 1, D), float("nan")), _BEFORE))
+        case = Case(f"{name}, token {t}", (cache_k.clone(), cache_v.clone(), q[..., step, :].clone(),
+                                          k[..., step, :].clone(), v[..., step, :].clone(), window),
+                    expected[..., step, :], mistakes=mistakes)
+        got, early = call_learner("window_step", fn, case)
+        if early is not None:
+            return early
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            return failed("window_step", f"case '{case.name}': return a tuple (out, cache_k, cache_v); "
+                                         f"got {show(got)}")
+        out, new_k, new_v = got
+        lo = max(0, t + 1 - window)
+        if (isinstance(new_k, torch.Tensor) and isinstance(new_v, torch.Tensor) and new_k.shape == new_v.shape
+                and torch.equal(new_k, v[..., lo:t + 1, :]) and torch.equal(new_v, k[..., lo:t + 1, :])):
+            return failed("window_step", f"case '{case.name}': the returned caches are swapped: return "
+                                         f"(out, cache_k, cache_v) in that order")
+        for label, new, everything in (("cache_k", new_k, k), ("cache_v", new_v, v)):
+            problem = _cache_problem(label, new, everything[..., lo:t + 1, :], everything[..., :t + 1, :],
+                                     t, window)
+            if problem:
+                return failed("window_step", f"case '{case.name}': {problem}")
+        verdict = judge("window_step", case, out)
+        if verdict is not None:
+            return verdict
+        cache_k, cache_v = new_k.detach(), new_v.detach()
+    return None
+
+
+def check_window_step(fn: Callable) -> CheckResult:
+    """``fn(cache_k, cache_v, q, k, v, window) -> (out, cache_k, cache_v)``, token after token, must
+    match full attention restricted to the last ``window`` positions (PyTorch's SDPA with a band mask)."""
+    problem = require_callable("window_step", fn)
+    if problem is not None:
+        return problem
+    runs = [("window 3, one head, D=4, 7 tokens", 1, 1, 4, 3, 7, 81),
+            ("window 1: only the newest token", 1, 1, 4, 1, 3, 82),
+            ("window 4, batch of 2, 2 heads, D=8, 9 tokens", 2, 2, 8, 4, 9, 83),
+            ("window 16, longer than the 6 tokens", 1, 2, 4, 16, 6, 84)]
+    for run in runs:
+        verdict = _window_run(fn, *run)
+        if verdict is not None:
+            return verdict
+    steps = sum(run[5] for run in runs)
+    return passed("window_step", f"all {len(runs)} sequences ({steps} steps) pass")

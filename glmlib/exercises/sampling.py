@@ -1,108 +1,407 @@
-"""Checkers for notebook 07 (generation and sampling): top-k, top-p and min-p filters."""
+"""Checkers for notebook 07 (generation and sampling).
+
+Exercises: the top-k, top-p and min-p filters, and a repetition penalty.
+Expected values come from ``glmlib.sampling`` (tested against Hugging Face's
+logits warpers) or were worked out by hand; this module holds no solutions.
+
+Besides the values that known mistakes give on a case, the filters share a
+few diagnoses that look at *what* was kept: removed tokens holding 0 instead
+of ``-inf``, kept logits that were changed, probabilities returned instead of
+logits, a less probable token kept while a more probable one was removed.
+"""
 from __future__ import annotations
 
-from typing import Callable
+import sys
+from typing import Any, Callable, Sequence
 
 import torch
 
+from .. import sampling as _sampling
 from ..sampling import top_k_filter, top_p_filter
-from .checking import Case, CheckResult, run_cases
+from .checking import (Case, CheckResult, Mistake, Shortcut, call_learner, failed, judge, passed,
+                       require_callable, same)
 
 NEG_INF = float("-inf")
+
+Diagnose = Callable[[Case, torch.Tensor], "str | None"]
+
+
+# ------------------------------------------------------------ shared machinery
+
+def _only(logits: Sequence, keep: Sequence) -> torch.Tensor:
+    """``logits`` with ``-inf`` everywhere but at the indices ``keep`` (a list per row for 2-D)."""
+    logits = torch.as_tensor(logits, dtype=torch.float32)
+    if logits.dim() == 1:
+        keep = [keep]
+    out = torch.full_like(logits.reshape(-1, logits.shape[-1]), NEG_INF)
+    for row, indices in enumerate(keep):
+        for i in indices:
+            out[row, i] = logits.reshape(-1, logits.shape[-1])[row, i]
+    return out.reshape(logits.shape)
+
+
+def _explain_crash(fn: Callable, hint: str) -> Callable:
+    """Wrap ``fn`` for one case: an error it raises is reported together with ``hint``."""
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError:
+            raise
+        except Exception as err:
+            if type(err).__name__ == "ShortcutUsed":
+                raise
+            raise RuntimeError(f"{hint} ({type(err).__name__}: {err})") from err
+    return wrapped
+
+
+def _hf_shortcut(class_name: str, hint: str) -> list[Shortcut]:
+    """Trap a Hugging Face logits processor, if the learner's session has transformers loaded."""
+    hf = sys.modules.get("transformers")
+    if hf is None:
+        return []
+    try:
+        cls = getattr(hf, class_name)
+    except Exception:  # an old or partial transformers: nothing to trap
+        return []
+    return [Shortcut(cls, "__call__", f"transformers.{class_name}", hint)]
+
+
+def _run(exercise: str, fn: Callable, cases: list[Case], diagnose: Diagnose | None = None,
+         shortcuts: Sequence[Shortcut] = (), crash_hints: dict[str, str] | None = None,
+         atol: float = 1e-5) -> CheckResult:
+    """Like ``run_cases``, plus a structural diagnosis (``diagnose``) when no known mistake matches."""
+    problem = require_callable(exercise, fn)
+    if problem is not None:  # (a CheckResult is falsy unless it passed: compare with None)
+        return problem
+    crash_hints = crash_hints or {}
+    for case in cases:
+        call = _explain_crash(fn, crash_hints[case.name]) if case.name in crash_hints else fn
+        fresh = Case(case.name, tuple(_copy(a) for a in case.args), case.expected, dict(case.kwargs))
+        got, early = call_learner(exercise, call, fresh, shortcuts)  # the learner may change its inputs
+        if early is not None:
+            return early
+        verdict = judge(exercise, case, got, atol)
+        if verdict is None:
+            continue
+        known = any(same(m.value, got, atol) for m in case.mistakes)
+        fits = (isinstance(got, torch.Tensor) and isinstance(case.expected, torch.Tensor)
+                and got.shape == case.expected.shape and got.is_floating_point())
+        if diagnose is not None and fits and not known:
+            message = diagnose(case, got.detach())
+            if message:
+                return failed(exercise, f"case '{case.name}': {message}")
+        return verdict
+    return passed(exercise, f"all {len(cases)} cases pass")
+
+
+def _copy(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
+
+
+def _rows(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(-1, t.shape[-1])
+
+
+def _filter_diagnosis(logits: torch.Tensor, expected: torch.Tensor, got: torch.Tensor) -> str | None:
+    """What is wrong with a filter's output, judged by what it kept; ``None`` when nothing general fits."""
+    if torch.isnan(got).any():
+        return "your result contains NaN; a removed token's logit is float('-inf'), never NaN"
+    removed, kept = torch.isneginf(expected), ~torch.isneginf(expected)
+    if torch.equal(got[kept], expected[kept]) and removed.any():
+        values = got[removed]
+        if torch.all(values == 0):
+            return ("the removed tokens hold 0 instead of -inf: a logit of 0 still has probability "
+                    "e^0 / Z > 0 after the softmax, so a 'removed' token could still be drawn; "
+                    "set removed logits to float('-inf')")
+        if torch.isfinite(values).all() and torch.all(values == values[0]) and not torch.equal(values, logits[removed]):
+            return (f"the right tokens are kept, but the removed ones hold {values[0].item():.4g} "
+                    f"instead of -inf; set every removed logit to float('-inf')")
+    finite = torch.isfinite(expected)
+    probs = torch.softmax(expected, dim=-1)
+    if torch.allclose(got, probs, atol=1e-5) or torch.allclose(got, probs.log(), atol=1e-5):
+        return ("you returned (log-)probabilities; return logits: the kept logits exactly as they "
+                "came in, float('-inf') for the removed ones (the sampler applies the softmax)")
+    got_kept = ~torch.isneginf(got)
+    if torch.equal(got_kept, kept) and not torch.equal(got[finite], logits[finite]):
+        index = tuple(int(i) for i in torch.nonzero(finite & (got != logits))[0])
+        return (f"you kept the right tokens but changed their logits (at index {index}: "
+                f"{logits[index].item():.4g} became {got[index].item():.4g}); return the kept logits "
+                f"unchanged: the softmax renormalises them later")
+    for r, (z, k) in enumerate(zip(_rows(logits), _rows(got_kept))):
+        if k.any() and (~k).any() and z[~k].max() > z[k].min():
+            where = f"in row {r}, " if logits.dim() > 1 else ""
+            return (f"{where}you kept a token with logit {z[k].min().item():.4g} but removed one with the "
+                    f"larger logit {z[~k].max().item():.4g}: a filter keeps the most probable tokens "
+                    f"(if you sorted: in descending order, `descending=True`? and did you put the "
+                    f"decisions back in the original order, e.g. with `scatter`?)")
+    return None
+
+
+def _count_message(logits: torch.Tensor, expected: torch.Tensor, got: torch.Tensor) -> str | None:
+    """Which row kept how many tokens, when the counts differ."""
+    exp_n = (~torch.isneginf(_rows(expected))).sum(-1)
+    got_n = (~torch.isneginf(_rows(got))).sum(-1)
+    for r in range(len(exp_n)):
+        if exp_n[r] != got_n[r]:
+            where = f"in row {r} " if logits.dim() > 1 else ""
+            batch = " (each row is filtered on its own, along the last dim)" if logits.dim() > 1 else ""
+            if got_n[r] == 0:
+                return (f"{where}no token survived: every row must keep at least one token (the "
+                        f"most probable one), or there is nothing to sample")
+            return f"{where}you kept {int(got_n[r])} tokens, expected {int(exp_n[r])}{batch}"
+    return None
 
 
 # ------------------------------------------------------------ top-k
 
-def solution_top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep every logit >= the k-th largest in its row (ties kept); the rest become ``-inf``."""
-    if k >= logits.shape[-1]:
-        return logits.clone()
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
-    return logits.masked_fill(logits < kth, NEG_INF)
-
-
 def _top_k_cases() -> list[Case]:
     g = torch.Generator().manual_seed(7)
-    cases = []
+    tie = torch.tensor([2.0, 1.0, 1.0, 0.0])
+    batch = torch.randn(3, 8, generator=g)
+    return [
+        Case("k=2 of five", (torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2),
+             top_k_filter(torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2)),
+        Case("k=1 keeps only the largest", (torch.tensor([0.2, -0.3, 0.9, 0.1]), 1),
+             top_k_filter(torch.tensor([0.2, -0.3, 0.9, 0.1]), 1)),
+        Case("a tie at the boundary: [2, 1, 1, 0] with k=2 keeps both 1s", (tie.clone(), 2),
+             top_k_filter(tie, 2),
+             mistakes=[Mistake(_only(tie, [0, 1]), _TIE), Mistake(_only(tie, [0, 2]), _TIE)]),
+        Case("k=4 equal to the vocabulary keeps all", (torch.tensor([0.5, 0.1, 0.3, -0.2]), 4),
+             top_k_filter(torch.tensor([0.5, 0.1, 0.3, -0.2]), 4)),
+        Case("k=10 larger than the vocabulary (V=3) keeps all", (torch.tensor([0.5, 0.1, 0.3]), 10),
+             top_k_filter(torch.tensor([0.5, 0.1, 0.3]), 10)),
+        Case("a batch of 3 rows, k=3, each row filtered on its own", (batch, 3), top_k_filter(batch, 3)),
+    ]
 
-    def add(name: str, logits: torch.Tensor, k: int) -> None:
-        cases.append(Case(name, (logits.clone(), k), top_k_filter(logits, k)))
 
-    add("k=2 of five", torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2)
-    add("k=1 keeps only the largest", torch.tensor([0.2, -0.3, 0.9, 0.1]), 1)
-    add("tie at the boundary: both kept", torch.tensor([2.0, 1.0, 1.0, 0.0]), 2)
-    add("k larger than the vocabulary keeps all", torch.tensor([0.5, 0.1, 0.3]), 10)
-    add("a batch of rows, each filtered on its own", torch.randn(3, 8, generator=g), 3)
-    return cases
+_TIE = ("a token tied with the k-th largest logit was removed: keep *every* token whose logit is >= "
+        "the k-th largest (ties at the boundary kept, as in Hugging Face); picking k indices "
+        "(e.g. with topk's indices) drops one of the tied tokens at random")
+
+
+def _top_k_diagnosis(case: Case, got: torch.Tensor) -> str | None:
+    logits, k = case.args
+    message = _filter_diagnosis(logits, case.expected, got)
+    if message:
+        return message
+    V = logits.shape[-1]
+    got_n = (~torch.isneginf(_rows(got))).sum(-1)
+    if k < V and bool((got_n == V - k + 1).all()) and V - k + 1 != k:
+        return (f"you kept {V - k + 1} tokens: that is what a threshold at the k-th *smallest* logit "
+                f"keeps; did you sort in ascending order? The k-th largest comes from "
+                f"`torch.sort(..., descending=True)` or `torch.topk`")
+    return _count_message(logits, case.expected, got)
 
 
 def check_top_k(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
-    """``fn(logits, k)`` must keep the k largest logits of each row (ties kept), ``-inf`` elsewhere."""
-    return run_cases("top_k", fn, _top_k_cases())
+    """``fn(logits (..., V), k)``: every logit >= the k-th largest of its row kept, ``-inf`` elsewhere."""
+    shortcuts = [Shortcut(_sampling, "_top_k", "glmlib.sampling.top_k_filter",
+                          "compare with the k-th largest logit yourself (torch.topk or torch.sort)")]
+    shortcuts += _hf_shortcut("TopKLogitsWarper", "compare with the k-th largest logit yourself")
+    crash = {"k=10 larger than the vocabulary (V=3) keeps all":
+             "k is larger than the vocabulary here (k=10, V=3): such a k must keep every token; "
+             "clamp it first, e.g. `k = min(k, logits.shape[-1])`"}
+    return _run("top_k", fn, _top_k_cases(), _top_k_diagnosis, shortcuts, crash)
 
 
 # ------------------------------------------------------------ top-p
 
-def solution_top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Keep the smallest set of most probable tokens whose probability adds up to >= ``p``."""
-    if p >= 1.0:  # everything; float32 running sums can reach 1.0 before the tail ends
-        return logits.clone()
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-    probs = torch.softmax(sorted_logits, dim=-1)
-    mass_above = torch.cumsum(probs, dim=-1) - probs  # probability ranked above each token
-    remove_sorted = mass_above >= p
-    remove_sorted[..., 0] = False  # the most probable token always stays
-    remove = remove_sorted.scatter(-1, order, remove_sorted)
-    return logits.masked_fill(remove, NEG_INF)
+_CROSSING = ("the token whose probability makes the running total reach p was dropped (this is what "
+             "keeping `cumsum <= p` does): the nucleus is the smallest set whose total is >= p, so keep "
+             "a token while the probability ranked *above* it is still below p")
 
 
 def _top_p_cases() -> list[Case]:
     g = torch.Generator().manual_seed(70)
-    cases = []
+    flat = torch.tensor([0.25, 0.2, 0.15, 0.3, 0.1]).log()
+    peaked = torch.tensor([0.05, 0.5, 0.1, 0.3, 0.05]).log()
+    tail = torch.tensor([0.0, 10.0, -20.0, -10.0])
+    batch = 2 * torch.randn(4, 9, generator=g)
+    named = [
+        ("probabilities [0.25, 0.2, 0.15, 0.3, 0.1], p=0.65 keeps 0.3, 0.25 and 0.2", flat, 0.65,
+         [Mistake(_only(flat, [0, 3]), _CROSSING)]),
+        ("probabilities [0.05, 0.5, 0.1, 0.3, 0.05], p=0.7 keeps 0.5 and 0.3", peaked, 0.7,
+         [Mistake(_only(peaked, [1]), _CROSSING)]),
+        ("the same, p=0.85 also keeps 0.1", peaked, 0.85, [Mistake(_only(peaked, [1, 3]), _CROSSING)]),
+        ("the same, a tiny p=0.01 keeps only the most probable", peaked, 0.01, []),
+        ("the same, p=1 keeps everything", peaked, 1.0, []),
+        ("logits [0, 10, -20, -10], p=1 keeps everything", tail, 1.0, []),
+        ("a batch of 4 rows, p=0.9, each row filtered on its own", batch, 0.9, []),
+    ]
+    return [Case(name, (z.clone(), p), top_p_filter(z, p), mistakes=m) for name, z, p, m in named]
 
-    def add(name: str, logits: torch.Tensor, p: float) -> None:
-        cases.append(Case(name, (logits.clone(), p), top_p_filter(logits, p)))
 
-    probs = torch.tensor([0.05, 0.5, 0.1, 0.3, 0.05])
-    add("p=0.7 keeps 0.5 and 0.3", probs.log(), 0.7)
-    add("p=0.85 also keeps 0.1", probs.log(), 0.85)
-    add("tiny p keeps only the most probable", probs.log(), 0.01)
-    add("p=1 keeps everything", probs.log(), 1.0)
-    add("a batch of rows, each filtered on its own", 2 * torch.randn(4, 9, generator=g), 0.9)
-    return cases
+def _top_p_diagnosis(case: Case, got: torch.Tensor) -> str | None:
+    logits, p = case.args
+    message = _filter_diagnosis(logits, case.expected, got)
+    if message:
+        return message
+    got_kept, exp_kept = ~torch.isneginf(got), ~torch.isneginf(case.expected)
+    if p >= 1.0 and bool((got_kept <= exp_kept).all()) and got_kept.any(-1).all():
+        return ("with p = 1 every token must stay, but some of the least probable were removed: in "
+                "float32 the running total reaches 1.0 before the long tail ends (here at the second "
+                "token), so `mass_above < 1` fails there; treat p >= 1 as 'keep everything'")
+    probs = torch.softmax(logits, dim=-1)
+    for r, (pr, g_k, e_k) in enumerate(zip(_rows(probs), _rows(got_kept), _rows(exp_kept))):
+        where = f"in row {r}, " if logits.dim() > 1 else ""
+        if torch.equal(g_k, e_k):
+            continue
+        if not g_k.any():
+            return (f"{where}no token survived: the most probable token must always be kept (the "
+                    f"probability ranked above it is 0 < p)")
+        if bool((g_k <= e_k).all()):
+            mass = pr[g_k].sum().item()
+            return (f"{where}the tokens you kept add up to {mass:.3f}, less than p = {p}: {_CROSSING}")
+        if bool((e_k <= g_k).all()):
+            m = int(e_k.sum())
+            return (f"{where}you kept {int(g_k.sum())} tokens, but the {m} most probable already add up "
+                    f"to {pr[e_k].sum().item():.3f} >= p = {p}: keep the *smallest* such set (a token "
+                    f"stays only while the probability ranked above it is below p)")
+    return _count_message(logits, case.expected, got)
 
 
 def check_top_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResult:
-    """``fn(logits, p)`` must keep the nucleus of probability ``p`` in each row, ``-inf`` elsewhere."""
-    return run_cases("top_p", fn, _top_p_cases())
+    """``fn(logits (..., V), p)``: the nucleus of probability ``p`` of each row kept, ``-inf`` elsewhere."""
+    shortcuts = [Shortcut(_sampling, "_top_p", "glmlib.sampling.top_p_filter",
+                          "sort, add up, decide in sorted order and scatter the decisions back yourself")]
+    shortcuts += _hf_shortcut("TopPLogitsWarper", "sort, add up and decide yourself")
+    return _run("top_p", fn, _top_p_cases(), _top_p_diagnosis, shortcuts)
 
 
 # ------------------------------------------------------------ min-p
+# Expected values worked out by hand: probabilities chosen so that each threshold
+# min_p * max(p) lies well away from every probability.
 
-def solution_min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
-    """Keep the tokens whose probability is at least ``min_p`` times the largest one's."""
-    probs = torch.softmax(logits, dim=-1)
-    threshold = min_p * probs.max(dim=-1, keepdim=True).values  # (..., 1)
-    return logits.masked_fill(probs < threshold, NEG_INF)
+_ABSOLUTE = ("you compared each probability with min_p itself; min-p scales the bar with the top "
+             "token: keep p_i >= min_p * max_j p_j")
 
 
 def _min_p_cases() -> list[Case]:
-    g = torch.Generator().manual_seed(77)
-    cases = []
-
-    def add(name: str, logits: torch.Tensor, min_p: float) -> None:
-        cases.append(Case(name, (logits.clone(), min_p), solution_min_p(logits, min_p)))
-
     probs = torch.tensor([0.1, 0.5, 0.05, 0.3, 0.05])
-    add("min_p=0.25: threshold 0.125 keeps 0.5 and 0.3", probs.log(), 0.25)
-    add("min_p=0.15: threshold 0.075 also keeps 0.1", probs.log(), 0.15)
-    add("min_p=1 keeps only the most probable", probs.log(), 1.0)
-    add("min_p=0 keeps everything", probs.log(), 0.0)
-    add("a flat row keeps more than a peaked one", torch.tensor([[0.0, 0.1, 0.2, 0.3], [0.0, 0.0, 0.0, 5.0]]), 0.5)
-    add("a batch of rows, each filtered on its own", 2 * torch.randn(3, 9, generator=g), 0.2)
-    return cases
+    z = probs.log()
+    shifted = z + 7.0  # the same distribution: softmax ignores a constant shift
+    rows = torch.tensor([[0.0, 0.1, 0.2, 0.3], [0.0, 0.0, 0.0, 5.0]])
+    # row 0: p ∝ (1, 1.105, 1.221, 1.350): each >= 0.74 x the top; row 1: e^-5 = 0.0067 x the top
+    filtered = torch.tensor([NEG_INF, 1.0, NEG_INF, 0.2, -0.5])
+    # filtered: p ∝ (0, 2.718, 0, 1.221, 0.607): ratios to the top 1, 0.449, 0.223
+    named = [
+        ("p = [0.1, 0.5, 0.05, 0.3, 0.05], min_p=0.5: bar 0.25 keeps 0.5 and 0.3", z, 0.5,
+         _only(z, [1, 3]), [Mistake(_only(z, [1]), _ABSOLUTE)]),
+        ("the same, min_p=0.15: bar 0.075 also keeps 0.1", z, 0.15,
+         _only(z, [0, 1, 3]), [Mistake(_only(z, [1, 3]), _ABSOLUTE)]),
+        ("the same logits + 7 (the same distribution), min_p=0.5", shifted, 0.5,
+         _only(shifted, [1, 3]), [Mistake(shifted.clone(), _LOGIT_SPACE)]),
+        ("min_p=1 keeps only the most probable", z, 1.0, _only(z, [1]), []),
+        ("min_p=0 keeps everything", z, 0.0, z.clone(), []),
+        ("a flat row keeps all four, a peaked row one (min_p=0.5)", rows, 0.5,
+         _only(rows, [[0, 1, 2, 3], [3]]), [Mistake(torch.full((2, 4), NEG_INF), _ABSOLUTE)]),
+        ("a row that an earlier filter cut (-inf stays -inf), min_p=0.3", filtered, 0.3,
+         _only(filtered, [1, 3]), []),
+    ]
+    return [Case(name, (x.clone(), m), expected, mistakes=mistakes) for name, x, m, expected, mistakes in named]
+
+
+_LOGIT_SPACE = ("you compared logits, not probabilities: the rule is on p = softmax(logits), "
+                "p_i >= min_p * max_j p_j (a constant added to every logit changes nothing)")
+
+
+def _min_p_diagnosis(case: Case, got: torch.Tensor) -> str | None:
+    logits, _ = case.args
+    message = _filter_diagnosis(logits, case.expected, got) or _count_message(logits, case.expected, got)
+    if message and "no token survived" in message:
+        message += ("; the top token always passes p_max >= min_p * p_max (for min_p <= 1): did you "
+                    "compare logits instead of probabilities, or use > instead of >=?")
+    return message
 
 
 def check_min_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResult:
-    """``fn(logits, min_p)`` must keep tokens with probability >= ``min_p`` x the top one, ``-inf`` elsewhere."""
-    return run_cases("min_p", fn, _min_p_cases())
+    """``fn(logits (..., V), min_p)``: tokens with probability >= ``min_p`` x the top one kept, ``-inf`` elsewhere."""
+    shortcuts = _hf_shortcut("MinPLogitsWarper", "compare each probability with min_p x the largest")
+    return _run("min_p", fn, _min_p_cases(), _min_p_diagnosis, shortcuts)
+
+
+# ------------------------------------------------------------ repetition penalty
+# Expected values worked out by hand (CTRL's rule, as in Hugging Face's
+# RepetitionPenaltyLogitsProcessor): for a token id that occurs in the row's
+# context, a positive logit is divided by the penalty, a negative one multiplied.
+
+_NEGATIVE = ("a negative logit was divided by the penalty, which *raises* it (-1 / 2 = -0.5 is more "
+             "likely than -1): multiply negative logits by the penalty, divide positive ones")
+_INVERTED = ("a token from the context became *more* likely: with a penalty > 1, divide positive "
+             "logits by it and multiply negative ones")
+_EVERY_TOKEN = ("tokens that do not occur in the context were penalised too: change only the logits "
+                "of token ids that appear in the context")
+_POSITIONS = ("you penalised tokens 0 .. T-1, the *positions* of the context, not the token ids it "
+              "holds: index the logits with the ids in `context`")
+_REPEATED = ("a token that occurs c times in the context was penalised c times: penalise each token "
+             "id once, however often it occurs")
+_ROW_ZERO = ("every row was penalised with row 0's context: each row of `logits` goes with the same "
+             "row of `context`")
+_UNION = ("a row was penalised for tokens that occur only in another row's context: each row of "
+          "`logits` goes with its own row of `context`")
+
+
+def _t(rows: list[list[float]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def _ids(rows: list[list[int]]) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.int64).reshape(len(rows), -1)
+
+
+def _repetition_cases() -> list[Case]:
+    third = 1 / 3
+    return [
+        Case("V=6, context [0, 1, 5], penalty 2: 2 -> 1, -1 -> -2, 0 stays 0",
+             (_t([[2.0, -1.0, 0.5, 3.0, -2.0, 0.0]]), _ids([[0, 1, 5]]), 2.0),
+             _t([[1.0, -2.0, 0.5, 3.0, -2.0, 0.0]]),
+             mistakes=[Mistake(_t([[1.0, -0.5, 0.5, 3.0, -2.0, 0.0]]), _NEGATIVE),
+              Mistake(_t([[4.0, -0.5, 0.5, 3.0, -2.0, 0.0]]), _INVERTED),
+              Mistake(_t([[1.0, -2.0, 0.25, 1.5, -4.0, 0.0]]), _EVERY_TOKEN),
+              Mistake(_t([[1.0, -0.5, 0.25, 1.5, -1.0, 0.0]]), _EVERY_TOKEN),
+              Mistake(_t([[1.0, -2.0, 0.25, 3.0, -2.0, 0.0]]), _POSITIONS),
+              Mistake(_t([[1.0, -0.5, 0.25, 3.0, -2.0, 0.0]]), _POSITIONS)]),
+        Case("repeated ids: context [0, 0, 0, 1, 1, 3], penalty 1.5 penalises each id once",
+             (_t([[3.0, -1.5, 1.0, 0.5]]), _ids([[0, 0, 0, 1, 1, 3]]), 1.5),
+             _t([[2.0, -2.25, 1.0, third]]),
+             mistakes=[Mistake(_t([[3.0 / 1.5 ** 3, -1.5 * 1.5 ** 2, 1.0, third]]), _REPEATED),
+              Mistake(_t([[2.0, -1.0, 1.0, third]]), _NEGATIVE),
+              Mistake(_t([[3.0 / 1.5 ** 3, -1.5 / 1.5 ** 2, 1.0, third]]), _REPEATED)]),
+        Case("a batch: row 0 saw [1, 1], row 1 saw [2, 0]; penalty 1.2",
+             (_t([[1.0, 2.0, -1.0], [1.0, 2.0, -1.0]]), _ids([[1, 1], [2, 0]]), 1.2),
+             _t([[1.0, 2.0 / 1.2, -1.0], [1.0 / 1.2, 2.0, -1.2]]),
+             mistakes=[Mistake(_t([[1.0, 2.0 / 1.2, -1.0], [1.0, 2.0 / 1.2, -1.0]]), _ROW_ZERO),
+              Mistake(_t([[1.0 / 1.2, 2.0 / 1.2, -1.2], [1.0 / 1.2, 2.0 / 1.2, -1.2]]), _UNION),
+              Mistake(_t([[1.0, 2.0 / 1.2, -1.0 / 1.2], [1.0 / 1.2, 2.0, -1.0 / 1.2]]), _NEGATIVE)]),
+        Case("penalty 1 changes nothing", (_t([[0.3, -0.7, 1.1]]), _ids([[0, 1, 2]]), 1.0),
+             _t([[0.3, -0.7, 1.1]])),
+        Case("penalty 0.5 < 1 encourages repetition: 2 -> 4, -1 -> -0.5",
+             (_t([[2.0, -1.0, 0.5]]), _ids([[0, 1]]), 0.5), _t([[4.0, -0.5, 0.5]]),
+             mistakes=[Mistake(_t([[4.0, -2.0, 0.5]]), _NEGATIVE.replace("raises", "moves").replace(
+                 "(-1 / 2 = -0.5 is more likely than -1)", "the wrong way"))]),
+        Case("an empty context (T=0) changes nothing",
+             (_t([[0.4, -0.2, 0.9]]), torch.zeros(1, 0, dtype=torch.int64), 1.3), _t([[0.4, -0.2, 0.9]])),
+    ]
+
+
+def _repetition_diagnosis(case: Case, got: torch.Tensor) -> str | None:
+    logits, context, penalty = case.args
+    seen = torch.zeros(logits.shape, dtype=torch.bool)
+    for r, row in enumerate(context.tolist()):
+        for i in row:
+            seen[r, i] = True
+    changed = got != logits
+    outside = changed & ~seen
+    if outside.any():
+        r, i = (int(x) for x in torch.nonzero(outside)[0])
+        return (f"token {i} does not occur in row {r}'s context, but its logit changed from "
+                f"{logits[r, i].item():.4g} to {got[r, i].item():.4g}: only token ids in the context "
+                f"are penalised")
+    return None
+
+
+def check_repetition_penalty(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> CheckResult:
+    """``fn(logits (B, V), context (B, T) int64, penalty)``: CTRL's penalty on the ids in each row's context."""
+    shortcuts = _hf_shortcut("RepetitionPenaltyLogitsProcessor",
+                             "find the ids of each row's context and change their logits yourself")
+    return _run("repetition_penalty", fn, _repetition_cases(), _repetition_diagnosis, shortcuts)
