@@ -8,6 +8,14 @@ Use it from a notebook (``train(config, callbacks=[...])``) or the shell::
 Under ``torchrun`` every rank draws the same global batch from the same seeded
 generator and trains on its own slice, so N processes with ``--batch-size b``
 follow the same path as one process with ``--batch-size N*b``.
+
+With ``out`` the run keeps its best model so far (by the validation estimate)
+in that checkpoint, together with what it needs to continue: the optimizer's
+moments, the step and the random generators' states (safetensors and JSON, no
+pickle). It never replaces an existing checkpoint unless told to
+(``--overwrite``), and ``--resume`` continues an interrupted run from its
+checkpoint to the same result as a run that was never interrupted. A loss
+that turns NaN or infinite stops the run at that step (:class:`TrainingDiverged`).
 """
 from __future__ import annotations
 
@@ -15,17 +23,31 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
-from typing import Callable, Protocol
+from pathlib import Path
+from typing import Callable, Iterator, Protocol
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .data import CharTokenizer, get_batch, load_shakespeare, train_val_split
+from .data import CharTokenizer, corpus_sha256, get_batch, load_shakespeare, train_val_split
 from .device import pick_device
-from .model import GPT, GPTConfig, save_checkpoint
+from .model import (GPT, GPTConfig, checkpoint_paths, load_checkpoint, load_train_state,
+                    save_checkpoint)
+
+INT_FIELDS = {"block_size": 1, "n_layer": 1, "n_head": 1, "n_embd": 1, "batch_size": 1, "max_iters": 0,
+              "warmup_iters": 0, "eval_interval": 1, "eval_iters": 1, "sample_chars": 0, "seed": 0}  # minimum
+MAX_SEED = 2**63 - 2  # the evaluation batches use seed + 1, which must fit in an int64 too
+# fields that may change when a run is resumed: they do not change what it computes
+RUNTIME_FIELDS = ("sample_chars", "device", "threads", "compile", "out", "overwrite", "resume")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss (or the gradient) became NaN or infinite; the run stopped at that step."""
 
 
 @dataclass
@@ -55,20 +77,49 @@ class TrainConfig:
     device: str | None = None
     threads: int | None = None
     compile: bool = False
-    out: str | None = None
+    out: str | None = None  # checkpoint to write (NAME.safetensors + NAME.json)
+    overwrite: bool = False  # replace an existing checkpoint at ``out``
+    resume: bool = False  # continue the run saved at ``out``
 
     def __post_init__(self) -> None:
-        positive = ("block_size", "n_layer", "n_head", "n_embd", "batch_size", "eval_interval", "eval_iters")
-        for name in positive:
+        """Refuse bad values now, naming them, before any data is read or model built."""
+        for name, low in INT_FIELDS.items():
+            _check_int(name, getattr(self, name), low)
+        if self.seed > MAX_SEED:
+            raise ValueError(f"seed must be an int in [0, {MAX_SEED}], got {self.seed!r}")
+        for name in ("dropout", "lr", "min_lr", "weight_decay", "beta1", "beta2", "grad_clip"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.max_iters < 0 or self.warmup_iters < 0:
-            raise ValueError(f"max_iters and warmup_iters must be >= 0, got {self.max_iters}, {self.warmup_iters}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
             raise ValueError(f"need lr > 0 and 0 <= min_lr <= lr, got lr={self.lr}, min_lr={self.min_lr}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"beta1 and beta2 must be in [0, 1), got {self.beta1}, {self.beta2}")
         if self.grad_clip < 0:
             raise ValueError(f"grad_clip must be >= 0 (0 turns it off), got {self.grad_clip}")
+        if self.threads is not None:
+            _check_int("threads", self.threads, 1)
+        if self.device is not None and not isinstance(self.device, str):
+            raise ValueError(f"device must be a str such as 'cpu' or 'cuda', got {self.device!r}")
+        for name in ("compile", "overwrite", "resume"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        self._check_out()
+        self.model_config(vocab_size=1)  # the model's own checks (heads, activation, sizes)
+
+    def _check_out(self) -> None:
+        if self.out is not None:
+            if not isinstance(self.out, (str, os.PathLike)) or not os.fspath(self.out):
+                raise ValueError(f"out must be a non-empty path, got {self.out!r}")
+            self.out = os.fspath(self.out)
+            checkpoint_paths(self.out)  # a usable checkpoint name
+        if self.overwrite and self.resume:
+            raise ValueError("choose overwrite (start again, replacing the checkpoint) or resume "
+                             "(continue it), not both")
+        if self.resume and self.out is None:
+            raise ValueError("resume needs out: the checkpoint of the run to continue")
 
     def model_config(self, vocab_size: int) -> GPTConfig:
         return GPTConfig(vocab_size=vocab_size, block_size=self.block_size, n_layer=self.n_layer,
@@ -86,8 +137,13 @@ PRESETS: dict[str, dict] = {
     # the model shipped in data/ (see data/README.md)
     "shipped": dict(block_size=128, n_layer=6, n_head=4, n_embd=160, batch_size=32, max_iters=3500,
                     lr=2e-3, min_lr=1e-4, warmup_iters=200, eval_interval=250,
-                    out="data/shakespeare_gpt"),
+                    out="runs/shakespeare_gpt"),  # not data/: a new run never replaces the shipped model
 }
+
+
+def _check_int(name: str, value: object, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
 
 
 def preset(name: str, **overrides) -> TrainConfig:
@@ -136,15 +192,13 @@ def evaluate(model: GPT, data: torch.Tensor, batch_size: int = 64) -> float:
     if n < 1:
         raise ValueError(f"need more than {T} tokens to evaluate, got {len(data)}")
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     x_all = data[: n * T].view(n, T)
     y_all = data[1 : n * T + 1].view(n, T)
     total = 0.0
-    for i in range(0, n, batch_size):
-        _, loss = model(x_all[i : i + batch_size].to(device), y_all[i : i + batch_size].to(device))
-        total += loss.item() * len(x_all[i : i + batch_size])
-    model.train(was_training)
+    with _eval_mode(model):
+        for i in range(0, n, batch_size):
+            _, loss = model(x_all[i : i + batch_size].to(device), y_all[i : i + batch_size].to(device))
+            total += loss.item() * len(x_all[i : i + batch_size])
     return total / n
 
 
@@ -152,15 +206,39 @@ def evaluate(model: GPT, data: torch.Tensor, batch_size: int = 64) -> float:
 def estimate_loss(model: GPT, splits: dict[str, torch.Tensor], cfg: TrainConfig,
                   device: torch.device) -> dict[str, float]:
     """Mean loss on ``eval_iters`` batches per split, drawn with a fixed seed."""
-    model.eval()
     out = {}
-    for name, data in splits.items():
-        g = torch.Generator().manual_seed(cfg.seed + 1)
-        losses = [model(*get_batch(data, cfg.batch_size, cfg.block_size, g, device))[1].item()
-                  for _ in range(cfg.eval_iters)]
-        out[name] = sum(losses) / len(losses)
-    model.train()
+    with _eval_mode(model):
+        for name, data in splits.items():
+            g = torch.Generator().manual_seed(cfg.seed + 1)
+            losses = [model(*get_batch(data, cfg.batch_size, cfg.block_size, g, device))[1].item()
+                      for _ in range(cfg.eval_iters)]
+            out[name] = sum(losses) / len(losses)
     return out
+
+
+@contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode inside the block; the previous mode afterwards, even after an exception."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+@contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` inside the block; the previous count afterwards."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 class Callback(Protocol):
@@ -175,6 +253,7 @@ class TrainResult:
     seconds: float = 0.0
     tokens_per_second: float = 0.0
     val_loss: float | None = None  # on the whole validation split, when saved with ``out``
+    saved_step: int | None = None  # the step of the model in the checkpoint ``out``
 
 
 def _distributed() -> tuple[int, int]:
@@ -185,96 +264,247 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
+def check_out(cfg: TrainConfig) -> None:
+    """Before any work: ``cfg.out`` can be written, and an existing checkpoint there is
+    only replaced with ``overwrite`` or continued with ``resume``."""
+    if cfg.out is None:
+        return
+    weights, sidecar = checkpoint_paths(cfg.out)
+    for folder in (weights.parent, *weights.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise NotADirectoryError(f"cannot write out={cfg.out!r}: {folder} is a file, not a folder")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise PermissionError(f"cannot write out={cfg.out!r}: no permission to write in {folder}")
+            break
+    if cfg.resume and not weights.exists():
+        raise FileNotFoundError(f"cannot resume: checkpoint {weights} not found")
+    if not (cfg.overwrite or cfg.resume) and (weights.exists() or sidecar.exists()):
+        raise FileExistsError(f"checkpoint {weights} already exists; pass --overwrite (overwrite=True) "
+                              f"to replace it, --resume (resume=True) to continue its run, or choose "
+                              f"another --out")
+
+
 def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
           text: str | None = None) -> TrainResult:
     """Train a GPT on ``text`` (default: the Shakespeare corpus) and return it.
 
     Callbacks get ``(event, state)`` with event ``"step"`` (every iteration:
-    ``step, loss, lr``) or ``"eval"`` (``step, train, val, sample``).
+    ``step, loss, lr``) or ``"eval"`` (``step, train, val, sample``). With
+    ``cfg.out`` the best model so far is kept there, resumable (see the module
+    docstring). ``cfg.threads`` applies during the run only.
     """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    check_out(cfg)
     rank, world = _distributed()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
-    text = load_shakespeare() if text is None else text
-    tokenizer = CharTokenizer.from_text(text)
+    with _threads(cfg.threads):
+        return _Run(cfg, list(callbacks), text, device, rank, world).run()
+
+
+def _encode_splits(text: str, tokenizer: CharTokenizer, block_size: int) -> dict[str, torch.Tensor]:
     train_text, val_text = train_val_split(text)
     splits = {"train": tokenizer.encode_tensor(train_text), "val": tokenizer.encode_tensor(val_text)}
+    for name, ids in splits.items():
+        if len(ids) <= block_size:
+            raise ValueError(f"the {name} split has {len(ids)} characters; training needs more than "
+                             f"block_size={block_size}: give a longer text or a smaller block_size")
+    return splits
 
-    torch.manual_seed(cfg.seed)
-    model = GPT(cfg.model_config(tokenizer.vocab_size)).to(device)
-    optimizer = make_optimizer(model, cfg)
-    step_model = DistributedDataParallel(model) if world > 1 else model
-    if cfg.compile:
-        step_model = torch.compile(step_model)
-    batch_gen = torch.Generator().manual_seed(cfg.seed)
-    sample_gen = torch.Generator().manual_seed(cfg.seed)
-    result = TrainResult(model, tokenizer)
 
-    def notify(event: str, state: dict) -> None:
-        if rank == 0:
-            for cb in callbacks:
+class _Run:
+    """One training run: its data, model, optimizer, random generators and progress."""
+
+    def __init__(self, cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]], text: str | None,
+                 device: torch.device, rank: int, world: int) -> None:
+        self.cfg, self.callbacks, self.device, self.rank, self.world = cfg, callbacks, device, rank, world
+        text = load_shakespeare() if text is None else text
+        self.tokenizer = CharTokenizer.from_text(text)
+        self.text_sha256 = corpus_sha256(text)
+        self.splits = _encode_splits(text, self.tokenizer, cfg.block_size)
+        torch.manual_seed(cfg.seed)
+        self.model = GPT(cfg.model_config(self.tokenizer.vocab_size)).to(device)
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.step_model = DistributedDataParallel(self.model) if world > 1 else self.model
+        if cfg.compile:
+            self.step_model = torch.compile(self.step_model)
+        self.batch_gen = torch.Generator().manual_seed(cfg.seed)
+        self.sample_gen = torch.Generator().manual_seed(cfg.seed)
+        self.result = TrainResult(self.model, self.tokenizer)
+        self.start, self.best_val, self.train_seconds = 0, math.inf, 0.0
+        self.t0 = time.perf_counter()  # wall clock of the run, less the time spent evaluating
+        if cfg.resume:
+            self._restore()
+
+    def run(self) -> TrainResult:
+        cfg = self.cfg
+        self.model.train()
+        for step in range(self.start, cfg.max_iters + 1):
+            due = step % cfg.eval_interval == 0 or step == cfg.max_iters
+            if due and not (cfg.resume and step == self.start):  # a resumed step was evaluated before saving
+                self._evaluate(step)
+            if step == cfg.max_iters:
+                break
+            self._train_step(step)
+        self.result.seconds = self.train_seconds
+        tokens = cfg.max_iters * cfg.batch_size * self.world * cfg.block_size
+        self.result.tokens_per_second = tokens / self.train_seconds if self.train_seconds else 0.0
+        return self.result
+
+    def _notify(self, event: str, state: dict) -> None:
+        if self.rank == 0:
+            for cb in self.callbacks:
                 cb(event, state)
 
-    def run_eval(step: int) -> None:
-        losses = estimate_loss(model, splits, cfg, device)
-        prompt = torch.tensor([tokenizer.encode("\n")], device=device)
-        sample_ids = model.generate(prompt, cfg.sample_chars, temperature=1.0, top_k=None,
-                                    generator=sample_gen.manual_seed(cfg.seed)) if cfg.sample_chars else prompt
-        entry = {"step": step, "train": losses["train"], "val": losses["val"],
-                 "sample": tokenizer.decode(sample_ids[0, 1:].cpu()), "seconds": time.perf_counter() - t0}
-        result.history.append(entry)
-        notify("eval", entry)
-
-    model.train()
-    t0 = time.perf_counter()
-    train_seconds = 0.0
-    for step in range(cfg.max_iters + 1):
-        if step % cfg.eval_interval == 0 or step == cfg.max_iters:
-            eval_start = time.perf_counter()
-            run_eval(step)
-            if step == cfg.max_iters and cfg.out and rank == 0:  # data/README.md's figure: the whole val split
-                result.val_loss = evaluate(model, splits["val"])
-            _finish(result, cfg, train_seconds, step, world, rank)  # checkpoint at every evaluation
-            t0 += time.perf_counter() - eval_start  # training time excludes evaluation
-        if step == cfg.max_iters:
-            break
+    def _train_step(self, step: int) -> None:
+        cfg, rank, world = self.cfg, self.rank, self.world
         tick = time.perf_counter()
         lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
+        for group in self.optimizer.param_groups:
             group["lr"] = lr
-        x, y = get_batch(splits["train"], cfg.batch_size * world, cfg.block_size, batch_gen)
-        x, y = x[rank::world].to(device), y[rank::world].to(device)
-        _, loss = step_model(x, y)
-        optimizer.zero_grad(set_to_none=True)
+        x, y = get_batch(self.splits["train"], cfg.batch_size * world, cfg.block_size, self.batch_gen)
+        x, y = x[rank::world].to(self.device), y[rank::world].to(self.device)
+        _, loss = self.step_model(x, y)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
         if world > 1:
             loss = loss.detach().clone()
             dist.all_reduce(loss, op=dist.ReduceOp.AVG)
-        train_seconds += time.perf_counter() - tick
-        notify("step", {"step": step, "loss": loss.item(), "lr": lr, "max_iters": cfg.max_iters})
+        value = loss.item()
+        if not math.isfinite(value):
+            raise self._diverged(step, f"the loss is {value}")
+        if cfg.grad_clip:
+            norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip))
+            if not math.isfinite(norm):
+                raise self._diverged(step, f"the gradient norm is {norm}")
+        self.optimizer.step()
+        self.train_seconds += time.perf_counter() - tick
+        self._notify("step", {"step": step, "loss": value, "lr": lr, "max_iters": cfg.max_iters})
 
-    return result
+    def _evaluate(self, step: int) -> None:
+        """Estimate both losses, sample, and keep the model in ``out`` if it is the best so far."""
+        cfg, tokenizer = self.cfg, self.tokenizer
+        eval_start = time.perf_counter()
+        losses = estimate_loss(self.model, self.splits, cfg, self.device)
+        for name, value in losses.items():
+            if not math.isfinite(value):
+                raise self._diverged(step, f"the {name} loss estimate is {value}")
+        prompt = torch.tensor([tokenizer.encode("\n")], device=self.device)
+        sample_ids = self.model.generate(prompt, cfg.sample_chars, temperature=1.0, top_k=None,
+                                         generator=self.sample_gen.manual_seed(cfg.seed)) if cfg.sample_chars else prompt
+        entry = {"step": step, "train": losses["train"], "val": losses["val"],
+                 "sample": tokenizer.decode(sample_ids[0, 1:].cpu()), "seconds": time.perf_counter() - self.t0}
+        self.result.history.append(entry)
+        if cfg.out and self.rank == 0 and losses["val"] < self.best_val:
+            self._save(step, losses["val"])
+        self._notify("eval", entry)
+        self.t0 += time.perf_counter() - eval_start  # training time excludes evaluation
+
+    def _save(self, step: int, val: float) -> None:
+        """Write the checkpoint: the model, and (unless the run is over) how to continue it."""
+        final = step == self.cfg.max_iters
+        if final:  # data/README.md's figure: the whole validation split
+            self.result.val_loss = evaluate(self.model, self.splits["val"])
+        history = [{k: v for k, v in h.items() if k != "sample"} for h in self.result.history]
+        extra = {"train_config": asdict(self.cfg), "iters_done": step,
+                 "train_seconds": round(self.train_seconds, 1), "world_size": self.world,
+                 "val_loss": self.result.val_loss if final else None, "best_val": val,
+                 "text_sha256": self.text_sha256, "history": history}
+        save_checkpoint(self.model, self.tokenizer, self.cfg.out, extra,
+                        train_state=None if final else self._train_state())
+        self.best_val, self.result.saved_step = val, step
+
+    def _train_state(self) -> dict[str, torch.Tensor]:
+        state = optimizer_tensors(self.model, self.optimizer)
+        state["rng.torch"] = torch.get_rng_state()
+        state["rng.batches"] = self.batch_gen.get_state()
+        if self.device.type == "cuda":
+            state["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _restore(self) -> None:
+        """Continue the run saved at ``out``: weights, optimizer, random states, step, history."""
+        where = checkpoint_paths(self.cfg.out)[0]
+        saved, tokenizer, record = load_checkpoint(self.cfg.out)
+        _check_same_run(record, self.cfg, where, self.world)
+        if tokenizer.itos != self.tokenizer.itos or record.get("text_sha256") != self.text_sha256:
+            raise ValueError(f"cannot resume {where}: it was trained on another text")
+        state = load_train_state(self.cfg.out)
+        try:
+            self.model.load_state_dict(saved.state_dict())
+            load_optimizer_tensors(self.model, self.optimizer, state)
+            torch.set_rng_state(state["rng.torch"])
+            self.batch_gen.set_state(state["rng.batches"])
+            if self.device.type == "cuda" and "rng.cuda" in state:
+                torch.cuda.set_rng_state(state["rng.cuda"], self.device)
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise ValueError(f"cannot resume {where}: its training state is damaged ({err})") from None
+        self.start, self.best_val = record["iters_done"], record["best_val"]
+        self.train_seconds = record["train_seconds"]
+        self.result.history = [dict(h) for h in record["history"]]
+        self.result.saved_step = self.start
+        self.t0 -= self.result.history[-1]["seconds"] if self.result.history else 0.0
+
+    def _diverged(self, step: int, what: str) -> TrainingDiverged:
+        cfg = self.cfg
+        if self.result.saved_step is not None:
+            last = f"last good checkpoint: {checkpoint_paths(cfg.out)[0]} (step {self.result.saved_step})"
+        elif cfg.out:
+            last = f"no checkpoint was saved by this run; {cfg.out} was left as it was"
+        else:
+            last = "no checkpoint was saved (out is not set)"
+        return TrainingDiverged(f"training diverged at step {step}: {what}; {last}. Try a smaller lr "
+                                f"(now {cfg.lr}) or gradient clipping (grad_clip, now {cfg.grad_clip})")
 
 
-def _finish(result: TrainResult, cfg: TrainConfig, train_seconds: float, iters: int, world: int,
-            rank: int) -> None:
-    """Record throughput and, on rank 0, write the checkpoint (so far) to ``cfg.out``."""
-    result.seconds = train_seconds
-    tokens = iters * cfg.batch_size * world * cfg.block_size
-    result.tokens_per_second = tokens / train_seconds if train_seconds else 0.0
-    if cfg.out and rank == 0:
-        extra = {"train_config": asdict(cfg), "iters_done": iters, "train_seconds": round(train_seconds, 1),
-                 "world_size": world, "val_loss": result.val_loss, "history": [{k: v for k, v in h.items() if k != "sample"}
-                                                  for h in result.history]}
-        save_checkpoint(result.model, result.tokenizer, cfg.out, extra)
-    return result
+def _check_same_run(record: dict, cfg: TrainConfig, where: Path, world: int) -> None:
+    """``record`` is a resumable checkpoint of a run with ``cfg``'s settings; else a clear error."""
+    saved = record.get("train_config")
+    if not isinstance(saved, dict) or record.get("best_val") is None:
+        raise ValueError(f"cannot resume {where}: it holds no training run to continue (a finished "
+                         f"run, or a model saved with save_checkpoint)")
+    done, best, seconds, history = (record.get(k) for k in ("iters_done", "best_val", "train_seconds", "history"))
+    if done == saved.get("max_iters"):
+        raise ValueError(f"cannot resume {where}: its run is finished ({done} iterations)")
+    if not (isinstance(done, int) and 0 <= done < cfg.max_iters and isinstance(best, (int, float))
+            and isinstance(seconds, (int, float)) and isinstance(history, list)
+            and all(isinstance(h, dict) for h in history)):
+        raise ValueError(f"cannot resume {where}: its record of the run is damaged (iters_done={done!r}, "
+                         f"best_val={best!r}, max_iters={cfg.max_iters})")
+    changed = [f"{k} (saved {saved.get(k)!r}, now {v!r})" for k, v in asdict(cfg).items()
+               if k not in RUNTIME_FIELDS and saved.get(k) != v]
+    if record.get("world_size") != world:
+        changed.append(f"world size (saved {record.get('world_size')!r}, now {world})")
+    if changed:
+        raise ValueError(f"cannot resume {where} with other settings: {', '.join(changed)}; "
+                         f"resume with the settings it was started with")
+
+
+def optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """The optimizer's per-parameter state as named tensors: ``adamw.<param>.<key>``."""
+    names = {id(p): name for name, p in model.named_parameters()}
+    return {f"adamw.{names[id(p)]}.{key}": value.detach().cpu()
+            for p, state in optimizer.state.items() for key, value in state.items()
+            if isinstance(value, torch.Tensor)}
+
+
+def load_optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                           tensors: dict[str, torch.Tensor]) -> None:
+    """Put back what :func:`optimizer_tensors` saved, checking every shape."""
+    index = {id(p): i for i, p in enumerate(p for g in optimizer.param_groups for p in g["params"])}
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for name, p in model.named_parameters():
+        keys = {k.rsplit(".", 1)[1]: v for k, v in tensors.items() if k.rsplit(".", 1)[0] == f"adamw.{name}"}
+        for key, value in keys.items():
+            if key != "step" and value.shape != p.shape:
+                raise ValueError(f"{key} of {name} has shape {tuple(value.shape)}, expected {tuple(p.shape)}")
+        if keys:
+            state[index[id(p)]] = keys
+    optimizer.load_state_dict({"state": state, "param_groups": optimizer.state_dict()["param_groups"]})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -299,19 +529,36 @@ def _print_progress(event: str, state: dict) -> None:
               f"({state['seconds']:.1f}s)", flush=True)
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = vars(_parser().parse_args(argv))
+def _config_from_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> TrainConfig:
+    """The command line as a checked config; a bad value exits with one argparse-style line,
+    before the corpus is read or a model built."""
+    args = vars(parser.parse_args(argv))
     name = args.pop("preset")
     given = {k: v for k, v in args.items() if v is not None}
-    cfg = preset(name, **given) if name else TrainConfig(**given)
-    result = train(cfg, callbacks=[_print_progress])
+    try:
+        cfg = preset(name, **given) if name else TrainConfig(**given)
+        pick_device(cfg.device)
+        check_out(cfg)
+    except (ValueError, TypeError, OSError) as err:
+        parser.error(str(err))
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    cfg = _config_from_args(parser, argv)
+    try:
+        result = train(cfg, callbacks=[_print_progress])
+    except TrainingDiverged as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        raise SystemExit(1) from None
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:
         print(json.dumps({"train_seconds": round(result.seconds, 1),
                           "tokens_per_second": round(result.tokens_per_second),
                           "final": {k: round(v, 4) for k, v in result.history[-1].items()
                                     if k in ("train", "val")},
-                          "saved": cfg.out}))
+                          "saved": cfg.out, "saved_step": result.saved_step}))
     if dist.is_initialized():
         dist.destroy_process_group()
 
