@@ -584,8 +584,8 @@ ex.check_top_k(top_k).require()
 # float32 rounding when `p = 1`.
 #
 # The checker tries a flat and a peaked distribution at several `p`, a tiny
-# `p`, `p = 1` (twice, once on a row with a very long tail), and a batch of
-# four rows.
+# `p`, `p = 1` (twice, once on a row whose last tokens are extremely
+# improbable), and a batch of four rows.
 
 # %% [raw] jupyter={"source_hidden": true}
 # # BEGIN QUESTION
