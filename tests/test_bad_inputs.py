@@ -17,7 +17,7 @@ from glmlib.masks import causal_mask, padding_mask, to_additive
 from glmlib.model import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from glmlib.ngram import BigramLM
 from glmlib.sampling import sample, top_k_filter, top_p_filter, warp
-from glmlib.train import TrainConfig, preset
+from glmlib.train import TrainConfig, preset, train
 
 NAN, INF = float("nan"), float("inf")
 TINY = dict(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=8)
@@ -178,6 +178,19 @@ ROWS: list[Row] = [
     ("train lr", lambda e: TrainConfig(lr=-1.0), ValueError, r"lr=-1\.0"),
     ("train batch size", lambda e: TrainConfig(batch_size=0), ValueError, r"batch_size.*got 0"),
     ("unknown preset", lambda e: preset("huge"), ValueError, r"'huge'"),
+    ("train max_iters 2.5", lambda e: TrainConfig(max_iters=2.5), ValueError, r"max_iters must be an int >= 0, got 2\.5"),
+    ("train lr inf", lambda e: TrainConfig(lr=INF), ValueError, r"lr must be a finite number, got inf"),
+    ("train grad_clip NaN", lambda e: TrainConfig(grad_clip=NAN), ValueError, r"grad_clip must be a finite number, got nan"),
+    ("train weight decay -1", lambda e: TrainConfig(weight_decay=-1.0), ValueError, r"weight_decay must be >= 0, got -1\.0"),
+    ("train threads 0", lambda e: TrainConfig(threads=0), ValueError, r"threads must be an int >= 1, got 0"),
+    ("train huge seed", lambda e: TrainConfig(seed=99999999999999999999999), ValueError,
+     r"seed must be an int in \[0, 9223372036854775806\], got 99999999999999999999999"),
+    ("train out ''", lambda e: TrainConfig(out=""), ValueError, r"out must be a non-empty path, got ''"),
+    ("train heads", lambda e: TrainConfig(n_embd=30), ValueError, r"n_embd \(30\).*n_head \(4\)"),
+    ("train compile 'yes'", lambda e: TrainConfig(compile="yes"), ValueError, r"compile must be True or False, got 'yes'"),
+    ("train overwrite and resume", lambda e: TrainConfig(out="x", overwrite=True, resume=True), ValueError,
+     r"overwrite .* or resume .* not both"),
+    ("train with a dict", lambda e: train({"lr": 1e-3}), TypeError, r"TrainConfig, got dict"),
     # masks and the bigram model
     ("causal mask of length 0", lambda e: causal_mask(0), ValueError, r"T must be a positive int, got 0"),
     ("padding longer than T", lambda e: padding_mask([2, 7], 5), ValueError, r"\[1, 5\].*\[2, 7\]"),
