@@ -545,9 +545,10 @@ import glmlib.exercises.language_models as ex
 # The checker compares with `BigramLM`'s counts on six sequences, including
 # repeated pairs, a token followed by itself, one token and no token. It
 # names these mistakes: a transposed table, a repeated pair counted only once
-# (a classic of tensor indexing: `counts[prev, nxt] += 1` with index *tensors*
-# does not add up duplicates), a missing first or last pair, a pair that wraps
-# around from the last token to the first, and pairs counted both ways.
+# (a classic of tensor indexing: `counts[prev_ids, next_ids] += 1` with index
+# *tensors* does not add up duplicates), a missing first or last pair, a pair
+# that wraps around from the last token to the first, and pairs counted both
+# ways.
 
 # %% [raw] jupyter={"source_hidden": true}
 # # BEGIN QUESTION

@@ -38,7 +38,7 @@ def _counts_cases() -> list[Case]:
         mistakes = [
             Mistake((expected > 0).long(),
                     "every pair is counted at most once, but repeated pairs must add up. (Indexing with "
-                    "tensors, `counts[prev, nxt] += 1`, does not accumulate repeated index pairs: use a "
+                    "tensors, `counts[prev_ids, next_ids] += 1`, does not accumulate repeated index pairs: use a "
                     "loop over the pairs, `index_put_(..., accumulate=True)` or `torch.bincount`.)"),
             Mistake(expected.T, "your table is transposed: entry [a, b] must count how often b *follows* a "
                                 "(row = previous token, column = next token)"),

@@ -79,7 +79,8 @@ def _probs_cases() -> list[Case]:
                                     "the last position is on axis 1 (T), so index [:, -1, :]"))
         if B == T:
             mistakes.append(Mistake(torch.softmax(logits[:, :, -1], dim=-1),
-                                    "you took the last vocabulary entry: axis -1 is V; the last position is axis 1 (T)"))
+                                    "you took the last vocabulary entry: axis -1 is V; the last position "
+                                    "is axis 1 (T)"))
         else:
             mistakes.append(Mistake(torch.softmax(logits[..., -1], dim=-1),
                                     "you took the last vocabulary entry, shape (B, T): axis -1 is V; the last "

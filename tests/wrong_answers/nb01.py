@@ -82,7 +82,8 @@ WRONG = {
         "no end token": (
             "def line_log_prob(probs, ids, bos, eos):\n"
             "    seq = [bos] + list(ids)\n"
-            "    return sum(math.log(probs[a, b]) for a, b in zip(seq[:-1], seq[1:]))\n", "P(<eos> | x_n), is missing"),
+            "    return sum(math.log(probs[a, b]) for a, b in zip(seq[:-1], seq[1:]))\n",
+            "P(<eos> | x_n), is missing"),
         "probabilities added, not log-probabilities": (
             "def line_log_prob(probs, ids, bos, eos):\n"
             "    seq = [bos, *ids, eos]\n"
@@ -90,7 +91,8 @@ WRONG = {
         "the probability, not its log": (
             "def line_log_prob(probs, ids, bos, eos):\n"
             "    seq = [bos, *ids, eos]\n"
-            "    return math.prod(float(probs[a, b]) for a, b in zip(seq[:-1], seq[1:]))\n", "probability P(x) itself"),
+            "    return math.prod(float(probs[a, b]) for a, b in zip(seq[:-1], seq[1:]))\n",
+            "probability P(x) itself"),
         "the log of a sum": (
             "def line_log_prob(probs, ids, bos, eos):\n"
             "    seq = [bos, *ids, eos]\n"

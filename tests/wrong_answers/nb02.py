@@ -121,7 +121,8 @@ WRONG = {
             "    for n in doc_lengths:\n"
             "        starts += range(offset, offset + n - block_size)\n"
             "        offset += n\n"
-            "    s = torch.tensor(starts, dtype=torch.long)[torch.randint(len(starts), (batch_size,), generator=generator)]\n"
+            "    pick = torch.randint(len(starts), (batch_size,), generator=generator)\n"
+            "    s = torch.tensor(starts, dtype=torch.long)[pick]\n"
             "    idx = s[:, None] + torch.arange(block_size)\n"
             "    return data[idx], data[idx + 1]\n", "raise a ValueError"),
     },
