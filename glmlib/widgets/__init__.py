@@ -10,10 +10,14 @@ nothing fetched from the network, no figures left open in pyplot.
 from .attention_explorer import AttentionExplorer, attention_explorer
 from .chain_rule import ChainRuleView, chain_rule_view, token_log_probs
 from .dashboard import TrainingDashboard
+from .generation_explorer import GenerationExplorer, generation_explorer
 from .mask_explorer import MaskExplorer, mask_explorer
 from .sampling_explorer import SamplingExplorer, sampling_explorer
+from .surprise_view import SurpriseView, TextScore, score_text, surprise_view
 
 __all__ = [
-    "AttentionExplorer", "ChainRuleView", "MaskExplorer", "SamplingExplorer", "TrainingDashboard",
-    "attention_explorer", "chain_rule_view", "mask_explorer", "sampling_explorer", "token_log_probs",
+    "AttentionExplorer", "ChainRuleView", "GenerationExplorer", "MaskExplorer", "SamplingExplorer",
+    "SurpriseView", "TextScore", "TrainingDashboard", "attention_explorer", "chain_rule_view",
+    "generation_explorer", "mask_explorer", "sampling_explorer", "score_text", "surprise_view",
+    "token_log_probs",
 ]

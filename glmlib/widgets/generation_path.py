@@ -63,10 +63,17 @@ class Step:
     settings: Settings  # the settings in force when it was chosen
     logits: torch.Tensor  # (1, V) the next-token logits it was chosen from, on the model's device
     rng_before: torch.Tensor  # the generator's state before this step (undo restores it)
+    log_prob: float  # log P(token | text before it) under the model itself (temperature 1), nats
+    rank: int  # 1 = the model's most probable token
 
-    def log_prob(self) -> float:
-        """``log P(token | text before it)`` under the model itself (temperature 1, nothing removed)."""
-        return float(torch.log_softmax(self.logits[0].float(), -1)[self.token])
+    @classmethod
+    def make(cls, token: int, how: str, settings: Settings, logits: torch.Tensor,
+             rng_before: torch.Tensor) -> "Step":
+        """A step, with the token's log-probability and rank under ``logits (1, V)``."""
+        row = logits[0].float()  # (V,)
+        log_prob = float(torch.log_softmax(row, -1)[token])
+        rank = 1 + int((row > row[token]).sum())
+        return cls(token, how, settings, logits, rng_before, log_prob, rank)
 
 
 class _Cache(KVCache):
@@ -240,7 +247,7 @@ class GenerationPath:
 
     def log_probs(self) -> list[float]:
         """Each generated token's log-probability under the model (temperature 1), nats."""
-        return [s.log_prob() for s in self.steps]
+        return [s.log_prob for s in self.steps]
 
     # ----------------------------------------------------------------- moves
 
@@ -251,7 +258,7 @@ class GenerationPath:
         with inference(self.source.model):
             token = int(sample(logits, **settings.kwargs(), generator=self.generator)[0])
         how = GREEDY if settings.temperature == 0 else SAMPLED
-        return self._append(Step(token, how, settings, logits, rng_before))
+        return self._append(Step.make(token, how, settings, logits, rng_before))
 
     def force(self, token: int, settings: Settings) -> Step:
         """Append ``token`` whatever its probability; no random number is drawn."""
@@ -259,7 +266,7 @@ class GenerationPath:
         if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < V:
             raise ValueError(f"a forced token must be an id in [0, {V}), got {token!r}")
         logits = self.next_logits()
-        return self._append(Step(token, FORCED, settings, logits, self.generator.get_state()))
+        return self._append(Step.make(token, FORCED, settings, logits, self.generator.get_state()))
 
     def undo(self) -> Step | None:
         """Remove the last step and put the generator back where it was; ``None`` if there is none."""
