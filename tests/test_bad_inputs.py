@@ -18,6 +18,7 @@ from glmlib.model import GPT, GPTConfig, load_checkpoint, save_checkpoint
 from glmlib.ngram import BigramLM
 from glmlib.sampling import sample, top_k_filter, top_p_filter, warp
 from glmlib.train import TrainConfig, preset, train
+from glmlib.widgets import mask_explorer
 
 NAN, INF = float("nan"), float("inf")
 TINY = dict(vocab_size=5, block_size=8, n_layer=1, n_head=2, n_embd=8)
@@ -194,6 +195,7 @@ ROWS: list[Row] = [
     # masks and the bigram model
     ("causal mask of length 0", lambda e: causal_mask(0), ValueError, r"T must be a positive int, got 0"),
     ("padding longer than T", lambda e: padding_mask([2, 7], 5), ValueError, r"\[1, 5\].*\[2, 7\]"),
+    ("mask explorer lengths 3.7", lambda e: mask_explorer(lengths=[3.7]), ValueError, r"whole numbers, got 3\.7"),
     ("additive from float mask", lambda e: to_additive(torch.zeros(2, 2)), TypeError, r"bool.*torch\.float32"),
     ("bigram vocab", lambda e: BigramLM(0), ValueError, r"vocab_size.*got 0"),
     ("bigram smoothing", lambda e: BigramLM(3, k=-1), ValueError, r"k.*got -1"),

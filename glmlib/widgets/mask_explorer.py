@@ -62,7 +62,10 @@ class MaskExplorer(Explorer):
         elif isinstance(lengths, str):
             lengths_text = lengths
         else:
-            lengths_text = ", ".join(str(int(n)) for n in lengths)
+            not_ints = [n for n in lengths if isinstance(n, bool) or not isinstance(n, int)]
+            if not_ints:
+                raise ValueError(f"lengths must be whole numbers, got {not_ints[0]!r} in {list(lengths)!r}")
+            lengths_text = ", ".join(str(n) for n in lengths)
         parse_lengths(lengths_text, T)
         style = {"description_width": "70px"}
         self.T = widgets.IntSlider(value=T, min=1, max=MAX_T, description="T", style=style,

@@ -8,6 +8,9 @@ Controls and what they mean:
 * ``top_p``: 0.01 to 1; **1.0 means off** (keep all), otherwise keep the
   smallest set of most likely tokens whose probability adds up to at least p.
 * ``seed``: the random seed of the ``sample`` and ``generate`` buttons.
+
+A starting value beyond a control's range (``top_p=0.001``, ``n_chars=5000``)
+is moved to the nearest end of it, and a note under the controls says so.
 """
 from __future__ import annotations
 
@@ -30,8 +33,9 @@ class SamplingExplorer(Explorer):
     kept), ``entropy_before`` and ``entropy`` (nats, after warping), ``order``
     (token ids in the order drawn, most probable first), ``settings``
     (``temperature, top_k, top_p`` as passed to ``glmlib.sampling.warp``),
-    ``context`` (the text the model saw), ``cropped``, ``generated`` and
-    ``message`` (empty, or why nothing could be drawn).
+    ``context`` (the text the model saw), ``cropped``, ``generated``,
+    ``message`` (empty, or why nothing could be drawn) and ``notes`` (starting
+    values moved into a control's range, as shown under the controls).
     """
 
     def __init__(self, model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,
@@ -76,6 +80,7 @@ class SamplingExplorer(Explorer):
         self.generate_button = widgets.Button(description="generate", icon="play",
                                               tooltip="continue the prompt with this many characters")
         self.readout = widgets.HTML()
+        self.notes = widgets.HTML()
         self.generated = widgets.HTML()
         self.image = image_widget()
         help_text = widgets.HTML(
@@ -86,10 +91,13 @@ class SamplingExplorer(Explorer):
             widgets.HBox([widgets.VBox([self.temperature, self.top_k, self.top_p]),
                           widgets.VBox([self.seed, self.sample_button,
                                         widgets.HBox([self.n_chars, self.generate_button])])]),
-            help_text, self.readout, self.image, self.generated])
+            help_text, self.notes, self.readout, self.image, self.generated])
         self.widget.add_class("glm-sampling-explorer")
 
         self.state: dict[str, Any] = {"message": ""}
+        self._notes = _clamping_notes({"top_k": (top_k or 0, self.top_k), "top_p": (top_p, self.top_p),
+                                       "n_chars": (n_chars, self.n_chars)})
+        self._show_notes()
         self._generator = torch.Generator().manual_seed(seed)
         self._cache: tuple[str, torch.Tensor] | None = None
         self._order_key: tuple[int, ...] | None = None
@@ -99,6 +107,8 @@ class SamplingExplorer(Explorer):
         self.prompt.observe(self._on_change, "value")
         for control in (self.temperature, self.top_k, self.top_p):
             control.observe(self._on_change, "value")
+        for name in self._notes:  # a note goes once its control is moved
+            getattr(self, name).observe(lambda _, name=name: self._drop_note(name), "value")
         self.seed.observe(self._on_seed, "value")
         self.sample_button.on_click(lambda _: self.sample_one())
         self.generate_button.on_click(lambda _: self.generate())
@@ -133,6 +143,15 @@ class SamplingExplorer(Explorer):
             self.model.train(was_training)
             self._cache = (context, logits[0, -1].float().cpu())
         return self._cache[1]
+
+    def _show_notes(self) -> None:
+        self.state["notes"] = list(self._notes.values())
+        self.notes.value = "".join(f"<div style='color:#8a5a00'><small>note: {html_escape(n)}</small></div>"
+                                   for n in self._notes.values())
+
+    def _drop_note(self, name: str) -> None:
+        if self._notes.pop(name, None) is not None:
+            self._show_notes()
 
     # ------------------------------------------------------------------ actions
 
@@ -338,6 +357,16 @@ def _rgba(color: str) -> np.ndarray:
     from matplotlib.colors import to_rgba
 
     return np.array(to_rgba(color))
+
+
+def _clamping_notes(requested: dict[str, tuple[Any, Any]]) -> dict[str, str]:
+    """For each ``name: (value asked for, control)`` whose control holds another value, a note."""
+    notes = {}
+    for name, (asked, control) in requested.items():
+        if asked is not None and asked != control.value:
+            notes[name] = (f"{name} {asked!r} is outside this control's range [{control.min}, "
+                           f"{control.max}]; using {control.value!r}")
+    return notes
 
 
 def _short(s: dict) -> str:
