@@ -60,6 +60,9 @@ def _probs_cases() -> list[Case]:
         mistakes = [
             Mistake(logits[:, -1, :], "these are the raw logits of the last position: turn them into "
                                       "probabilities with a softmax over the vocabulary (each row must sum to 1)"),
+            Mistake(torch.log_softmax(logits[:, -1, :], dim=-1),
+                    "these are log-probabilities (a log-softmax): return the probabilities themselves, "
+                    "a softmax over the vocabulary"),
             Mistake(torch.softmax(logits, dim=1)[:, -1, :],
                     "your softmax runs over the time axis (dim=1, T): the probabilities of the next token "
                     "are a softmax over the vocabulary axis (dim=-1, V)"),

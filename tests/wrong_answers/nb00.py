@@ -4,6 +4,9 @@ WRONG = {
     "q00_next_token_probs": {
         "raw logits, no softmax": (
             "def next_token_probs(logits):\n    return logits[:, -1, :]\n", "raw logits"),
+        "log-probabilities": (
+            "def next_token_probs(logits):\n    return torch.log_softmax(logits[:, -1, :], dim=-1)\n",
+            "log-probabilities"),
         "softmax over the time axis": (
             "def next_token_probs(logits):\n    return torch.softmax(logits, dim=1)[:, -1, :]\n", "time axis (dim=1"),
         "the last sequence of the batch": (
