@@ -94,7 +94,7 @@ class GenerationExplorer(Explorer):
         """Make every control; returns what was wrong with the arguments (those fall back to defaults)."""
         problems = []
         if not isinstance(prompt, str):
-            problems.append(f"prompt must be a str, got {type(prompt).__name__}.")
+            problems.append(f"prompt must be a str, got {type(prompt).__name__} {prompt!r}.")
             prompt = ""
         t, k, p, settings_problem = _slider_settings(temperature, top_k, top_p, self.V)
         problems += settings_problem
@@ -319,9 +319,8 @@ class GenerationExplorer(Explorer):
         except (ValueError, TypeError, RuntimeError) as err:
             self._show_message(str(err))
             return
-        shown = self.current
         self._add_path(greedy)
-        self.current = min(shown, len(self.paths) - 1) if self.paths[shown] is not greedy else shown
+        self.current = self.paths.index(path)  # keep showing the same path
         self._show_step(int(self.view.value))
 
     # ------------------------------------------------------------------ state
