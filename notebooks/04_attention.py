@@ -344,7 +344,7 @@ print("nn.MultiheadAttention weights match:", torch.allclose(our_weights, ref_we
 # The loop over heads is the clearest way to write it, but slow. `glmlib`
 # does the split with one reshape instead: $(B, T, C) \to (B, T, H, D) \to
 # (B, H, T, D)$, then a single batched attention over all heads at once
-# (exercise 3 asks you to write that split).
+# (exercise 3 asks you to write multi-head attention that way).
 
 # %% [markdown]
 # ## 6. What does the trained model attend to?
@@ -478,108 +478,336 @@ glmlib.widgets.attention_explorer(model, tokenizer, text=line)
 # %% [markdown]
 # ## 8. Exercises
 #
+# Each exercise has a stub that raises `NotImplementedError`. Replace its body
+# and re-run the cell: the checker under it tries several cases and, for a
+# wrong answer, says what the mistake looks like. A folded worked solution
+# follows each exercise; try first.
+#
 # ### Exercise 1: a softmax that does not overflow
 #
-# Write `softmax(x)` over the last axis of `x`, using only `torch.exp`, `sum`
-# and `max` (not `torch.softmax`). It must work for logits like
+# Write `softmax(x)` over the last axis of `x` (any number of leading axes),
+# using `torch.exp`, `sum` and `max`. It must work for logits like
 # `[1000, 1001, 1002]`, where `exp(1000)` is `inf` in float32, and for rows
-# that contain `-inf` (masked keys), as long as at least one entry of each row
-# is finite.
+# that contain `-inf` (masked keys), as long as each row has a finite entry.
+#
+# Not allowed: `torch.softmax`, `F.softmax`, `x.softmax`, `torch.special.softmax`
+# and the `log_softmax` variants; the checker traps them. It compares with
+# `torch.softmax` on eight inputs (huge, very negative, rows far apart,
+# masked entries) and names the usual slips: overflow, normalising the wrong
+# axis, subtracting the wrong maximum.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q04_softmax
+# points: 1
 
 # %%
 def softmax(x: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, safe for huge logits and -inf entries."""
+    # your code here
     raise NotImplementedError
 
 
 ex.check_softmax(softmax)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def softmax(x: torch.Tensor) -> torch.Tensor:
-#     m = x.max(dim=-1, keepdim=True).values   # shift invariance: subtract the row max
-#     e = torch.exp(x - m)                     # every exponent <= 0, so no overflow
-#     return e / e.sum(dim=-1, keepdim=True)
-# ```
-#
-# After the shift the largest entry is $e^0 = 1$, so the denominator is at
-# least 1: neither overflow nor division by zero can happen.
+# Shift invariance (section 2) lets us subtract each row's maximum $m$:
+# $e^{x_j - m} / \sum_{j'} e^{x_{j'} - m} = e^{x_j} / \sum_{j'} e^{x_{j'}}$.
+# After the shift every exponent is $\le 0$ and the largest term is
+# $e^0 = 1$, so the sum is at least 1: neither overflow nor $0/0$ can happen.
+# `keepdim=True` keeps the reduced axis, so that each row subtracts (and
+# divides by) its own number.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_softmax(ex.solution_softmax)
+# BEGIN SOLUTION NO PROMPT
+def softmax(x: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, safe for huge logits and -inf entries."""
+    row_max = x.amax(dim=-1, keepdim=True)        # (..., 1)
+    e = torch.exp(x - row_max)                     # every exponent <= 0
+    return e / e.sum(dim=-1, keepdim=True)         # (..., n), rows sum to 1
+
+
+ex.check_softmax(softmax)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_softmax(softmax).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: scaled dot-product attention
 #
 # Write `attention(q, k, v, mask=None)` for tensors of shape `(..., T_q, d_k)`,
 # `(..., T_k, d_k)` and `(..., T_k, d_v)` (any number of leading batch or head
-# axes). `mask` is `None` or a bool tensor that broadcasts to `(..., T_q, T_k)`,
-# `True` = may attend. Return the output `(..., T_q, d_v)`. Note that the
-# number of queries need not equal the number of keys, nor $d_v$ equal $d_k$.
+# axes, none included). `mask` is `None` or a bool tensor that broadcasts to
+# `(..., T_q, T_k)`, `True` = may attend. Return the output `(..., T_q, d_v)`.
+# The number of queries need not equal the number of keys, nor $d_v$ equal
+# $d_k$.
+#
+# You may use `torch.softmax` (or yours); `F.scaled_dot_product_attention` and
+# `glmlib`'s `scaled_dot_product_attention` are trapped. The checker compares
+# with `F.scaled_dot_product_attention` on eight inputs and recognises a
+# missing or wrong scale ($d_k$, $\sqrt{d_v}$, ...), an ignored or flipped mask,
+# a mask applied after the softmax, and `k.T` on a batch.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q04_attention
+# points: 2
 
 # %%
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
               mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d_k), blocked keys -inf) v."""
+    # your code here
     raise NotImplementedError
 
 
 ex.check_attention(attention)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def attention(q, k, v, mask=None):
-#     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])   # (..., T_q, T_k)
-#     if mask is not None:
-#         scores = scores.masked_fill(~mask, float("-inf"))
-#     return torch.softmax(scores, dim=-1) @ v                   # (..., T_q, d_v)
-# ```
-#
-# Transpose only the last two axes of `k` (`k.T` would also flip the batch
-# axes), and scale by the square root of the **key** size `d_k`.
+# Transpose only the last two axes of `k`: `k.T` reverses *every* axis, the
+# batch axes included. Scale by the square root of the **key** size $d_k$,
+# which is what keeps the score variance at 1 (section 3). Fill the blocked
+# scores with $-\infty$ *before* the softmax, so that the allowed weights still
+# sum to 1; `~mask` selects the blocked entries because `True` means
+# "may attend".
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_attention(ex.solution_attention)
+# BEGIN SOLUTION NO PROMPT
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+              mask: torch.Tensor | None = None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d_k), blocked keys -inf) v."""
+    d_k = q.shape[-1]
+    s = q @ k.transpose(-2, -1) / math.sqrt(d_k)          # (..., T_q, T_k)
+    if mask is not None:                                      # True = may attend
+        s = s.masked_fill(~mask, float("-inf"))             # blocked keys -> weight 0
+    return torch.softmax(s, dim=-1) @ v                      # (..., T_q, d_v)
+
+
+ex.check_attention(attention)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_attention(attention).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 3: splitting into heads
+# ### Exercise 3: multi-head attention without a loop
 #
-# Write `split_heads(x, n_head)` that turns `(B, T, C)` into `(B, H, T, D)` with
-# `H = n_head` and `D = C // H`, such that head `h` holds channels
-# `h*D ... h*D + D - 1` of every position (the layout of section 5). Use
-# `view`/`reshape` and `transpose`, no loop.
+# Section 5 looped over the heads. Write the fast version:
+# `multi_head_attention(x, W_q, W_k, W_v, W_o, n_head)` for `x` of shape
+# `(B, T, C)` and four `(C, C)` matrices that act as `x @ W` (no biases),
+# causal. Project once, split every projection into `n_head` heads of size
+# `D = C // n_head` at once (head `h` owns channels `h*D ... h*D + D - 1`),
+# attend in all heads with one batched call, merge the heads back to
+# `(B, T, C)` and apply `W_o`.
+#
+# You may call your `attention` from exercise 2 or
+# `F.scaled_dot_product_attention`. No Python loop (the checker reads your
+# code); `nn.MultiheadAttention` and `glmlib`'s `MultiHeadAttention` are
+# trapped. The checker compares with `nn.MultiheadAttention` given the same
+# weights, on four shapes (one head, one channel per head, ...), and names a
+# head split that mixes positions, a merge without its transpose, a scale by
+# $\sqrt{C}$ instead of $\sqrt{D}$, a missing mask or `W_o`, transposed weights.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q04_multi_head
+# points: 2
 
 # %%
-def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
+def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch.Tensor,
+                         W_o: torch.Tensor, n_head: int) -> torch.Tensor:
+    """Causal multi-head attention, (B, T, C) -> (B, T, C), all heads at once."""
+    # your code here
     raise NotImplementedError
 
 
-ex.check_split_heads(split_heads)
+ex.check_multi_head_attention(multi_head_attention)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
-#     B, T, C = x.shape
-#     return x.view(B, T, n_head, C // n_head).transpose(1, 2)   # (B, H, T, D)
-# ```
-#
-# `x.reshape(B, n_head, T, C // n_head)` has the right shape but the wrong
-# content: it cuts the flat memory into pieces that mix positions and
-# channels. Splitting the last axis first and then swapping $T$ and $H$ keeps
-# every position's channels together.
+# `view(B, T, H, D)` cuts each position's $C$ channels into $H$ groups of $D$
+# (head $h$ gets channels $hD \dots hD + D - 1$, the layout of section 5);
+# `transpose(1, 2)` then brings the head axis in front of the time axis, so
+# that attention treats `(B, H)` as batch axes. `reshape(B, H, T, D)` straight
+# away has the same shape but the wrong content: it cuts the flat memory into
+# pieces that mix positions. Merging undoes both steps in reverse order. The
+# scale is $1/\sqrt{D}$, the head size, which `F.scaled_dot_product_attention`
+# (and your `attention`) take from the last axis.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_split_heads(ex.solution_split_heads)
+# BEGIN SOLUTION NO PROMPT
+def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch.Tensor,
+                         W_o: torch.Tensor, n_head: int) -> torch.Tensor:
+    """Causal multi-head attention, (B, T, C) -> (B, T, C), all heads at once."""
+    B, T, C = x.shape                                         # batch, time, channels
+    D = C // n_head                                           # head size
+
+    def heads(t: torch.Tensor) -> torch.Tensor:
+        return t.view(B, T, n_head, D).transpose(1, 2)      # (B, T, C) -> (B, H, T, D)
+
+    q, k, v = heads(x @ W_q), heads(x @ W_k), heads(x @ W_v)
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)   # (B, H, T, D)
+    merged = out.transpose(1, 2).reshape(B, T, C)            # (B, T, H, D) -> (B, T, C)
+    return merged @ W_o
+
+
+ex.check_multi_head_attention(multi_head_attention)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_multi_head_attention(multi_head_attention).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
+
+# %% [markdown]
+# ### Exercise 4 (transfer): a previous-character head, by hand
+#
+# Section 6 found a trained head that looks at the previous character. Build
+# one yourself, without training: choose its weights by hand.
+#
+# The input is a text of `T` characters from a vocabulary of `V`. Position
+# `i`, holding character `c_i`, is embedded as the concatenation
+# `x_i = [one_hot(i, T), one_hot(c_i, V)]`, a vector of width `T + V`: the
+# first `T` channels say *where* the character is, the last `V` *which* it is.
+# Write `previous_char_head(T, V)` returning `(W_q, W_k, W_v)`: `W_q` and `W_k`
+# of shape `(T + V, d)` for a head size `d` of your choice, and `W_v` of shape
+# `(T + V, V)`, such that the causal head
+# $\operatorname{softmax}(QK^\top/\sqrt{d} + A)\,V$ with $Q = XW_q$, $K = XW_k$,
+# $V = XW_v$
+#
+# - puts at least 0.95 of query `i`'s weight on key `i - 1`, for every `i >= 1`
+#   (query 0 may only see itself), and
+# - outputs at position `i` (nearly) the one-hot of the previous character.
+#
+# The checker computes the head with PyTorch's `F.scaled_dot_product_attention`
+# on random texts with `(T, V)` = `(8, 5)`, `(2, 3)`, `(32, 65)` and `(64, 65)`,
+# and says when your head attends to the current position, to the next one
+# (which the mask blocks), or spreads its weight because the scores are too
+# small. Hints: a score is a dot product of a query and a key, so what must the
+# key of position `j` look like to match the query of position `j + 1`? And how
+# large must the matching score be for a weight of 0.95 when `i` other keys
+# each score 0?
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q04_previous_char_head
+# points: 3
+
+# %%
+def previous_char_head(T: int, V: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hand-set (W_q, W_k, W_v) of a head that attends to, and copies, the previous character."""
+    # your code here
+    raise NotImplementedError
+
+
+ex.check_previous_char_head(previous_char_head)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# <details><summary>About the solution</summary>
+#
+# Work in a head of size $d = T$ and only read the position channels. Query
+# $i$ is $s\,e_i$ ("I look for position $i$") and key $j$ is $s\,e_{j+1}$
+# ("whoever comes after me, look here"), so the score of query $i$ and key $j$
+# is $s^2/\sqrt{T}$ when $j = i - 1$ and $0$ otherwise. Query $i$ has $i$ other
+# keys, so its weight on the previous position is
+# $e^{a} / (e^{a} + i)$ with $a = s^2/\sqrt{T}$; for $i = 63$ and a weight of
+# 0.95 we need $a \ge \ln(19 \cdot 63) \approx 7.1$, that is $s \ge 7.6$ at
+# $T = 64$. With $s = 10$, $a = 12.5$ and the weight is above 0.9997. The values
+# simply copy the character channels. Shift the keys the other way
+# ($e_{j-1}$) and every query looks for the *next* position, which the causal
+# mask hides: the weights spread evenly instead.
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# BEGIN SOLUTION NO PROMPT
+def previous_char_head(T: int, V: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hand-set (W_q, W_k, W_v) of a head that attends to, and copies, the previous character."""
+    s = 10.0                                                  # score of a match: s * s / sqrt(T)
+    W_q = torch.zeros(T + V, T)
+    W_q[:T] = s * torch.eye(T)                                # query i = s * e_i
+    W_k = torch.zeros(T + V, T)
+    W_k[:T] = s * torch.diag(torch.ones(T - 1), diagonal=1)   # key j = s * e_(j+1)
+    W_v = torch.zeros(T + V, V)
+    W_v[T:] = torch.eye(V)                                    # value j = one_hot(c_j)
+    return W_q, W_k, W_v
+
+
+ex.check_previous_char_head(previous_char_head)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_previous_char_head(previous_char_head).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -31,7 +31,9 @@
 # - show that attention without positions cannot tell word order, and look at
 #   the trained model's learned position embeddings;
 # - count the parameters of a GPT by formula and follow a batch through every
-#   stage of `glmlib.model.GPT`.
+#   stage of `glmlib.model.GPT`;
+# - carry what you learned over to RMSNorm, the normalisation of LLaMA-style
+#   models (exercise 3).
 #
 # **Builds on:** 02 (embeddings), 03 (the causal mask), 04 (multi-head
 # attention, `glmlib.attention.MultiHeadAttention`).
@@ -678,107 +680,231 @@ for b, s in enumerate(lines):
 # %% [markdown]
 # ## 6. Exercises
 #
-# ### Exercise 1: LayerNorm
+# Each exercise has a stub that raises `NotImplementedError`. Replace its body
+# and re-run the cell: the checker under it tries several cases and, for a
+# wrong answer, says what the mistake looks like. A folded worked solution
+# follows each exercise; try first.
 #
-# Write `layer_norm(x, weight, bias, eps=1e-5)` that normalises `x` over its
-# **last** axis (any number of leading axes) and applies the gain `weight` and
-# shift `bias` (both of shape `(C,)`). Use the biased variance, like PyTorch.
+# ### Exercise 1: what each sublayer writes into the residual stream
+#
+# Section 2 called $x$ the residual stream: every sublayer reads from it and
+# writes a correction into it. Write `pre_ln_block(x, attn, ffn, ln_1, ln_2)`
+# that runs one pre-LN decoder block on `x` of shape `(B, T, C)` and returns
+# **three** tensors of that shape:
+#
+# - `out`, the stream after the block;
+# - `attn_write`, what the attention sublayer adds to the stream;
+# - `ffn_write`, what the FFN adds to it;
+#
+# so that `out == x + attn_write + ffn_write`. The other four arguments are
+# callables mapping `(B, T, C)` to `(B, T, C)` (the attention sublayer already
+# applies the causal mask). The checker runs `glmlib`'s `Block` on two blocks
+# with stand-in sublayers and on a real one, records what its attention and
+# FFN return, and compares. It recognises post-LN wiring, missing residual
+# connections, an FFN that reads the block's input instead of the updated
+# stream, and swapped LayerNorms.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q05_block_writes
+# points: 2
 
 # %%
-def layer_norm_exercise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                        eps: float = 1e-5) -> torch.Tensor:
-    raise NotImplementedError
-
-
-ex.check_layer_norm(layer_norm_exercise)
-
-# %% [markdown]
-# <details><summary>Show solution</summary>
-#
-# ```python
-# def layer_norm_exercise(x, weight, bias, eps=1e-5):
-#     mean = x.mean(dim=-1, keepdim=True)
-#     var = x.var(dim=-1, keepdim=True, unbiased=False)   # divide by C, not C - 1
-#     return (x - mean) / torch.sqrt(var + eps) * weight + bias
-# ```
-#
-# `x.var()` on its own divides by $C - 1$; for small $C$ that is a visible
-# error (the checker's `C=2` case catches it). `keepdim=True` lets the mean
-# broadcast back over the channels.
-# </details>
-
-# %%
-# NBVAL_CHECK_OUTPUT
-ex.check_layer_norm(ex.solution_layer_norm)
-
-# %% [markdown]
-# ### Exercise 2: a pre-LN block
-#
-# Write `pre_ln_block(x, attn, ffn, ln_1, ln_2)`, where `x` is `(B, T, C)` and
-# the other four arguments are callables mapping `(B, T, C)` to `(B, T, C)`
-# (the attention sublayer already applies the causal mask). Return the output
-# of a pre-LN decoder block, with both residual connections.
-
-# %%
-def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> torch.Tensor:
+def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One pre-LN block: (out, attn_write, ffn_write), each (B, T, C), out = x + attn_write + ffn_write."""
+    # your code here
     raise NotImplementedError
 
 
 ex.check_pre_ln_block(pre_ln_block)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def pre_ln_block(x, attn, ffn, ln_1, ln_2):
-#     x = x + attn(ln_1(x))      # positions talk
-#     return x + ffn(ln_2(x))    # each position thinks alone
-# ```
-#
-# The second line must use the *updated* `x`. Writing
-# `ln_1(x + attn(x))` instead is the post-LN block of section 3: a different
-# model, which the checker rejects.
+# Each sublayer reads a *normalised copy* of the stream and writes its output
+# into the stream *un-normalised*. The FFN comes second, so it reads the
+# stream after attention has written into it. Nothing ever normalises the
+# stream itself inside a block: that is what makes the identity path of
+# section 2 clean. Post-LN, `ln_1(x + attn(x))`, normalises the stream
+# instead, and its writes are no longer simply added.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_pre_ln_block(ex.solution_pre_ln_block)
+# BEGIN SOLUTION NO PROMPT
+def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One pre-LN block: (out, attn_write, ffn_write), each (B, T, C), out = x + attn_write + ffn_write."""
+    attn_write = attn(ln_1(x))             # reads a normalised copy of the stream
+    after_attn = x + attn_write            # residual connection 1
+    ffn_write = ffn(ln_2(after_attn))      # reads the stream as attention left it
+    return after_attn + ffn_write, attn_write, ffn_write   # residual connection 2
+
+
+ex.check_pre_ln_block(pre_ln_block)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_pre_ln_block(pre_ln_block).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 3: the parameter count, with and without biases
+# ### Exercise 2: the parameter count, with and without biases
 #
 # Write `param_count(vocab_size, block_size, n_layer, n_embd, bias=True)`
-# returning the number of parameters of `glmlib.model.GPT` for that config.
-# With `bias=False` the model has no bias vectors in its linear layers **and**
-# its LayerNorms have a gain but no shift $\beta$. Work out what that removes.
+# returning the number of parameters of `glmlib.model.GPT` for that config, as
+# an `int`. With `bias=False` the model has no bias vectors in its linear
+# layers **and** its LayerNorms have a gain but no shift $\beta$. Work out
+# what that removes.
+#
+# Work from the shapes: building a `GPT` or a `GPTConfig` is trapped (reusing
+# `param_formula` from section 5 is fine). The checker compares with the
+# parameters of real `GPT`s of five sizes, two without biases, and recognises
+# a head counted twice, a missing position embedding or final LayerNorm, and
+# the ways of getting `bias=False` wrong.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q05_param_count
+# points: 2
 
 # %%
 def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bias: bool = True) -> int:
+    """Parameters of glmlib.model.GPT for this config (the tied output layer counted once)."""
+    # your code here
     raise NotImplementedError
 
 
 ex.check_param_count(param_count)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def param_count(vocab_size, block_size, n_layer, n_embd, bias=True):
-#     V, T, L, C = vocab_size, block_size, n_layer, n_embd
-#     ln = 2 * C if bias else C                               # gamma (and beta)
-#     attn = 4 * C * C + (4 * C if bias else 0)               # W_Q, W_K, W_V, W_O
-#     ffn = 8 * C * C + (5 * C if bias else 0)                # C -> 4C -> C
-#     return V * C + T * C + L * (2 * ln + attn + ffn) + ln   # + final LayerNorm
-# ```
-#
-# With biases this is $VC + T_{\max}C + L(12C^2 + 13C) + 2C$; without, it is
+# With biases this is $VC + T_{\max}C + L(12C^2 + 13C) + 2C$; without, each
+# block loses its $4C + 5C$ linear biases and the $2C$ shifts of its two
+# LayerNorms, and the final LayerNorm loses $C$:
 # $VC + T_{\max}C + L(12C^2 + 2C) + C$. The output layer adds nothing: it
 # shares the token embedding's weights.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_param_count(ex.solution_param_count)
+# BEGIN SOLUTION NO PROMPT
+def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bias: bool = True) -> int:
+    """Parameters of glmlib.model.GPT for this config (the tied output layer counted once)."""
+    C = n_embd
+    norm = 2 * C if bias else C                          # gamma (and beta)
+    attention = 4 * C * C + (4 * C if bias else 0)       # W_Q, W_K, W_V, W_O (+ biases)
+    feed_forward = 8 * C * C + (5 * C if bias else 0)    # C -> 4C -> C (+ biases)
+    embeddings = vocab_size * C + block_size * C         # tokens (also the output layer), positions
+    return embeddings + n_layer * (2 * norm + attention + feed_forward) + norm   # + the final LayerNorm
+
+
+ex.check_param_count(param_count)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_param_count(param_count).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
+
+# %% [markdown]
+# ### Exercise 3 (transfer): RMSNorm
+#
+# Many recent models (T5, LLaMA, Mistral) replace LayerNorm with **RMSNorm**:
+# no centring and no shift, only a rescaling of each vector to unit root mean
+# square, then a learned gain:
+#
+# $$ \operatorname{RMSNorm}(x)_c = \frac{x_c}{\sqrt{\frac1C \sum_{c'=1}^{C} x_{c'}^2 + \epsilon}}\; \gamma_c . $$
+#
+# Write `rms_norm(x, weight, eps=1e-6)` that normalises `x` over its **last**
+# axis (any number of leading axes) and applies the gain `weight` (shape
+# `(C,)`). Not allowed: `F.rms_norm`, `torch.rms_norm`, `nn.RMSNorm` (the
+# checker traps them). The checker compares with PyTorch's `nn.RMSNorm` on
+# five inputs (a gain, shifted values, $\epsilon = 0.1$ with small values, a
+# zero vector, $C = 1$) and recognises a subtracted mean (that is LayerNorm),
+# $\epsilon$ outside the square root or missing, the sum instead of the mean,
+# the wrong axis and a missing gain.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q05_rms_norm
+# points: 3
+
+# %%
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight, over the last axis."""
+    # your code here
+    raise NotImplementedError
+
+
+ex.check_rms_norm(rms_norm)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
+# %% [markdown]
+# <details><summary>About the solution</summary>
+#
+# The mean square replaces the variance, and nothing is subtracted: LayerNorm
+# is RMSNorm applied to the centred vector $x - \mu$ (plus a shift $\beta$).
+# Dropping the centring saves one reduction per vector and, in practice,
+# trains as well. `torch.rsqrt` is $1/\sqrt{\cdot}$ in one step; $\epsilon$ sits
+# inside the root, so a zero vector gives $0$ rather than $0/0$.
+# </details>
+
+# %% jupyter={"source_hidden": true}
+# NBVAL_CHECK_OUTPUT
+# BEGIN SOLUTION NO PROMPT
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight, over the last axis."""
+    mean_square = (x * x).mean(dim=-1, keepdim=True)     # (..., 1), one per vector
+    return x * torch.rsqrt(mean_square + eps) * weight   # (..., C)
+
+
+ex.check_rms_norm(rms_norm)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_rms_norm(rms_norm).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary

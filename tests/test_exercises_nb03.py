@@ -141,11 +141,35 @@ def test_checkers_are_fast_and_leave_the_random_state_alone() -> None:
     assert torch.equal(torch.get_rng_state(), before)
 
 
+@pytest.mark.parametrize("name", list(WRONG))
+def test_each_diagnosis_is_only_given_to_its_own_mistake(name: str) -> None:
+    """No wrong answer is told another mistake's diagnosis (a message names one mistake, accurately)."""
+    fragments = {label: fragment.lower() for label, (_, fragment) in WRONG[name].items()}
+    for label, (code, fragment) in WRONG[name].items():
+        env = run_code(SETUP + code)
+        message = str(pytest.raises(ExerciseFailed, run_code, QUESTIONS[name].test, env).value).lower()
+        others = [other for other, frag in fragments.items() if other != label and frag != fragment.lower()
+                  and frag in message]
+        assert not others, f"{label}: {message}"
+
+
+def solution_only_lines(stem: str) -> set[str]:
+    """The worked solutions' lines that appear nowhere else in the notebook (as tests/test_editions.py reads them)."""
+    source = next(Path(__file__).resolve().parents[1].glob(f"notebooks/03*.py")).read_text()
+    found = questions(stem).values()
+    solutions = {line.strip() for q in found for line in q.solution.splitlines()
+                 if len(line.strip()) > 3 and not line.strip().startswith("#")}
+    outside = source
+    for q in found:
+        for line in q.solution.splitlines():
+            outside = outside.replace(line, "", 1) if line.strip() else outside
+    return solutions - {line.strip() for line in outside.splitlines()}
+
+
 def test_no_solution_line_is_in_the_package() -> None:
     package = Path(glmlib.__file__).parent
     lines = {line.strip() for f in package.rglob("*.py") for line in f.read_text().splitlines()}
-    for q in QUESTIONS.values():
-        for line in q.solution.splitlines():
-            line = line.strip()
-            if len(line) > 3 and not line.startswith(("#", "ex.check", "def ", '"""')):
-                assert line not in lines, f"{q.name}: {line!r} is in glmlib"
+    only = solution_only_lines("03")
+    assert len(only) > 5
+    leaked = sorted(only & lines)
+    assert not leaked, f"solution lines in glmlib: {leaked}"

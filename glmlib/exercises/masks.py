@@ -172,8 +172,14 @@ def _diagnose_average(case: Case, got: torch.Tensor) -> str | None:
             return "your weights put something above the diagonal: row i may use positions 0..i only"
         if not torch.allclose(sums, torch.ones(T), atol=1e-5):
             i = int((sums - 1).abs().argmax())
-            return (f"row {i} of your weights sums to {sums[i].item():.4g}, not 1: to average, divide each row "
-                    f"by the number of positions it covers (row i covers i + 1), not by T or nothing")
+            covered = torch.arange(1, T + 1, dtype=sums.dtype)  # row i covers i + 1 positions
+            if torch.allclose(sums, covered / T, atol=1e-5):
+                why = "you divided every row by T, but row i covers only i + 1 positions"
+            elif torch.allclose(sums, covered, atol=1e-5):
+                why = "the rows pick positions 0..i but are not divided by how many they pick (i + 1)"
+            else:
+                why = "divide each row by the number of positions it covers (row i covers i + 1)"
+            return f"row {i} of your weights sums to {sums[i].item():.4g}, not 1, so it does not average: {why}"
         if not torch.allclose(weights.diagonal(), 1 / torch.arange(1, T + 1), atol=1e-5):
             return "your rows sum to 1 but do not weight positions 0..i equally: each gets 1 / (i + 1)"
     return None

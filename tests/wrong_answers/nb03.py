@@ -90,18 +90,18 @@ WRONG = {
             "def causal_average(x):\n"
             "    T = x.shape[1]\n"
             "    return torch.ones(T, T).tril() @ x\n",
-            "not 1"),
+            "not divided by how many they pick"),
         "divided by T instead of i + 1": (
             "def causal_average(x):\n"
             "    T = x.shape[1]\n"
             "    return (torch.ones(T, T).tril() / T) @ x\n",
-            "not by t or nothing"),
+            "divided every row by T"),
         "the future instead of the past": (
             "def causal_average(x):\n"
             "    T = x.shape[1]\n"
             "    ones = torch.ones(T, T).triu()\n"
             "    return (ones / ones.sum(-1, keepdim=True)) @ x\n",
-            "see the future"),
+            "is the mask letting queries see the future"),
         "cumsum instead of a matrix": (
             "def causal_average(x):\n"
             "    T = x.shape[1]\n"
