@@ -49,6 +49,16 @@ def shipped():
     return load_pretrained()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The tiny models and one-position reference passes run fastest on one thread (and on a busy
+    host, two threads each waiting for the other can make a tiny forward pass 100 times slower)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(autouse=True)
 def no_figure_leaks():
     before = set(plt.get_fignums())
