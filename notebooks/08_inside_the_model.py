@@ -445,11 +445,13 @@ plt.show()
 #
 # ### Exercise 1: a score for attention to earlier copies
 #
-# Section 1 scored heads by *where* they look (the previous character, line
-# breaks). In larger models some heads look for *what*: "duplicate-token"
-# heads attend to earlier occurrences of the current token, a building block
-# of the induction heads in the reading list. Does the shipped model have a
-# head that looks back at earlier copies of the current character?
+# Section 1 scored heads by position (the previous character, the distance)
+# and by fixed characters (line breaks, vowels). In larger models some heads
+# look for a character that depends on the query: earlier occurrences of the
+# current token itself (studies of GPT-2 call them duplicate-token heads;
+# the induction heads in the reading list do something related). Does the
+# shipped model have a head that looks back at earlier copies of the
+# current character?
 #
 # Write `same_char_score(weights, ids)` for attention weights of shape
 # `(..., T, T)` (one map `(T, T)`, one layer's heads `(H, T, T)`, or all of
