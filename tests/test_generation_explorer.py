@@ -335,9 +335,8 @@ def test_view_shows_each_step_and_the_next(gpt, tok):
         assert f"step {view}:" in ex.step_info.value
     ex.view.value = 11
     assert ex.state["chosen"] is None and "next" in ex.step_info.value
-    torch.testing.assert_close(ex.state["probs_before"],
-                               torch.softmax(independent_logits(gpt, tok.encode("sea") + ex.state["tokens"]), -1),
-                               atol=1e-5, rtol=1e-4)
+    logits = independent_logits(gpt, tok.encode("sea") + ex.state["tokens"])
+    torch.testing.assert_close(ex.state["probs_before"], torch.softmax(logits, -1), atol=1e-5, rtol=1e-4)
 
 
 def test_buttons_show_the_top_candidates_after_warping(gpt, tok):

@@ -148,7 +148,8 @@ def test_shuffled_text_is_more_surprising_than_real_text(shipped):
     real = val[:600]
     chars = list(real)
     random.Random(0).shuffle(chars)
-    real_score, shuffled_score = score_text(model, tokenizer, real), score_text(model, tokenizer, "".join(chars))
+    real_score = score_text(model, tokenizer, real)
+    shuffled_score = score_text(model, tokenizer, "".join(chars))
     assert shuffled_score.perplexity > 3 * real_score.perplexity
     assert real_score.bucket_fractions()["top-1"] > 2 * shuffled_score.bucket_fractions()["top-1"]
 

@@ -34,8 +34,9 @@ import torch
 from ..sampling import warp
 from ._backgrounds import LayoutFigure
 from ._render import (AFTER_COLOR, Explorer, bar_verts, bars, html_escape, image_widget,
-                      message_html, readable_text, visible)
-from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
+                      message_html, visible)
+from .generation_path import (FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, one_thread,
+                              perplexity)
 from .surprise_view import RANK_BUCKETS, bucket_legend, rank_bucket
 
 N_DRAWN = 20  # candidates drawn in the picture
@@ -107,7 +108,8 @@ class GenerationExplorer(Explorer):
                                        style=style, layout=widgets.Layout(width="640px", height="60px"))
         self.temperature = widgets.FloatSlider(value=t, min=0.0, max=2.0, step=0.05, description="temperature",
                                                readout_format=".2f", style=style, layout=wide)
-        self.top_k = widgets.IntSlider(value=k, min=0, max=self.V, description="top-k", style=style, layout=wide)
+        self.top_k = widgets.IntSlider(value=k, min=0, max=self.V, description="top-k", style=style,
+                                       layout=wide)
         self.top_p = widgets.FloatSlider(value=p, min=0.01, max=1.0, step=0.01, description="top-p",
                                          readout_format=".2f", style=style, layout=wide)
         self.seed = widgets.IntText(value=int(seed), description="seed", style=style,
@@ -335,7 +337,8 @@ class GenerationExplorer(Explorer):
         with self._quietly():
             self.view.max = n + 1
             self.view.value = min(max(1, view), n + 1) if n else 1
-            self.path_select.options = [(f"{i + 1}: {describe(p, self.tokenizer.itos)}", i) for i, p in enumerate(self.paths)]
+            self.path_select.options = [(f"{i + 1}: {describe(p, self.tokenizer.itos)}", i)
+                                        for i, p in enumerate(self.paths)]
             self.path_select.value = self.current
         self.refresh()
 
@@ -344,12 +347,13 @@ class GenerationExplorer(Explorer):
         path = self.path
         if path is None:
             return
-        try:
-            self._compute(path)
-        except (ValueError, TypeError, RuntimeError) as err:
-            self._show_message(str(err))
-            return
-        self._draw()
+        with one_thread():
+            try:
+                self._compute(path)
+            except (ValueError, TypeError, RuntimeError) as err:
+                self._show_message(str(err))
+                return
+            self._draw()
 
     def _compute(self, path: GenerationPath) -> None:
         settings = self.settings()
@@ -397,11 +401,13 @@ class GenerationExplorer(Explorer):
         (self._kept_line,) = self._ax_kept.plot([], [], "-", color="#6a3d9a", lw=1.2, drawstyle="steps-mid")
         self._view_line = ax.axvline(1, color="#111111", lw=1, ls=":")
         ax.set_ylabel("surprise -log p\n(nats, model)")
-        ax.set_xlabel("step (\u25bc = forced); purple line: tokens the current settings keep there (right axis)")
+        ax.set_xlabel("step (\u25bc = forced); purple line: tokens the current settings keep there "
+                      "(right axis)")
         self._ax_kept.set_ylabel("kept tokens", color="#6a3d9a")
         ax.set_title(" ", fontsize=10)
         self._apply_limits(self._limits)
-        self._fig.dynamic(self._bars_before, self._bars_after, self._removed, self._surprise, self._forced_marks,
+        self._fig.dynamic(self._bars_before, self._bars_after, self._removed, self._surprise,
+                          self._forced_marks,
                           self._kept_line, self._view_line, self._ax_cand.title, self._ax_path.title)
 
     def _apply_limits(self, limits: tuple[float, float, int]) -> None:
@@ -491,7 +497,8 @@ class GenerationExplorer(Explorer):
         if not n:
             return ("<div style='font-family:monospace'>Nothing generated yet: press <b>step</b>, or click a "
                     "candidate to force it.</div>")
-        return (f"<div style='font-family:monospace'>path {self.current + 1} of {len(self.paths)}: {n} characters, "
+        return (f"<div style='font-family:monospace'>path {self.current + 1} of {len(self.paths)}: "
+                f"{n} characters, "
                 f"log P = <b>{st['log_prob']:.2f}</b> nats under the model, {st['surprise']:.3f} nats/char "
                 f"surprise (perplexity {st['perplexity']:.2f})</div>")
 

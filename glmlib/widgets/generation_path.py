@@ -97,21 +97,34 @@ class _Cache(KVCache):
 
 
 @contextmanager
+def one_thread(enabled: bool = True) -> Iterator[None]:
+    """One intra-op CPU thread inside the block, then the setting as it was.
+
+    Tensors of one step (a row of V logits) are far too small to share
+    between threads; handing them over costs more than the arithmetic.
+    """
+    previous = torch.get_num_threads()
+    if enabled:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if enabled:
+            torch.set_num_threads(previous)
+
+
+@contextmanager
 def inference(model: GPT) -> Iterator[None]:
     """Eval mode, no autograd, and on a CPU one intra-op thread: the conditions ``generate`` runs in."""
     was_training = model.training
-    previous = torch.get_num_threads()
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    model.eval()
+    if was_training:
+        model.eval()
     try:
-        if on_cpu:
-            torch.set_num_threads(1)
-        with torch.inference_mode():
+        with one_thread(next(model.parameters()).device.type == "cpu"), torch.inference_mode():
             yield
     finally:
-        if on_cpu:
-            torch.set_num_threads(previous)
-        model.train(was_training)
+        if was_training:
+            model.train()
 
 
 def fill_length(length: int, origin: int, block_size: int) -> int:
@@ -152,7 +165,8 @@ class LogitsSource:
         self.model_calls = 0  # forward passes and decode steps run so far
 
     def logits(self, ids: list[int], origin: int, cache: _Cache) -> torch.Tensor:
-        """Logits ``(1, V)`` for the token after ``ids``, as ``generate`` started at length ``origin`` sees them.
+        """Logits ``(1, V)`` for the token after ``ids``, as ``generate`` started at length ``origin``
+        computes them.
 
         ``cache`` is the caller's own; it is reused when it holds a prefix of
         this window, and refilled otherwise.
@@ -236,7 +250,8 @@ class GenerationPath:
         return len(self.steps)
 
     def origin(self, n_steps: int | None = None) -> int:
-        """Where ``generate`` would start for step ``n_steps + 1``: just after the last forced token, else the prompt."""
+        """Where ``generate`` would start for step ``n_steps + 1``: after the last forced token, else
+        after the prompt."""
         n = len(self.steps) if n_steps is None else n_steps
         forced = [i for i in range(n) if self.steps[i].how == FORCED]
         return len(self.prompt_ids) + (forced[-1] + 1 if forced else 0)

@@ -25,7 +25,9 @@ import torch
 
 from ..model import window_start
 from ._backgrounds import LayoutFigure
-from ._render import Explorer, bar_verts, bars, html_escape, image_widget, message_html, readable_text, visible
+from ._render import (Explorer, bar_verts, bars, html_escape, image_widget, message_html, readable_text,
+                      visible)
+from .generation_path import one_thread
 
 DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
                 "It is the east, and Juliet is the sun.\n")
@@ -187,7 +189,7 @@ class SurpriseView(Explorer):
 
     def _build_controls(self, text: str, examples: dict[str, str]) -> None:
         style = {"description_width": "70px"}
-        self.examples = widgets.Dropdown(options=[("(your text)", None)] + [(k, v) for k, v in examples.items()],
+        self.examples = widgets.Dropdown(options=[("(your text)", None)] + list(examples.items()),
                                          value=None, description="example", style=style,
                                          layout=widgets.Layout(width="420px",
                                                                display="" if examples else "none"))
@@ -261,7 +263,8 @@ class SurpriseView(Explorer):
                           log_prob=float(score.log_probs[i]), probs=probs,
                           context=score.text[int(score.starts[i]):position])
         self.detail.value = self._detail(position)
-        self._draw_position(position, probs)
+        with one_thread():
+            self._draw_position(position, probs)
 
     def _show_message(self, message: str) -> None:
         self._score = None
