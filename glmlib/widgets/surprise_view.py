@@ -105,6 +105,10 @@ def window_rows(n: int, block_size: int) -> tuple[list[tuple[int, int]], np.ndar
 def score_text(model: Any, tokenizer: Any, text: str, batch_rows: int = BATCH_ROWS) -> TextScore:
     """Score every character of ``text`` after the first (see :class:`TextScore`).
 
+    On a CPU it runs on one thread, as ``generate``'s steps do: on a small
+    machine shared with a browser and other work, two threads waiting for each
+    other can take several times longer than one.
+
     Raises ``ValueError`` for a text shorter than two characters or with
     characters outside the vocabulary (naming them), ``TypeError`` for a non-str.
     """
@@ -123,8 +127,9 @@ def score_text(model: Any, tokenizer: Any, text: str, batch_rows: int = BATCH_RO
     was_training = model.training
     model.eval()
     try:
-        logits = torch.cat([model(x[i:i + batch_rows].to(device))[0].float().cpu()
-                            for i in range(0, len(rows), batch_rows)])  # (R, W, V)
+        with one_thread(device.type == "cpu"):
+            logits = torch.cat([model(x[i:i + batch_rows].to(device))[0].float().cpu()
+                                for i in range(0, len(rows), batch_rows)])  # (R, W, V)
     finally:
         model.train(was_training)
     starts = torch.tensor([rows[r][0] for r in row_of], dtype=torch.long)  # (N-1,)
