@@ -122,6 +122,8 @@ class GenerationExplorer(Explorer):
                                           tooltip="remove the last token; the generator goes back too")
         self.reset_button = widgets.Button(description="reset", icon="refresh", layout=button,
                                            tooltip="start a new path from the prompt (this one stays listed)")
+        for name in ("step", "step10", "undo", "reset"):
+            getattr(self, f"{name}_button").add_class(f"glm-{name}")
         self.greedy_button = widgets.Button(description="add greedy path", layout=widgets.Layout(width="196px"),
                                             tooltip="list the greedy continuation, as long as this path")
         self.view = widgets.IntSlider(value=1, min=1, max=1, description="step shown", style=style,
