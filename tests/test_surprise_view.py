@@ -206,13 +206,16 @@ def test_the_texts_character_is_drawn_even_beyond_the_top_twenty(shipped):
 def test_new_text_and_examples(gpt, tok):
     view = surprise_view(gpt, tok, text=TEXT, examples={"short": "bob is a bison", "sea": "a sea\nis sea"})
     assert view.examples.layout.display != "none"
+    assert view.examples.options == ("(your text)", "short", "sea")
     view.position.value = 100
-    view.examples.value = "a sea\nis sea"
+    view.examples.value = "sea"
     st = view.state
     assert view.text.value == "a sea\nis sea" and st["score"].text == "a sea\nis sea"
     assert view.position.max == len("a sea\nis sea") - 1 and st["position"] == view.position.max
-    view.text.value = "bob is a bison"
-    assert st["score"].text == "bob is a bison"
+    view.text.value = "bob is a bison"  # typed in: the dropdown no longer names an example
+    assert st["score"].text == "bob is a bison" and view.examples.value == "(your text)"
+    view.examples.value = "short"
+    assert st["score"].text == "bob is a bison" and view.examples.value == "short"
     assert surprise_view(gpt, tok).examples.layout.display == "none"
 
 

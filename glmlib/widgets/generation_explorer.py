@@ -382,7 +382,7 @@ class GenerationExplorer(Explorer):
     def _build_axes(self) -> None:
         """Two panels: the candidates at the step shown; surprise and kept tokens along the path."""
         fig = self._fig.figure
-        fig.subplots_adjust(left=0.07, right=0.93, top=0.94, bottom=0.09, hspace=0.55)
+        fig.subplots_adjust(left=0.07, right=0.93, top=0.94, bottom=0.09, hspace=0.4)
         self._ax_cand, self._ax_path = fig.subplots(2, 1, height_ratios=[1.2, 1.0])
         self._ax_kept = self._ax_path.twinx()
         ax = self._ax_cand
@@ -449,9 +449,9 @@ class GenerationExplorer(Explorer):
         labels = [visible(self.tokenizer.itos[t]) for t in drawn]
         self._fig.set_char_ticks(self._ax_cand, "x", labels, fontsize=10, marks=False)
         n = len(st["tokens"])
-        where = f"next step ({n + 1})" if st["chosen"] is None else f"step {st['view']} of {n}"
+        where = f"the next step ({n + 1})" if st["chosen"] is None else f"step {st['view']} of {n}"
         self._ax_cand.title.set_text(
-            f"Candidates at the {where}, {st['settings'].short()}: {st['kept']} of {self.V} kept")
+            f"Candidates at {where}, {st['settings'].short()}: {st['kept']} of {self.V} kept")
         st["drawn_labels"] = labels
         st["drawn_before"], st["drawn_after"] = _heights(self._bars_before), _heights(self._bars_after)
         st["drawn_chosen"] = [i for i, t in enumerate(drawn) if t == st["chosen"]]
@@ -500,7 +500,7 @@ class GenerationExplorer(Explorer):
             return ("<div style='font-family:monospace'>Nothing generated yet: press <b>step</b>, or click a "
                     "candidate to force it.</div>")
         return (f"<div style='font-family:monospace'>path {self.current + 1} of {len(self.paths)}: "
-                f"{n} characters, "
+                f"{n} character{'s' if n > 1 else ''}, "
                 f"log P = <b>{st['log_prob']:.2f}</b> nats under the model, {st['surprise']:.3f} nats/char "
                 f"surprise (perplexity {st['perplexity']:.2f})</div>")
 

@@ -35,6 +35,7 @@ DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
 RANK_BUCKETS: tuple[tuple[int | None, str, str], ...] = (
     (1, "top-1", "#9ad48a"), (5, "top-5", "#fde68a"), (10, "top-10", "#fdba74"),
     (None, "beyond top-10", "#f9a8d4"))
+YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
 MAX_CHARS = 10_000  # the view's limit (score_text itself takes any length)
 N_DRAWN = 20  # tokens drawn in the distribution at a position
 BATCH_ROWS = 64  # windows per forward pass
@@ -194,8 +195,9 @@ class SurpriseView(Explorer):
 
     def _build_controls(self, text: str, examples: dict[str, str]) -> None:
         style = {"description_width": "70px"}
-        self.examples = widgets.Dropdown(options=[("(your text)", None)] + list(examples.items()),
-                                         value=None, description="example", style=style,
+        self._examples = examples
+        self.examples = widgets.Dropdown(options=[YOUR_TEXT] + list(examples), value=YOUR_TEXT,
+                                         description="example", style=style,
                                          layout=widgets.Layout(width="420px",
                                                                display="" if examples else "none"))
         self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
@@ -212,13 +214,20 @@ class SurpriseView(Explorer):
             self.position, self.detail, self.image])
         self.widget.add_class("glm-surprise-view")
 
-    def _on_text(self, _change: Any) -> None:
-        if not self._busy:
-            self.refresh()
+    def _on_text(self, change: Any) -> None:
+        if self._busy:
+            return
+        if self._examples.get(self.examples.value) != change["new"]:  # edited: no longer the example
+            self._busy = True
+            try:
+                self.examples.value = YOUR_TEXT
+            finally:
+                self._busy = False
+        self.refresh()
 
     def _on_example(self, change: Any) -> None:
-        if change["new"] is not None:
-            self.text.value = change["new"]  # the text observer rescores
+        if not self._busy and change["new"] in self._examples:
+            self.text.value = self._examples[change["new"]]  # the text observer rescores
 
     def _on_position(self, _change: Any) -> None:
         if not self._busy and self._score is not None:
