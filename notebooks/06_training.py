@@ -33,7 +33,9 @@
 #    clip gradients by their global norm;
 # 6. train a small GPT live, watching the loss fall on a dashboard;
 # 7. evaluate the trained model shipped with the course: validation loss,
-#    perplexity against the bigram model of notebook 01, and samples.
+#    perplexity against the bigram model of notebook 01, and samples;
+# 8. in the exercises, write a cross-entropy that no logit can break, and
+#    then the whole training loop yourself, to a stated validation loss.
 #
 # **Builds on:** the chain rule and perplexity (01), tokens and shifted
 # `(x, y)` batches (02), and the GPT itself (05).
@@ -49,7 +51,7 @@ import glmlib.exercises.training as ex
 from glmlib.data import CharTokenizer, get_batch, load_shakespeare, train_val_split
 from glmlib.model import PRETRAINED, GPT, GPTConfig, load_checkpoint
 from glmlib.ngram import BigramLM
-from glmlib.train import evaluate, lr_at, make_optimizer, preset, train
+from glmlib.train import TrainConfig, evaluate, lr_at, make_optimizer, preset, train
 
 text = load_shakespeare()
 tokenizer = CharTokenizer.from_text(text)
@@ -488,114 +490,209 @@ print(shipped_tok.decode(out[0]))
 # NBVAL_CHECK_OUTPUT
 romeo = tokenizer.encode("R")[0]
 bigram_ids = bigram.sample(120, start=romeo, generator=torch.Generator().manual_seed(0))
-print("the bigram, for comparison:\n" + tokenizer.decode([romeo] + bigram_ids))
-
 # %% [markdown]
 # ## Exercises
 #
 # ### Exercise 1: cross-entropy, stable for any logits
 #
-# Write `cross_entropy(logits, targets)`: `logits` has shape `(N, V)`,
-# `targets` shape `(N,)` holds the true token ids, and the result is the mean
-# negative log-likelihood, a 0-d tensor. It must stay finite for logits in the
-# hundreds, so don't compute `exp(logits)` directly: do the log-sum-exp trick
-# by hand (subtract each row's maximum), without `torch.logsumexp` or
-# `F.cross_entropy`.
+# Write `cross_entropy(logits, targets)`: `logits` is a float tensor of shape
+# `(N, V)`, `targets` an int64 tensor of shape `(N,)` holding the true token
+# ids, and the result is the mean over the $N$ rows of
+# $-\log \operatorname{softmax}(z)_y = \log\sum_k e^{z_k} - z_y$, as a 0-d
+# tensor.
+#
+# It must give the right number for logits in the thousands and for a target
+# whose probability is around $e^{-1000}$, so: do the log-sum-exp trick by
+# hand (subtract each row's maximum, add it back after the log), and stay in
+# log space (never take the log of a probability). Use `max`, `exp`, `sum`,
+# `log` and indexing or `gather`; **not** `F.cross_entropy`, `F.nll_loss`,
+# `F.log_softmax` / `torch.log_softmax` / `Tensor.log_softmax`, or
+# `torch.logsumexp` / `Tensor.logsumexp` (the checker notices them).
+#
+# The checker compares with `F.cross_entropy` on six cases: one row you can
+# do by hand, uniform logits (the answer is $\ln V$), random logits, one row
+# near 1000 next to one near 0, a target with logit $-1000$, and random
+# logits in the hundreds. For a wrong answer it says what the mistake looks
+# like.
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q06_cross_entropy
+# points: 2
 
 # %%
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError
 
 
-# %%
 ex.check_cross_entropy(cross_entropy)
 
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
+
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def cross_entropy(logits, targets):
-#     m = logits.max(dim=-1, keepdim=True).values            # (N, 1)
-#     log_norm = m.squeeze(-1) + (logits - m).exp().sum(-1).log()  # (N,)
-#     z_true = logits.gather(-1, targets[:, None]).squeeze(-1)     # (N,)
-#     return (log_norm - z_true).mean()
-# ```
-#
-# Subtracting the row maximum makes the largest exponent $e^0 = 1$, so
-# nothing overflows, and adding $m$ back gives exactly
-# $\log\sum_k e^{z_k}$.
+# Subtracting the row maximum $m$ makes the largest exponent $e^0 = 1$, so
+# nothing overflows, and adding $m$ back gives exactly $\log\sum_k e^{z_k}$.
+# Each row keeps its own maximum (`keepdim=True`): one maximum for the whole
+# tensor would send a row of small logits to $e^{-1000} = 0$. Staying in log
+# space, $\log p_y = z_y - \log\sum_k e^{z_k}$ is an ordinary number even when
+# $p_y$ itself is far below the smallest float.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_cross_entropy(ex.solution_cross_entropy)
+# BEGIN SOLUTION NO PROMPT
+def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    m = logits.max(dim=-1, keepdim=True).values  # (N, 1): each row's maximum
+    log_norm = m + (logits - m).exp().sum(dim=-1, keepdim=True).log()  # (N, 1): log sum_k e^{z_k}
+    log_p = logits - log_norm  # (N, V): log-probabilities
+    return -log_p[torch.arange(len(targets)), targets].mean()  # mean of -log p_y over the N rows
+
+
+ex.check_cross_entropy(cross_entropy)
+# END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_cross_entropy(cross_entropy).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
-# ### Exercise 2: the learning-rate schedule
+# ### Exercise 2 (transfer): the whole training loop
 #
-# Write `lr_schedule(step, warmup_iters, max_iters, lr, min_lr)` returning
-# $\eta_t$ from section 5: linear warmup reaching `lr` at step
-# `warmup_iters - 1`, cosine decay to `min_lr` at `max_iters`, and `min_lr`
-# after that. Mind the cases `warmup_iters = 0` and `step > max_iters`.
+# Section 7 let `glmlib.train.train` do the work. Now write the loop
+# yourself: `train_loop(model, train_ids, val_ids, cfg, generator) -> float`
+# trains `model` (a `GPT`, changed in place) for exactly `cfg.max_iters`
+# steps and returns its validation loss.
+#
+# * **Each step** $t = 0, 1, \dots$, `cfg.max_iters - 1` trains on one fresh
+#   batch, `get_batch(train_ids, cfg.batch_size, cfg.block_size, generator)`,
+#   with the model's own loss (`model(x, y)` returns `(logits, loss)`), and
+#   takes one AdamW step (build the optimizer once, before the loop:
+#   `make_optimizer(model, cfg)` gives AdamW with weight decay on the
+#   matrices), with
+#   * the learning rate of step $t$ from the schedule, `lr_at(t, cfg)`, in
+#     every param group;
+#   * the gradients of this step only, clipped to a global norm of
+#     `cfg.grad_clip` (`torch.nn.utils.clip_grad_norm_`).
+#
+#   Putting these in the right order is the exercise.
+# * **Then evaluate**: in eval mode and without gradients, the mean loss over
+#   every non-overlapping window of $T$ = `cfg.block_size` tokens of
+#   `val_ids`: window $i$ is `x = val_ids[i*T:(i+1)*T]` with targets
+#   `y = val_ids[i*T+1:(i+1)*T+1]`, for every $i$ that fits. Return it as a
+#   Python float.
+#
+# You may use `get_batch`, `lr_at`, `make_optimizer` (or `torch.optim.AdamW`)
+# and `torch.nn.utils.clip_grad_norm_`; **not** `glmlib.train`'s `train`,
+# `evaluate` or `estimate_loss` (the checker notices them).
+#
+# **What the checker does.** It builds a fresh GPT with a fixed seed and runs
+# your loop once in the setting `ex.TRAIN_LOOP_CONFIG` (printed below): 300
+# steps of 32 windows of 32 characters on the training split, a peak learning
+# rate of 0.01 reached after 30 steps of warmup, clipping at 1.0, and the
+# first 2,049 characters of the validation split as `val_ids`. That takes a
+# few seconds. It watches every step (the learning rate it uses, the
+# gradient norm that reaches the optimizer, whether the previous step's
+# gradients were cleared) and your evaluation (eval mode? gradients off?), and
+# stops at the first step that goes wrong, saying what it saw. Then it
+# measures the trained model on `val_ids` itself: your returned number must
+# match, and it must be **below 2.40**. A correct loop reaches about 2.2
+# here; the same loop without the schedule or without clipping about 2.55,
+# and one that never clears the gradients about 3.0. To try your loop by
+# hand, `ex.loop_setup()` returns exactly the checker's
+# `(model, train_ids, val_ids, cfg, generator)`.
 
 # %%
-def lr_schedule(step: int, warmup_iters: int, max_iters: int, lr: float, min_lr: float) -> float:
+print(ex.TRAIN_LOOP_CONFIG)
+print("target: validation loss below", ex.TRAIN_LOOP_TARGET)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN QUESTION
+# name: q06_train_loop
+# points: 3
+
+# %%
+def train_loop(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig,
+               generator: torch.Generator) -> float:
     raise NotImplementedError
 
 
-# %%
-ex.check_lr_schedule(lr_schedule)
+ex.check_train_loop(train_loop)
+
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN SOLUTION
 
 # %% [markdown]
-# <details><summary>Show solution</summary>
+# <details><summary>About the solution</summary>
 #
-# ```python
-# def lr_schedule(step, warmup_iters, max_iters, lr, min_lr):
-#     if step < warmup_iters:
-#         return lr * (step + 1) / warmup_iters
-#     progress = min(1.0, (step - warmup_iters) / max(1, max_iters - warmup_iters))
-#     return min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (lr - min_lr)
-# ```
-#
-# `min(1.0, ...)` holds the rate at `min_lr` past the end; `max(1, ...)`
-# avoids dividing by zero when there is no decay phase.
+# The order inside a step is what matters. The learning rate is set before
+# `optimizer.step()` uses it. The old gradients are cleared before
+# `loss.backward()`, because backward *adds* into `p.grad`; cleared between
+# backward and step, they would leave the optimizer nothing. Clipping acts on
+# the gradients that backward just wrote, so it sits between backward and
+# step. Evaluation switches off dropout (`model.eval()`) and autograd
+# (`torch.inference_mode()`, a stricter `torch.no_grad()`); all the windows
+# of `val_ids` fit in one batch here.
 # </details>
 
-# %%
+# %% jupyter={"source_hidden": true}
 # NBVAL_CHECK_OUTPUT
-ex.check_lr_schedule(ex.solution_lr_schedule)
+# BEGIN SOLUTION NO PROMPT
+def train_loop(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig,
+               generator: torch.Generator) -> float:
+    optimizer = make_optimizer(model, cfg)  # AdamW; weight decay on the matrices only
+    model.train()
+    for step in range(cfg.max_iters):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)  # warmup, then cosine decay
+        x, y = get_batch(train_ids, cfg.batch_size, cfg.block_size, generator)  # (B, T) each
+        _, batch_loss = model(x, y)
+        optimizer.zero_grad(set_to_none=True)  # backward adds into p.grad: clear the last step's
+        batch_loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)  # this step's gradients
+        optimizer.step()
 
-# %% [markdown]
-# ### Exercise 3: clip by the global norm
-#
-# Write `clip_grad_norm(grads, max_norm)`: `grads` is a list of gradient
-# tensors of any shapes; return a new list in which every tensor is scaled by
-# the same factor $\min(1, c / (\|g\| + 10^{-6}))$, with $\|g\|$ the norm of
-# all of them together. Clipping each tensor on its own is a different (and
-# here wrong) rule: it changes the direction of the update.
-
-# %%
-def clip_grad_norm(grads: list[torch.Tensor], max_norm: float) -> list[torch.Tensor]:
-    raise NotImplementedError
+    T = cfg.block_size
+    n = (len(val_ids) - 1) // T  # whole windows whose targets fit too
+    x = val_ids[: n * T].view(n, T)  # (n, T)
+    y = val_ids[1 : n * T + 1].view(n, T)  # (n, T): the next token of each position
+    model.eval()  # dropout off (there is none here, but evaluation never wants it)
+    with torch.inference_mode():  # no gradients: nothing to record for a backward pass
+        _, val_loss = model(x, y)  # mean over n * T positions = mean over the n windows
+    model.train()
+    return val_loss.item()
 
 
-# %%
-ex.check_clip_grad_norm(clip_grad_norm)
+ex.check_train_loop(train_loop)
+# END SOLUTION
 
-# %% [markdown]
-# <details><summary>Show solution</summary>
-#
-# ```python
-# def clip_grad_norm(grads, max_norm):
-#     total = torch.sqrt(sum((g ** 2).sum() for g in grads))
-#     scale = min(1.0, max_norm / (float(total) + 1e-6))
-#     return [g * scale for g in grads]
-# ```
-# </details>
+# %% [raw] jupyter={"source_hidden": true}
+# # END SOLUTION
 
-# %%
-# NBVAL_CHECK_OUTPUT
-ex.check_clip_grad_norm(ex.solution_clip_grad_norm)
+# %% [raw] jupyter={"source_hidden": true}
+# # BEGIN TESTS
+
+# %% jupyter={"source_hidden": true}
+ex.check_train_loop(train_loop).require()
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END TESTS
+
+# %% [raw] jupyter={"source_hidden": true}
+# # END QUESTION
 
 # %% [markdown]
 # ## Summary
@@ -611,6 +708,11 @@ ex.check_clip_grad_norm(ex.solution_clip_grad_norm)
 #   changing its direction.
 # * A two-minute run on a CPU already beats the bigram by a wide margin; the
 #   shipped model, trained longer, does better still.
+# * A training step is an order of operations: set the learning rate, clear
+#   the old gradients, forward, backward, clip, step. Each slip (gradients
+#   that accumulate, a schedule never applied, clipping before backward, an
+#   evaluation in train mode) leaves a trace a checker can see, and most of
+#   them cost validation loss.
 #
 # **Next, notebook 07:** the model gives a distribution over the next
 # character; how we *choose* from it (greedy, temperature, top-k, top-p)
