@@ -174,7 +174,7 @@ class LogitsSource:
         L = len(ids)
         start = window_start(L, self.block_size)
         fill = fill_length(L, origin, self.block_size)
-        key = (tuple(ids), fill)
+        key = (fill - start, tuple(ids[start:]))  # all the result depends on: the window, where it was filled
         if key in self._memo:
             self._memo.move_to_end(key)
             return self._memo[key]
