@@ -18,8 +18,8 @@ import torch
 
 from .. import sampling as _sampling
 from ..sampling import top_k_filter, top_p_filter
-from .checking import (Case, CheckResult, Mistake, Shortcut, call_learner, failed, judge, passed,
-                       require_callable, same)
+from .checking import (Case, CheckResult, Mistake, Shortcut, ShortcutUsed, call_learner, failed, judge,
+                       passed, require_callable, same)
 
 NEG_INF = float("-inf")
 
@@ -45,11 +45,9 @@ def _explain_crash(fn: Callable, hint: str) -> Callable:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except NotImplementedError:
+        except (NotImplementedError, ShortcutUsed):
             raise
         except Exception as err:
-            if type(err).__name__ == "ShortcutUsed":
-                raise
             raise RuntimeError(f"{hint} ({type(err).__name__}: {err})") from err
     return wrapped
 
@@ -64,6 +62,10 @@ def _hf_shortcut(class_name: str, hint: str) -> list[Shortcut]:
     except Exception:  # an old or partial transformers: nothing to trap
         return []
     return [Shortcut(cls, "__call__", f"transformers.{class_name}", hint)]
+
+
+def _copy(value: Any) -> Any:
+    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
 def _run(exercise: str, fn: Callable, cases: list[Case], diagnose: Diagnose | None = None,
@@ -92,10 +94,6 @@ def _run(exercise: str, fn: Callable, cases: list[Case], diagnose: Diagnose | No
                 return failed(exercise, f"case '{case.name}': {message}")
         return verdict
     return passed(exercise, f"all {len(cases)} cases pass")
-
-
-def _copy(value: Any) -> Any:
-    return value.clone() if isinstance(value, torch.Tensor) else value
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
