@@ -420,38 +420,63 @@ ours = perplexity(smoothed(counts, 1.0), *pairs_of(check_lines))
 print(f"k=1, first 500 val lines: ours {ours:.4f}, BigramLM {math.exp(lib_nll):.4f}")
 assert abs(ours - math.exp(lib_nll)) < 1e-9
 
-ks = [10.0 ** e for e in torch.arange(-4, 3.01, 0.25).tolist()]
+ks = [10.0 ** e for e in torch.arange(-30, 3.01, 0.25).tolist()]  # k from 1e-30 to 1000
 val_ppl = [perplexity(smoothed(counts, k), val_prev, val_next) for k in ks]
 train_ppl = [perplexity(smoothed(counts, k), train_prev, train_next) for k in ks]
 best = min(range(len(ks)), key=val_ppl.__getitem__)
-for k in (0.01, 1.0, 100.0):
-    print(f"k = {k:<6} val perplexity {perplexity(smoothed(counts, k), val_prev, val_next):.3f}")
-print(f"best k on the grid: {ks[best]:.3g} (val perplexity {val_ppl[best]:.3f}); uniform model: {V}")
+print(f"{'k':>8} {'train':>8} {'val':>8} {'val - train':>12}")
+for k in (1e-30, 1e-10, 1e-4, ks[best], 1.0, 100.0, 1000.0):
+    tr, va = (perplexity(smoothed(counts, k), *pair) for pair in ((train_prev, train_next), (val_prev, val_next)))
+    print(f"{k:>8.3g} {tr:>8.3f} {va:>8.3f} {va - tr:>12.3f}" + ("   <- best k on the grid" if k == ks[best] else ""))
+print(f"uniform model: {V}")
 
 # %%
-fig, ax = plt.subplots(figsize=(7.5, 4))
-ax.semilogx(ks, train_ppl, label="training lines", color="tab:blue")
-ax.semilogx(ks, val_ppl, label="validation lines", color="tab:orange")
-ax.plot(ks[best], val_ppl[best], "o", color="tab:orange", label=f"best k = {ks[best]:.2g}")
-ax.set_xlabel("smoothing k (log scale)")
-ax.set_ylabel("perplexity (lower is better)")
-ax.annotate(f"k = 0: validation perplexity is infinite\n({int(unseen.sum())} unseen pairs)",
-            xy=(ks[0], val_ppl[0]), xytext=(ks[0], val_ppl[0] + 2), fontsize=9,
-            arrowprops=dict(arrowstyle="->", color="grey"))
-ax.set_title("Add-k smoothing: too little overfits, too much forgets the data")
-ax.legend()
-ax.grid(alpha=0.3)
+fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(13, 4.2))
+for ax in (ax_all, ax_zoom):
+    ax.semilogx(ks, train_ppl, label="training lines", color="tab:blue")
+    ax.semilogx(ks, val_ppl, label="validation lines", color="tab:orange")
+    ax.plot(ks[best], val_ppl[best], "o", color="tab:orange", label=f"best k = {ks[best]:.2g}")
+    ax.set_xlabel("smoothing k (log scale; k = 0 is off the axis, to the left)")
+    ax.set_ylabel("perplexity (lower is better)")
+    ax.grid(alpha=0.3)
+ax_all.set_title("Too much smoothing forgets the data")
+ax_all.legend(loc="upper left")
+ax_zoom.set_ylim(11.8, 12.6)
+ax_zoom.fill_between(ks, train_ppl, val_ppl, color="tab:orange", alpha=0.15, label="gap: val - train")
+ax_zoom.set_title("Zoom: too little smoothing overfits")
+ax_zoom.annotate(f"as k → 0, validation keeps rising:\n{int(unseen.sum())} unseen pairs cost ln(1/k) nats each;\n"
+                 "at k = 0 the perplexity is infinite",
+                 xy=(ks[0], val_ppl[0]), xytext=(1e-25, 12.5), fontsize=9, va="center",
+                 arrowprops=dict(arrowstyle="->", color="grey"))
+ax_zoom.annotate("training is best with no smoothing:\nthe counts are its own statistics",
+                 xy=(ks[24], train_ppl[24]), xytext=(1e-17, 11.91),  # ks[24] = 1e-24
+                 fontsize=9, arrowprops=dict(arrowstyle="->", color="grey"))
+ax_zoom.legend(loc="upper right")
+fig.suptitle("Add-k smoothing of the bigram model, k from 1e-30 to 1000")
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# On the training lines more smoothing only hurts: the counts are exactly the
-# training statistics. On validation, a little smoothing removes the infinite
-# penalty for unseen pairs; too much flattens every row towards uniform.
+# **Too much** (left): above $k pprox 10$ every row is pulled towards the
+# uniform distribution, both curves climb together, and at $k = 1000$ the
+# perplexity is about 17.
+#
+# **Too little** (right, the same curves with the vertical axis stretched):
+# the training curve is lowest at the left, because with $k 	o 0$ the table
+# *is* the training statistics. The validation curve turns up there instead,
+# and the gap between the two (shaded) widens: that is **overfitting**, a
+# model that fits its training data better at the price of new data. It
+# happens slowly here. A pair never seen in training gets probability about
+# $k / N(a)$, so each of the unseen pairs costs about $\ln(1/k)$ nats, and
+# these pairs are a tiny fraction of the predictions: even $k = 10^{-30}$
+# costs well under one unit of perplexity (the table above). Only at $k = 0$
+# exactly does the cost become infinite.
+#
 # With four million characters and only $77^2$ possible pairs, the counts are
-# so reliable that the best $k$ makes little difference; for models with
-# longer contexts (trigrams, 5-grams) almost every context is rare, smoothing
-# matters a lot, and that is one reason neural models took over.
+# so reliable that any $k$ from about $10^{-4}$ to $1$ does almost equally
+# well; for models with longer contexts (trigrams, 5-grams) almost every
+# context is rare, smoothing matters a lot, and that is one reason neural
+# models took over.
 #
 # A bigram model reaches a validation perplexity of about 12: at each
 # character it is, in effect, choosing among a dozen equally likely options.
