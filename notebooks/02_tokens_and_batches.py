@@ -27,7 +27,11 @@
 #    length T gives T training examples**;
 # 5. turn token ids into vectors with an embedding table, and verify that an
 #    embedding lookup is a one-hot vector times a matrix;
-# 6. in the exercises: encode with an unknown-character token, list the
+# 6. learn the four words of training (parameters, loss, gradient, step) with
+#    PyTorch's autograd on the smallest possible model, then measure which
+#    rows of an embedding table a training step changes in the course's GPT,
+#    and what that did to its rarest characters;
+# 7. in the exercises: encode with an unknown-character token, list the
 #    training examples under a block size, draw batches that never cross a
 #    document boundary, and compute an embedding table's gradient by hand.
 #
@@ -150,9 +154,12 @@ assert tok_sp.encode("Peace!") == tokenizer.encode("Peace!")  # characters keep 
 #
 # A character tokenizer cannot encode a character outside its vocabulary.
 # Our scratch `encode` fails with a bare `KeyError`; `CharTokenizer` says which
-# characters are the problem and which are allowed. (Subword tokenizers avoid
-# the problem by falling back to bytes; exercise 1 builds a third way out, an
-# unknown-character token.)
+# characters are the problem and which are allowed. Other tokenizers have other
+# ways out. *Byte-level* BPE tokenizers, such as GPT-2's, never meet an
+# unknown character: they split the text into its UTF-8 bytes first and have a
+# token for each of the 256 possible bytes. Others map what they cannot
+# encode to one **unknown** token (BERT's WordPiece uses `[UNK]`), the way
+# out that exercise 1 builds.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -318,9 +325,102 @@ print("one-hot @ W == W[x]:    ", torch.equal(by_matmul, by_lookup))
 print("W[x] == nn.Embedding(x):", torch.equal(by_lookup, by_module))
 
 # %% [markdown]
-# A consequence for training: the gradient of the loss with respect to $W$ is
-# zero in every row whose token is not in the batch, so each step updates
-# only the embeddings of the tokens it saw.
+# ## Parameters, loss, gradient, step
+#
+# The embedding table above holds random numbers. Training is what turns such
+# numbers into useful ones, and it needs four ideas, used in every notebook
+# from here on:
+#
+# * **Parameters** $\theta$: the numbers a model is allowed to change (the
+#   embedding table $W$; in the GPT, about two million numbers).
+# * **Loss** $\mathcal{L}(\theta)$: one number that says how badly the model
+#   predicts a batch. Ours is the average negative log-probability of the
+#   targets, the $\mathcal{L}$ of the previous section.
+# * **Gradient** $\nabla_\theta \mathcal{L}$: for every parameter, how fast
+#   the loss changes when that parameter is nudged up a little. It has the
+#   same shape as the parameters. PyTorch computes it for us (*autograd*): a
+#   tensor created with `requires_grad=True` records every operation done with
+#   it, and `loss.backward()` runs the chain rule of calculus backwards
+#   through that record, leaving the gradient in each parameter's `.grad`.
+# * **Step**: move every parameter a little *against* its gradient, downhill,
+#   $\theta \leftarrow \theta - \eta\, \nabla_\theta \mathcal{L}$, with a small
+#   **learning rate** $\eta$. Repeat with a new batch. This is
+#   **gradient descent**; an **optimizer** (`torch.optim`) does the update.
+#
+# The smallest model that shows all four has one parameter per token and
+# ignores the context: a vector of logits $z \in \mathbb{R}^V$ that gives
+# every next token the same distribution $p = \operatorname{softmax}(z)$, a
+# *unigram* model. Its loss on the $N$ targets $y_1, \dots, y_N$ of our batch
+# is $\mathcal{L}(z) = -\frac{1}{N} \sum_n \log p_{y_n}$, and calculus gives
+# its gradient in closed form:
+#
+# $$
+# \frac{\partial \mathcal{L}}{\partial z_i} = p_i - f_i ,
+# \qquad f_i = \text{the fraction of the targets equal to } i .
+# $$
+#
+# It says: raise the logit of a token that occurs more often in the batch
+# than the model predicts, lower it otherwise. Notice that a token absent
+# from the batch ($f_i = 0$) still gets the gradient $p_i > 0$: its logit is
+# pushed **down**. We check the formula against autograd.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+targets = y.flatten()  # (N,) the B*T targets of our batch
+z = torch.zeros(V, requires_grad=True)  # (V,) the parameters: all logits 0, a uniform guess
+loss = -torch.log_softmax(z, dim=-1)[targets].mean()  # a number, with a record of how it was computed
+loss.backward()  # fills z.grad, shape (V,)
+p = torch.softmax(z.detach(), dim=-1)  # (V,)
+f = torch.bincount(targets, minlength=V) / len(targets)  # (V,)
+print(f"loss at z = 0: {loss.item():.4f} = ln V = ln {V}")
+print("autograd's gradient equals p - f:", torch.allclose(z.grad, p - f))
+print(f"tokens among the targets: {int((f > 0).sum())}; entries of the gradient that are not zero: "
+      f"{int((z.grad != 0).sum())} of {V}")
+
+# %% [markdown]
+# Now the steps. We subtract $\eta$ times the gradient from $z$ by hand, inside
+# `torch.no_grad()` (the update itself should not be recorded), and reset
+# the gradient before the next `backward()`: PyTorch **adds** new gradients
+# to `.grad`, it does not overwrite them. Then `torch.optim.SGD`, PyTorch's
+# plain gradient descent, does the same with `zero_grad()`, `backward()`,
+# `step()`: the three lines at the heart of every training loop in the course.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def unigram_loss(z: torch.Tensor) -> torch.Tensor:
+    """Average negative log-probability of the batch's targets under softmax(z)."""
+    return -torch.log_softmax(z, dim=-1)[targets].mean()
+
+
+lr = 5.0  # the learning rate eta
+z_hand = torch.zeros(V, requires_grad=True)
+z_opt = torch.zeros(V, requires_grad=True)
+optimizer = torch.optim.SGD([z_opt], lr=lr)
+for step in range(6):
+    loss = unigram_loss(z_hand)
+    z_hand.grad = None  # forget the previous step's gradient
+    loss.backward()
+    with torch.no_grad():
+        z_hand -= lr * z_hand.grad  # one step downhill
+
+    optimizer.zero_grad()
+    unigram_loss(z_opt).backward()
+    optimizer.step()  # the same update, done by the optimizer
+    print(f"step {step}: loss {loss.item():.3f}")
+print("SGD took the same steps:", torch.allclose(z_hand, z_opt))
+print(f"lowest possible loss for this model (the entropy of f): {-(f[f > 0] * f[f > 0].log()).sum():.3f}")
+
+# %% [markdown]
+# The loss falls at every step towards its floor: the best any unigram model
+# can do on this batch, when $p = f$. The GPT is trained the same way, with
+# a bigger model, a fresh batch at every step and a better optimizer
+# (notebook 06).
+#
+# ## Which embedding rows does a step change?
+#
+# **A table used only for lookups.** An embedding lookup `W[x]` uses only the
+# rows of the tokens in `x`; the gradient of the loss with respect to every
+# other row is exactly zero. We check it on the table `emb` from above.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -331,16 +431,123 @@ print(f"distinct tokens in the batch: {len(set(x.flatten().tolist()))}; rows wit
 print("the same rows:", rows_with_grad == set(x.flatten().tolist()))
 
 # %% [markdown]
+# **The course's GPT uses its table twice.** Its last layer turns the final
+# vector $h$ of each position ($C$ numbers) into $V$ logits with a `(V, C)`
+# matrix, $\text{logit}_i = W_i \cdot h$, and that matrix *is* the embedding
+# table: the same tensor that reads a token in also scores it as the next
+# token out (*weight tying*, as in GPT-2; it saves $V \times C$ parameters).
+# The unigram example showed what the output side does: every token gets a
+# gradient on its logit, $p_i$ minus its share of the targets, so every row
+# $W_i$ gets a gradient too, whether or not token $i$ is in the batch.
+#
+# To see the two sides separately we copy the model and give the copy its
+# own output matrix (a clone of the table: the same numbers, so the same loss).
+# In the copy the table only reads tokens in, and the output matrix only
+# scores them; in the tied model the two gradients add up.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+import copy
+
+print("output matrix is the embedding table:", model.lm_head.weight is model.wte.weight)
+untied = copy.deepcopy(model)
+untied.lm_head.weight = nn.Parameter(model.wte.weight.detach().clone())  # (V, C), no longer shared
+model.zero_grad()
+_, loss_tied = model(x, y)
+loss_tied.backward()
+_, loss_untied = untied(x, y)
+loss_untied.backward()
+grad_tied = model.wte.weight.grad  # (V, C)
+grad_in, grad_out = untied.wte.weight.grad, untied.lm_head.weight.grad  # (V, C) each
+n_rows = lambda g: int((g.abs().sum(dim=1) > 0).sum())  # rows with a non-zero gradient
+print(f"same loss: {loss_tied.item():.4f} and {loss_untied.item():.4f}")
+print(f"distinct tokens in x: {len(set(x.flatten().tolist()))}, in x or y: "
+      f"{len(set(x.flatten().tolist()) | set(y.flatten().tolist()))}")
+print(f"rows with a gradient: input side {n_rows(grad_in)}, output side {n_rows(grad_out)}, "
+      f"tied table {n_rows(grad_tied)} of {V}")
+print("tied gradient = input side + output side:", torch.allclose(grad_tied, grad_in + grad_out, atol=1e-6))
+in_batch = torch.zeros(V, dtype=torch.bool)
+in_batch[x.flatten()] = True
+in_batch[y.flatten()] = True
+norms = grad_tied.norm(dim=1)  # (V,)
+print(f"median gradient norm of a row: in the batch {norms[in_batch].median():.4f}, "
+      f"absent {norms[~in_batch].median():.4f}")
+digits = [tokenizer.stoi[d] for d in "0123456789"]
+assert not in_batch[digits].any()  # no digit in this batch
+unit = F.normalize(grad_tied[digits], dim=1)  # (10, C) directions of the digits' gradients
+cos = unit @ unit.T  # (10, 10) cosine similarities
+print(f"the 10 digits' gradients: mean cosine similarity between two of them "
+      f"{cos[~torch.eye(10, dtype=torch.bool)].mean():.2f}")
+
+# %% [markdown]
+# So in the GPT **every row of the table gets a gradient at every step**.
+# The rows of tokens absent from the batch get small ones, from the output
+# side only, and they point in nearly the same direction (the mean cosine
+# similarity of the digits' gradients above): each says "this token did
+# not come next, score it lower at these positions".
+#
+# **An optimizer can move a row whose gradient is zero.** Notebook 06
+# trains with AdamW, not plain gradient descent. Adam keeps, for every
+# parameter, a running average of its recent gradients (*momentum*) and of
+# their squares, and steps by their ratio: a step of about the learning rate
+# per number, **whatever the size of the gradient**. AdamW adds *weight
+# decay*, which shrinks every decayed weight a little at each step, gradient
+# or not. A three-row table shows all three effects: row 0 is in both steps'
+# batches, row 1 only in the first (with a gradient 20,000 times smaller),
+# row 2 in neither.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+batches = [(torch.tensor([0, 0, 1]), torch.tensor([1.0, 1.0, 1e-4])),  # step 1: rows 0 and 1
+           (torch.tensor([0, 0]), torch.tensor([1.0, 1.0]))]  # step 2: row 0 only
+optimizers = {"SGD": lambda params: torch.optim.SGD(params, lr=0.1),
+              "AdamW, no decay": lambda params: torch.optim.AdamW(params, lr=0.1, weight_decay=0.0),
+              "AdamW, decay 0.1": lambda params: torch.optim.AdamW(params, lr=0.1, weight_decay=0.1)}
+print(f"{'optimizer':<17} step   gradient norm of rows 0, 1, 2     how far rows 0, 1, 2 moved")
+for name, make in optimizers.items():
+    torch.manual_seed(0)
+    table = nn.Embedding(3, 4)  # (V=3, C=4)
+    opt = make(table.parameters())
+    for step, (ids, weight) in enumerate(batches, start=1):
+        before = table.weight.detach().clone()
+        opt.zero_grad()
+        (table(ids) * weight[:, None]).sum().backward()  # a loss whose gradient is `weight` per occurrence
+        opt.step()
+        grad_norm = table.weight.grad.norm(dim=1).tolist()
+        moved = (table.weight.detach() - before).norm(dim=1).tolist()
+        print(f"{name:<17} {step:>3}    " + "  ".join(f"{g:8.2g}" for g in grad_norm)
+              + "     " + "  ".join(f"{m:8.2g}" for m in moved))
+
+# %% [markdown]
+# Read the table row by row. SGD moves a row exactly in proportion to its
+# gradient: row 1 moves 20,000 times less than row 0 in step 1 and not at all
+# in step 2, row 2 never. AdamW moves rows 0 and 1 equally far in step 1 (the
+# tiny gradient made a full-size step), moves row 1 again in step 2 although
+# its gradient is zero (momentum), and with weight decay it moves row 2,
+# which was never in a batch. Notebook 06's training does not decay the
+# embedding tables, but momentum and the full-size steps apply to them.
+#
+# ## What the trained embeddings look like
+#
 # The trained model's table has `C = n_embd` columns, too many to look at
 # directly, so we project every character's vector onto the two directions of
 # largest variance (principal components). Characters that the model treats
-# alike end up close together.
+# alike end up close together. (The sign of a principal component is
+# arbitrary; we orient the axes so that common characters are on the right
+# and lower-case letters above capitals.)
 
 # %%
+freq = torch.bincount(data, minlength=tokenizer.vocab_size)  # (V,) count of each character
 wte = model.wte.weight.detach()  # (V, n_embd)
 centered = wte - wte.mean(dim=0)
 _, _, Vh = torch.linalg.svd(centered, full_matrices=False)
 xy = centered @ Vh[:2].T  # (V, 2)
+if torch.corrcoef(torch.stack([xy[:, 0], freq.double().log()]))[0, 1] < 0:
+    xy[:, 0] = -xy[:, 0]  # common characters on the right
+lower = [tokenizer.stoi[c] for c in "abcdefghijklmnopqrstuvwxyz"]
+upper = [tokenizer.stoi[c] for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
+if xy[lower, 1].mean() < xy[upper, 1].mean():
+    xy[:, 1] = -xy[:, 1]  # lower-case letters above capitals
 groups = {"vowels": "aeiouAEIOU", "consonants": "bcdfghjklmnpqrstvwxyzBCDFGHJKLMNPQRSTVWXYZ",
           "digits": "0123456789"}
 fig, ax = plt.subplots(figsize=(8, 6.5))
@@ -355,7 +562,7 @@ for group, color in (("vowels", "tab:red"), ("consonants", "tab:blue"), ("digits
 pad = 0.1 * (xy.max(dim=0).values - xy.min(dim=0).values)
 ax.set_xlim(xy[:, 0].min() - pad[0], xy[:, 0].max() + pad[0])
 ax.set_ylim(xy[:, 1].min() - pad[1], xy[:, 1].max() + pad[1])
-ax.set_xlabel("first principal component")
+ax.set_xlabel("first principal component (rare characters left, common right)")
 ax.set_ylabel("second principal component")
 ax.set_title("The trained model's character embeddings, projected to 2-D")
 ax.legend(loc="best", fontsize=9)
@@ -366,9 +573,46 @@ plt.show()
 # What to look for: upper-case and lower-case letters in separate regions
 # (they occur in different places: names and line starts versus the middle of
 # words), punctuation marks that end a clause near one another, and the
-# rarest characters (digits, `$`, `&`) bunched together, because they occur so
-# seldom that training has barely shaped their vectors. None of this was
-# programmed; it is what predicting the next character required.
+# digits and `$` bunched together far to the left. The horizontal axis is,
+# above all, **how common** a character is. The cell below measures it, and
+# what the rare characters have in common: the average of the final vectors
+# $h$ over some validation text, and each group's typical row length and
+# direction relative to that average (medians over each group), and its
+# average logit over the same text.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+final = {}
+hook = model.ln_f.register_forward_hook(lambda module, inputs, output: final.update(h=output.detach()))
+with torch.no_grad():
+    val_logits, _ = model(val_data[:16 * 128].view(16, 128))  # 16 windows of 128 validation characters
+hook.remove()
+mean_logit = val_logits.reshape(-1, tokenizer.vocab_size).mean(dim=0)  # (V,) each character's average score
+h_mean = final["h"].reshape(-1, wte.shape[1]).mean(dim=0)  # (n_embd,) the average final vector
+print("correlation of the first coordinate with log(count):",
+      f"{torch.corrcoef(torch.stack([xy[:, 0], freq.double().log()]))[0, 1]:.2f}")
+row_cos = F.cosine_similarity(wte, h_mean[None], dim=1)  # (V,)
+print(f"{'characters':<20} {'count in corpus':>16} {'row length':>11} {'cosine with mean h':>19} "
+      f"{'average logit':>14}")
+for name, members in (("digits and $", "0123456789$"), ("capitals", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+                      ("lower-case letters", "abcdefghijklmnopqrstuvwxyz")):
+    ids_ = [tokenizer.stoi[c] for c in members]
+    counts_ = freq[ids_]
+    print(f"{name:<20} {f'{counts_.min():,} to {counts_.max():,}':>16} {wte[ids_].norm(dim=1).median():>11.2f} "
+          f"{row_cos[ids_].median():>19.2f} {mean_logit[ids_].median():>14.2f}")
+
+# %% [markdown]
+# The digits and `$` occur one to four times each in 4.5 million characters,
+# so they are almost never *read* by the model: their rows learned next to
+# nothing on the input side. But they were not left alone. At every step of
+# training the output side pushed their scores down, with gradients that point
+# the same way for all of them (as the digits' gradients did above), and
+# AdamW turns even such small gradients into full-size steps. The result is
+# measured in the table: rows longer than a letter's, pointing *away* from
+# the model's average final vector (a negative cosine), so that their logit
+# $W_i \cdot h$ is very negative almost everywhere. Sharing that one lesson,
+# "almost never next", put them together. None of this was programmed; it is
+# what predicting the next character required.
 
 # %% [markdown]
 # ## Exercises
@@ -654,8 +898,8 @@ ex.check_doc_batch(doc_batch).require()
 # %% [markdown]
 # ### Exercise 4: the gradient of an embedding table
 #
-# Above, only the rows of the tokens in the batch received a gradient. Here
-# you compute that gradient yourself. The embedding of a batch is
+# Above, a table used only for lookups gave a gradient only to the rows of
+# the tokens in the batch. Here you compute that gradient yourself. The embedding of a batch is
 # `emb = W[ids]`, the one-hot product $E W$ with $E$ the `(N, V)` one-hot
 # matrix of the `N` ids (flattened). For a matrix product $Y = E W$ the
 # gradient of the loss with respect to $W$ is
@@ -703,8 +947,10 @@ ex.check_embedding_grad(embedding_grad)
 # transposed, `(V, N)`, times the `(N, C)` gradients adds up, for each token,
 # the gradients of all its positions. `torch.zeros(V, C).index_add_(0, ids,
 # grads)` computes the same sum without building the one-hot matrix, which is
-# what PyTorch does. A token absent from the batch gets a zero row: its
-# embedding does not change in this step.
+# what PyTorch does. A token absent from the batch gets a zero row from the
+# lookup. (In the course's GPT the same table is also the output layer, which
+# adds a gradient to every row, and AdamW can move a row whose gradient is
+# zero: both were shown above.)
 # </details>
 
 # %% jupyter={"source_hidden": true}
@@ -749,10 +995,17 @@ ex.check_embedding_grad(embedding_grad).require()
 #   shifted by one, `y`. Each window holds `T` (context, target) examples, and a
 #   GPT scores all of them in one forward pass. Keeping windows inside
 #   documents is possible, but costs most windows when documents are short.
+# * Training changes the **parameters** to lower a **loss**: `backward()`
+#   computes the **gradient**, an optimizer takes a **step** against it
+#   (`zero_grad()`, `backward()`, `step()`).
 # * An embedding table `(V, C)` turns ids into vectors; the lookup equals a
-#   one-hot vector times the table, so its gradient is the one-hot matrix
-#   transposed times the upstream gradient: only the rows of tokens in the
-#   batch receive one, summed over their occurrences.
+#   one-hot vector times the table, so the lookup's gradient is the one-hot
+#   matrix transposed times the upstream gradient: only the rows of tokens in
+#   the batch receive one, summed over their occurrences. In the course's GPT
+#   the table is also the output layer, so every row gets a gradient at every
+#   step (the absent tokens' scores are pushed down), and AdamW's momentum and
+#   full-size steps move even rows with small or zero gradients: the rarest
+#   characters end up together, "almost never next".
 #
 # **Next:** [03 · Masks](03_masks.ipynb): how the model computes all `T`
 # predictions at once without letting position `t` see the future.
