@@ -479,8 +479,14 @@ def test_bad_seed_typed_in_shows_a_message(gpt, tok):
     assert "seed" in ex.state["message"] and len(ex.paths) == 1
     ex.seed.value = 2 ** 63
     assert "2**63" in ex.state["message"]
+    ex.reset_button.click()  # with an unusable seed: the message again, nothing else
+    assert "2**63" in ex.state["message"] and len(ex.paths) == 1
+    ex.prompt.value = "ab"
+    assert "2**63" in ex.state["message"] and ex.path is None
+    ex.prompt.value = "a"
+    assert "2**63" in ex.state["message"]
     ex.seed.value = 4
-    assert ex.state["message"] == "" and len(ex.paths) == 2
+    assert ex.state["message"] == "" and len(ex.paths) == 1 and ex.state["text"] == "a"
 
 
 def test_top_k_above_the_vocabulary_keeps_all(gpt, tok):

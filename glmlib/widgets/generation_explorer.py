@@ -210,17 +210,26 @@ class GenerationExplorer(Explorer):
             if not prompt:
                 raise ValueError("The prompt is empty: type at least one character.")
             ids = self.tokenizer.encode(prompt)  # names any unknown characters
+            seed = self._seed()
         except (ValueError, TypeError) as err:
             self._show_message(str(err))
             return
-        self._add_path(GenerationPath(self.source, ids, int(self.seed.value)))
+        self._add_path(GenerationPath(self.source, ids, seed))
         self._show_step(None)
 
-    def _new_seed(self) -> None:
+    def _seed(self) -> int:
+        """The seed control's value; ``ValueError`` naming the allowed range if it cannot seed."""
         seed = int(self.seed.value)
         problem = _seed_problem(seed)
         if problem:
-            self._show_message(problem)
+            raise ValueError(problem)
+        return seed
+
+    def _new_seed(self) -> None:
+        try:
+            seed = self._seed()
+        except ValueError as err:
+            self._show_message(str(err))
             return
         if self.path is None:
             self._new_prompt()
@@ -274,7 +283,11 @@ class GenerationExplorer(Explorer):
         if path is None:
             self._new_prompt()
             return
-        fresh = GenerationPath(self.source, path.prompt_ids, int(self.seed.value))
+        try:
+            fresh = GenerationPath(self.source, path.prompt_ids, self._seed())
+        except ValueError as err:
+            self._show_message(str(err))
+            return
         if len(path) == 0:
             self.paths[self.current] = fresh
         else:
