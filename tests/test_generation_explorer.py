@@ -495,6 +495,16 @@ def test_top_k_above_the_vocabulary_keeps_all(gpt, tok):
     assert ex.state["kept"] == tok.vocab_size
 
 
+def test_a_vocabulary_smaller_than_the_row_of_buttons(make_gpt):
+    tok = CharTokenizer(list("ab\n"))
+    ex = generation_explorer(make_gpt(vocab_size=3), tok, prompt="ab")
+    shown = [b for b in ex.candidates if b.token is not None]
+    assert sorted(b.token for b in shown) == [0, 1, 2]
+    assert all(b.layout.visibility == "hidden" for b in ex.candidates if b.token is None)
+    ex.step10_button.click()
+    assert len(ex.state["tokens"]) == 10 and ex.state["message"] == ""
+
+
 def test_wrong_model_or_tokenizer_raises(gpt, tok):
     with pytest.raises(TypeError, match="GPT"):
         generation_explorer(object(), tok)

@@ -492,6 +492,8 @@ class GenerationExplorer(Explorer):
 
     def _update_buttons(self) -> None:
         st = self.state
+        for button in self.candidates[len(st["candidates"]):]:  # a vocabulary smaller than the row
+            button.token, button.description, button.layout.visibility = None, "", "hidden"
         for button, token in zip(self.candidates, st["candidates"]):
             p = float(st["probs_after"][token])
             button.token = token
