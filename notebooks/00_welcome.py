@@ -26,14 +26,18 @@
 #
 # 1. learn how the notebooks are organised and how to run and edit them;
 # 2. check that your environment works: libraries, device, corpus, trained model;
-# 3. meet the conventions used everywhere after this (tensor shapes, mask
+# 3. learn, in a short primer, the PyTorch operations the course uses
+#    (tensors, shapes, indexing, broadcasting, `gather`, `masked_fill`,
+#    `view` versus `transpose`);
+# 4. meet the conventions used everywhere after this (tensor shapes, mask
 #    polarity, the sampling pipeline, seeds), stated once, here;
-# 4. see the map of the course;
-# 5. solve two warm-up exercises that use these conventions, with automatic checkers.
+# 5. see the map of the course;
+# 6. solve two warm-up exercises that use these conventions, with automatic checkers.
 #
-# **What you need:** Python, a little PyTorch (tensors, indexing, `view`,
-# `transpose`), basic probability (conditional probability, logarithms) and
-# linear algebra (matrix products).
+# **What you need:** Python, basic probability (conditional probability,
+# logarithms) and linear algebra (matrix products). No deep learning and no
+# PyTorch: the primer below covers the PyTorch the course uses, and notebook
+# 02 introduces gradients and training steps before they are needed.
 
 # %% [markdown]
 # ## How to use the course
@@ -152,6 +156,121 @@ print("-" * 40)
 print(model_tokenizer.decode(out[0]))
 
 # %% [markdown]
+# ## A short PyTorch primer
+#
+# The course computes with PyTorch **tensors**: arrays of numbers with a
+# shape and a type, much like NumPy arrays, that can also live on a GPU and
+# record how they were computed (notebook 02 uses that to compute
+# gradients). This section shows the handful of operations that later
+# notebooks use without comment. If you know them, skim it; if not, run each
+# cell and change something.
+#
+# **Shape and dtype.** A tensor of token ids holds integers (`int64`, the
+# type PyTorch uses for indices); one of scores or probabilities holds
+# floats (`float32`). `.shape` lists the length of each axis; the number of
+# axes is `.ndim`.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ids = torch.tensor([5, 0, 2])  # (3,) token ids
+scores = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # (2, 3)
+cube = torch.arange(24).reshape(2, 3, 4)  # (2, 3, 4): the numbers 0..23, in order
+print(f"ids    {ids.dtype}, shape {tuple(ids.shape)}")
+print(f"scores {scores.dtype}, shape {tuple(scores.shape)}")
+print(f"cube   {cube.dtype}, shape {tuple(cube.shape)}, ndim {cube.ndim}")
+
+# %% [markdown]
+# **Indexing.** One index per axis, from the left; `:` keeps a whole axis, a
+# negative index counts from the end, and an axis indexed by a single number
+# disappears from the shape. `...` stands for "all the axes in between".
+# Indexing with a **tensor of integers** picks several entries at once:
+# `table[ids]` takes rows of a table (this is how a model looks up its token
+# vectors, notebook 02), and two index tensors pick one entry per pair.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print("cube[0]        shape", tuple(cube[0].shape))  # first entry of axis 0
+print("cube[:, 1]     shape", tuple(cube[:, 1].shape))  # all of axis 0, entry 1 of axis 1
+print("cube[..., -1]  shape", tuple(cube[..., -1].shape), "values", cube[..., -1].tolist())
+table = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0], [4.0, 4.0], [5.0, 5.0]])  # (6, 2)
+print("table[ids]    ", table[ids].tolist())  # rows 5, 0, 2: shape (3, 2)
+rows, cols = torch.tensor([0, 1, 1]), torch.tensor([2, 0, 2])
+print("scores[rows, cols]", scores[rows, cols].tolist())  # entries (0,2), (1,0), (1,2)
+
+# %% [markdown]
+# **Reductions and broadcasting.** `sum`, `mean`, `max`, `softmax` work
+# along the axis named by `dim`; `keepdim=True` keeps that axis with length 1.
+# An operation between two tensors of different shapes **broadcasts**: the
+# shapes are compared from the right, and an axis of length 1 (or a missing
+# one) is stretched to match. That is how each row of `scores` is divided by
+# its own total below: `(2, 3) / (2, 1)`. Without `keepdim` the totals have
+# shape `(2,)`, which lines up with the *columns* of a `(2, 3)` tensor and
+# fails (here; with a square matrix it would silently divide the wrong way).
+
+# %%
+row_totals = scores.sum(dim=1, keepdim=True)  # (2, 1)
+normalised = scores / row_totals  # (2, 3) / (2, 1) -> (2, 3): each row divided by its total
+print("row totals", tuple(row_totals.shape), row_totals.flatten().tolist())
+print("each row now sums to", normalised.sum(dim=1).tolist())
+print("softmax over dim=-1 also gives rows that sum to 1:", torch.softmax(scores, dim=-1).sum(dim=-1).tolist())
+try:
+    scores / scores.sum(dim=1)  # (2, 3) / (2,): lines up with the 3 columns
+except RuntimeError as err:
+    print("RuntimeError:", str(err).split("\n")[0][:90])
+
+# %% [markdown]
+# **`gather`** picks, along one axis, the entry named by an index tensor, at
+# every other position: with `index` of shape `(N, 1)`,
+# `x.gather(-1, index)[n, 0] = x[n, index[n, 0]]`. The course uses it to
+# read the probability that a model gave to the token that actually came
+# next, at every position at once.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+probs = torch.tensor([[0.5, 0.25, 0.25], [0.125, 0.125, 0.75], [0.25, 0.25, 0.5]])  # (N=3, V=3), rows sum to 1
+actual = torch.tensor([0, 2, 1])  # (N,) the token that came next at each position
+picked = probs.gather(-1, actual[:, None])  # (N, 1): probs[n, actual[n]]
+print("gathered:", picked.flatten().tolist())
+print("by a loop:", [probs[n, actual[n]].item() for n in range(3)])
+
+# %% [markdown]
+# **`masked_fill`** writes one value wherever a boolean mask is `True`.
+# Attention (notebook 03) uses it to block positions: with the course's
+# convention, `True` = *may attend*, so the value $-\infty$ goes where the
+# mask is **not** true (`~mask`), and a softmax then gives those positions
+# probability exactly 0.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+mask = causal_mask(4)  # (4, 4) bool, True = may attend
+raw = torch.tensor([[2.0, 1.0, 0.5, 3.0], [0.0, 1.0, 2.0, 1.0], [1.0, 1.0, 0.0, 2.0], [0.5, 0.0, 1.0, 1.0]])  # (4, 4)
+blocked = raw.masked_fill(~mask, float("-inf"))  # unchanged where allowed, -inf where blocked
+print(blocked)
+print(torch.softmax(blocked, dim=-1).round(decimals=3))
+
+# %% [markdown]
+# **`view` versus `transpose`.** `view` (and `reshape`) gives the same
+# numbers, in the same order, a new shape: reading the result row by row
+# gives the same sequence. `transpose(a, b)` swaps two axes, so the numbers
+# are read in a different order. Notebook 04 uses both to split `C` channels
+# into `H` heads of `D` channels, `(B, T, C)` → `view` → `(B, T, H, D)` →
+# `transpose(1, 2)` → `(B, H, T, D)`. A transposed tensor is not laid out row
+# by row in memory any more, so `view` refuses it; `reshape` (or
+# `.contiguous().view`) copies when needed.
+
+# %%
+grid = torch.arange(6).view(2, 3)  # [[0, 1, 2], [3, 4, 5]]
+print("view(3, 2):      ", grid.view(3, 2).tolist())  # same order, new shape
+print("transpose(0, 1): ", grid.transpose(0, 1).tolist())  # columns become rows
+print("flattened: after view", grid.view(3, 2).flatten().tolist(),
+      " after transpose", grid.transpose(0, 1).flatten().tolist())
+try:
+    grid.transpose(0, 1).view(6)
+except RuntimeError as err:
+    print("view of a transposed tensor -> RuntimeError:", str(err).split(" (")[0])
+print("reshape works:   ", grid.transpose(0, 1).reshape(6).tolist())
+
+# %% [markdown]
 # ## Conventions used everywhere
 #
 # These rules hold in every notebook, in `glmlib` and in the tests. When a
@@ -173,6 +292,9 @@ print(model_tokenizer.decode(out[0]))
 # channels into `H` heads of `D` channels each, `(B, H, T, D)`; the output is
 # one score (a *logit*) per vocabulary entry, `(B, T, V)`. Shapes are written
 # in comments, e.g. `# (B, T, C)`, next to the line that produces them.
+#
+# `T` always means time (a number of positions). The sampling **temperature**
+# is a different thing and gets its own letter, $\tau$ (tau).
 
 # %%
 # NBVAL_CHECK_OUTPUT
