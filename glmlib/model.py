@@ -493,8 +493,10 @@ def _read_header(weights: Path) -> tuple[dict[str, tuple[list[int], str]], dict[
     """``{name: (shape, dtype)}`` and the metadata of a safetensors file, reading only its header."""
     from safetensors import SafetensorError, safe_open
 
-    if not weights.is_file():
+    if not weights.exists():
         raise FileNotFoundError(f"checkpoint file {weights} not found")
+    if not weights.is_file():
+        raise ValueError(f"{weights} is not a file, so not a checkpoint")
     try:
         with safe_open(str(weights), "pt") as f:
             tensors = {k: (f.get_slice(k).get_shape(), f.get_slice(k).get_dtype()) for k in f.keys()}
