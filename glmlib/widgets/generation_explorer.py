@@ -37,7 +37,7 @@ from ._render import (AFTER_COLOR, Explorer, bar_verts, bars, html_escape, image
                       message_html, visible)
 from .generation_path import (FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, one_thread,
                               perplexity)
-from .surprise_view import RANK_BUCKETS, bucket_legend, rank_bucket
+from .surprise_view import RANK_BUCKETS, RankBars, bucket_legend, rank_bucket
 
 N_DRAWN = 20  # candidates drawn in the picture
 N_BUTTONS = 10  # candidates offered as buttons (the dropdown offers every token)
@@ -411,7 +411,9 @@ class GenerationExplorer(Explorer):
                            Patch(color=CHOSEN_COLOR, label="chosen")], loc="upper right", fontsize=8)
         ax.set_title(" ", fontsize=10)
         ax = self._ax_path
-        self._surprise = bars(ax, np.zeros(0))
+        ax.set_title("Along the path: each character's surprise (colour = its rank under the model)",
+                     fontsize=10)
+        self._surprise = RankBars(ax)
         (self._forced_marks,) = ax.plot([], [], "v", color="#111111", ms=5)
         (self._kept_line,) = self._ax_kept.plot([], [], "-", color="#6a3d9a", lw=1.2, drawstyle="steps-mid")
         self._view_line = ax.axvline(1, color="#111111", lw=1, ls=":")
@@ -419,11 +421,9 @@ class GenerationExplorer(Explorer):
         ax.set_xlabel("step (\u25bc = forced); purple line: tokens the current settings keep there "
                       "(right axis)")
         self._ax_kept.set_ylabel("kept tokens", color="#6a3d9a")
-        ax.set_title(" ", fontsize=10)
         self._apply_limits(self._limits)
-        self._fig.dynamic(self._bars_before, self._bars_after, self._removed, self._surprise,
-                          self._forced_marks,
-                          self._kept_line, self._view_line, self._ax_cand.title, self._ax_path.title)
+        self._fig.dynamic(self._bars_before, self._bars_after, self._removed, self._surprise.collection,
+                          self._forced_marks, self._kept_line, self._view_line, self._ax_cand.title)
 
     def _apply_limits(self, limits: tuple[float, float, int]) -> None:
         """Axis limits: the probability axis fits the tallest bar, the path axes the path."""
@@ -461,10 +461,9 @@ class GenerationExplorer(Explorer):
         self._removed.set_data(removed, np.full(len(removed), 0.0))
         labels = [visible(self.tokenizer.itos[t]) for t in drawn]
         self._fig.set_char_ticks(self._ax_cand, "x", labels, fontsize=10, marks=False)
-        n = len(st["tokens"])
-        where = f"the next step ({n + 1})" if st["chosen"] is None else f"step {st['view']} of {n}"
-        self._ax_cand.title.set_text(
-            f"Candidates at {where}, {st['settings'].short()}: {st['kept']} of {self.V} kept")
+        # short: a title's glyphs are drawn at every redraw (the numbers are in the text above too)
+        self._ax_cand.title.set_text(f"Candidates at step {st['view']}"
+                                     f"{' (next)' if st['chosen'] is None else ''}: {st['kept']} kept")
         st["drawn_labels"] = labels
         st["drawn_before"], st["drawn_after"] = _heights(self._bars_before), _heights(self._bars_after)
         st["drawn_chosen"] = [i for i, t in enumerate(drawn) if t == st["chosen"]]
@@ -473,21 +472,14 @@ class GenerationExplorer(Explorer):
     def _draw_path(self) -> None:
         st = self.state
         surprise = -np.asarray(st["log_probs"], dtype=float)
-        verts = bar_verts(surprise)
-        verts[..., 0] += 1  # step i is drawn at x = i
-        self._surprise.set_verts(verts)
-        self._surprise.set_facecolor([RANK_BUCKETS[b][2] for b in rank_bucket(np.asarray(st["ranks"]))])
+        steps = np.arange(1, len(surprise) + 1)  # step i is drawn at x = i
+        self._surprise.set(steps, surprise, np.asarray(st["ranks"]))
         forced = np.flatnonzero(np.array(st["hows"], dtype=object) == FORCED) + 1  # steps, 1-based
         top = self._limits[1]
         self._forced_marks.set_data(forced, np.minimum(surprise[forced - 1], top * 0.93) + top * 0.04)
-        steps = np.arange(1, len(surprise) + 1)
         self._kept_line.set_data(steps, st["kept_per_step"])
         self._view_line.set_xdata([st["view"], st["view"]])
-        self._ax_path.title.set_text(
-            f"Along the path: log P = {st['log_prob']:.2f} nats over {len(surprise)} characters, "
-            f"{st['surprise']:.2f} nats/char (perplexity {st['perplexity']:.2f})"
-            if len(surprise) else "Along the path: nothing generated yet; press step")
-        st["drawn_surprise"] = _heights(self._surprise)
+        st["drawn_surprise"], st["drawn_buckets"] = self._surprise.drawn()
         st["drawn_kept"] = np.asarray(self._kept_line.get_ydata())
 
     def _update_buttons(self) -> None:

@@ -22,6 +22,8 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
+from matplotlib.collections import PathCollection
+from matplotlib.path import Path
 
 from ..model import window_start
 from ._backgrounds import LayoutFigure
@@ -48,6 +50,48 @@ def rank_bucket(ranks: np.ndarray | torch.Tensor) -> np.ndarray:
     for i, (limit, _, _) in reversed(list(enumerate(RANK_BUCKETS[:-1]))):
         out[r <= limit] = i
     return out
+
+
+class RankBars:
+    """Bars coloured by rank bucket: one compound path per bucket, so thousands of bars cost
+    a few array operations to update instead of one matplotlib object each."""
+
+    def __init__(self, ax: Any, width: float = 0.8) -> None:
+        self.width = width
+        empty = [_rectangles(np.zeros(0), np.zeros(0), width)] * len(RANK_BUCKETS)
+        self.collection = PathCollection(empty, facecolors=[c for _, _, c in RANK_BUCKETS], edgecolors="none")
+        ax.add_collection(self.collection)
+
+    def set(self, x: np.ndarray, heights: np.ndarray, ranks: np.ndarray) -> None:
+        """Bars of ``heights (n,)`` at ``x (n,)``, coloured by the bucket of ``ranks (n,)``."""
+        buckets = rank_bucket(ranks)
+        x, heights = np.asarray(x, dtype=float), np.asarray(heights, dtype=float)
+        self.collection.set_paths([_rectangles(x[buckets == b], heights[buckets == b], self.width)
+                                   for b in range(len(RANK_BUCKETS))])
+
+    def drawn(self) -> tuple[np.ndarray, np.ndarray]:
+        """What the paths hold, read back: heights and bucket of each bar, in order of x."""
+        xs, hs, bs = [], [], []
+        for b, path in enumerate(self.collection.get_paths()):
+            corners = path.vertices.reshape(-1, 5, 2)[1:]  # (n, 5, 2); the first is a placeholder
+            xs.append(corners[:, 0, 0] + self.width / 2)
+            hs.append(corners[:, 1, 1])
+            bs.append(np.full(len(corners), b))
+        order = np.argsort(np.concatenate(xs), kind="stable")
+        return np.concatenate(hs)[order], np.concatenate(bs)[order]
+
+
+def _rectangles(x: np.ndarray, heights: np.ndarray, width: float) -> Path:
+    """One path of closed rectangles ``[x - w/2, x + w/2] x [0, height]``, after a zero-size one
+    (a path is never empty)."""
+    x = np.concatenate([[0.0], x])
+    h = np.concatenate([[0.0], heights])
+    left, right, zero = x - width / 2, x + width / 2, np.zeros_like(x)
+    left[0] = right[0] = 0.0
+    corners = np.stack([np.stack([left, zero], 1), np.stack([left, h], 1), np.stack([right, h], 1),
+                        np.stack([right, zero], 1), np.stack([left, zero], 1)], axis=1)  # (n + 1, 5, 2)
+    codes = np.tile([Path.MOVETO, Path.LINETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], len(x))
+    return Path(corners.reshape(-1, 2), codes)
 
 
 def bucket_legend() -> str:
@@ -327,7 +371,7 @@ class SurpriseView(Explorer):
         fig.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.1, hspace=0.55)
         self._ax_text, self._ax_dist = fig.subplots(2, 1)
         ax = self._ax_text
-        self._surprise_bars = bars(ax, np.zeros(0))
+        self._surprise_bars = RankBars(ax)
         self._marker = ax.axvline(1, color="#111111", lw=1.2)
         ax.set_ylabel("surprise\n-log p (nats)")
         ax.set_xlabel("position in the text")
@@ -347,10 +391,7 @@ class SurpriseView(Explorer):
         """The surprise of every position (the background: redrawn only for a new text)."""
         ax = self._ax_text
         surprise = (-score.log_probs).numpy()
-        verts = bar_verts(surprise)
-        verts[..., 0] += 1  # position t is character t
-        self._surprise_bars.set_verts(verts)
-        self._surprise_bars.set_facecolor([RANK_BUCKETS[b][2] for b in rank_bucket(score.ranks)])
+        self._surprise_bars.set(np.arange(1, len(surprise) + 1), surprise, score.ranks.numpy())
         ax.set_xlim(0.4, len(score.text) - 0.4)
         ax.set_ylim(0, max(1.0, float(surprise.max()) * 1.08))
         ax.set_title(f"Surprise of each character (colour = rank bucket); perplexity "
@@ -376,8 +417,7 @@ class SurpriseView(Explorer):
         st["drawn_order"] = order
         st["drawn_labels"] = labels
         st["drawn_heights"] = np.array([p.vertices[:, 1].max() for p in self._dist_bars.get_paths()])
-        st["drawn_surprise"] = np.array([p.vertices[:, 1].max() for p in self._surprise_bars.get_paths()])
-        st["drawn_colors"] = self._surprise_bars.get_facecolor()
+        st["drawn_surprise"], st["drawn_buckets"] = self._surprise_bars.drawn()
 
 
 def _nice_limit(top: float) -> float:
