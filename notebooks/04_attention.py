@@ -727,8 +727,8 @@ ex.check_multi_head_attention(multi_head_attention).require()
 # Write `previous_char_head(T, V)` returning `(W_q, W_k, W_v)`: `W_q` and `W_k`
 # of shape `(T + V, d)` for a head size `d` of your choice, and `W_v` of shape
 # `(T + V, V)`, such that the causal head
-# $\operatorname{softmax}(QK^\top/\sqrt{d} + A)\,V$ with $Q = XW_q$, $K = XW_k$,
-# $V = XW_v$
+# $\operatorname{softmax}\big((XW_q)(XW_k)^\top/\sqrt{d} + A\big)\,XW_v$
+# ($X$ holds the `T` embeddings as rows, $A$ is the additive causal mask)
 #
 # - puts at least 0.95 of query `i`'s weight on key `i - 1`, for every `i >= 1`
 #   (query 0 may only see itself), and
