@@ -256,6 +256,20 @@ def test_grade_names_an_unknown_notebook(tmp_path: Path, release: Path) -> None:
 
 # ------------------------------------------------------ the installed package
 
+def _normalised(code: str) -> list[str]:
+    return [" ".join(line.split()) for line in code.splitlines() if _meaningful(line)]
+
+
+def solution_windows(stem: str, width: int = 3) -> set[tuple[str, ...]]:
+    """Every run of ``width`` consecutive solution lines (a solution's fingerprint)."""
+    windows = set()
+    for q in questions(stem).values():
+        lines = _normalised(q.solution)
+        for i in range(max(len(lines) - width + 1, 0)):
+            windows.add(tuple(lines[i:i + width]))
+    return windows
+
+
 @pytest.mark.slow
 def test_installed_package_holds_no_solution_code(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
@@ -266,9 +280,18 @@ def test_installed_package_holds_no_solution_code(tmp_path: Path) -> None:
     (site,) = (venv / "lib").glob("python3*/site-packages")
     files = list((site / "glmlib").rglob("*.py"))
     assert any(f.name == "checking.py" for f in files), "the checkers were not installed"
-    installed = "\n".join(f.read_text(encoding="utf-8") for f in files)
-    assert "def solution_" not in installed
-    solution_lines = set().union(*(solution_only_lines(stem) for stem in STEMS))
-    leaked = sorted(line for line in solution_lines if line in installed.splitlines()
-                    or any(l.strip() == line for l in installed.splitlines()))
-    assert not leaked, f"solution lines in the installed package: {leaked[:5]}"
+    assert not (site / "notebooks").exists() and not (site / "tests").exists()
+    installed = [_normalised(f.read_text(encoding="utf-8")) for f in files]
+    assert not any("def solution_" in line for lines in installed for line in lines)
+    found = set()
+    for lines in installed:
+        found |= {tuple(lines[i:i + 3]) for i in range(len(lines) - 2)}
+    fingerprints = set().union(*(solution_windows(stem) for stem in STEMS))
+    assert len(fingerprints) > 50, "too few solution fingerprints to look for"
+    in_sources = set()
+    for stem in STEMS:  # the fingerprints do find the solutions where they are
+        lines = _normalised((NOTEBOOKS / f"{stem}.py").read_text(encoding="utf-8"))
+        in_sources |= {tuple(lines[i:i + 3]) for i in range(len(lines) - 2)}
+    assert fingerprints <= in_sources
+    leaked = sorted(fingerprints & found)
+    assert not leaked, f"solution code in the installed package: {leaked[:3]}"
