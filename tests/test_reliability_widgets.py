@@ -39,3 +39,17 @@ def test_mask_lengths_are_not_rounded() -> None:
     with pytest.raises(ValueError, match=r"lengths must be whole numbers, got 3\.7"):
         MaskExplorer(T=8, lengths=[3.7])
     assert MaskExplorer(T=8, lengths=[3, 8]).state["lengths"] == [3, 8]
+
+
+def test_a_query_past_the_text_is_noted_on_screen(gpt: GPT) -> None:
+    from glmlib.widgets import AttentionExplorer
+
+    ex = AttentionExplorer(gpt, TOK, text="abcd", query=500)
+    assert ex.query.value == 3
+    assert ex.state["notes"] == ["query 500 is outside the text's positions [0, 3]; using 3"]
+    assert "query 500" in ex.notes.value and ex.notes in ex.widget.children
+    ex.query.value = 1
+    assert ex.state["notes"] == [] and ex.notes.value == ""
+    assert AttentionExplorer(gpt, TOK, text="abcd", query=2).state["notes"] == []
+    with pytest.raises(ValueError, match=r"query must be an int.*2\.5"):
+        AttentionExplorer(gpt, TOK, text="abcd", query=2.5)

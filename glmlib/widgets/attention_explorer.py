@@ -29,7 +29,8 @@ class AttentionExplorer(Explorer):
     ``weights`` (``(T, T)`` for one head, equal to
     ``model.attention_maps(idx)[layer, 0, head]``; ``(H, T, T)`` for all heads),
     ``query_weights`` (row ``query`` of it), ``layer``, ``head``, ``query``,
-    ``chars``, ``cropped`` and ``message``.
+    ``chars``, ``cropped``, ``message`` and ``notes`` (a starting ``query``
+    moved into the text's range, as shown on screen).
     """
 
     def __init__(self, model: Any, tokenizer: Any, text: str = DEFAULT_TEXT, layer: int = 0,
@@ -44,6 +45,8 @@ class AttentionExplorer(Explorer):
             raise ValueError(f"layer must be an int in [0, {L - 1}], got {layer!r}")
         if head != ALL_HEADS and (isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < H):
             raise ValueError(f"head must be an int in [0, {H - 1}] or {ALL_HEADS!r}, got {head!r}")
+        if query is not None and (isinstance(query, bool) or not isinstance(query, int)):
+            raise ValueError(f"query must be an int (a position of the text) or None, got {query!r}")
         self.model, self.tokenizer = model, tokenizer
         self.n_layer, self.n_head, self.block_size = L, H, config.block_size
 
@@ -58,12 +61,13 @@ class AttentionExplorer(Explorer):
         self.query = widgets.IntSlider(value=0, min=0, max=max(0, len(text) - 1), description="query",
                                        style=style, layout=widgets.Layout(width="420px"))
         self.readout = widgets.HTML()
+        self.notes = widgets.HTML()
         self.image = image_widget()
         self.widget = widgets.VBox([
             self.text, widgets.HBox([self.layer, self.head, self.query]),
             widgets.HTML("<small>Rows are queries (the position that is predicting), columns are keys "
                          "(the positions it may look at); \u23ce = newline, \u2423 = space.</small>"),
-            self.readout, self.image])
+            self.notes, self.readout, self.image])
         self.widget.add_class("glm-attention-explorer")
 
         self.state: dict[str, Any] = {"message": ""}
@@ -74,6 +78,7 @@ class AttentionExplorer(Explorer):
         self._built_for: dict[str, str | None] = {"single": None, "grid": None}
         self._busy = False
         self._set_query_range(len(text), query)
+        self._note_query(query)
         for control in (self.text, self.layer, self.head, self.query):
             control.observe(self._on_change, "value")
         self.refresh()
@@ -99,6 +104,16 @@ class AttentionExplorer(Explorer):
             self.query.value = self.query.max if value is None else min(max(0, value), self.query.max)
         finally:
             self._busy = False
+
+    def _note_query(self, asked: int | None) -> None:
+        """Say on screen when the starting ``query`` was moved into the text's range."""
+        moved = asked is not None and asked != self.query.value
+        note = (f"query {asked} is outside the text's positions [0, {self.query.max}]; using "
+                f"{self.query.value}") if moved else ""
+        self.state["notes"] = [note] if note else []
+        self.notes.value = f"<div style='color:#8a5a00'><small>note: {html_escape(note)}</small></div>" if note else ""
+        if moved:
+            self.query.observe(lambda _: self._note_query(None), "value")
 
     def _chars_and_maps(self) -> tuple[str, torch.Tensor]:
         text = self.text.value
