@@ -461,9 +461,15 @@ def save_checkpoint(model: GPT, tokenizer: CharTokenizer, path: str | os.PathLik
     The record holds the config, the tokenizer and ``extra`` (JSON values; it
     may not set ``config`` or ``tokenizer``). ``train_state`` (named tensors,
     e.g. optimizer moments) is stored too, for :func:`load_train_state`.
-    Everything is checked and written to temporary files before anything is
-    replaced, so a failed or interrupted save leaves the previous checkpoint
-    as it was. Returns the path of the ``.safetensors`` file.
+
+    The record goes inside the safetensors header as well as into the
+    ``.json`` file: the ``.safetensors`` file alone is then the whole
+    checkpoint, and one rename replaces it whole. (Two files cannot be renamed
+    as one; a folder with a manifest could, but would change the paths that
+    users and the notebooks know.) Everything is checked and both files are
+    written to temporary files, flushed, before anything is replaced, so a
+    failed or interrupted save leaves the previous checkpoint as it was.
+    Returns the path of the ``.safetensors`` file.
     """
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a glmlib.model.GPT, got {type(model).__name__}")
