@@ -45,7 +45,8 @@
 # * **Order.** Work through `notebooks/00_…` to `08_…` in order; each one uses
 #   what the earlier ones built. Every notebook runs top to bottom in a fresh
 #   kernel (*Kernel → Restart Kernel and Run All Cells*) in under three minutes
-#   on a laptop CPU, offline.
+#   on a laptop CPU, offline. Studying one is another matter: plan 60–90
+#   minutes per notebook, exercises included.
 # * **Shape of a notebook.** Learning objectives; the intuition in prose; the
 #   maths; the idea written *from scratch* in the notebook; then the same thing
 #   from the course library `glmlib` and a check that the two agree (and agree

@@ -444,7 +444,7 @@ ax_all.legend(loc="upper left")
 ax_zoom.set_ylim(11.8, 12.6)
 ax_zoom.fill_between(ks, train_ppl, val_ppl, color="tab:orange", alpha=0.15, label="gap: val - train")
 ax_zoom.set_title("Zoom: too little smoothing overfits")
-ax_zoom.annotate(f"as k → 0, validation keeps rising:\n{int(unseen.sum())} unseen pairs cost ln(1/k) nats each;\n"
+ax_zoom.annotate(f"as k → 0, validation keeps rising:\n{int(unseen.sum())} unseen pairs cost ≈ ln(1/k) nats each;\n"
                  "at k = 0 the perplexity is infinite",
                  xy=(ks[0], val_ppl[0]), xytext=(1e-25, 12.5), fontsize=9, va="center",
                  arrowprops=dict(arrowstyle="->", color="grey"))

@@ -335,7 +335,7 @@ print("W[x] == nn.Embedding(x):", torch.equal(by_lookup, by_module))
 #   embedding table $W$; in the GPT, about two million numbers).
 # * **Loss** $\mathcal{L}(\theta)$: one number that says how badly the model
 #   predicts a batch. Ours is the average negative log-probability of the
-#   targets, the $\mathcal{L}$ of the previous section.
+#   targets, the $\mathcal{L}$ defined with the batches above.
 # * **Gradient** $\nabla_\theta \mathcal{L}$: for every parameter, how fast
 #   the loss changes when that parameter is nudged up a little. It has the
 #   same shape as the parameters. PyTorch computes it for us (*autograd*): a
@@ -574,11 +574,12 @@ plt.show()
 # (they occur in different places: names and line starts versus the middle of
 # words), punctuation marks that end a clause near one another, and the
 # digits and `$` bunched together far to the left. The horizontal axis is,
-# above all, **how common** a character is. The cell below measures it, and
-# what the rare characters have in common: the average of the final vectors
-# $h$ over some validation text, and each group's typical row length and
-# direction relative to that average (medians over each group), and its
-# average logit over the same text.
+# above all, **how common** a character is. The cell below measures that,
+# and what the rare characters have in common. It runs the model over some
+# validation text and averages the final vectors $h$ of all positions; then,
+# for three groups of characters, it prints the median over the group of the
+# row's length, of the cosine between the row and that average $h$, and of
+# the character's average logit over the same text.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -602,7 +603,7 @@ for name, members in (("digits and $", "0123456789$"), ("capitals", "ABCDEFGHIJK
           f"{row_cos[ids_].median():>19.2f} {mean_logit[ids_].median():>14.2f}")
 
 # %% [markdown]
-# The digits and `$` occur one to four times each in 4.5 million characters,
+# The digits and `$` occur one to four times each in 4.8 million characters,
 # so they are almost never *read* by the model: their rows learned next to
 # nothing on the input side. But they were not left alone. At every step of
 # training the output side pushed their scores down, with gradients that point
@@ -610,7 +611,8 @@ for name, members in (("digits and $", "0123456789$"), ("capitals", "ABCDEFGHIJK
 # AdamW turns even such small gradients into full-size steps. The result is
 # measured in the table: rows longer than a letter's, pointing *away* from
 # the model's average final vector (a negative cosine), so that their logit
-# $W_i \cdot h$ is very negative almost everywhere. Sharing that one lesson,
+# $W_i \cdot h$ is far below everyone else's: about $-8$ on average, against
+# about $+1$ for a lower-case letter. Sharing that one lesson,
 # "almost never next", put them together. None of this was programmed; it is
 # what predicting the next character required.
 
