@@ -315,14 +315,18 @@ prompt = torch.tensor([tokenizer.encode("JULIET:\n")])
 @torch.no_grad()
 def generate_and_record(n: int, use_cache: bool, **settings) -> tuple[torch.Tensor, float, list[int]]:
     """Generate n tokens after the prompt; return the ids, the seconds taken, and the
-    number of tokens each forward pass fed through the network (counted by a hook)."""
+    number of tokens each forward pass fed through the network (counted by a hook).
+    Both paths run on one CPU thread, so that their times compare equal resources."""
     fed = []
     hook = model.wte.register_forward_hook(lambda module, inputs, output: fed.append(inputs[0].shape[1]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         start = time.perf_counter()
         ids = model.generate(prompt, n, use_cache=use_cache, **settings)
         seconds = time.perf_counter() - start
     finally:
+        torch.set_num_threads(threads)
         hook.remove()
     return ids, seconds, fed
 
@@ -346,8 +350,8 @@ print(tokenizer.decode(sampled_cached[0, :300]))
 print(f"without cache: {t_plain:.2f} s   with cache: {t_cached:.2f} s   speed-up: {t_plain / t_cached:.1f}x")
 
 # %% [markdown]
-# Times vary from machine to machine and run to run, so look at the ratio.
-# It is smaller than you might expect: section 3 counts the tokens, and the
+# Times vary from machine to machine and run to run, so look at the ratio,
+# measured with both paths on one CPU thread (equal resources). It is smaller than you might expect: section 3 counts the tokens, and the
 # cache feeds about fifty times fewer of them through the network. But for a
 # model this small a one-token step is dominated by fixed costs that do not
 # shrink with the input: about a hundred tiny operations per token, each
