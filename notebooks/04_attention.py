@@ -24,6 +24,8 @@
 # attend to.
 #
 # **You will learn to**
+# - get from a plain average of the past, one matrix product, to weights
+#   computed from the data, and say why attention alone ignores word order;
 # - compute dot-product scores, turn them into weights with a softmax, and mix
 #   the values with them;
 # - explain, with a measurement, why the scores are divided by $\sqrt{d_k}$;
@@ -31,7 +33,8 @@
 #   concatenate, $W_O$), and check both against
 #   `torch.nn.functional.scaled_dot_product_attention` and
 #   `torch.nn.MultiheadAttention` with the same weights;
-# - read attention maps of the trained Shakespeare model.
+# - read attention maps of the trained Shakespeare model, and measure what
+#   its heads do instead of guessing.
 #
 # **Builds on:** 02 (tokens become vectors via an embedding) and 03 (the causal
 # mask: query $i$ may attend key $j$ iff $j \le i$; boolean `True` = may attend).
@@ -53,10 +56,86 @@ from glmlib.model import GPT, load_pretrained
 
 torch.manual_seed(0)
 plt.rcParams.update({"figure.dpi": 90, "font.size": 10})
+ATTENTION_CMAP = "Blues"  # attention weights: the same colours as notebook 08 and the attention explorer
+
+
+def attention_norm() -> colors.PowerNorm:
+    """Colour scale for weights in [0, 1]: square root, so that small weights stay visible."""
+    return colors.PowerNorm(0.5, vmin=0, vmax=1)
 
 
 # %% [markdown]
-# ## 1. The idea: a soft lookup
+# ## 1. From averaging to attention
+#
+# Each position of a text holds a vector (02). To predict what comes next,
+# a position needs information from the positions before it. Attention gets
+# there in three steps; the first two have no learned weights at all.
+#
+# **Step 1: average the past.** The simplest way for position $i$ to gather
+# its context is the plain mean of the vectors at positions $0..i$. Exercise 3
+# of notebook 03 wrote this as one matrix product, $Y = W X$, with row $i$ of
+# $W$ equal to $1/(i+1)$ on columns $0..i$ and $0$ on the future. To make the
+# outputs easy to read, we give the six characters of `"banana"` one-hot
+# vectors over the alphabet `a, b, n`: then row $i$ of $WX$ is the share of
+# each character in the text so far.
+
+# %%
+toy = "banana"
+alphabet = sorted(set(toy))                                        # ['a', 'b', 'n']
+X = F.one_hot(torch.tensor([alphabet.index(c) for c in toy]), len(alphabet)).float()  # (T, 3)
+n = len(toy)
+allowed = torch.ones(n, n).tril()                                  # 1 where key j <= query i
+W_avg = allowed / allowed.sum(dim=-1, keepdim=True)                # row i: 1/(i+1) on keys 0..i
+print("W_avg =\n", W_avg.numpy().round(2))
+print("last row of W_avg @ X (shares of a, b, n):", (W_avg @ X)[-1].numpy().round(2))
+
+# %% [markdown]
+# The same weights come out of a softmax over the additive causal mask of 03
+# when every score is equal: $e^0 = 1$ for each allowed key, $e^{-\infty} = 0$
+# for the others, then normalised.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+equal_scores = torch.zeros(n, n).masked_fill(allowed == 0, float("-inf"))
+print("softmax of equal scores under the mask == W_avg:", torch.allclose(torch.softmax(equal_scores, dim=-1), W_avg))
+
+# %% [markdown]
+# **Step 2: let the data choose the weights.** A flat average treats every
+# earlier position alike. Instead, let position $i$ give more weight to the
+# positions whose vectors resemble its own: score each pair by a dot product,
+# $s_{ij} = 3\, x_i \cdot x_j$ (here 3 for the same character, 0 otherwise),
+# block the future, and turn each row into weights with the softmax.
+
+# %%
+S = 3.0 * X @ X.T                                                  # (T, T): 3 where characters match
+W_sim = torch.softmax(S.masked_fill(allowed == 0, float("-inf")), dim=-1)
+print("W_sim =\n", W_sim.numpy().round(2))
+print("last row of W_sim @ X (shares of a, b, n):", (W_sim @ X)[-1].numpy().round(2))
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+for ax, (W, name) in zip(axes, ((W_avg, "step 1: plain average"), (W_sim, "step 2: weights from the data"))):
+    im = ax.imshow(W, cmap=ATTENTION_CMAP, norm=attention_norm())
+    ax.set_xticks(range(n), [f"{j} {c}" for j, c in enumerate(toy)])
+    ax.set_yticks(range(n), [f"{i} {c}" for i, c in enumerate(toy)])
+    ax.set(title=name, xlabel="key j (attended to)", ylabel="query i (attending)")
+fig.colorbar(im, ax=axes, fraction=0.03, label="weight (square-root colour scale)")
+plt.show()
+
+# %% [markdown]
+# On the left every row is flat. On the right each `a` puts most of its weight
+# on the `a`s so far, itself included (the last row: 0.32 on each of the
+# three, 0.02 on each other letter), and each `n` on the `n`s. The weights now depend on *what*
+# the tokens are. Notice what they do not depend on: *where* the tokens are.
+# The scores see only the vectors, and the mask only says which keys are
+# allowed, so shuffling the characters before the last one would not change
+# the last row's output at all. Attention on its own ignores word order;
+# notebook 05 shows this and adds position embeddings, which fix it.
+#
+# **Step 3: learn what to look for.** Comparing a token with its own vector
+# is too rigid: the letter after a `q` should look for the `q`, not for
+# other letters like itself. Attention therefore lets every token present
+# three learned views of itself.
 #
 # Think of a Python dictionary: you present a key, you get back exactly one
 # value. Attention is a *soft* version of that lookup. Every position $j$
@@ -131,24 +210,34 @@ print("shift invariant:", torch.allclose(torch.softmax(s + 100.0, 0), torch.soft
 # %% [markdown]
 # ## 3. Why divide by $\sqrt{d_k}$? A measurement
 #
-# Suppose (as at initialisation) the entries of $q$ and $k$ are independent with
-# mean 0 and variance 1. Then each product $q_m k_m$ has mean 0 and variance
-# $\mathbb{E}[q_m^2]\,\mathbb{E}[k_m^2] = 1$, and the dot product is a sum of $d_k$
-# independent such terms:
+# Take a query $q$ and a key $k$ whose $d_k$ entries are independent, with
+# mean 0 and variances $\sigma_q^2$ and $\sigma_k^2$. Each product $q_m k_m$
+# then has mean 0 and variance $\mathbb{E}[q_m^2]\,\mathbb{E}[k_m^2] = \sigma_q^2\sigma_k^2$,
+# and the dot product is a sum of $d_k$ independent such terms:
 #
-# $$ \operatorname{Var}(q \cdot k) = \sum_{m=1}^{d_k} \operatorname{Var}(q_m k_m) = d_k,
+# $$ \operatorname{Var}(q \cdot k) = \sum_{m=1}^{d_k} \operatorname{Var}(q_m k_m) = d_k\,\sigma_q^2\sigma_k^2,
 # \qquad
-# \operatorname{Var}\!\left(\frac{q \cdot k}{\sqrt{d_k}}\right) = 1 . $$
+# \operatorname{Var}\!\left(\frac{q \cdot k}{\sqrt{d_k}}\right) = \sigma_q^2\sigma_k^2 . $$
 #
-# Without scaling, the scores' spread grows like $\sqrt{d_k}$, and by
-# point 2 above the softmax gets sharper and sharper: one key takes nearly all
-# the weight. A saturated softmax also has nearly zero gradient (its Jacobian
-# $\operatorname{diag}(w) - w w^\top$ vanishes when $w$ is one-hot), so the model
-# could hardly learn *where* to look. Dividing by $\sqrt{d_k}$ keeps the
-# scores at unit variance whatever the head size.
+# Whatever the scale of $q$ and $k$, the spread of the raw scores grows like
+# $\sqrt{d_k}$; dividing by $\sqrt{d_k}$ takes the head size out of the
+# formula. (How large $\sigma_q$ and $\sigma_k$ are is up to the weights. In
+# a freshly built GPT they are small, because its weights are drawn with
+# standard deviation 0.02; training makes them larger. Section 6 measures
+# both.)
 #
-# Let us measure all of this: 2000 random queries, each against $T = 32$
-# random keys, for head sizes $d_k = 1 \dots 1024$.
+# Why the spread matters: by point 2 above, larger scores make a sharper
+# softmax, until one key takes nearly all the weight. A sharp softmax also
+# passes little gradient back to the scores: its Jacobian
+# $\partial w / \partial s = \operatorname{diag}(w) - w w^\top$ vanishes when
+# $w$ is one-hot, and then the model can hardly learn *where* to look.
+#
+# To see the effect of $d_k$ alone, we fix $\sigma_q = \sigma_k = 1$ and
+# measure: 2000 random queries, each against $T = 32$ random keys, for head
+# sizes $d_k = 1 \dots 1024$, with and without the scale. For each we record
+# the variance of the scores, the largest weight and the entropy of the
+# weights (how peaked they are), and the size (Frobenius norm) of the softmax
+# Jacobian (how strongly the weights respond to a change of the scores).
 
 # %%
 def saturation_stats(d_k: int, scaled: bool, n: int = 2000, T: int = 32, seed: int = 0) -> dict:
@@ -170,9 +259,11 @@ dims = [2 ** p for p in range(11)]
 stats = {scaled: [saturation_stats(d, scaled) for d in dims] for scaled in (False, True)}
 
 # %%
-print(" d_k | Var(q.k)/d_k | max weight: raw  scaled")
+print(" d_k | Var(q.k)/d_k | largest weight | entropy (nats) | ‖Jacobian‖")
+print("     |              |  raw  scaled   |  raw  scaled   |  raw  scaled")
 for d, raw, sc in zip(dims, stats[False], stats[True]):
-    print(f"{d:4d} | {raw['variance'] / d:12.1f} | {raw['max weight']:15.2f} {sc['max weight']:7.2f}")
+    print(f"{d:4d} | {raw['variance'] / d:12.2f} | " + " | ".join(
+        f"{raw[key]:5.2f} {sc[key]:6.2f}  " for key in ("max weight", "entropy", "softmax gradient")))
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -181,6 +272,10 @@ print("unscaled: Var(q.k) / d_k within 10% of 1 for every d_k:",
 print("unscaled: the largest weight exceeds 0.9 once d_k >= 256:",
       all(st["max weight"] > 0.9 for d, st in zip(dims, stats[False]) if d >= 256))
 print("scaled: the largest weight stays below 0.2 for every d_k:", all(st["max weight"] < 0.2 for st in stats[True]))
+jac = {scaled: [st["softmax gradient"] for st in stats[scaled]] for scaled in (False, True)}
+print("unscaled: the Jacobian norm rises up to d_k = 8, then falls:",
+      jac[False].index(max(jac[False])) == dims.index(8))
+print("unscaled, d_k = 1024: the Jacobian norm is below a third of the scaled one:", jac[False][-1] < jac[True][-1] / 3)
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
@@ -206,12 +301,59 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The red curves are what happens without scaling: the variance of the scores
-# follows $d_k$ exactly (dashed line), the largest weight climbs towards 1, the
-# entropy falls towards 0 (one key takes everything) and, after a small bump,
-# the softmax gradient fades. The blue curves, with $1/\sqrt{d_k}$, do not depend on $d_k$ at all.
-# Our model's heads have $d_k$ of a few dozen, right where the unscaled softmax
-# is already badly saturated.
+# The red curves are what happens without scaling, the blue ones with
+# $1/\sqrt{d_k}$; the blue ones hardly depend on $d_k$ at all. Reading the red
+# ones with the table:
+#
+# - the variance of the scores follows $d_k$ exactly (dashed line);
+# - the largest weight climbs from 0.14 at $d_k = 1$ to 0.95 at
+#   $d_k = 1024$, and the entropy falls from 3.08 to 0.12 nats (one key
+#   takes nearly everything; spreading evenly over 32 keys would give
+#   $\ln 32 = 3.47$);
+# - the Jacobian is less simple: its norm first *rises*, from 0.22 to a peak
+#   of 0.31 at $d_k = 8$, is back at the scaled level near $d_k = 32$,
+#   and only then falls, to 0.06 at $d_k = 1024$, against 0.24
+#   with the scale.
+#
+# The rise is no accident. The weights respond most to the scores when a few
+# keys share them, little when they are spread thin over all the keys, and
+# not at all when one key has everything:
+
+# %%
+def jacobian_norm(w: torch.Tensor) -> float:
+    """Frobenius norm of the softmax Jacobian diag(w) - w w^T at the weights w."""
+    return (torch.diag(w) - torch.outer(w, w)).norm().item()
+
+
+spread = torch.full((32,), 1 / 32)
+two_keys = torch.zeros(32)
+two_keys[:2] = 0.5
+one_key = torch.zeros(32)
+one_key[0] = 1.0
+print(f"‖Jacobian‖: spread over 32 keys {jacobian_norm(spread):.2f}, "
+      f"two keys at 0.5 {jacobian_norm(two_keys):.2f}, one key {jacobian_norm(one_key):.2f}")
+
+# %% [markdown]
+# Sharpening the softmax first moves the weight from many keys onto a few
+# (the norm rises), then onto one (the norm falls towards 0).
+#
+# Our trained model's heads have $d_k = 40$. With unit-variance queries and
+# keys, that is where the softmax would stand without the scale:
+
+# %%
+at_40 = {scaled: saturation_stats(40, scaled) for scaled in (False, True)}
+for scaled in (False, True):
+    st = at_40[scaled]
+    print(f"d_k = 40, {'scaled  ' if scaled else 'unscaled'}: largest weight {st['max weight']:.2f}, "
+          f"entropy {st['entropy']:.2f} nats, ‖Jacobian‖ {st['softmax gradient']:.2f}")
+
+# %% [markdown]
+# Without the scale, three quarters of each query's weight would already sit
+# on one key, and the entropy would be about a fifth of the scaled one,
+# although the gradient would hardly be smaller (0.23 against 0.24). It shrinks at the head
+# sizes of larger models: to 0.20 at $d_k = 64$ (GPT-2) and 0.15 at
+# $d_k = 128$ (GPT-3), against 0.24 with the scale. With the scale, the
+# picture is the same for every head size.
 #
 # (Why not normalise some other way? Any fixed factor would do for one head
 # size; $\sqrt{d_k}$ is the factor that makes the behaviour independent of it,
@@ -372,61 +514,95 @@ print("no weight on the future:", bool((maps[..., ~masks.causal_mask(T)] == 0).a
 # %% [markdown]
 # First an overview of every head (rows: layers, columns: heads). Each small
 # map is query (down) by key (across); the upper triangle is empty because of
-# the causal mask. The colour scale is the square root of the weight, so that
-# small weights stay visible.
+# the causal mask. The colours are those of every attention map in the course
+# (notebook 08 and the attention explorer use them too), on a square-root
+# scale so that small weights stay visible.
 
 # %%
-fig, axes = plt.subplots(L, H, figsize=(2.1 * H, 2.1 * L), squeeze=False)
+fig, axes = plt.subplots(L, H, figsize=(2.1 * H + 0.8, 2.1 * L), squeeze=False, layout="constrained")
 for l in range(L):
     for h in range(H):
         ax = axes[l, h]
-        ax.imshow(maps[l, h], cmap="viridis", norm=colors.PowerNorm(0.5, vmin=0, vmax=1))
+        im = ax.imshow(maps[l, h], cmap=ATTENTION_CMAP, norm=attention_norm())
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"layer {l}, head {h}", fontsize=8)
     axes[l, 0].set_ylabel("query", fontsize=8)
 for h in range(H):
     axes[-1, h].set_xlabel("key", fontsize=8)
+fig.colorbar(im, ax=axes, shrink=0.4, label="attention weight (square-root colour scale)")
 fig.suptitle(f"Attention weights of every head on {line!r}", fontsize=10)
-fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# To say what each head does, we measure three simple habits: the average
-# weight a query puts on the **previous** character ($w_{i,i-1}$), on
-# **itself** ($w_{i,i}$), and the average **entropy** of its weights (low =
-# focused on few keys). For comparison, a query that spread its weight evenly
-# over all allowed keys would have entropy $\ln(i+1)$.
+# Three kinds of pattern recur. A line just below the diagonal means "look at
+# the previous character". A **staircase** (short vertical runs stepping
+# down along the diagonal) means that several queries in a row send their
+# weight to the same key, and then the run jumps to a new key. A long
+# vertical stripe means that many queries look at one key, such as the
+# newline.
+#
+# To tell these apart we measure, for each head, averages over the queries
+# $i \ge 1$:
+#
+# - **previous** and **self**: the weight on the previous character,
+#   $w_{i,i-1}$, and on the query's own character, $w_{i,i}$;
+# - **entropy** of the weights (low = focused on few keys; spreading evenly
+#   over the $i + 1$ allowed keys would give $\ln(i+1)$);
+# - **top = prev**: how often the previous character is the key with the
+#   *most* weight;
+# - **top = word start**: for the letters at least two into a word (the `t` of
+#   `not`, where the previous character is not the first letter), how often
+#   the key with the most weight is the first letter of that word.
 
 # %%
-def head_habits(maps: torch.Tensor) -> dict[str, torch.Tensor]:
+def word_starts(text: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each position: where its word's first letter is, and whether it is a letter >= 2 into a word."""
+    start = []
+    for p, c in enumerate(text):
+        new_word = c.isalpha() and (p == 0 or not text[p - 1].isalpha())
+        start.append(p if new_word or not c.isalpha() else start[-1])
+    start = torch.tensor(start)
+    inner = torch.tensor([c.isalpha() for c in text]) & (torch.arange(len(text)) - start >= 2)
+    return start, inner
+
+
+def head_habits(maps: torch.Tensor, text: str) -> dict[str, torch.Tensor]:
     """Per-head averages over queries of (L, H, T, T) maps; each result is (L, H)."""
-    ent = -(maps * torch.log(maps.clamp_min(1e-12))).sum(-1)  # (L, H, T)
+    pos = torch.arange(maps.shape[-1])
+    top = maps.argmax(-1)                                      # (L, H, T): the key with the most weight
+    start, inner = word_starts(text)
+    ent = -(maps * torch.log(maps.clamp_min(1e-12))).sum(-1)   # (L, H, T)
     return {"previous": maps.diagonal(offset=-1, dim1=-2, dim2=-1).mean(-1),
-            "self": maps.diagonal(dim1=-2, dim2=-1).mean(-1),
-            "entropy": ent[..., 1:].mean(-1)}
+            "self": maps.diagonal(dim1=-2, dim2=-1)[..., 1:].mean(-1),
+            "entropy": ent[..., 1:].mean(-1),
+            "top = prev": (top[..., 1:] == pos[1:] - 1).float().mean(-1),
+            "top = word start": (top[..., inner] == start[inner]).float().mean(-1)}
 
 
-habits = head_habits(maps)
+habits = head_habits(maps, line)
 uniform_entropy = torch.log(torch.arange(2, T + 1).float()).mean().item()
-print("layer head | previous  self | entropy")
+print(f"{int(word_starts(line)[1].sum())} letters are at least two into a word")
+print("layer head | previous  self | entropy | top = prev  top = word start")
 for l in range(L):
     for h in range(H):
         print(f"{l:5d} {h:4d} | {habits['previous'][l, h]:8.2f} {habits['self'][l, h]:5.2f} | "
-              f"{habits['entropy'][l, h]:7.2f}")
+              f"{habits['entropy'][l, h]:7.2f} | {habits['top = prev'][l, h]:10.2f} "
+              f"{habits['top = word start'][l, h]:16.2f}")
 print(f"(uniform over the allowed keys: entropy {uniform_entropy:.2f})")
 
 # %% [markdown]
-# Now two heads up close, with the characters on both axes: the head that
-# attends most to the previous character, and the most focused of the others.
-# Rows are the queries (the character doing the looking), columns the keys.
+# Now two heads up close, with the characters on both axes: the head whose
+# strongest key is most often the previous character, and the head whose
+# strongest key is most often the first letter of the current word. Rows are
+# the queries (the character doing the looking), columns the keys.
 
 # %%
 def draw_attention(weights: torch.Tensor, text: str, title: str) -> None:
     """One head's (T, T) weights in a figure of its own, characters on both axes."""
     labels = [visible(c) for c in text]
     fig, ax = plt.subplots(figsize=(9.5, 8.6))
-    im = ax.imshow(weights, cmap="viridis", norm=colors.PowerNorm(0.5, vmin=0, vmax=1))
+    im = ax.imshow(weights, cmap=ATTENTION_CMAP, norm=attention_norm())
     ax.set_xticks(range(len(text)), labels, fontsize=9)
     ax.set_yticks(range(len(text)), labels, fontsize=9)
     ax.set_xlabel("key (attended to)")
@@ -437,37 +613,109 @@ def draw_attention(weights: torch.Tensor, text: str, title: str) -> None:
     plt.show()
 
 
-flat_prev = habits["previous"].flatten()
-prev_head = divmod(int(flat_prev.argmax()), H)
-entropy = habits["entropy"].clone()
-entropy[prev_head] = float("inf")
-focused_head = divmod(int(entropy.flatten().argmin()), H)
+def best(measure: torch.Tensor) -> tuple[int, int]:
+    """(layer, head) with the largest value of an (L, H) measure."""
+    return divmod(int(measure.flatten().argmax()), H)
 
-for (l, h), kind in zip((prev_head, focused_head), ("the most previous-character", "the most focused other")):
-    draw_attention(maps[l, h], line, f"Trained model, layer {l}, head {h}: {kind} head")
 
-# %% [markdown]
-# A diagonal stripe just below the main diagonal means "look at the previous
-# character", the most useful single clue for predicting the next one.
-# Vertical stripes mean that many queries look at the same key, often a space,
-# the newline or the first character of a word. How crisp these patterns are
-# depends on how long the model was trained.
-#
-# For contrast, an **untrained** GPT of the same shape: its queries and keys
-# are tiny random vectors, so all scores are close to 0 and every query spreads
-# its weight almost evenly over the keys it may see.
+prev_head, start_head = best(habits["top = prev"]), best(habits["top = word start"])
+for (l, h), kind in ((prev_head, "strongest key most often the previous character"),
+                     (start_head, "strongest key most often the word's first letter")):
+    print(f"layer {l}, head {h}: " + ", ".join(f"{name} {m[l, h]:.2f}" for name, m in habits.items()))
+    draw_attention(maps[l, h], line, f"Trained model, layer {l}, head {h}: {kind}")
+
+newline = line.index("\n")
+on_newline = maps[..., newline + 1:, newline].mean(-1)   # (L, H): weight on the newline, queries after it
+l, h = best(on_newline)
+print(f"the newline head: layer {l}, head {h}; the queries after the newline put {on_newline[l, h]:.2f} "
+      "of their weight on it")
 
 # %%
+# NBVAL_CHECK_OUTPUT
+print("a head whose strongest key is the previous character for at least 80% of queries:",
+      bool(habits["top = prev"].max() >= 0.8))
+print("a head whose strongest key is the word's first letter for at least 70% of such letters:",
+      bool(habits["top = word start"].max() >= 0.7))
+
+# %% [markdown]
+# What the maps show, with the numbers printed above each:
+#
+# - **A soft previous-character head** (layer 0, head 0). Its strongest key
+#   is the previous character for 90% of the queries: a clean line just
+#   below the diagonal. But the line is pale: on average only 0.35 of the
+#   weight sits there, the rest is spread over the characters before it.
+# - **A word-start head** (layer 2, head 0), a staircase. Inside a word, each
+#   letter sends most of its weight back to the word's first letter (79% of
+#   the letters two or more into a word), so the queries of one word share a
+#   key, and the run jumps to a new key when the next word begins: the `o`
+#   and `t` of `not` look at its `n`, the whole of `question` at its `q`.
+# - **A newline head** (layer 1, head 1, printed last) needs no close-up: it
+#   is the long vertical stripe in the overview, at the newline after
+#   `HAMLET:`; the queries after it put 0.63 of their weight on it.
+#
+# Neither measure alone tells what a head does. The largest mean weight on the
+# previous character in the table, 0.36, belongs to layer 2, head 2, whose
+# map in the overview is as much a staircase as a line below the diagonal:
+# for the second letter of a word, the word's first letter *is* the previous
+# character.
+#
+# Why would a model want these? Position $i$ already holds character $i$. A
+# head that copies character $i - 1$ into it gives it the last *two*
+# characters, the context of a trigram model, one more than the bigram of
+# notebook 01; a word-start head tells it which word it is in. Later layers
+# combine such pieces. How crisp these patterns are depends on how long the
+# model was trained, and a head's pattern depends on the text.
+#
+# For contrast, an **untrained** GPT of the same shape. Section 3 said its
+# queries and keys are small; here are their sizes, layer by layer, next to
+# the trained model's: the standard deviation of the query and key entries,
+# and of the scaled scores $q \cdot k / \sqrt{d_k}$ over the allowed pairs.
+
+# %%
+@torch.no_grad()
+def query_key_sizes(model: GPT, idx: torch.Tensor) -> torch.Tensor:
+    """(L, 3): per layer, the std of the queries, of the keys and of the scaled scores q.k/sqrt(D)."""
+    C, H = model.config.n_embd, model.config.n_head
+    D, T = C // H, idx.shape[1]
+    x = model.wte(idx) + model.wpe(torch.arange(T))            # (1, T, C): the input of block 0
+    rows = []
+    for block in model.blocks:
+        q, k, _ = block.attn.qkv(block.ln_1(x)).split(C, dim=-1)
+        q, k = (t.view(1, T, H, D).transpose(1, 2) for t in (q, k))   # (1, H, T, D)
+        scores = q @ k.transpose(-2, -1) / math.sqrt(D)              # (1, H, T, T)
+        rows.append([q.std(), k.std(), scores[..., masks.causal_mask(T)].std()])
+        x = block(x)
+    return torch.tensor(rows)
+
+
 torch.manual_seed(0)
-untrained_maps = GPT(cfg).attention_maps(idx)[:, 0]
+untrained = GPT(cfg)
+sizes = {"untrained": query_key_sizes(untrained, idx), "trained": query_key_sizes(model, idx)}
+for name, sz in sizes.items():
+    print(f"{name:9s}: q std {sz[:, 0].min():.2f}-{sz[:, 0].max():.2f}, k std {sz[:, 1].min():.2f}-"
+          f"{sz[:, 1].max():.2f}, scaled scores std {sz[:, 2].min():.2f}-{sz[:, 2].max():.2f} (range over layers)")
+untrained_maps = untrained.attention_maps(idx)[:, 0]
 print(f"mean entropy per head: trained {habits['entropy'].mean():.2f}, "
-      f"untrained {head_habits(untrained_maps)['entropy'].mean():.2f}, uniform {uniform_entropy:.2f}")
+      f"untrained {head_habits(untrained_maps, line)['entropy'].mean():.2f}, uniform {uniform_entropy:.2f}")
+
+# %% [markdown]
+# The untrained weights are drawn with standard deviation 0.02, so each
+# query entry, a sum of $C = 160$ normalised inputs times such weights, has a
+# standard deviation of about $\sqrt{160} \times 0.02 \approx 0.25$, and the
+# scaled scores about $0.25^2 \approx 0.06$ (section 3's formula,
+# $\sigma_q\sigma_k$). Scores that small give an almost flat softmax: every
+# query spreads its weight almost evenly over the keys it may see, which is
+# step 1 of section 1. Training has made the scaled scores 30 to 140 times
+# larger (a standard deviation of 2.0 to 8.9, depending on the layer), and
+# that is how the heads above got sharp: a head chooses its sharpness through
+# its weights, while the $1/\sqrt{d_k}$ keeps the head size out of it.
 
 # %% [markdown]
 # ## 7. Explore the heads yourself
 #
 # Pick a layer and a head, or type your own text. Which heads follow the
-# previous character? Which ones jump back to spaces or to the start of the line?
+# previous character? Does layer 2, head 0 still draw its word-start
+# staircase on a text of your own? Which heads look back to the newline?
 
 # %%
 import glmlib.widgets
@@ -591,7 +839,7 @@ ex.check_attention(attention)
 #
 # Transpose only the last two axes of `k`: `k.T` reverses *every* axis, the
 # batch axes included. Scale by the square root of the **key** size $d_k$,
-# which is what keeps the score variance at 1 (section 3). Fill the blocked
+# which keeps the score variance independent of the head size (section 3). Fill the blocked
 # scores with $-\infty$ *before* the softmax, so that the allowed weights still
 # sum to 1; `~mask` selects the blocked entries because `True` means
 # "may attend".
@@ -813,16 +1061,23 @@ ex.check_previous_char_head(previous_char_head).require()
 # ## Summary
 #
 # - Attention is a soft lookup: $\operatorname{softmax}(QK^\top/\sqrt{d_k} + A)\,V$;
-#   each row of weights is a distribution over the keys a query may see.
-# - Without the $1/\sqrt{d_k}$ the score variance grows like $d_k$ (measured), the
-#   softmax saturates and its gradient vanishes; with it, behaviour does not
-#   depend on the head size.
+#   each row of weights is a distribution over the keys a query may see. With
+#   all scores equal it is the causal average; scores computed from the tokens
+#   make the weights depend on the data. It ignores order: positions come in
+#   notebook 05.
+# - Without the $1/\sqrt{d_k}$ the score variance grows like $d_k$ (measured)
+#   and the softmax gets sharper with the head size (largest weight 0.95 at
+#   $d_k = 1024$); its gradient first rises, then shrinks (to 0.06 against
+#   0.24 with the scale at $d_k = 1024$). With the scale, behaviour does
+#   not depend on the head size.
 # - Multi-head attention splits the channels into $H$ heads of size $C/H$,
 #   attends in each, concatenates and mixes with $W_O$: $4C^2 + 4C$ parameters.
 #   Our from-scratch version matches `glmlib`, `F.scaled_dot_product_attention`
 #   and `nn.MultiheadAttention` (mind its opposite mask polarity).
-# - Trained heads specialise (the previous character, spaces, line starts);
-#   untrained ones spread their attention almost evenly.
+# - Trained heads specialise: a soft previous-character head, a word-start
+#   head drawing a staircase, newline stripes, each measured rather than
+#   guessed. Untrained heads, with their small queries and keys, spread their
+#   attention almost evenly.
 #
 # **Next, notebook 05:** attention is only half of a decoder block. We add the
 # position-wise feed-forward network, residual connections, LayerNorm and
