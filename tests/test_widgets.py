@@ -173,6 +173,13 @@ def test_generate_is_seeded_and_matches_model_generate(gpt, tok):
     assert ex.state["generated"] == text  # seeded: the same again
 
 
+def test_greedy_entropy_reads_zero_not_minus_zero(gpt, tok):
+    ex = sampling_explorer(gpt, tok, prompt="no ", temperature=0.0)
+    assert ex.state["kept"] == 1
+    assert "-0.0" not in ex.readout.value and "-0.0" not in ex._ax_after.title.get_text()
+    assert "after: <b>0.000</b> nats" in ex.readout.value
+
+
 @pytest.mark.parametrize("prompt,needle", [("", "empty"), ("hello WORLD", "not in the vocabulary")])
 def test_bad_prompt_shows_a_message_and_raises_nothing(gpt, tok, prompt, needle):
     ex = sampling_explorer(gpt, tok, prompt="hello")

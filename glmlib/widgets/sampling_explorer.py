@@ -311,7 +311,7 @@ class SamplingExplorer(Explorer):
             self._labels = [visible(self.tokenizer.itos[i]) for i in order.tolist()]
             self._fig.set_char_ticks(self._ax_cum, "x", self._labels, fontsize=9, marks=False)
             self._ax_before.set_title(
-                f"Before warping (temperature 1): entropy {st['entropy_before']:.2f} nats, "
+                f"Before warping (temperature 1): entropy {_nats(st['entropy_before']):.2f} nats, "
                 f"{self.V} tokens. Context: \u2026{readable_text(st['context'][-40:])}", fontsize=10)
             self._bars_before.set_verts(bar_verts(before))
         self._bars_before.set_facecolor(np.where(kept[:, None], _rgba(KEPT_COLOR), _rgba(REMOVED_COLOR)))
@@ -328,7 +328,7 @@ class SamplingExplorer(Explorer):
         self._k_line.set_xdata([last_kept + 0.5, last_kept + 0.5])
         self._ax_after.title.set_text(
             f"After warping ({_short(s)}): {st['kept']} of {self.V} kept, "
-            f"entropy {st['entropy']:.2f} nats")
+            f"entropy {_nats(st['entropy']):.2f} nats")
         self._ax_after.title.set_fontsize(10)
         self._error_text.set_visible(False)
         # what the picture shows, read back from the artists
@@ -341,11 +341,16 @@ class SamplingExplorer(Explorer):
         note = (f" The prompt has {len(self.prompt.value)} characters; the model sees only the last "
                 f"{self.block_size} (its block_size)." if st["cropped"] else "")
         self.readout.value = (
-            f"<div style='font-family:monospace'>entropy before: <b>{st['entropy_before']:.3f}</b> nats "
-            f"&middot; after: <b>{st['entropy']:.3f}</b> nats &middot; kept <b>{st['kept']}</b> of "
+            f"<div style='font-family:monospace'>entropy before: <b>{_nats(st['entropy_before']):.3f}</b> nats "
+            f"&middot; after: <b>{_nats(st['entropy']):.3f}</b> nats &middot; kept <b>{st['kept']}</b> of "
             f"{self.V} tokens &middot; {_describe(s)}</div>"
             + (f"<div style='color:#555'><small>{html_escape(note)}</small></div>" if note else ""))
         self.image.value = self._fig.render()
+
+
+def _nats(h: float) -> float:
+    """An entropy for display: one kept token gives -0.0 (``-(1 * 0)``), shown as 0."""
+    return max(0.0, h)
 
 
 def _heights(collection: Any) -> np.ndarray:
