@@ -1,22 +1,22 @@
-"""The generation explorer and the surprise view in a real browser (JupyterLab, headless Chromium).
+"""The generation explorer (notebook 07) and the surprise view (notebook 08) in a real browser.
 
-Same machinery as tests/test_browser.py (a temporary JupyterLab root, the
-notebook run with Run All Cells, the explorer found by its CSS class), on the
-small notebook tests/browser/generation.py. Without Chromium the tests are
-skipped, unless ``CI`` is set, in which case they fail.
+Same machinery as tests/test_browser.py: the course notebook is copied into a
+temporary JupyterLab root, run with Run All Cells, and the explorer is found
+by its CSS class and driven with the mouse and keyboard. Without Chromium the
+tests are skipped, unless ``CI`` is set, in which case they fail.
 """
 from __future__ import annotations
 
+import re
 import time
-from pathlib import Path
 
 import pytest
-from test_browser import (REDRAW_S, browser, chromium, image_loaded, image_src, install_notebook,  # noqa: F401
-                          lab, open_and_run_all, settle, shot, sync_playwright_cls, wait_for_new_image)
+from test_browser import (NOTEBOOKS, REDRAW_S, browser, chromium, image_loaded, image_src,  # noqa: F401
+                          install_notebook, lab, open_and_run_all, settle, shot, sync_playwright_cls,
+                          wait_for_new_image)
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = Path(__file__).resolve().parent / "browser" / "generation.py"
 SHOWN = {"\u23ce": "\n", "\u2423": " "}  # the buttons' stand-ins for invisible characters
 
 
@@ -30,8 +30,14 @@ def wait_for_text_change(page, locator, old: str) -> str:
     raise AssertionError(f"the text did not change within {REDRAW_S} s")
 
 
+def perplexity_shown(view) -> float:
+    match = re.search(r"perplexity ([0-9.]+)", view.inner_text())
+    assert match, f"no perplexity in the view: {view.inner_text()[:300]!r}"
+    return float(match.group(1))
+
+
 def test_clicking_a_candidate_adds_that_character(browser, lab):
-    notebook = install_notebook(NOTEBOOK, lab)
+    notebook = install_notebook(NOTEBOOKS / "07_generation_and_sampling", lab)
     context, page, ex, external = open_and_run_all(browser, lab, notebook, "glm-generation-explorer")
     try:
         shot(ex, "generation_explorer_before.png")
@@ -63,11 +69,12 @@ def test_clicking_a_candidate_adds_that_character(browser, lab):
 
 
 def test_surprise_view_shows_the_position_chosen(browser, lab):
-    notebook = install_notebook(NOTEBOOK, lab)
+    notebook = install_notebook(NOTEBOOKS / "08_inside_the_model", lab)
     context, page, view, external = open_and_run_all(browser, lab, notebook, "glm-surprise-view")
     try:
         colored = view.locator(".glm-surprise-text")
-        assert colored.locator("span").count() > 50  # one coloured span per character
+        assert colored.locator("span").count() > 400  # one coloured span per character of the 500
+        assert perplexity_shown(view) < 10  # real Shakespeare: the model is rarely very surprised
         src = settle(page, view)
         slider = view.locator(".widget-slider").filter(has_text="position").first
         slider.locator(".noUi-handle").first.focus()
@@ -78,10 +85,10 @@ def test_surprise_view_shows_the_position_chosen(browser, lab):
         value = int(slider.locator(".widget-readout").inner_text())
         assert value > 1 and f"position {value}:" in view.inner_text()
         shot(view, "surprise_view_position.png")
-        view.locator("select").first.select_option(label="shuffled")
+        view.locator("select").first.select_option(label="real, characters shuffled")
         wait_for_text_change(page, colored, colored.inner_text())
         settle(page, view)
-        assert "hatW" in colored.inner_text()
+        assert perplexity_shown(view) > 100  # the same characters in no order: the model is lost
         assert image_loaded(view)
         shot(view, "surprise_view_shuffled.png")
         assert not external, f"the page tried to reach the network: {external[:5]}"
