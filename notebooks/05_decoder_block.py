@@ -978,11 +978,12 @@ print("with dropout the final validation loss is lower:", drop["val"][-1] < no_d
 #
 # so that `out == x + attn_write + ffn_write`. The other four arguments are
 # callables mapping `(B, T, C)` to `(B, T, C)` (the attention sublayer already
-# applies the causal mask). The checker runs `glmlib`'s `Block` on two blocks
-# with stand-in sublayers and on a real one, records what its attention and
+# applies the causal mask). The checker runs three `glmlib` `Block`s, two
+# with stand-in sublayers and one real, records what their attention and
 # FFN return, and compares. It recognises post-LN wiring, missing residual
-# connections, an FFN that reads the block's input instead of the updated
-# stream, and swapped LayerNorms.
+# connections, sublayers that read the raw stream instead of a normalised
+# copy, an FFN that reads the block's input instead of the updated stream,
+# and swapped LayerNorms.
 
 # %% [raw] jupyter={"source_hidden": true}
 # # BEGIN QUESTION
@@ -1127,8 +1128,9 @@ ex.check_param_count(param_count).require()
 # axis (any number of leading axes) and applies the gain `weight` (shape
 # `(C,)`). Not allowed: `F.rms_norm`, `torch.rms_norm`, `nn.RMSNorm` (the
 # checker traps them). The checker compares with PyTorch's `nn.RMSNorm` on
-# five inputs (a gain, shifted values, $\epsilon = 0.1$ with small values, a
-# zero vector, $C = 1$) and recognises a subtracted mean (that is LayerNorm),
+# five inputs (plain random vectors, shifted values with a gain,
+# $\epsilon = 0.1$ with small values, a zero vector next to a constant one,
+# $C = 1$) and recognises a subtracted mean (that is LayerNorm),
 # $\epsilon$ outside the square root or missing, the sum instead of the mean,
 # the wrong axis and a missing gain.
 
