@@ -6,6 +6,7 @@ can run a worked solution or a catalogued wrong answer through its checker.
 """
 from __future__ import annotations
 
+import linecache
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +81,13 @@ def questions(notebook: str | Path) -> dict[str, Question]:
     return found
 
 
-def run_code(code: str, namespace: dict | None = None) -> dict:
-    """Execute ``code`` in ``namespace`` (a fresh one by default) and return the namespace."""
+def run_code(code: str, namespace: dict | None = None, filename: str = "<learner>") -> dict:
+    """Execute ``code`` in ``namespace`` (a fresh one by default) and return the namespace.
+
+    The code is registered with ``linecache`` under ``filename``, as a notebook
+    cell is, so that a checker can read the learner's source.
+    """
     namespace = {} if namespace is None else namespace
-    exec(compile(code, "<exercise>", "exec"), namespace)
+    linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
+    exec(compile(code, filename, "exec"), namespace)
     return namespace

