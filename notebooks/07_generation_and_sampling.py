@@ -33,14 +33,19 @@
 #    `glmlib.sampling` against Hugging Face's logits warpers;
 # 4. look at what each setting does to a real next-character distribution,
 #    and play with them in the sampling explorer;
-# 5. *measure* the trade-off between diversity and likelihood across a grid
+# 5. step through generation in the generation explorer, force characters
+#    and compare branches;
+# 6. *measure* the trade-off between diversity and likelihood across a grid
 #    of settings;
-# 6. make generation reproducible with seeds;
-# 7. in the exercises, write top-k, top-p and min-p filters yourself, and a
+# 7. make generation reproducible with seeds;
+# 8. in the exercises, write top-k, top-p and min-p filters yourself, and a
 #    repetition penalty against greedy decoding's loops.
 #
 # **Builds on:** sampling from a bigram (01), the GPT (05) and the trained
 # model shipped with the course (06).
+#
+# **Notation.** As everywhere in the course, $T$ is the length of a sequence
+# (time) and the temperature is $\tau$ (tau).
 
 # %%
 import math
@@ -69,7 +74,8 @@ def encode(text: str) -> torch.Tensor:
 @torch.no_grad()
 def next_logits(context: str) -> torch.Tensor:
     """The model's logits for the character after ``context``: shape (V,)."""
-    ids = encode(context)[:, -block_size:]
+    ids = encode(context)  # (1, T): the contexts of this notebook are shorter than block_size
+    assert ids.shape[1] <= block_size
     return model(ids)[0][0, -1]
 
 # %% [markdown]
@@ -80,26 +86,48 @@ def next_logits(context: str) -> torch.Tensor:
 # Generating reads it the other way: draw $x_{t} \sim P(\cdot \mid x_{<t})$,
 # append it, and repeat. Each step:
 #
-# 1. take the context: the last tokens, at most `block_size` of them (the
-#    model has position embeddings for `block_size` positions only);
+# 1. take the context: the tokens from `window_start(n, block_size)` on,
+#    where $n$ is the number of tokens so far (the rule is explained just
+#    below);
 # 2. run the model and keep the logits at the **last** position, $z \in
 #    \mathbb{R}^V$: the prediction for the next token;
-# 3. turn them into probabilities $p = \mathrm{softmax}(z / T)$ and draw
+# 3. turn them into probabilities $p = \mathrm{softmax}(z / \tau)$ and draw
 #    one token (or take the argmax);
 # 4. append it to the sequence.
 #
-# Where exactly the context starts once the text is longer than
-# `block_size` is a detail that notebook 08 explains
-# (`glmlib.model.window_start`); we use the same rule here so that our loop
-# can be compared with `model.generate` token for token.
+# **Where the context starts.** The model has position embeddings for
+# `block_size` positions only (notebook 05), so it never sees more than
+# `block_size` tokens. While the text fits, the context is all of it. The
+# obvious rule for a longer text would slide the window one token per step,
+# always keeping the last `block_size` tokens (`idx[:, -block_size:]`).
+# `generate` uses a different rule, `glmlib.model.window_start`: the context
+# grows until it is full; when the next token would not fit, it restarts from
+# the last `block_size // 2` tokens and grows again. Notebook 08 shows why (it
+# lets a KV cache keep its work between restarts). Here is where the context
+# starts and how long it is for a few text lengths $n$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'tokens so far n':>16}{'context starts at':>19}{'context length':>16}")
+for n in (7, 128, 129, 130, 192, 193, 194):
+    start = window_start(n, block_size)
+    print(f"{n:>16}{start:>19}{n - start:>16}")
+
+# %% [markdown]
+# Up to $n = 128$ the context is the whole text; at $n = 129$ it would hold
+# 129 tokens, so it restarts with the last 64 (from position 65) and grows
+# again, to 128 at $n = 193$; at $n = 194$ it restarts once more. Our loop
+# takes the rule as an argument, `context_start`, so that we can try the
+# sliding rule too:
 
 # %%
 @torch.no_grad()
 def generate_from_scratch(model, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                          generator: torch.Generator | None = None) -> torch.Tensor:
-    """Append max_new_tokens tokens to idx (B, T), one forward pass per token."""
+                          generator: torch.Generator | None = None, context_start=window_start) -> torch.Tensor:
+    """Append max_new_tokens tokens to idx (B, T), one forward pass per token.
+    context_start(n, block_size) says where the context starts when n tokens exist."""
     for _ in range(max_new_tokens):
-        start = window_start(idx.shape[1], model.config.block_size)
+        start = context_start(idx.shape[1], model.config.block_size)
         logits, _ = model(idx[:, start:])  # (B, T', V)
         last = logits[:, -1, :]  # (B, V): the prediction for the next token
         if temperature == 0:
@@ -121,10 +149,35 @@ print("from scratch == model.generate, token for token:", torch.equal(ours, thei
 print(tokenizer.decode(ours[0]))
 
 # %% [markdown]
-# The two agree exactly because they do the same arithmetic and draw their
-# random numbers from identically seeded generators. (`model.generate`
-# defaults to `use_cache=True`, which reuses work between steps; notebook 08
-# shows it gives the same tokens, faster.)
+# The two agree exactly because they follow the same context rule, do the
+# same arithmetic and draw their random numbers from identically seeded
+# generators. (`model.generate` defaults to `use_cache=True`, which reuses
+# work between steps; notebook 08 shows it gives the same tokens, faster.)
+#
+# The rule matters. With the sliding window instead, the same loop and the
+# same seed agree with `generate` only while the text fits in the window:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def sliding_start(n: int, block_size: int) -> int:
+    """The last block_size tokens: the context of idx[:, -block_size:]."""
+    return max(0, n - block_size)
+
+
+slid = generate_from_scratch(model, prompt, 150, generator=torch.Generator().manual_seed(1),
+                             context_start=sliding_start)  # (1, 157): a prefix of the 207 tokens above
+differ = (slid[0] != theirs[0, :slid.shape[1]]).nonzero()
+print("sliding window == model.generate, token for token:", len(differ) == 0)
+print(f"first token that differs: position {differ[0].item()} (the window restarts when n = 129 tokens exist)")
+
+# %% [markdown]
+# The token at position 129 is the first one drawn from a different
+# context: the sliding window shows the model 128 tokens, `generate` 64. The
+# two distributions differ a little, so for a few steps the same random
+# numbers still pick the same characters, until at position 132 they pick
+# different ones, and from there the texts go their own ways. Neither rule
+# is wrong; they are different generators, and a token-for-token comparison
+# needs the same rule.
 #
 # ## 2. Greedy decoding, and why it repeats
 #
@@ -168,7 +221,7 @@ sampled_text = tokenizer.decode(model.generate(prompt, 600, generator=torch.Gene
 # NBVAL_CHECK_OUTPUT
 print(greedy_text[:350])
 print("...")
-for name, sample_text in (("greedy", greedy_text), ("sampled at T=1", sampled_text)):
+for name, sample_text in (("greedy", greedy_text), ("sampled at τ=1", sampled_text)):
     phrase, count = top_phrase(sample_text)
     print(f"{name:>15}: distinct 4-grams {distinct_fraction(sample_text):.2f}; the most frequent "
           f"3-word phrase appears {count} time{'s' if count > 1 else ''}: {phrase!r}")
@@ -178,22 +231,22 @@ for name, sample_text in (("greedy", greedy_text), ("sampled at T=1", sampled_te
 #
 # Sampling from $\mathrm{softmax}(z)$ gives varied text, but every now and
 # then it draws an unlikely character, and one bad character can derail the
-# rest. Temperature $T > 0$ rescales the logits before the softmax:
+# rest. Temperature $\tau > 0$ rescales the logits before the softmax:
 #
 # $$
-# p_i(T) = \frac{e^{z_i / T}}{\sum_{j=1}^{V} e^{z_j / T}}.
+# p_i(\tau) = \frac{e^{z_i / \tau}}{\sum_{j=1}^{V} e^{z_j / \tau}}.
 # $$
 #
-# Ratios of probabilities become $p_i / p_j = e^{(z_i - z_j)/T}$: with
-# $T < 1$ the gaps grow and the distribution sharpens (as $T \to 0$ it puts
-# all its mass on the argmax, which is why $T = 0$ means greedy); with
-# $T > 1$ the gaps shrink and it flattens (as $T \to \infty$ it becomes
-# uniform). $T = 1$ leaves the model's own distribution. Temperature never
+# Ratios of probabilities become $p_i / p_j = e^{(z_i - z_j)/\tau}$: with
+# $\tau < 1$ the gaps grow and the distribution sharpens (as $\tau \to 0$ it puts
+# all its mass on the argmax, which is why $\tau = 0$ means greedy); with
+# $\tau > 1$ the gaps shrink and it flattens (as $\tau \to \infty$ it becomes
+# uniform). $\tau = 1$ leaves the model's own distribution. Temperature never
 # removes a token: every probability stays positive.
 #
 # From scratch it is one division. `glmlib.sampling.apply_temperature` does
-# the same (and greedy at $T = 0$), as does Hugging Face's
-# `TemperatureLogitsWarper` (which only accepts $T > 0$):
+# the same (and greedy at $\tau = 0$), as does Hugging Face's
+# `TemperatureLogitsWarper` (which only accepts $\tau > 0$):
 
 # %%
 from transformers import TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
@@ -205,17 +258,19 @@ def temperature_from_scratch(logits: torch.Tensor, temperature: float) -> torch.
 
 context = "ROMEO:\nI will "
 z = next_logits(context)  # (V,)
-for T in (0.5, 1.0, 2.0):
-    mine = temperature_from_scratch(z, T)
-    assert torch.allclose(mine, apply_temperature(z, T))
-    assert torch.allclose(mine, TemperatureLogitsWarper(T)(None, z[None])[0])
-print("temperature: from scratch == glmlib == Hugging Face for T in 0.5, 1, 2")
+for tau in (0.5, 1.0, 2.0):
+    mine = temperature_from_scratch(z, tau)
+    assert torch.allclose(mine, apply_temperature(z, tau))
+    assert torch.allclose(mine, TemperatureLogitsWarper(tau)(None, z[None])[0])
+print("temperature: from scratch == glmlib == Hugging Face for τ in 0.5, 1, 2")
 
 # %% [markdown]
 # What the model predicts after "ROMEO:\nI will " (the first letter of the
-# next word), at three temperatures; the grey line is the entropy
-# $H = -\sum_i p_i \ln p_i$ in nats, a measure of how spread out the
-# distribution is ($\ln V$ at most, for uniform):
+# next word), at three temperatures. Each panel's title gives the
+# distribution's **entropy** $H = -\sum_i p_i \ln p_i$ in nats, a measure of
+# how spread out it is: 0 when one token has all the probability, $\ln V$
+# for a uniform distribution. The plot below follows the entropy as the
+# temperature moves:
 
 # %%
 def plot_distributions(ax, probs: torch.Tensor, title: str, top: int = 20) -> None:
@@ -229,9 +284,9 @@ def plot_distributions(ax, probs: torch.Tensor, title: str, top: int = 20) -> No
 
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.3), sharey=True)
-for ax, T in zip(axes, (0.5, 1.0, 2.0)):
-    p = torch.softmax(apply_temperature(z, T), dim=-1)
-    plot_distributions(ax, p, f"T = {T}: entropy {entropy(apply_temperature(z, T)):.2f} nats")
+for ax, tau in zip(axes, (0.5, 1.0, 2.0)):
+    p = torch.softmax(apply_temperature(z, tau), dim=-1)
+    plot_distributions(ax, p, f"τ = {tau}: entropy {entropy(apply_temperature(z, tau)):.2f} nats")
     ax.set_xlabel("next character (most likely first)")
 axes[0].set_ylabel("probability")
 fig.suptitle(f"Temperature reshapes the next-character distribution after {context!r}", y=1.03)
@@ -240,11 +295,11 @@ plt.show()
 # %%
 temps = torch.linspace(0.05, 3.0, 60)
 fig, ax = plt.subplots(figsize=(6, 3.2))
-ax.plot(temps, [entropy(z / T).item() for T in temps])
+ax.plot(temps, [entropy(z / tau).item() for tau in temps], label="entropy after the temperature")
 ax.axhline(math.log(V), color="gray", ls="--", label=rf"$\ln V$ = {math.log(V):.2f} (uniform)")
-ax.axvline(1.0, color="gray", ls=":", label="T = 1 (the model as trained)")
+ax.axvline(1.0, color="gray", ls=":", label="τ = 1 (the model as trained)")
 ax.set(title="Entropy of the next-character distribution vs temperature",
-       xlabel="temperature T", ylabel="entropy (nats)")
+       xlabel="temperature τ", ylabel="entropy (nats)")
 ax.legend()
 plt.show()
 
@@ -340,19 +395,19 @@ for name, ctx in contexts.items():
 from transformers import LogitsProcessorList
 
 settings = [(0.7, None, None), (1.2, 10, None), (1.0, None, 0.9), (1.5, 20, 0.8)]
-for T, k, p in settings:
-    hf = LogitsProcessorList([TemperatureLogitsWarper(T)]
+for tau, k, p in settings:
+    hf = LogitsProcessorList([TemperatureLogitsWarper(tau)]
                              + ([TopKLogitsWarper(top_k=k)] if k else [])
                              + ([TopPLogitsWarper(top_p=p)] if p else []))
-    same = torch.allclose(warp(z, T, k, p), hf(None, z[None])[0])
-    print(f"temperature={T}, top_k={k}, top_p={p}: glmlib == Hugging Face: {same}")
+    same = torch.allclose(warp(z, tau, k, p), hf(None, z[None])[0])
+    print(f"temperature={tau}, top_k={k}, top_p={p}: glmlib == Hugging Face: {same}")
 
 # %%
-panels = [("the model (T = 1)", 1.0, None, None), ("T = 0.6", 0.6, None, None), ("T = 1.5", 1.5, None, None),
-          ("top-k = 5", 1.0, 5, None), ("top-p = 0.8", 1.0, None, 0.8), ("T = 1.5, then top-p = 0.8", 1.5, None, 0.8)]
+panels = [("the model (τ = 1)", 1.0, None, None), ("τ = 0.6", 0.6, None, None), ("τ = 1.5", 1.5, None, None),
+          ("top-k = 5", 1.0, 5, None), ("top-p = 0.8", 1.0, None, 0.8), ("τ = 1.5, then top-p = 0.8", 1.5, None, 0.8)]
 fig, axes = plt.subplots(2, 3, figsize=(13, 6), sharey=True)
-for ax, (title, T, k, p) in zip(axes.flat, panels):
-    kept = torch.softmax(warp(z, T, k, p), dim=-1)
+for ax, (title, tau, k, p) in zip(axes.flat, panels):
+    kept = torch.softmax(warp(z, tau, k, p), dim=-1)
     n_kept = int((kept > 0).sum())
     plot_distributions(ax, kept, f"{title}: {n_kept} of {V} tokens possible")
 for ax in axes[:, 0]:
@@ -367,10 +422,13 @@ plt.show()
 # ## 7. The sampling explorer
 #
 # Try it yourself: the explorer shows the next-character distribution after
-# a prompt, and a sample generated with the settings on the sliders. Move
-# the temperature to 0 and watch the text become greedy (and repetitive);
-# push it up and watch it fall apart; then add top-k or top-p and see how
-# much higher the temperature can go before the text breaks.
+# a prompt, before and after the settings on the sliders, and redraws as
+# soon as a slider moves. The text below the plot changes only when you
+# click **generate**: it continues the prompt with the current settings and
+# seed. Move the temperature to 0 and watch a single bar remain; click
+# *generate* and the text is greedy (and repetitive). Push the temperature
+# up, generate again, and watch the text fall apart; then add top-k or top-p
+# and see how much higher the temperature can go before the text breaks.
 
 # %%
 from glmlib.widgets import sampling_explorer
@@ -378,11 +436,87 @@ from glmlib.widgets import sampling_explorer
 sampling_explorer(model, tokenizer)
 
 # %% [markdown]
+# ### Step through generation, and branch
+#
+# The sampling explorer shows one step. The **generation explorer** walks the
+# loop of section 1 one character at a time. For the step shown it draws the
+# candidates: light blue is the model's own probability, orange is after
+# temperature, top-k and top-p, dark blue is the character chosen. The buttons
+# offer the ten most likely characters; *any token* offers the whole
+# vocabulary.
+#
+# * **step** / **step 10** choose with the settings on the sliders; **undo**
+#   takes a character back (and the random generator with it); **reset**
+#   starts a new path from the prompt, and the old one stays in the table at
+#   the bottom.
+# * **Click a candidate** to force it. At the next step it extends the text;
+#   at an earlier step (move *step shown*) it starts a **branch**, and the
+#   path it left stays listed, so you can compare.
+# * **add greedy path** lists the greedy continuation, as long as your path.
+#   The table compares each path's log-probability under the model and its
+#   surprise per character, $-\log P$ averaged over the characters; the text
+#   is coloured by each character's rank under the model (green: the model's
+#   first guess).
+# * The lower plot follows the path: each character's surprise $-\log P$
+#   and, in purple, how many tokens the *current* settings keep at each step.
+#   Move top-p and watch that count rise after a space or a line break, where
+#   the model is unsure, and fall to a few inside a word.
+#
+# (The explorer's own labels write the temperature as "T".) Try it: step 30
+# characters, go back to step 3, force an unlikely character, step on; then
+# add the greedy path and compare the rows.
+
+# %%
+from glmlib.widgets import generation_explorer
+
+generation_explorer(model, tokenizer, prompt="ROMEO:\n", top_p=0.95, seed=0)
+
+# %% [markdown]
+# The explorer has no sampling code of its own: each step is computed exactly
+# as `model.generate` computes it (the same context rule, the same one-token
+# steps with a cache, the same random draws). With fixed settings and seed
+# its text *is* `generate`'s text, here 300 characters long, past
+# `block_size` and three restarts of the context:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gx = generation_explorer(model, tokenizer, prompt="ROMEO:\n", temperature=0.8, top_k=20, seed=7)
+gx.step(300)  # what the step button does, 300 times
+out = model.generate(encode("ROMEO:\n"), 300, temperature=0.8, top_k=20,
+                     generator=torch.Generator().manual_seed(7))
+print("explorer's path == model.generate, token for token:",
+      gx.state["tokens"] == out[0, len("ROMEO:\n"):].tolist())
+
+# %% [markdown]
+# The same comparison as the explorer's table, in code: go back to the first
+# step, force an unlikely first character (a branch), let sampling continue
+# from there, and add the greedy path.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gx.view.value = 1  # show the first step
+gx.force(tokenizer.stoi["Z"])  # force "Z" there: a branch
+gx.step(299)
+gx.add_greedy_path()
+print(f"the forced 'Z' alone: log P = {gx.paths[1].steps[0].log_prob:.2f} nats")
+print(f"{'path':<24}{'chars':>6}{'log P':>9}{'nats/char':>11}   begins")
+for p in gx.state["paths"]:
+    print(f"{p['label'].split(',')[0]:<24}{p['steps']:>6}{p['log_prob']:>9.1f}{p['surprise']:>11.2f}   "
+          f"{p['generated'][:30]!r}")
+
+# %% [markdown]
+# Greedy is by far the most likely path under the model (0.74 nats per
+# character), and it is the one that loops ("of the world of the world"), as
+# in section 2. The forced "Z" alone costs 9.5 nats, yet the model recovers
+# at once: it turns the Z into "Zounds", and the branch ends at 1.20 nats per
+# character, close to the sampled path's 1.15.
+
+# %% [markdown]
 # ## 8. Diversity against likelihood, measured
 #
 # Each setting trades two things off. **Likelihood**: how probable the model
 # itself finds the generated text, measured as the mean log-probability per
-# character under the untouched model ($T = 1$, no filtering):
+# character under the untouched model ($\tau = 1$, no filtering):
 # $\frac{1}{n}\sum_t \log P(x_t \mid x_{<t})$. Higher means "safer", more
 # typical text. **Diversity**: how varied the text is, measured as the
 # fraction of distinct character 4-grams among all the 4-grams of the
@@ -405,12 +539,12 @@ def measure(ids: torch.Tensor) -> tuple[float, float]:
 n_samples, length = 16, block_size - 1
 start = torch.tensor(tokenizer.encode("\n") * n_samples)[:, None]  # (16, 1)
 grid = ([("greedy", 0.0, None, None)]
-        + [(f"T={T}", T, None, None) for T in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5)]
+        + [(f"τ={tau}", tau, None, None) for tau in (0.4, 0.6, 0.8, 1.0, 1.2, 1.5)]
         + [(f"p={p}", 1.0, None, p) for p in (0.3, 0.5, 0.7, 0.9, 0.95)]
         + [(f"k={k}", 1.0, k, None) for k in (2, 5, 10, 20)])
 results = {}
-for name, T, k, p in tqdm(grid, desc="sampling"):
-    ids = model.generate(start, length, temperature=T, top_k=k, top_p=p,
+for name, tau, k, p in tqdm(grid, desc="sampling"):
+    ids = model.generate(start, length, temperature=tau, top_k=k, top_p=p,
                          generator=torch.Generator().manual_seed(0))
     results[name] = measure(ids)
 
@@ -426,8 +560,8 @@ for name, (ll, div) in list(results.items()) + [("real text", real)]:
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharex=True, sharey=True)
-families = [("T=", "C3", "Temperature sweep"), ("p=", "C0", "Top-p sweep at T = 1"),
-            ("k=", "C2", "Top-k sweep at T = 1")]
+families = [("τ=", "C3", "Temperature sweep"), ("p=", "C0", "Top-p sweep at τ = 1"),
+            ("k=", "C2", "Top-k sweep at τ = 1")]
 for ax, (prefix, color, title) in zip(axes, families):
     names = [n for n in results if n.startswith(prefix)]
     xs, ys = [results[n][1] for n in names], [results[n][0] for n in names]
@@ -435,7 +569,7 @@ for ax, (prefix, color, title) in zip(axes, families):
     for i, (n, x_, y_) in enumerate(zip(names, xs, ys)):  # top-p's close points: labels on alternate sides
         offset, align = ((-7, -11), "right") if prefix == "p=" and i % 2 else ((7, -3), "left")
         ax.annotate(n, (x_, y_), textcoords="offset points", xytext=offset, fontsize=8, color=color, ha=align)
-    ax.plot(results["greedy"][1], results["greedy"][0], "k^", ms=9, label="greedy (T = 0)")
+    ax.plot(results["greedy"][1], results["greedy"][0], "k^", ms=9, label="greedy (τ = 0)")
     ax.plot(real[1], real[0], "*", color="C1", ms=16, label="real Shakespeare (validation)")
     ax.set_xlabel("diversity: fraction of distinct 4-grams")
     ax.set_title(title)
@@ -450,7 +584,7 @@ plt.show()
 # under the model and the least diverse: the same few phrases over and over,
 # and the very same text in all 16 samples. Lowering the temperature, or narrowing the nucleus or $k$, buys
 # likelihood with diversity; raising them does the opposite, and past
-# $T = 1$ the likelihood falls fast, because the flattened distribution hands
+# $\tau = 1$ the likelihood falls fast, because the flattened distribution hands
 # real probability to characters the model considers wrong.
 #
 # Now look at the star. Real Shakespeare is far *less* likely under the
@@ -458,8 +592,8 @@ plt.show()
 # probable text, so decoding that maximises likelihood produces something
 # unlike it (Holtzman et al. made the same observation about GPT-2, and
 # proposed top-p in response). If the model were perfect, its samples at
-# $T = 1$ would be distributed exactly like real text and land on the star
-# on both axes; the distance between the $T = 1$ point and the star shows
+# $\tau = 1$ would be distributed exactly like real text and land on the star
+# on both axes; the distance between the $\tau = 1$ point and the star shows
 # how far our small model is from that.
 #
 # ## 9. Seeds and reproducibility
@@ -813,8 +947,11 @@ ex.check_repetition_penalty(repetition_penalty).require()
 # ## Summary
 #
 # * Generation is a loop: run the model on the context, take the last
-#   position's logits, pick a token, append, repeat.
-# * Greedy decoding ($T = 0$) is deterministic and gets stuck repeating
+#   position's logits, pick a token, append, repeat. Past `block_size` the
+#   context follows a rule (`window_start`: restart from the last half when
+#   full), and two loops match token for token only if they follow the same
+#   rule.
+# * Greedy decoding ($\tau = 0$) is deterministic and gets stuck repeating
 #   itself.
 # * Temperature divides the logits: below 1 sharpens, above 1 flattens.
 #   Top-k keeps a fixed number of tokens (ties kept); top-p keeps the
@@ -827,6 +964,9 @@ ex.check_repetition_penalty(repetition_penalty).require()
 # * Across settings, diversity and likelihood pull against each other, and
 #   real text is less likely than the safest samples: good generation aims at
 #   text that looks like the data, not at the most probable text.
+# * The generation explorer shows the choices that make a text, one step at
+#   a time: forcing one character starts a branch, and the table compares the
+#   paths' likelihoods.
 # * A `torch.Generator` with a fixed seed makes every sample reproducible.
 #
 # **Next, notebook 08:** inside the trained model (what its attention heads
