@@ -68,7 +68,8 @@ def test_worked_solution_passes_quickly_leaving_the_random_state(stem: str, name
     before = torch.get_rng_state()
     start = time.perf_counter()
     run_code(q.test, env)
-    assert time.perf_counter() - start < 60.0, "a checker must answer within a minute"
+    limit = 60.0 if name == "q06_train_loop" else 5.0  # the training loop trains a model
+    assert time.perf_counter() - start < limit, f"the checker took more than {limit:g} s"
     assert torch.equal(torch.get_rng_state(), before), "the checker changed the global random state"
 
 

@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import attention as _attention
-from .checking import Case, CheckResult, Mistake, call_learner, failed, passed, require_callable
-from .diagnosing import forbidden, loops_in, run_diagnosed
+from .checking import Case, CheckResult, Mistake, call_learner, failed, passed, require_callable, forbidden
+from .diagnosing import loops_in, run_diagnosed
 
 NAN = float("nan")
 

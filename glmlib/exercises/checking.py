@@ -203,6 +203,42 @@ def forbid(shortcuts: Sequence[Shortcut]) -> Iterator[None]:
             setattr(s.owner, s.attribute, original)
 
 
+class _Namespace:
+    """A dict seen as an object, so that a ``Shortcut`` can swap one of its entries."""
+
+    def __init__(self, names: dict) -> None:
+        object.__setattr__(self, "_names", names)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._names[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._names[name] = value
+
+
+def forbidden(fn: object, targets: Sequence[tuple[object, str, str, str]]) -> list[Shortcut]:
+    """Shortcuts for ``(owner, attribute, label, hint)`` targets, plus their aliases in ``fn``'s globals.
+
+    A notebook that ran ``from glmlib.masks import causal_mask`` holds its own
+    name for the function; swapping ``glmlib.masks.causal_mask`` alone would
+    miss it, so every global of the learner's module bound to the very same
+    object is trapped as well.
+    """
+    shortcuts = [Shortcut(owner, attribute, label, hint) for owner, attribute, label, hint in targets]
+    names = getattr(fn, "__globals__", None)
+    if isinstance(names, dict):
+        originals = [(getattr(owner, attribute), label, hint) for owner, attribute, label, hint in targets]
+        namespace = _Namespace(names)
+        for name, value in list(names.items()):
+            for original, label, hint in originals:
+                if value is original:
+                    shortcuts.append(Shortcut(namespace, name, label, hint))
+    return shortcuts
+
+
 # ------------------------------------------------------------------ running
 
 def call_learner(exercise: str, fn: Callable, case: Case,

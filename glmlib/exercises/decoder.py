@@ -8,7 +8,6 @@ notebook, not here.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 import torch
@@ -16,8 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import model as _model
-from .checking import Case, CheckResult, Mistake, same
-from .diagnosing import forbidden, run_diagnosed
+from .checking import Case, CheckResult, Mistake, same, forbidden
+from .diagnosing import run_diagnosed
 
 Sublayer = Callable[[torch.Tensor], torch.Tensor]
 

@@ -1,8 +1,5 @@
 """Helpers the checkers of notebooks 03-05 add on top of ``checking``.
 
-- ``forbidden``: traps a forbidden function both where it lives (``torch.softmax``)
-  and under any name the learner's notebook imported it by
-  (``from glmlib.attention import scaled_dot_product_attention``).
 - ``run_diagnosed``: ``run_cases`` with one more step: when a wrong answer matches
   none of a case's known ``Mistake`` values, a ``diagnose`` function may still
   recognise what it looks like from its properties (a row that does not sum to
@@ -22,42 +19,6 @@ from .checking import Case, CheckResult, Shortcut, call_learner, failed, judge, 
     require_callable, same, source_of
 
 Diagnose = Callable[[Case, Any], "str | None"]
-
-
-class _Namespace:
-    """A dict seen as an object, so that a ``Shortcut`` can swap one of its entries."""
-
-    def __init__(self, names: dict) -> None:
-        object.__setattr__(self, "_names", names)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._names[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._names[name] = value
-
-
-def forbidden(fn: object, targets: Sequence[tuple[object, str, str, str]]) -> list[Shortcut]:
-    """Shortcuts for ``(owner, attribute, label, hint)`` targets, plus their aliases in ``fn``'s globals.
-
-    A notebook that ran ``from glmlib.masks import causal_mask`` holds its own
-    name for the function; swapping ``glmlib.masks.causal_mask`` alone would
-    miss it, so every global of the learner's module bound to the very same
-    object is trapped as well.
-    """
-    shortcuts = [Shortcut(owner, attribute, label, hint) for owner, attribute, label, hint in targets]
-    names = getattr(fn, "__globals__", None)
-    if isinstance(names, dict):
-        originals = [(getattr(owner, attribute), label, hint) for owner, attribute, label, hint in targets]
-        namespace = _Namespace(names)
-        for name, value in list(names.items()):
-            for original, label, hint in originals:
-                if value is original:
-                    shortcuts.append(Shortcut(namespace, name, label, hint))
-    return shortcuts
 
 
 def run_diagnosed(exercise: str, fn: Callable, cases: list[Case], diagnose: Diagnose | None = None,

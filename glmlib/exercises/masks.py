@@ -11,15 +11,15 @@ equal. The worked solutions live in the notebook, not here.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from .. import attention as _attention
 from .. import masks as _masks
-from .checking import Case, CheckResult, failed, not_yet
-from .diagnosing import forbidden, loops_in, run_diagnosed
+from .checking import Case, CheckResult, failed, forbidden
+from .diagnosing import loops_in, run_diagnosed
 
 _MASKS_HINT = ("build the mask from `torch.arange`, comparisons, `torch.tril`/`torch.triu` or `torch.where` "
                "(your own from-scratch functions of sections 2 and 3 are fine)")

@@ -481,8 +481,8 @@ def _check_train_loop(exercise: str, fn: Callable[..., float]) -> CheckResult:
     if measured >= TRAIN_LOOP_TARGET:
         near = f" (that is about ln V = {ln_v:.2f}: the model learned nothing)" if measured > ln_v - 0.3 else ""
         return failed(exercise, f"after {cfg.max_iters} steps the validation loss is {measured:.3f}{near}, not "
-                                f"below the target {TRAIN_LOOP_TARGET}; a correct loop (AdamW built from cfg, "
+                                f"below the target {TRAIN_LOOP_TARGET:.2f}; a correct loop (AdamW built from cfg, "
                                 f"the schedule, clipping) gets about 2.2 here")
     return passed(exercise, f"your loop trained the GPT to a validation loss of {measured:.3f} (target: below "
-                            f"{TRAIN_LOOP_TARGET}) in {cfg.max_iters} steps, with the schedule, clipping and "
+                            f"{TRAIN_LOOP_TARGET:.2f}) in {cfg.max_iters} steps, with the schedule, clipping and "
                             f"evaluation as asked")

@@ -5,42 +5,13 @@ Expected values come from PyTorch (``torch.softmax``) and from the tested
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 
 from .. import masks
-from .checking import (Case, CheckResult, Mistake, Shortcut, call_learner, failed, judge, passed,
+from .checking import (Case, CheckResult, Mistake, call_learner, failed, forbidden, judge, passed,
                        require_callable, run_cases)
-
-
-class _NamesOf:
-    """The global names of a learner's function, seen as attributes (so a ``Shortcut`` can trap one)."""
-
-    def __init__(self, names: dict) -> None:
-        object.__setattr__(self, "_names", names)
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self._names[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self._names[name] = value
-
-
-def trap_library_function(fn: Callable, module: Any, attribute: str, hint: str) -> list[Shortcut]:
-    """Shortcuts that trap ``module.attribute``, both as ``module.attribute(...)`` and as a name
-    the learner imported into the notebook (``from module import attribute``)."""
-    original = getattr(module, attribute)
-    shortcuts = [Shortcut(module, attribute, attribute, hint)]
-    names = getattr(fn, "__globals__", None)
-    if isinstance(names, dict):
-        for name, value in list(names.items()):
-            if value is original:
-                shortcuts.append(Shortcut(_NamesOf(names), name, attribute, hint))
-    return shortcuts
 
 
 # ------------------------------------------------------------ next-token probabilities
@@ -126,8 +97,8 @@ def check_causal_row(fn: Callable[[int, int], torch.Tensor]) -> CheckResult:
     problem = require_callable(exercise, fn)
     if problem is not None:
         return problem
-    shortcuts = trap_library_function(fn, masks, "causal_mask",
-                                      "compare `torch.arange(T)` with `i` to build the row yourself")
+    shortcuts = forbidden(fn, [(masks, "causal_mask", "causal_mask",
+                                "compare `torch.arange(T)` with `i` to build the row yourself")])
     cases = _row_cases()
     for case in cases:
         got, early = call_learner(exercise, fn, case, shortcuts)
