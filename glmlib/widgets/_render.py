@@ -24,6 +24,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib import rcParams
 from matplotlib.artist import Artist
+from matplotlib.colors import PowerNorm
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
@@ -36,6 +37,15 @@ from ..data import visible
 DPI = 80
 NO_MARK_PAD = 3.0  # points between an axis without tick marks and its pasted labels
 KEPT_COLOR = "#1f77b4"
+
+# Attention weights are drawn the same way everywhere: Blues on a square-root
+# scale over [0, 1], so that weak but real attention stays visible.
+ATTENTION_CMAP = "Blues"
+
+
+def attention_norm() -> PowerNorm:
+    """The colour scale of every attention map: square root on [0, 1]."""
+    return PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
 AFTER_COLOR = "#ff7f0e"
 REMOVED_COLOR = "#c7c7c7"
 

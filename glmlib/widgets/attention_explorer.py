@@ -8,15 +8,13 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import torch
-from matplotlib.colors import PowerNorm
 from matplotlib.patches import Rectangle
 
-from ._render import (DPI, KEPT_COLOR, Explorer, FigureImage, bar_verts, bars, image_widget,
-                      html_escape, message_html, readable, visible)
+from ._render import (ATTENTION_CMAP, DPI, KEPT_COLOR, Explorer, FigureImage, attention_norm, bar_verts, bars,
+                      html_escape, image_widget, message_html, readable, visible)
 
 DEFAULT_TEXT = "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?"
 ALL_HEADS = "all"
-CMAP = "Blues"
 MAX_TICK_FONT = 10.0  # points; the axes always leave room for labels this large
 
 
@@ -198,7 +196,7 @@ class AttentionExplorer(Explorer):
         f.subplots_adjust(left=0.1, right=0.9, top=0.955, bottom=0.07, hspace=0.22)
         ax, axb = f.subplots(2, 1, sharex=True, height_ratios=[3.2, 1])
         self._ax_map, self._ax_bar = ax, axb
-        self._im = ax.imshow(np.zeros((1, 1)), cmap=CMAP, norm=_norm(), interpolation="nearest",
+        self._im = ax.imshow(np.zeros((1, 1)), cmap=ATTENTION_CMAP, norm=attention_norm(), interpolation="nearest",
                              aspect="auto")
         ax.set_ylabel("query (position attending)")
         ax.set_xticks([])  # the bar chart below carries the key labels
@@ -254,7 +252,7 @@ class AttentionExplorer(Explorer):
             if h >= H:
                 ax.set_visible(False)
                 continue
-            im = ax.imshow(np.zeros((1, 1)), cmap=CMAP, norm=_norm(), interpolation="nearest")
+            im = ax.imshow(np.zeros((1, 1)), cmap=ATTENTION_CMAP, norm=attention_norm(), interpolation="nearest")
             box = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1)
             ax.add_patch(box)
             ax.set_xticks([])
@@ -285,11 +283,6 @@ class AttentionExplorer(Explorer):
                 self._grid.set_char_ticks(ax, "x", list(chars), fs, marks=False, room=MAX_TICK_FONT)
             if h % cols == 0:
                 self._grid.set_char_ticks(ax, "y", list(chars), fs, marks=False, room=MAX_TICK_FONT)
-
-
-def _norm() -> PowerNorm:
-    """Square-root colour scale on [0, 1]: weak but real attention stays visible."""
-    return PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
 
 
 def _grid_shape(H: int) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from matplotlib.colors import ListedColormap
 
 from ..attention import scaled_dot_product_attention
 from ..masks import causal_mask, combine, padding_mask, to_additive
-from ._render import Explorer, FigureImage, image_widget, message_html
+from ._render import ATTENTION_CMAP, Explorer, FigureImage, attention_norm, image_widget, message_html
 
 MAX_T = 16
 ANNOTATE_UP_TO = 12  # above this many positions, cell labels would not fit
@@ -178,7 +178,7 @@ class MaskExplorer(Explorer):
         zeros = np.zeros((1, 1))
         self._images = [axes[0].imshow(zeros, cmap=_BOOL_CMAP, vmin=0, vmax=1),
                         axes[1].imshow(zeros, cmap=_ADD_CMAP, vmin=0, vmax=1)]
-        self._images += [ax.imshow(zeros, cmap="viridis", vmin=0, vmax=1) for ax in axes[2:]]
+        self._images += [ax.imshow(zeros, cmap=ATTENTION_CMAP, norm=attention_norm()) for ax in axes[2:]]
         cax = f.add_axes((0.94, 0.14, 0.01, 0.69))
         f.colorbar(self._images[-1], cax=cax).set_label("attention weight")
         # cell labels as text-shaped markers: one artist each, far faster than T*T Text artists
