@@ -499,7 +499,8 @@ for name, where in (("first letters of words", word_start), ("letters inside a w
 # a step drops from a forward pass over the whole context to one over a
 # single token (plus attending to the cache); over $n$ steps, while the text
 # fits in the window, the work of the linear layers goes from
-# $\sum_{t=1}^{n} t \approx n^2/2$ token passes to $n$. The price is memory: two tensors of shape $(B, H, T, D)$ per layer.
+# $\sum_{t=1}^{n} t \approx n^2/2$ token passes to $n$. The price is
+# memory: two tensors of shape $(B, H, T, D)$ per layer.
 #
 # From scratch, for one attention layer: process a sequence all at once
 # with the causal mask, then one token at a time with a cache, and compare.
@@ -597,8 +598,8 @@ print(tokenizer.decode(sampled_cached[0, :300]))
 # one-token steps on one thread (for tiny products a second thread costs more
 # than it saves) and leaves the uncached path on all of PyTorch's threads. On
 # a busy machine extra threads can slow the uncached path down a lot, so a
-# comparison at default settings measures mostly how threads compete, not
-# the cache.
+# comparison at default settings can end up measuring how threads compete
+# for the cores rather than what the cache saves.
 
 # %%
 t_plain, t_cached = (sorted(seconds[k])[rounds // 2] for k in ("no cache", "cache"))  # medians
