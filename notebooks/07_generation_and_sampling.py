@@ -462,9 +462,8 @@ sampling_explorer(model, tokenizer)
 #   Move top-p and watch that count rise after a space or a line break, where
 #   the model is unsure, and fall to a few inside a word.
 #
-# (The explorer's own labels write the temperature as "T".) Try it: step 30
-# characters, go back to step 3, force an unlikely character, step on; then
-# add the greedy path and compare the rows.
+# Try it: step 30 characters, go back to step 3, force an unlikely character,
+# step on; then add the greedy path and compare the rows.
 
 # %%
 from glmlib.widgets import generation_explorer

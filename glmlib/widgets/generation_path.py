@@ -48,7 +48,7 @@ class Settings:
 
     def short(self) -> str:
         """E.g. ``T 0.80, k 10, p off`` (``greedy`` for temperature 0)."""
-        t = "greedy" if self.temperature == 0 else f"T {self.temperature:.2f}"
+        t = "greedy" if self.temperature == 0 else f"τ {self.temperature:.2f}"
         k = f"k {self.top_k}" if self.top_k is not None else "k off"
         p = f"p {self.top_p:.2f}" if self.top_p is not None else "p off"
         return f"{t}, {k}, {p}"
