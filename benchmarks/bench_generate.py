@@ -1,60 +1,111 @@
-"""Generation speed of the shipped model with and without the KV cache.
+"""Generation speed of the shipped model against Hugging Face's GPT2LMHeadModel.generate.
 
-    python benchmarks/bench_generate.py [--chars 500] [--repeats 5]
+Three contenders take turns, round after round, at each thread count:
+``GPT.generate`` with its KV cache, ``GPT.generate`` without it, and
+``GPT2LMHeadModel.generate`` with its own cache, holding the same weights.
+All sample with the same settings (temperature 0.8, top-k 40) from the same
+prompt for the same number of characters; the context stays within the
+model's 128 positions, which is as far as GPT-2's learned positions go.
+Greedy decoding checks that both models produce the same characters.
+
+``GPT.generate`` runs its cached one-token steps on one thread by design;
+at higher thread counts that holds for the cached contender only.
+
+    python benchmarks/bench_generate.py [--chars 120] [--rounds 10] [--threads 1,all]
 """
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
-from glmlib.model import load_pretrained
+from glmlib.data import CharTokenizer
+from glmlib.model import GPT, load_pretrained
+
+from bench_train import hf_twin, thread_counts
+from interleave import Spread, alternate, ratios, threads
+
+PROMPT = "JULIET:\n"
+SETTINGS = dict(temperature=0.8, top_k=40)
 
 
-def timed_generate(model, prompt: torch.Tensor, n: int, use_cache: bool) -> tuple[float, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    start = time.perf_counter()
-    out = model.generate(prompt, n, temperature=0.8, top_k=40, generator=g, use_cache=use_cache)
-    return time.perf_counter() - start, out
+@dataclass
+class Generation:
+    """Seconds per call of each contender, round by round, at one thread count."""
+    threads: int
+    chars: int
+    times: dict[str, list[float]]
+    same_greedy: bool
+
+    def rate(self, name: str) -> Spread:
+        """Characters per second."""
+        return Spread([self.chars / s for s in self.times[name]])
+
+    def ratio(self, faster: str, slower: str) -> Spread:
+        """How many times faster ``faster`` is than ``slower``, round by round."""
+        return ratios(self.times[slower], self.times[faster])
+
+
+def contenders(model: GPT, hf, prompt: torch.Tensor, chars: int) -> dict[str, Callable[[], torch.Tensor]]:
+    """The three ways to sample ``chars`` characters after ``prompt``."""
+    seed = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    mask = torch.ones_like(prompt)
+    return {
+        "cached": lambda: model.generate(prompt, chars, generator=seed(), use_cache=True, **SETTINGS),
+        "uncached": lambda: model.generate(prompt, chars, generator=seed(), use_cache=False, **SETTINGS),
+        "hf": lambda: hf.generate(prompt, attention_mask=mask, max_new_tokens=chars, do_sample=True,
+                                  top_p=1.0, pad_token_id=0, use_cache=True, **SETTINGS),
+    }
+
+
+def same_greedy(model: GPT, hf, prompt: torch.Tensor, chars: int) -> bool:
+    """Greedy decoding gives the same characters in both models."""
+    ours = model.generate(prompt, chars, temperature=0)
+    theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=chars, do_sample=False,
+                         pad_token_id=0)
+    return torch.equal(ours, theirs)
+
+
+def load_pair() -> tuple[GPT, object, CharTokenizer]:
+    """The shipped model, its GPT2LMHeadModel twin (quiet, in eval mode) and the tokenizer."""
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    model, tokenizer = load_pretrained()
+    return model, hf_twin(model).eval(), tokenizer
+
+
+def generation(n_threads: int, chars: int, rounds: int) -> Generation:
+    """Time the three contenders in ``rounds`` interleaved rounds at ``n_threads`` threads."""
+    model, hf, tokenizer = load_pair()
+    prompt = torch.tensor([tokenizer.encode(PROMPT)])
+    if prompt.shape[1] + chars > model.config.block_size:
+        raise ValueError(f"{chars} characters after a {prompt.shape[1]}-character prompt exceed GPT-2's "
+                         f"{model.config.block_size} positions")
+    calls = contenders(model, hf, prompt, chars)
+    with threads(n_threads), torch.inference_mode():
+        same = same_greedy(model, hf, prompt, chars)
+        for call in calls.values():  # warm-up
+            call()
+        times = alternate(calls, rounds)
+    return Generation(n_threads, chars, times, same)
 
 
 def main() -> None:
+    from report import generation_rows, print_table
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chars", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--chars", type=int, default=120)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
     args = parser.parse_args()
-    model, tokenizer = load_pretrained()
-    prompt = torch.tensor([tokenizer.encode("ROMEO:\n")])
-    print(f"{model.num_params():,} parameters, context {model.config.block_size}, "
-          f"{args.chars} characters, median of {args.repeats}, {torch.get_num_threads()} threads")
-    timed_generate(model, prompt, 20, True)  # warm-up
-    threads = torch.get_num_threads()
-    # generate() runs cached one-token steps on one thread; time the full recompute
-    # both ways, so the speed-up is measured against its faster setting. The three
-    # settings take turns in every round, so a slow spell on the machine hits all.
-    settings = {"without KV cache": (False, threads),
-                "without KV cache, 1 thread": (False, 1),
-                "with KV cache": (True, threads)}
-    times: dict[str, list[float]] = {label: [] for label in settings}
-    tokens: dict[str, torch.Tensor] = {}
-    for _ in range(args.repeats):
-        for label, (use_cache, n_threads) in settings.items():
-            torch.set_num_threads(n_threads)
-            seconds, tokens[label] = timed_generate(model, prompt, args.chars, use_cache)
-            torch.set_num_threads(threads)
-            times[label].append(seconds)
-    for label, runs in times.items():
-        seconds = statistics.median(runs)
-        print(f"  {label}: {seconds:.2f} s, {args.chars / seconds:,.0f} tokens/s")
-    cached = times["with KV cache"]
-    ratios = [min(a, b) / c for a, b, c in zip(times["without KV cache"],
-                                                times["without KV cache, 1 thread"], cached)]
-    print(f"  speed-up: {statistics.median(ratios):.1f}x median over {args.repeats} rounds "
-          f"(range {min(ratios):.1f}-{max(ratios):.1f}x), against the faster uncached run of each round")
-    same = all(torch.equal(tokens["with KV cache"], t) for t in tokens.values())
-    print(f"  identical tokens: {same}")
+    rows = []
+    for n in thread_counts(args.threads):
+        rows += generation_rows(generation(n, args.chars, args.rounds))
+    print_table(rows)
+
 
 if __name__ == "__main__":
     main()

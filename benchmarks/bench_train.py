@@ -1,61 +1,236 @@
-"""Training speed and the two-minute run of notebook 06.
+"""Training speed against Hugging Face's GPT2LMHeadModel, and time to a validation loss.
 
-Prints, for the small reference configuration (4 layers, 4 heads, 128 dims,
-context 64, batch 12, float32): tokens/s, ms per iteration and model FLOPs
-utilisation (against the best matmul rate measured on this machine); then
-trains the ``notebook`` preset and prints its validation loss and time.
+Throughput: ``glmlib.train.train`` (the trainer as shipped) and a plain
+training loop around ``transformers.GPT2LMHeadModel`` take turns, one step
+each, with a 1024 x 1024 float32 matmul as a third contender (the host's
+practical peak, for the model FLOPs utilisation). Same configuration (the
+``small`` preset: 4 layers, 4 heads, 128 channels, context 64, batch 12,
+float32, GELU), same initial weights, same batches, same learning-rate
+schedule, same fused AdamW and parameter groups, same gradient clipping.
+Every 5 steps give one ratio; the figure is their median and range.
 
-    python benchmarks/bench_train.py [--iters 2000] [--skip-notebook-run]
+Time to quality: the ``notebook`` preset and the ``small`` recipe train in
+turns, one step each, until their validation estimate reaches a target.
+
+    python benchmarks/bench_train.py [--steps 100] [--threads 1,2] [--target 2.0]
 """
 from __future__ import annotations
 
 import argparse
+import math
 import os
-import time
+from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
-from glmlib.train import flops_per_token, preset, train
+from glmlib.data import CharTokenizer, get_batch, load_shakespeare, train_val_split
+from glmlib.model import GPT
+from glmlib.train import TrainConfig, flops_per_token, lr_at, preset, train
 
-REFERENCE_TOKENS_PER_S = 10_200  # nanoGPT, same config, same machine class
+from interleave import Lockstep, Spread, StopLoop, Tick, blocks, ratios, threads
+
+MATMUL_N = 1024
+BLOCK = 5  # steps per ratio
 
 
-def matmul_peak_flops(n: int = 1024, repeats: int = 20) -> float:
-    """FLOP/s of a large float32 matmul: the practical peak of this CPU."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - start)
+def hf_twin(model: GPT):
+    """A ``GPT2LMHeadModel`` with the same configuration and weights as ``model``
+    (the mapping of ``tests/test_model.py``; HF's Conv1D stores weights transposed)."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    c = model.config
+    config = GPT2Config(vocab_size=c.vocab_size, n_positions=c.block_size, n_embd=c.n_embd, n_layer=c.n_layer,
+                        n_head=c.n_head, activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0,
+                        attn_pdrop=0.0, layer_norm_epsilon=1e-5, tie_word_embeddings=True,
+                        bos_token_id=None, eos_token_id=None)
+    hf = GPT2LMHeadModel(config)
+    with torch.no_grad():
+        hf.transformer.wte.weight.copy_(model.wte.weight)
+        hf.transformer.wpe.weight.copy_(model.wpe.weight)
+        for ours, theirs in zip(model.blocks, hf.transformer.h):
+            for a, b in [(ours.ln_1, theirs.ln_1), (ours.ln_2, theirs.ln_2)]:
+                b.weight.copy_(a.weight)
+                b.bias.copy_(a.bias)
+            for a, b in [(ours.attn.qkv, theirs.attn.c_attn), (ours.attn.proj, theirs.attn.c_proj),
+                         (ours.ffn.fc, theirs.mlp.c_fc), (ours.ffn.proj, theirs.mlp.c_proj)]:
+                b.weight.copy_(a.weight.T)
+                b.bias.copy_(a.bias)
+        hf.transformer.ln_f.weight.copy_(model.ln_f.weight)
+        hf.transformer.ln_f.bias.copy_(model.ln_f.bias)
+    return hf
+
+
+def hf_optimizer(hf, cfg: TrainConfig) -> torch.optim.AdamW:
+    """``make_optimizer``'s AdamW for the twin: fused, decay on the blocks' matrices only."""
+    decay = [p for n, p in hf.named_parameters() if p.dim() >= 2 and ".h." in n]
+    ids = {id(p) for p in decay}
+    rest = [p for p in hf.parameters() if id(p) not in ids]
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+
+
+@dataclass
+class Record:
+    """What one loop of a lockstep run saw."""
+    losses: list[float] = field(default_factory=list)
+    evals: list[tuple[int, float]] = field(default_factory=list)  # (step, validation estimate)
+
+
+def trainer_loop(cfg: TrainConfig, text: str, record: Record, target: float | None = None):
+    """``train(cfg)`` as a lockstep loop; with ``target`` it stops once the validation estimate is at or below it."""
+    def loop(tick: Tick) -> None:
+        def hook(event: str, state: dict) -> None:
+            if event == "step":
+                record.losses.append(state["loss"])
+                tick("step")
+                return
+            record.evals.append((state["step"], state["val"]))
+            if target is not None and state["val"] <= target:
+                raise StopLoop
+            tick("pause")
+        train(cfg, callbacks=[hook], text=text)
+    return loop
+
+
+def hf_loop(hf, cfg: TrainConfig, train_ids: torch.Tensor, record: Record):
+    """The trainer's step written around ``hf``: schedule, batch, loss, backward, clipping, fused AdamW."""
+    optimizer = hf_optimizer(hf, cfg)
+
+    def loop(tick: Tick) -> None:
+        with threads(cfg.threads):
+            batches = torch.Generator().manual_seed(cfg.seed)  # the trainer's batches, in its order
+            hf.train()
+            tick("pause")
+            for step in range(cfg.max_iters):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, cfg)
+                x, y = get_batch(train_ids, cfg.batch_size, cfg.block_size, batches)
+                logits = hf(input_ids=x, use_cache=False).logits
+                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise RuntimeError(f"GPT2LMHeadModel's loss is {value} at step {step}")
+                torch.nn.utils.clip_grad_norm_(hf.parameters(), cfg.grad_clip)
+                optimizer.step()
+                record.losses.append(value)
+                tick("step")
+    return loop
+
+
+def matmul_loop(steps: int, n_threads: int):
+    """``steps`` products of two ``MATMUL_N``-square float32 matrices, one per turn."""
+    def loop(tick: Tick) -> None:
+        with threads(n_threads):
+            a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+            a @ b
+            tick("pause")
+            for _ in range(steps):
+                a @ b
+                tick("step")
+    return loop
+
+
+@dataclass
+class Throughput:
+    """The trainer and GPT2LMHeadModel at one thread count, measured in turns."""
+    threads: int
+    ours: list[float]  # tokens/s per block
+    theirs: list[float]
+    matmul: list[float]  # FLOP/s per block
+    flops_per_token: float
+    loss_gap: float  # largest |loss difference| over the first 20 steps
+    attention: str  # GPT2LMHeadModel's attention implementation
+
+    @property
+    def ratio(self) -> Spread:
+        return ratios(self.ours, self.theirs)
+
+    @property
+    def gflops(self) -> Spread:
+        """The matmul's rate, GFLOP/s."""
+        return Spread([r / 1e9 for r in self.matmul])
+
+    def mfu(self, rates: list[float]) -> Spread:
+        return ratios([r * self.flops_per_token for r in rates], self.matmul)
+
+
+def throughput(n_threads: int, steps: int, text: str) -> Throughput:
+    """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns."""
+    cfg = preset("small", max_iters=steps, eval_interval=steps, eval_iters=1, sample_chars=0, threads=n_threads)
+    tokenizer = CharTokenizer.from_text(text)
+    train_ids = tokenizer.encode_tensor(train_val_split(text)[0])
+    torch.manual_seed(cfg.seed)  # the trainer's initial weights
+    model = GPT(cfg.model_config(tokenizer.vocab_size))
+    hf = hf_twin(model)
+    ours, theirs = Record(), Record()
+    lockstep = Lockstep()
+    lockstep.run({"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
+                  "matmul": matmul_loop(steps, n_threads)})
+    tokens = BLOCK * cfg.batch_size * cfg.block_size
+    rate = lambda name, work: [work / s for s in blocks(lockstep.times[name], BLOCK, skip=BLOCK)]  # noqa: E731
+    gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
+    return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
+                      rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(model.config, model.num_params()),
+                      gap, hf.config._attn_implementation)
+
+
+@dataclass
+class TimeToQuality:
+    """The ``notebook`` preset and the ``small`` recipe trained in turns to a validation loss."""
+    target: float
+    steps: dict[str, int | None]  # steps to the target (None: not reached)
+    seconds: dict[str, float | None]  # training seconds to the target, as measured
+    ratio: Spread | None  # notebook / small, from their per-step times in the same blocks
+    threads: int
+
+
+def first_at_or_below(evals: list[tuple[int, float]], target: float) -> int | None:
+    return next((step for step, val in evals if val <= target), None)
+
+
+def time_to_quality(target: float, text: str) -> TimeToQuality:
+    """Train both recipes in turns until each reaches ``target`` (or ends); compare their times."""
+    n_threads = torch.get_num_threads()
+    cfgs = {"notebook": preset("notebook", eval_interval=40, eval_iters=10, sample_chars=0, threads=n_threads),
+            "small": preset("small", eval_interval=100, eval_iters=27, sample_chars=0, threads=n_threads)}
+    records = {name: Record() for name in cfgs}
+    lockstep = Lockstep()
+    lockstep.run({name: trainer_loop(cfg, text, records[name], target) for name, cfg in cfgs.items()})
+    steps = {name: first_at_or_below(records[name].evals, target) for name in cfgs}
+    seconds = {name: sum(lockstep.times[name][:n]) if n is not None else None for name, n in steps.items()}
+    ratio = None
+    if None not in steps.values():  # per-step time ratio in each shared block, times the steps each needs
+        nb, small = (blocks(lockstep.times[name], 20, skip=20) for name in ("notebook", "small"))
+        shared = min(len(nb), len(small))
+        per_step = ratios(nb[:shared], small[:shared])
+        ratio = Spread([r * steps["notebook"] / steps["small"] for r in per_step.values])
+    return TimeToQuality(target, steps, seconds, ratio, n_threads)
+
+
+def thread_counts(spec: str) -> list[int]:
+    """``"1,all"`` -> ``[1, os.cpu_count()]``."""
+    return [os.cpu_count() or 1 if part == "all" else int(part) for part in spec.split(",")]
 
 
 def main() -> None:
+    from report import print_table, throughput_rows, time_to_quality_rows
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=2000)
-    parser.add_argument("--skip-notebook-run", action="store_true")
+    parser.add_argument("--steps", type=int, default=100, help="training steps per contender and thread count")
+    parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
+    parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
+    parser.add_argument("--skip-quality", action="store_true")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores")
-    peak = matmul_peak_flops()
-    print(f"matmul peak: {peak / 1e9:.1f} GFLOP/s")
-
-    cfg = preset("small", max_iters=args.iters, eval_interval=args.iters, eval_iters=10, sample_chars=0)
-    result = train(cfg)
-    n_params = result.model.num_params()
-    fpt = flops_per_token(result.model.config, n_params)
-    ms_per_iter = 1000 * result.seconds / cfg.max_iters
-    print(f"\nsmall config: {n_params:,} parameters, {cfg.max_iters} iterations in {result.seconds:.1f} s")
-    print(f"  {result.tokens_per_second:,.0f} tokens/s, {ms_per_iter:.1f} ms/iter "
-          f"({result.tokens_per_second / REFERENCE_TOKENS_PER_S:.2f}x the reference {REFERENCE_TOKENS_PER_S:,} tokens/s)")
-    print(f"  MFU: {result.tokens_per_second * fpt / peak:.1%} of the matmul peak")
-    print(f"  final val loss (estimate): {result.history[-1]['val']:.4f}")
-
-    if not args.skip_notebook_run:
-        cfg = preset("notebook", sample_chars=0)
-        result = train(cfg)
-        print(f"\nnotebook preset: {result.model.num_params():,} parameters, {cfg.max_iters} iterations")
-        print(f"  training time {result.seconds:.1f} s, {result.tokens_per_second:,.0f} tokens/s")
-        print(f"  val loss (estimate): {result.history[-1]['val']:.4f}  (target <= 1.85 within 120 s)")
+    text = load_shakespeare()
+    rows = []
+    for n in thread_counts(args.threads):
+        rows += throughput_rows(throughput(n, args.steps, text))
+    if not args.skip_quality:
+        rows += time_to_quality_rows(time_to_quality(args.target, text))
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,12 @@ pickle). It never replaces an existing checkpoint unless told to
 (``--overwrite``), and ``--resume`` continues an interrupted run from its
 checkpoint to the same result as a run that was never interrupted. A loss
 that turns NaN or infinite stops the run at that step (:class:`TrainingDiverged`).
+
+On a CPU with several threads, each training step splits its batch across
+them (:class:`SplitBatch`): every thread runs the forward and backward pass
+of its own slice, and the slices' gradients are added in a fixed order. The
+losses match the one-piece step's to float rounding (``tests/test_fast_step.py``);
+``--no-split-batch`` turns it off.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import math
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -43,7 +50,7 @@ INT_FIELDS = {"block_size": 1, "n_layer": 1, "n_head": 1, "n_embd": 1, "batch_si
               "warmup_iters": 0, "eval_interval": 1, "eval_iters": 1, "sample_chars": 0, "seed": 0}  # minimum
 MAX_SEED = 2**63 - 2  # the evaluation batches use seed + 1, which must fit in an int64 too
 # fields that may change when a run is resumed: they do not change what it computes
-RUNTIME_FIELDS = ("sample_chars", "device", "threads", "compile", "out", "overwrite", "resume")
+RUNTIME_FIELDS = ("sample_chars", "device", "threads", "compile", "split_batch", "out", "overwrite", "resume")
 
 
 class TrainingDiverged(RuntimeError):
@@ -77,6 +84,7 @@ class TrainConfig:
     device: str | None = None
     threads: int | None = None
     compile: bool = False
+    split_batch: bool = True  # on a CPU, each thread takes a slice of the batch (see SplitBatch)
     out: str | None = None  # checkpoint to write (NAME.safetensors + NAME.json)
     overwrite: bool = False  # replace an existing checkpoint at ``out``
     resume: bool = False  # continue the run saved at ``out``
@@ -103,7 +111,7 @@ class TrainConfig:
             _check_int("threads", self.threads, 1)
         if self.device is not None and not isinstance(self.device, str):
             raise ValueError(f"device must be a str such as 'cpu' or 'cuda', got {self.device!r}")
-        for name in ("compile", "overwrite", "resume"):
+        for name in ("compile", "split_batch", "overwrite", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         self._check_out()
@@ -182,6 +190,65 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
 def flops_per_token(config: GPTConfig, n_params: int) -> float:
     """Training FLOPs per token: ``6 N`` for the weights plus ``6 L T C`` for attention."""
     return 6 * n_params + 6 * config.n_layer * config.block_size * config.n_embd
+
+
+class SplitBatch:
+    """The gradients of a batch's mean loss, computed in ``n`` slices on ``n`` CPU threads at once.
+
+    Each thread runs the forward and backward pass of its slice on one
+    intra-op thread; the slices' gradients are then added in slice order,
+    so the result does not depend on which thread finishes first. A small
+    model's operations are too small to split well: with all threads on
+    every operation, the threads meet after each of the few hundred
+    operations of a step (and on a busy machine wait there for a core). With
+    a slice each, they meet once per step. Needs no dropout (the threads
+    would share the global random state) and one process.
+    """
+
+    def __init__(self, model: GPT, n: int) -> None:
+        if n < 2:
+            raise ValueError(f"SplitBatch needs n >= 2 slices, got {n}")
+        if model.config.dropout:
+            raise ValueError("SplitBatch needs dropout=0: slices running at once would share the random state")
+        self.model, self.n, self._threads = model, n, torch.get_num_threads()
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.pool = ThreadPoolExecutor(n, thread_name_prefix="glmlib-split-batch")
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Set every parameter's ``.grad`` for the batch ``(x, y)``; return its mean loss."""
+        xs, ys = x.chunk(self.n), y.chunk(self.n)
+        weights = [len(part) / len(x) for part in xs]  # each slice's share of the mean
+        slices = list(self.pool.map(self._slice, xs, ys, weights))
+        with torch.no_grad():
+            for i, p in enumerate(self.params):
+                p.grad = slices[0][1][i]
+                for _, grads in slices[1:]:
+                    p.grad += grads[i]
+        return sum(loss for loss, _ in slices)
+
+    def _slice(self, x: torch.Tensor, y: torch.Tensor, weight: float) -> tuple[torch.Tensor, tuple]:
+        if torch.get_num_threads() != 1:  # this thread's own setting, kept between steps
+            torch.set_num_threads(1)
+        _, loss = self.model(x, y)
+        loss = loss * weight
+        return loss.detach(), torch.autograd.grad(loss, self.params)
+
+    def close(self) -> None:
+        """Stop the threads and give the calling thread's thread count back to PyTorch's default
+        for new threads (a slice thread's ``set_num_threads(1)`` sets that default too)."""
+        self.pool.shutdown()
+        torch.set_num_threads(self._threads)
+
+
+def split_batch_threads(cfg: TrainConfig, device: torch.device, world: int) -> int:
+    """How many slices :class:`SplitBatch` cuts each batch into; 1 means the step stays in one piece.
+
+    One per intra-op thread, on a CPU, in a single process, without dropout
+    or ``torch.compile``, and only when asked for (``cfg.split_batch``).
+    """
+    if not cfg.split_batch or cfg.compile or cfg.dropout or world > 1 or device.type != "cpu":
+        return 1
+    return min(torch.get_num_threads(), cfg.batch_size)
 
 
 @torch.no_grad()
@@ -332,6 +399,8 @@ class _Run:
         self.step_model = DistributedDataParallel(self.model) if world > 1 else self.model
         if cfg.compile:
             self.step_model = torch.compile(self.step_model)
+        slices = split_batch_threads(cfg, device, world)
+        self.split = SplitBatch(self.model, slices) if slices > 1 else None
         self.batch_gen = torch.Generator().manual_seed(cfg.seed)
         self.sample_gen = torch.Generator().manual_seed(cfg.seed)
         self.result = TrainResult(self.model, self.tokenizer)
@@ -341,6 +410,14 @@ class _Run:
             self._restore()
 
     def run(self) -> TrainResult:
+        try:
+            self._steps()
+        finally:
+            if self.split is not None:
+                self.split.close()
+        return self.result
+
+    def _steps(self) -> None:
         cfg = self.cfg
         self.model.train()
         for step in range(self.start, cfg.max_iters + 1):
@@ -353,7 +430,6 @@ class _Run:
         self.result.seconds = self.train_seconds
         tokens = cfg.max_iters * cfg.batch_size * self.world * cfg.block_size
         self.result.tokens_per_second = tokens / self.train_seconds if self.train_seconds else 0.0
-        return self.result
 
     def _notify(self, event: str, state: dict) -> None:
         if self.rank == 0:
@@ -368,9 +444,7 @@ class _Run:
             group["lr"] = lr
         x, y = get_batch(self.splits["train"], cfg.batch_size * world, cfg.block_size, self.batch_gen)
         x, y = x[rank::world].to(self.device), y[rank::world].to(self.device)
-        _, loss = self.step_model(x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss = self._gradients(x, y)
         if world > 1:
             loss = loss.detach().clone()
             dist.all_reduce(loss, op=dist.ReduceOp.AVG)
@@ -384,6 +458,15 @@ class _Run:
         self.optimizer.step()
         self.train_seconds += time.perf_counter() - tick
         self._notify("step", {"step": step, "loss": value, "lr": lr, "max_iters": cfg.max_iters})
+
+    def _gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The batch's mean loss, with its gradients in the parameters' ``.grad``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.split is not None:
+            return self.split(x, y)
+        _, loss = self.step_model(x, y)
+        loss.backward()
+        return loss
 
     def _evaluate(self, step: int) -> None:
         """Estimate both losses, sample, and keep the model in ``out`` if it is the best so far."""
