@@ -490,6 +490,8 @@ print(shipped_tok.decode(out[0]))
 # NBVAL_CHECK_OUTPUT
 romeo = tokenizer.encode("R")[0]
 bigram_ids = bigram.sample(120, start=romeo, generator=torch.Generator().manual_seed(0))
+print("the bigram, for comparison:\n" + tokenizer.decode([romeo] + bigram_ids))
+
 # %% [markdown]
 # ## Exercises
 #
@@ -600,7 +602,7 @@ ex.check_cross_entropy(cross_entropy).require()
 # `evaluate` or `estimate_loss` (the checker notices them).
 #
 # **What the checker does.** It builds a fresh GPT with a fixed seed and runs
-# your loop once in the setting `ex.TRAIN_LOOP_CONFIG` (printed below): 300
+# your loop once in the setting `ex.TRAIN_LOOP_CONFIG` (below): 300
 # steps of 32 windows of 32 characters on the training split, a peak learning
 # rate of 0.01 reached after 30 steps of warmup, clipping at 1.0, and the
 # first 2,049 characters of the validation split as `val_ids`. That takes a
@@ -610,14 +612,18 @@ ex.check_cross_entropy(cross_entropy).require()
 # stops at the first step that goes wrong, saying what it saw. Then it
 # measures the trained model on `val_ids` itself: your returned number must
 # match, and it must be **below 2.40**. A correct loop reaches about 2.2
-# here; the same loop without the schedule or without clipping about 2.55,
+# here; the same loop without the schedule or without clipping about 2.6,
 # and one that never clears the gradients about 3.0. To try your loop by
 # hand, `ex.loop_setup()` returns exactly the checker's
 # `(model, train_ids, val_ids, cfg, generator)`.
 
 # %%
-print(ex.TRAIN_LOOP_CONFIG)
-print("target: validation loss below", ex.TRAIN_LOOP_TARGET)
+# NBVAL_CHECK_OUTPUT
+setting = ex.TRAIN_LOOP_CONFIG
+print(", ".join(f"{name}={getattr(setting, name)}" for name in (
+    "n_layer", "n_head", "n_embd", "block_size", "dropout", "batch_size", "max_iters",
+    "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "seed")))
+print(f"target: validation loss below {ex.TRAIN_LOOP_TARGET:.2f}")
 
 # %% [raw] jupyter={"source_hidden": true}
 # # BEGIN QUESTION
