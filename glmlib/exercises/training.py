@@ -309,12 +309,19 @@ class _Probe:
                         f"{want:.6g}: {hint}")
         norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads))
         if norm > cfg.grad_clip * (1 + 1e-3) + 1e-6:
-            where = ("you clip before loss.backward(), when `p.grad` holds nothing yet (or the last step's "
-                     "gradients); " if "before" in self.clips_since_step and "after" not in self.clips_since_step
-                     else "")
-            raise _Stop(f"the gradients reaching optimizer.step() at step {step} have a global norm of "
-                        f"{norm:.3g}, above cfg.grad_clip = {cfg.grad_clip}: {where}clip them by their global "
-                        f"norm after loss.backward() and before optimizer.step()")
+            seen = f"at step {step} the gradients reaching optimizer.step() have a global norm of {norm:.3g}"
+            if "before" in self.clips_since_step and "after" not in self.clips_since_step:
+                message = (f"you clip before loss.backward(), when `p.grad` holds nothing yet (or the last "
+                           f"step's gradients): {seen}, above cfg.grad_clip = {cfg.grad_clip}. Clip them "
+                           f"after loss.backward() and before optimizer.step()")
+            elif not self.clips_since_step:
+                message = (f"the gradients were not clipped: {seen}, above cfg.grad_clip = {cfg.grad_clip}. "
+                           f"Clip them by their global norm (`torch.nn.utils.clip_grad_norm_`) after "
+                           f"loss.backward() and before optimizer.step()")
+            else:
+                message = (f"{seen}, above cfg.grad_clip = {cfg.grad_clip}: clip to a global norm of "
+                           f"cfg.grad_clip (all parameters together, not each value or tensor alone)")
+            raise _Stop(message)
         self.steps += 1
         self.backwards_since_step = 0
         self.clips_since_step = []
@@ -332,15 +339,17 @@ class _Probe:
         handles = [head.register_forward_hook(self.on_forward),
                    register_optimizer_step_pre_hook(self.on_step)]
         utils = torch.nn.utils
-        original_clip = utils.clip_grad_norm_
-        utils.clip_grad_norm_ = self.clip_recorder(original_clip)
+        originals = {name: getattr(utils, name) for name in ("clip_grad_norm_", "clip_grad_value_")}
+        for name, original in originals.items():  # to tell "clipped too early" from "not clipped"
+            setattr(utils, name, self.clip_recorder(original))
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # tiny matrices: one thread is as fast, and steady on a busy machine
         try:
             yield
         finally:
             torch.set_num_threads(threads)
-            utils.clip_grad_norm_ = original_clip
+            for name, original in originals.items():
+                setattr(utils, name, original)
             for handle in handles:
                 handle.remove()
 

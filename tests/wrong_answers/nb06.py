@@ -46,7 +46,7 @@ WRONG = {
             _ce("    m = logits.max()\n"
                 "    log_norm = m + (logits - m).exp().sum(dim=-1).log()\n"
                 "    return (log_norm - logits[torch.arange(len(targets)), targets]).mean()\n"),
-            "each row's"),
+            "not the maximum of the whole tensor"),
         "subtracts the max but never adds it back": (
             _ce("    m = logits.max(dim=-1, keepdim=True).values\n"
                 "    log_norm = (logits - m).exp().sum(dim=-1).log()\n"
@@ -123,7 +123,12 @@ WRONG = {
         "no clipping": (
             _loop(_SET_LR + _BATCH + "        optimizer.zero_grad()\n        loss.backward()\n"
                   + "        optimizer.step()\n"),
-            "above cfg.grad_clip"),
+            "were not clipped"),
+        "clips each value instead of the global norm": (
+            _loop(_SET_LR + _BATCH + "        optimizer.zero_grad()\n        loss.backward()\n"
+                  + "        torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip)\n"
+                  + "        optimizer.step()\n"),
+            "not each value or tensor alone"),
         "schedule never applied": (
             _loop(_BATCH + "        optimizer.zero_grad()\n        loss.backward()\n" + _CLIP
                   + "        optimizer.step()\n"),
