@@ -82,6 +82,11 @@ def test_cross_entropy_reference_is_pytorch_and_agrees_with_hand_values() -> Non
 
 def test_cross_entropy_shortcuts_are_trapped_and_given_back() -> None:
     originals = (F.cross_entropy, F.log_softmax, torch.logsumexp, torch.Tensor.logsumexp, torch.Tensor.log_softmax)
+    aliased = run_code(SETUP + "from torch.nn.functional import cross_entropy as ce\n"
+                               "def cross_entropy(logits, targets):\n    return ce(logits, targets)\n")
+    result = ex.check_cross_entropy(aliased["cross_entropy"])
+    assert result.status == "fail" and "F.cross_entropy" in result.message, result
+    assert aliased["ce"] is F.cross_entropy  # the notebook's own name is given back
     for body in ("F.nll_loss(torch.log_softmax(logits, -1), targets)",
                  "torch.nn.CrossEntropyLoss()(logits, targets)",
                  "(torch.special.logsumexp(logits, -1) - logits[torch.arange(len(targets)), targets]).mean()"):
