@@ -11,7 +11,7 @@ Greedy decoding checks that both models produce the same characters.
 ``GPT.generate`` runs its cached one-token steps on one thread by design;
 at higher thread counts that holds for the cached contender only.
 
-    python benchmarks/bench_generate.py [--chars 120] [--rounds 10] [--threads 1,all]
+    python benchmarks/bench_generate.py [--chars 120] [--rounds 6] [--threads 1,all]
 """
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=120)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
     args = parser.parse_args()
     rows = []

@@ -12,14 +12,14 @@ Every 5 steps give one ratio; the figure is their median and range.
 Time to quality: the ``notebook`` preset and the ``small`` recipe train in
 turns, one step each, until their validation estimate reaches a target.
 
-    python benchmarks/bench_train.py [--steps 100] [--threads 1,2] [--target 2.0]
+    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--target 2.0]
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
@@ -139,6 +139,7 @@ class Throughput:
     threads: int
     ours: list[float]  # tokens/s per block
     theirs: list[float]
+    one_piece: list[float] | None  # the trainer without SplitBatch (None at one thread, where it is the same)
     matmul: list[float]  # FLOP/s per block
     flops_per_token: float
     loss_gap: float  # largest |loss difference| over the first 20 steps
@@ -166,13 +167,17 @@ def throughput(n_threads: int, steps: int, text: str) -> Throughput:
     model = GPT(cfg.model_config(tokenizer.vocab_size))
     hf = hf_twin(model)
     ours, theirs = Record(), Record()
+    loops = {"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
+             "matmul": matmul_loop(steps, n_threads)}
+    if n_threads > 1:
+        loops["one piece"] = trainer_loop(replace(cfg, split_batch=False), text, Record())
     lockstep = Lockstep()
-    lockstep.run({"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
-                  "matmul": matmul_loop(steps, n_threads)})
+    lockstep.run(loops)
     tokens = BLOCK * cfg.batch_size * cfg.block_size
     rate = lambda name, work: [work / s for s in blocks(lockstep.times[name], BLOCK, skip=BLOCK)]  # noqa: E731
     gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
     return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
+                      rate("one piece", tokens) if n_threads > 1 else None,
                       rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(model.config, model.num_params()),
                       gap, hf.config._attn_implementation)
 
@@ -181,32 +186,48 @@ def throughput(n_threads: int, steps: int, text: str) -> Throughput:
 class TimeToQuality:
     """The ``notebook`` preset and the ``small`` recipe trained in turns to a validation loss."""
     target: float
-    steps: dict[str, int | None]  # steps to the target (None: not reached)
+    steps: dict[str, float | None]  # steps to the target, between evaluations by interpolation (None: not reached)
     seconds: dict[str, float | None]  # training seconds to the target, as measured
     ratio: Spread | None  # notebook / small, from their per-step times in the same blocks
     threads: int
 
 
-def first_at_or_below(evals: list[tuple[int, float]], target: float) -> int | None:
-    return next((step for step, val in evals if val <= target), None)
+def crossing(evals: list[tuple[int, float]], target: float) -> float | None:
+    """The step at which the validation estimate reaches ``target``, interpolated linearly
+    between the evaluations either side of it; None if it never does."""
+    for (s0, v0), (s1, v1) in zip(evals, evals[1:]):
+        if v1 <= target < v0:
+            return s0 + (v0 - target) / (v0 - v1) * (s1 - s0)
+    return None
+
+
+def seconds_to(times: list[float], step: float) -> float:
+    """Training seconds up to a fractional step, from the per-step times."""
+    whole = int(step)
+    return sum(times[:whole]) + (step - whole) * (times[whole] if whole < len(times) else 0.0)
 
 
 def time_to_quality(target: float, text: str) -> TimeToQuality:
-    """Train both recipes in turns until each reaches ``target`` (or ends); compare their times."""
+    """Train both recipes in turns until each reaches ``target`` (or ends); compare their times.
+
+    Each stops at its first evaluation at or below the target. The ratio is
+    the per-step time ratio of the two in each block of 20 steps they ran at
+    the same time, times the ratio of the steps each needs.
+    """
     n_threads = torch.get_num_threads()
-    cfgs = {"notebook": preset("notebook", eval_interval=40, eval_iters=10, sample_chars=0, threads=n_threads),
-            "small": preset("small", eval_interval=100, eval_iters=27, sample_chars=0, threads=n_threads)}
+    common = dict(sample_chars=0, threads=n_threads)  # about 320 validation windows per estimate for both
+    cfgs = {"notebook": preset("notebook", eval_interval=60, eval_iters=10, **common),
+            "small": preset("small", eval_interval=150, eval_iters=27, **common)}
     records = {name: Record() for name in cfgs}
     lockstep = Lockstep()
     lockstep.run({name: trainer_loop(cfg, text, records[name], target) for name, cfg in cfgs.items()})
-    steps = {name: first_at_or_below(records[name].evals, target) for name in cfgs}
-    seconds = {name: sum(lockstep.times[name][:n]) if n is not None else None for name, n in steps.items()}
+    steps = {name: crossing(records[name].evals, target) for name in cfgs}
+    seconds = {name: None if n is None else seconds_to(lockstep.times[name], n) for name, n in steps.items()}
     ratio = None
-    if None not in steps.values():  # per-step time ratio in each shared block, times the steps each needs
-        nb, small = (blocks(lockstep.times[name], 20, skip=20) for name in ("notebook", "small"))
+    if None not in steps.values():
+        nb, small = (blocks(lockstep.times[name], 20, skip=20) for name in cfgs)
         shared = min(len(nb), len(small))
-        per_step = ratios(nb[:shared], small[:shared])
-        ratio = Spread([r * steps["notebook"] / steps["small"] for r in per_step.values])
+        ratio = Spread([r * steps["notebook"] / steps["small"] for r in ratios(nb[:shared], small[:shared]).values])
     return TimeToQuality(target, steps, seconds, ratio, n_threads)
 
 
@@ -219,7 +240,7 @@ def main() -> None:
     from report import print_table, throughput_rows, time_to_quality_rows
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100, help="training steps per contender and thread count")
+    parser.add_argument("--steps", type=int, default=80, help="training steps per contender and thread count")
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
     parser.add_argument("--skip-quality", action="store_true")

@@ -23,6 +23,7 @@ import torch
 from bench_generate import Generation, generation
 from bench_train import Throughput, TimeToQuality, thread_counts, throughput, time_to_quality
 from glmlib.data import load_shakespeare
+from interleave import ratios
 
 Row = tuple[str, str, str, str]  # figure, glmlib, peer, glmlib / peer
 HEADER: Row = ("figure", "glmlib", "peer", "ratio")
@@ -40,6 +41,10 @@ def throughput_rows(t: Throughput) -> list[Row]:
         (f"matmul 1024x1024 float32, GFLOP/s, {when}", "", "", t.gflops.text(".0f", "")),
         (f"training tokens/s vs GPT2LMHeadModel ({t.attention}), {when}", fmt_rate(t.ours), fmt_rate(t.theirs),
          t.ratio.text()),
+        *([(f"  the trainer with its batch in one piece (no SplitBatch), {when}", fmt_rate(t.one_piece),
+            fmt_rate(t.theirs), ratios(t.one_piece, t.theirs).text()),
+           (f"  SplitBatch: the trainer vs itself in one piece, {when}", fmt_rate(t.ours), fmt_rate(t.one_piece),
+            ratios(t.ours, t.one_piece).text())] if t.one_piece else []),
         (f"training MFU (of that matmul), {when}", t.mfu(t.ours).text(".0%", ""), t.mfu(t.theirs).text(".0%", ""), ""),
         (f"  same losses: largest gap over the first 20 steps, {when}", f"{t.loss_gap:.1e}", "", ""),
     ]
@@ -63,7 +68,7 @@ def generation_rows(g: Generation) -> list[Row]:
 def time_to_quality_rows(q: TimeToQuality) -> list[Row]:
     def cell(name: str) -> str:
         steps, seconds = q.steps[name], q.seconds[name]
-        return "not reached" if steps is None else f"{seconds:,.0f} s ({steps} steps)"
+        return "not reached" if steps is None else f"{seconds:,.0f} s ({steps:,.0f} steps)"
     return [(f"time to validation loss {q.target:.2f}: notebook preset vs small recipe, {q.threads} threads",
              cell("notebook"), cell("small"), q.ratio.text() if q.ratio else "")]
 
@@ -104,8 +109,8 @@ def load() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
-    parser.add_argument("--steps", type=int, default=100, help="training steps per contender and thread count")
-    parser.add_argument("--rounds", type=int, default=10, help="generation rounds per thread count")
+    parser.add_argument("--steps", type=int, default=80, help="training steps per contender and thread count")
+    parser.add_argument("--rounds", type=int, default=6, help="generation rounds per thread count")
     parser.add_argument("--chars", type=int, default=120, help="characters per generation")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
     parser.add_argument("--skip-quality", action="store_true", help="leave out the time to quality (minutes)")

@@ -240,15 +240,20 @@ class SplitBatch:
         torch.set_num_threads(self._threads)
 
 
+MAX_SLICES = 4  # the slices' Python code takes turns holding the interpreter lock; measured on 2 cores only
+
+
 def split_batch_threads(cfg: TrainConfig, device: torch.device, world: int) -> int:
     """How many slices :class:`SplitBatch` cuts each batch into; 1 means the step stays in one piece.
 
-    One per intra-op thread, on a CPU, in a single process, without dropout
-    or ``torch.compile``, and only when asked for (``cfg.split_batch``).
+    One per thread (``cfg.threads``, or PyTorch's intra-op thread count; at
+    most :data:`MAX_SLICES`), on a CPU, in a
+    single process, without dropout or ``torch.compile``, and only when
+    asked for (``cfg.split_batch``).
     """
     if not cfg.split_batch or cfg.compile or cfg.dropout or world > 1 or device.type != "cpu":
         return 1
-    return min(torch.get_num_threads(), cfg.batch_size)
+    return min(cfg.threads or torch.get_num_threads(), cfg.batch_size, MAX_SLICES)
 
 
 @torch.no_grad()

@@ -70,11 +70,12 @@ def test_split_batch_gradients_match_one_backward_pass(batch: int, slices: int) 
 
 def test_split_batch_applies_only_where_it_can() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    with_threads = lambda n, **kw: TrainConfig(threads=n, **kw)  # noqa: E731
+    with_threads = lambda n: TrainConfig(threads=n)  # noqa: E731
     previous = torch.get_num_threads()
-    torch.set_num_threads(4)
+    torch.set_num_threads(8)
     try:
-        assert split_batch_threads(with_threads(4), cpu, world=1) == 4
+        assert split_batch_threads(with_threads(8), cpu, world=1) == 4  # MAX_SLICES
+        assert split_batch_threads(with_threads(2), cpu, world=1) == 2
         assert split_batch_threads(TrainConfig(batch_size=3), cpu, world=1) == 3  # never more slices than rows
         assert split_batch_threads(TrainConfig(split_batch=False), cpu, world=1) == 1
         assert split_batch_threads(TrainConfig(dropout=0.1), cpu, world=1) == 1  # shared random state
