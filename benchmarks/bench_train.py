@@ -195,6 +195,8 @@ class TimeToQuality:
 def crossing(evals: list[tuple[int, float]], target: float) -> float | None:
     """The step at which the validation estimate reaches ``target``, interpolated linearly
     between the evaluations either side of it; None if it never does."""
+    if evals and evals[0][1] <= target:
+        return float(evals[0][0])
     for (s0, v0), (s1, v1) in zip(evals, evals[1:]):
         if v1 <= target < v0:
             return s0 + (v0 - target) / (v0 - v1) * (s1 - s0)
