@@ -47,3 +47,28 @@ def corpus() -> str:
 def tokenizer(corpus: str) -> CharTokenizer:
     """The character tokenizer of the corpus."""
     return CharTokenizer.from_text(corpus)
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    """The shipped trained model and its tokenizer (loaded once)."""
+    from glmlib.model import load_pretrained
+    return load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread (two threads waiting on a busy host can be 100x slower)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def no_figure_leaks():
+    """A widget must not leave pyplot figures behind."""
+    import matplotlib.pyplot as plt
+    before = set(plt.get_fignums())
+    yield
+    assert set(plt.get_fignums()) == before

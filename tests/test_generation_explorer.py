@@ -11,14 +11,13 @@ from __future__ import annotations
 import importlib
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 import glmlib.model as model_module
 from glmlib.data import CharTokenizer
-from glmlib.model import GPT, GPTConfig, load_pretrained, window_start
+from glmlib.model import GPT, GPTConfig, window_start
 from glmlib.sampling import warp
 from glmlib.widgets import GenerationExplorer, generation_explorer
 from glmlib.widgets.generation_path import (FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings,
@@ -44,26 +43,7 @@ def gpt(tok) -> GPT:
     return model
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return load_pretrained()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny models and one-position reference passes run fastest on one thread (and on a busy
-    host, two threads each waiting for the other can make a tiny forward pass 100 times slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def no_figure_leaks():
-    before = set(plt.get_fignums())
-    yield
-    assert set(plt.get_fignums()) == before
+pytestmark = pytest.mark.usefixtures("one_thread", "no_figure_leaks")
 
 
 @pytest.fixture

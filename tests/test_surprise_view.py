@@ -9,13 +9,12 @@ from __future__ import annotations
 import math
 import random
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from glmlib.data import CharTokenizer, load_shakespeare, train_val_split
-from glmlib.model import GPT, GPTConfig, load_pretrained, window_start
+from glmlib.model import GPT, GPTConfig, window_start
 from glmlib.widgets import SurpriseView, score_text, surprise_view
 from glmlib.widgets.surprise_view import MAX_CHARS, N_DRAWN, RANK_BUCKETS, rank_bucket, window_rows
 
@@ -37,26 +36,7 @@ def gpt(tok) -> GPT:
     return model
 
 
-@pytest.fixture(scope="module")
-def shipped():
-    return load_pretrained()
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The tiny models and one-position reference passes run fastest on one thread (and on a busy
-    host, two threads each waiting for the other can make a tiny forward pass 100 times slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture(autouse=True)
-def no_figure_leaks():
-    before = set(plt.get_fignums())
-    yield
-    assert set(plt.get_fignums()) == before
+pytestmark = pytest.mark.usefixtures("one_thread", "no_figure_leaks")
 
 
 def reference(model, ids: list[int], positions: list[int] | None = None
