@@ -14,7 +14,9 @@ tens of milliseconds instead of a few hundred.
 """
 from __future__ import annotations
 
+import base64
 import html
+import io
 import struct
 import zlib
 from functools import lru_cache
@@ -250,22 +252,65 @@ def encode_png(canvas: FigureCanvasAgg) -> bytes:
             + _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + _png_chunk(b"IEND", b""))
 
 
+def compact_png(png: bytes) -> bytes:
+    """``png`` re-encoded small for storage (filtered, optimised, opaque when it has no transparency).
+
+    The explorers' own encoder favours speed; a picture kept in a notebook
+    favours size.
+    """
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as img:
+        img.load()
+        if img.mode == "RGBA" and img.getchannel("A").getextrema() == (255, 255):
+            img = img.convert("RGB")
+        out = io.BytesIO()
+        img.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def image_widget() -> widgets.Image:
     return widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
 
 
 class Explorer:
-    """Base: a root ``widget`` with a CSS class, shown in place of the object in a notebook."""
+    """Base: a root ``widget`` with a CSS class, shown in place of the object in a notebook.
+
+    Its display carries, next to the live widget, an ``image/png`` picture of
+    what the explorer draws at that moment. JupyterLab shows the live widget;
+    a renderer without a kernel (the course website, a notebook preview)
+    shows the picture instead of the widget's ``VBox(...)`` text.
+    """
 
     widget: widgets.Box
+    image: widgets.Image
+    _display_handle: Any = None
+
+    def picture(self) -> bytes | None:
+        """The explorer's current picture as a compact PNG (``None`` before anything is drawn)."""
+        return compact_png(bytes(self.image.value)) if getattr(self, "image", None) is not None and \
+            self.image.value else None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        png = self.picture()
+        if png is not None and isinstance(bundle, dict):
+            bundle = {**bundle, "image/png": base64.b64encode(png).decode("ascii")}
+        return bundle
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        self._display_handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
+
+    def refresh_picture(self) -> None:
+        """Replace the picture stored with the last display by the current one (a no-op if never shown).
+
+        For a display whose picture is only meaningful at the end (the training
+        dashboard): the notebook then stores the final state, not the empty start.
+        """
+        if self._display_handle is not None:
+            self._display_handle.update(self._repr_mimebundle_(), raw=True)
 
     def close(self) -> None:
         """Close every widget of the explorer (it stops updating and disappears)."""

@@ -86,6 +86,8 @@ class TrainingDashboard(Explorer):
             f"border-left:3px solid #ccc;padding-left:6px'><small>sample at step {entry.get('step')}:"
             f"</small>\n{html_escape(sample)}</div>")
         self.redraw()
+        if self.max_iters is not None and entry.get("step") == self.max_iters:
+            self.refresh_picture()  # a saved notebook keeps the finished curves, not the empty start
 
     # ------------------------------------------------------------------ drawing
 
