@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lab test benchmarks sync student grade clean
+.PHONY: lab test benchmarks sync student grade site clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ grade: release/autograder
 	@test -n "$(SUBMISSION)" || { echo "usage: make grade SUBMISSION=path/to/notebook.ipynb" >&2; exit 2; }
 	@$(BIN)/python tools/grade.py "$(SUBMISSION)"
 
+# The course as a static website in site/ (self-study edition; student edition in site/student/),
+# from the notebooks' stored outputs; open it with: python -m http.server -d site
+site: $(STAMP)
+	$(BIN)/python tools/build_site.py
+
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/*.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache artifacts release
+	rm -rf $(VENV) .pytest_cache artifacts release site

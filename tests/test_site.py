@@ -1,0 +1,451 @@
+"""The course website (``make site``, ``tools/build_site.py``).
+
+- How notebooks are prepared for the site (no build): solution and test blocks,
+  explorer pictures, glossary links.
+- The built site (one build per test session, into a temporary folder): every
+  notebook in order with previous/next links, the glossary, the student
+  edition free of every solution line, no ``VBox(...)`` text.
+- The built site in a real browser (headless Chromium via Playwright, served
+  from 127.0.0.1) with every non-local request blocked and counted: zero
+  blocked, no console errors, every image loaded, the maths typeset, search,
+  a glossary link. Screenshots go to ``artifacts/site/``.
+
+The browser tests need the Debian ``chromium`` package; without it they are
+skipped, unless ``CI`` is set, in which case they fail.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import html
+import http.server
+import importlib.util
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SHOTS = ROOT / "artifacts" / "site"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+BUILD_LIMIT_S = 120  # the issue's limit for building from the stored outputs on 2 cores
+EXPLORER_NOTEBOOKS = ("01_language_models", "03_masks", "04_attention", "06_training",
+                      "07_generation_and_sampling", "08_inside_the_model")
+
+
+def _load_site_module():
+    spec = importlib.util.spec_from_file_location("course_site", ROOT / "tools" / "site.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+site_tool = _load_site_module()
+
+
+# --------------------------------------------------------------------------- preparing notebooks
+
+def raw(text: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_raw_cell(text)
+
+
+def exercise_notebook() -> nbformat.NotebookNode:
+    """One exercise in the course's marker layout, with a widget output and a progress bar."""
+    widget = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    explorer_out = nbformat.v4.new_output("display_data", data={
+        site_tool.WIDGET_MIME: widget, "text/plain": "VBox(children=(...))", "image/png": "iVBORw0KGgo="})
+    bar_out = nbformat.v4.new_output("display_data", data={
+        site_tool.WIDGET_MIME: widget, "text/plain": "sampling: 100%|##########| 16/16 [00:01<00:00]"})
+    code = nbformat.v4.new_code_cell
+    cells = [
+        nbformat.v4.new_markdown_cell("# Title about logits\n\nEach token has a logit; the logits "
+                                      "go through softmax. `logits` in code and $logit$ in maths stay."),
+        code("explorer()", outputs=[explorer_out]),
+        code("for _ in tqdm(grid): pass", outputs=[bar_out]),
+        raw("# BEGIN QUESTION\nname: q00_x\npoints: 1"),
+        code("def f():\n    raise NotImplementedError\n\ncheck(f)"),
+        raw("# BEGIN SOLUTION"),
+        nbformat.v4.new_markdown_cell("<details><summary>About the solution</summary>\n\nWhy.\n</details>"),
+        code("# BEGIN SOLUTION NO PROMPT\ndef f():\n    return 'the secret answer'\n# END SOLUTION"),
+        raw("# END SOLUTION"),
+        raw("# BEGIN TESTS"),
+        code("check(f).require()"),
+        raw("# END TESTS"),
+        raw("# END QUESTION"),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    return nb
+
+
+def sources(nb) -> str:
+    return "\n".join(cell.source for cell in nb.cells)
+
+
+def test_student_edition_drops_solutions_tests_and_markers():
+    nb = site_tool.prepare(exercise_notebook(), "student")
+    text = sources(nb)
+    assert "the secret answer" not in text and "About the solution" not in text
+    assert "require()" not in text and "BEGIN" not in text and "END" not in text
+    assert "raise NotImplementedError" in text  # the exercise itself stays
+    assert all(cell.cell_type != "raw" for cell in nb.cells)
+
+
+def test_self_study_edition_folds_solutions():
+    nb = site_tool.prepare(exercise_notebook(), "self-study")
+    solution = [c for c in nb.cells if "the secret answer" in c.source]
+    assert len(solution) == 1 and "hide-input" in solution[0].metadata["tags"]
+    assert "About the solution" in sources(nb)
+    assert "require()" not in sources(nb) and all(cell.cell_type != "raw" for cell in nb.cells)
+
+
+def test_explorer_outputs_become_pictures_with_a_note():
+    nb = site_tool.prepare(exercise_notebook(), "self-study")
+    assert "widgets" not in nb.metadata  # no widget state: no widget JavaScript on the page
+    explorer_cell = next(c for c in nb.cells if c.source == "explorer()")
+    picture, note = explorer_cell.outputs
+    assert set(picture.data) == {"image/png"}
+    assert "make lab" in note.data["text/html"]
+    bar_cell = next(c for c in nb.cells if "tqdm" in c.source)
+    assert bar_cell.outputs == []
+
+
+def test_a_widget_without_picture_is_an_error():
+    nb = exercise_notebook()
+    del nb.cells[1].outputs[0].data["image/png"]
+    with pytest.raises(site_tool.SiteError, match=r"no stored picture.*VBox"):
+        site_tool.prepare(nb, "self-study", "05_x.ipynb")
+
+
+def test_unbalanced_markers_and_stray_solutions_are_errors():
+    nb = exercise_notebook()
+    del nb.cells[8]  # the END SOLUTION marker
+    nb.cells = [c for c in nb.cells if c.source not in ("# BEGIN TESTS", "# END TESTS")
+                and "require" not in c.source and "END QUESTION" not in c.source]
+    with pytest.raises(site_tool.SiteError, match="BEGIN SOLUTION marker has no END SOLUTION"):
+        site_tool.prepare(nb, "student", "x.ipynb")
+    nb = exercise_notebook()
+    nb.cells[4].source += "\n# BEGIN SOLUTION\nanswer = 1\n# END SOLUTION"
+    with pytest.raises(site_tool.SiteError, match="solution outside a solution block"):
+        site_tool.prepare(nb, "student", "x.ipynb")
+
+
+def test_bad_edition_is_refused():
+    with pytest.raises(ValueError, match=r"edition must be one of .*'teacher'"):
+        site_tool.prepare(exercise_notebook(), "teacher")
+
+
+def test_glossary_links_first_use_in_prose_only():
+    nb = site_tool.prepare(exercise_notebook(), "self-study")
+    md = nb.cells[0].source
+    heading, body = md.split("\n", 1)
+    assert heading == "# Title about logits"  # headings are left alone
+    assert "{term}`token <token>`" in body and "{term}`logit <logit>`" in body
+    assert body.count("{term}`logit") + body.count("{term}`logits") == 1  # first use only
+    assert "{term}`softmax <softmax>`" in body
+    assert "`logits` in code and $logit$ in maths" in body  # code and maths untouched
+
+
+def test_glossary_has_every_linked_term():
+    glossary = (ROOT / "website" / "glossary.md").read_text(encoding="utf-8")
+    block = glossary.split("```{glossary}", 1)[1].split("```", 1)[0]
+    defined = {line.strip() for line in block.splitlines() if line and not line.startswith(" ")}
+    assert set(site_tool.TERMS) == defined
+    for required in ("token", "logit", "causal mask", "head", "residual stream", "LayerNorm", "perplexity",
+                     "temperature", "top-k", "nucleus sampling", "KV cache"):
+        assert required in defined
+
+
+def test_home_page_links_the_notebooks():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    page = site_tool.home_page(readme, "self-study", NOTEBOOKS)
+    for nb in NOTEBOOKS:
+        assert f"(notebooks/{nb.stem}.ipynb)" in page
+    toc = page.split("```{toctree}", 1)[1]
+    assert [line for line in toc.splitlines() if line.startswith("notebooks/")] == \
+        [f"notebooks/{nb.stem}" for nb in NOTEBOOKS]
+    assert "](data/README.md)" not in page  # repository files are not pages of the site
+
+
+# --------------------------------------------------------------------------- the built site
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("course-site") / "site"
+    start = time.perf_counter()
+    assert site_tool.main(["--out", str(out)]) == 0
+    seconds = time.perf_counter() - start
+    assert seconds < BUILD_LIMIT_S, f"building the site took {seconds:.0f} s (limit {BUILD_LIMIT_S} s)"
+    return out
+
+
+def page_text(path: Path) -> str:
+    """The visible text of an HTML page (tags dropped, entities decoded, spaces collapsed)."""
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.DOTALL)
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return re.sub(r"\s+", " ", text)
+
+
+def solution_lines(path: Path) -> list[str]:
+    """Distinctive code lines of a notebook's worked solutions (not found in its other cells)."""
+    nb = nbformat.read(path, as_version=4)
+    inside, solution, other = False, [], []
+    for cell in nb.cells:
+        mark = site_tool.marker(cell)
+        if mark in ("BEGIN SOLUTION", "END SOLUTION"):
+            inside = mark == "BEGIN SOLUTION"
+            continue
+        (solution if inside and cell.cell_type == "code" else other).append(cell.source)
+    rest = "\n".join(other)
+    lines = {re.sub(r"\s+", " ", line.strip()) for src in solution for line in src.splitlines()}
+    return sorted(line for line in lines
+                  if len(line) >= 24 and not line.startswith("#") and line not in re.sub(r"\s+", " ", rest))
+
+
+@pytest.mark.slow
+def test_every_notebook_is_a_page_in_order_with_prev_next(built_site):
+    for edition_root in (built_site, built_site / "student"):
+        index = (edition_root / "index.html").read_text(encoding="utf-8")
+        order = [m for m in re.findall(r'href="notebooks/(\d\d_[a-z_]+)\.html"', index)]
+        assert list(dict.fromkeys(order)) == [nb.stem for nb in NOTEBOOKS]
+        for before, page, after in zip([None] + NOTEBOOKS[:-1], NOTEBOOKS, NOTEBOOKS[1:] + [None]):
+            text = (edition_root / "notebooks" / f"{page.stem}.html").read_text(encoding="utf-8")
+            nav = re.findall(r'<a class="(next|prev)-page" href="([^"]+)"', text)
+            links = dict(nav)
+            assert links.get("prev", "").endswith(f"{before.stem}.html" if before else "index.html")
+            assert links.get("next", "").endswith(f"{after.stem}.html" if after else "glossary.html")
+        assert (edition_root / "searchindex.js").is_file() and (edition_root / "glossary.html").is_file()
+
+
+@pytest.mark.slow
+def test_student_site_holds_no_solution_line(built_site):
+    student = " ".join(page_text(p) for p in sorted((built_site / "student").rglob("*.html")))
+    student_js = (built_site / "student" / "searchindex.js").read_text(encoding="utf-8")
+    self_study = " ".join(page_text(p) for p in sorted((built_site / "notebooks").glob("*.html")))
+    checked = 0
+    for nb in NOTEBOOKS:
+        lines = solution_lines(nb)
+        assert lines, f"{nb.name}: no solution lines found; did the markers change?"
+        for line in lines:
+            assert line not in student, f"{nb.name}: a solution line is in the student site: {line!r}"
+            checked += 1
+        shown = sum(line in self_study for line in lines)
+        assert shown >= 0.9 * len(lines), f"{nb.name}: the self-study site shows {shown}/{len(lines)} lines"
+    assert checked > 100
+    assert "About the solution" not in student and "About the solution" not in student_js
+    assert "About the solution" in self_study
+
+
+@pytest.mark.slow
+def test_explorers_are_pictures_not_widget_text(built_site):
+    for edition_root in (built_site, built_site / "student"):
+        for nb in NOTEBOOKS:
+            text = (edition_root / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+            assert "VBox(" not in text and "HBox(" not in text and "widget-view" not in text
+            assert "cdn.jsdelivr" not in text and "require.min.js" not in text
+            notes = text.count('class="glm-live-note"')
+            if nb.stem in EXPLORER_NOTEBOOKS:
+                assert notes >= 1, f"{nb.stem}: no explorer picture with its note"
+                assert re.search(r'<img [^>]*src="[^"]+\.png"[^>]*>\s*</div>\s*</div>\s*'
+                                 r'<div class="output text_html"><p class="glm-live-note">', text), nb.stem
+
+
+# --------------------------------------------------------------------------- in a browser
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    _missing("Chromium is not installed; install the Debian package: apt-get install -y chromium")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the Python package playwright is not installed (pip install -r requirements.txt)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    handler = functools.partial(Quiet, directory=str(built_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class Visit:
+    """A browser context that lets only the local server through, and records everything else."""
+
+    def __init__(self, browser, base: str) -> None:
+        self.base = base
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"{self.page.url}: {msg.text}"))
+        self.page.on("pageerror", lambda exc: self.errors.append(f"{self.page.url}: {exc}"))
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(self.base + "/") or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def open(self, path: str) -> None:
+        self.page.goto(f"{self.base}/{path}", wait_until="load")
+        typeset(self.page)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def typeset(page) -> None:
+    """Wait until MathJax (when the page has maths) has typeset everything."""
+    if page.locator(".math").count() == 0:
+        return
+    page.wait_for_function("() => window.MathJax && MathJax.isReady", timeout=60_000)
+    page.evaluate("() => new Promise(done => MathJax.Hub.Queue(() => done(true)))")
+
+
+IMAGES_LOADED = """async () => {
+  const imgs = Array.from(document.images);
+  imgs.forEach(img => { img.loading = 'eager'; });
+  await Promise.all(imgs.map(img => img.decode().catch(() => null)));
+  return imgs.filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src);
+}"""
+
+RAW_MATH = """() => {
+  const main = document.querySelector('article') || document.body;
+  const copy = main.cloneNode(true);
+  copy.querySelectorAll('pre, code, script, style, .highlight, .output').forEach(e => e.remove());
+  const text = copy.textContent;
+  return ['$$', '\\\\frac', '\\\\(', '\\\\['].filter(s => text.includes(s));
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_every_page_offline_typeset_and_complete(browser, server, built_site):
+    pages = sorted(p.relative_to(built_site).as_posix() for p in built_site.rglob("*.html")
+                   if "_static" not in p.parts)
+    assert len(pages) >= 2 * (len(NOTEBOOKS) + 2)
+    visit = Visit(browser, server)
+    typeset_pages = 0
+    try:
+        for path in pages:
+            visit.open(path)
+            broken = visit.page.evaluate(IMAGES_LOADED)
+            assert broken == [], f"{path}: images that did not load: {broken[:5]}"
+            raw_math = visit.page.evaluate(RAW_MATH)
+            assert raw_math == [], f"{path}: untypeset maths left in the text: {raw_math}"
+            if visit.page.locator(".MathJax, .MathJax_Display").count():
+                typeset_pages += 1
+        assert visit.blocked == [], f"{len(visit.blocked)} request(s) left the site: {visit.blocked[:5]}"
+        assert visit.errors == [], f"console errors: {visit.errors[:5]}"
+        assert typeset_pages >= len(NOTEBOOKS), f"only {typeset_pages} pages show typeset maths"
+        # three pages to look at
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        visit.open("index.html")
+        visit.page.screenshot(path=str(SHOTS / "home.png"))
+        visit.open("notebooks/04_attention.html")
+        visit.page.locator(".math").nth(3).scroll_into_view_if_needed()
+        visit.page.screenshot(path=str(SHOTS / "04_attention_maths.png"))
+        visit.open("notebooks/07_generation_and_sampling.html")
+        note = visit.page.locator(".glm-live-note").first
+        note.scroll_into_view_if_needed()
+        visit.page.evaluate("() => window.scrollBy(0, -500)")
+        visit.page.screenshot(path=str(SHOTS / "07_explorer_picture.png"))
+        visit.open("student/notebooks/04_attention.html")
+        visit.page.get_by_text("Exercise", exact=False).last.scroll_into_view_if_needed()
+        visit.page.screenshot(path=str(SHOTS / "student_04_exercise.png"))
+        assert visit.blocked == [] and visit.errors == []
+    finally:
+        visit.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_search_nucleus_lands_on_notebook_07(browser, server):
+    visit = Visit(browser, server)
+    try:
+        visit.open("index.html")
+        box = visit.page.locator("input[name=q]").first
+        box.fill("nucleus")
+        box.press("Enter")
+        visit.page.wait_for_url(re.compile(r"search\.html\?q=nucleus"))
+        first = visit.page.locator("#search-results ul.search li a").first
+        first.wait_for(timeout=60_000)
+        assert "07_generation_and_sampling" in first.get_attribute("href")
+        first.click()
+        visit.page.wait_for_url(re.compile(r"notebooks/07_generation_and_sampling\.html"))
+        visit.page.wait_for_load_state("load")
+        assert "Generation" in visit.page.title()
+        highlighted = visit.page.locator("span.highlighted").all_text_contents()
+        assert any("nucleus" in h.lower() for h in highlighted), highlighted[:5]
+        assert visit.blocked == [] and visit.errors == []
+    finally:
+        visit.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_glossary_link_from_notebook_04_reaches_its_entry(browser, server):
+    visit = Visit(browser, server)
+    try:
+        visit.open("notebooks/04_attention.html")
+        link = visit.page.locator("article a[href*='glossary.html#term-']").first
+        target = link.get_attribute("href").split("#", 1)[1]
+        word = link.inner_text()
+        link.scroll_into_view_if_needed()
+        link.click()
+        visit.page.wait_for_url(re.compile(rf"glossary\.html#{re.escape(target)}$"))
+        entry = visit.page.locator(f"dt[id='{target}']")
+        assert entry.count() == 1
+        assert word.lower().rstrip("s") in entry.inner_text().lower()
+        box = entry.bounding_box()
+        assert box is not None and 0 <= box["y"] < 900, f"the entry is not in view: {box}"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        visit.page.screenshot(path=str(SHOTS / "glossary_entry.png"))
+        assert visit.blocked == [] and visit.errors == []
+    finally:
+        visit.close()

@@ -1,0 +1,65 @@
+"""Sphinx configuration of the course website (built by ``tools/build_site.py``, ``make site``).
+
+Why Sphinx with MyST-NB: both are pure Python and pip-installable, so the site
+builds offline from the course's own environment; MyST-NB renders the
+notebooks' stored outputs without executing anything (``nb_execution_mode =
+"off"``); Sphinx brings the table of contents, previous/next links, a local
+full-text search (a JavaScript index written next to the pages) and a real
+glossary (``{term}`` links). The Furo theme ships its scripts, styles and
+icons inside the package and uses the system fonts, so no page asks a CDN for
+anything. Maths is typeset by the copy of MathJax 2.7 that the PyPI package
+``jupyter-server-mathjax`` ships, copied into ``_static/mathjax`` by
+``tools/build_site.py`` (Sphinx's default MathJax comes from a CDN).
+
+``tools/build_site.py`` stages the sources (the README as home page, the notebooks
+prepared for one edition, ``glossary.md``) in a build folder and runs Sphinx
+there with this file; the edition arrives as the environment variable
+``GLM_SITE_EDITION`` (``self-study`` or ``student``).
+"""
+from __future__ import annotations
+
+import os
+
+EDITION = os.environ.get("GLM_SITE_EDITION", "self-study")
+if EDITION not in ("self-study", "student"):
+    raise ValueError(f"GLM_SITE_EDITION must be 'self-study' or 'student', got {EDITION!r}")
+
+project = "How GPT works"
+author = "the course authors"
+copyright = "the course authors; code MIT, the plays public domain"
+html_title = "How GPT works" + (" (student edition)" if EDITION == "student" else "")
+
+extensions = ["myst_nb", "sphinx.ext.mathjax"]
+root_doc = "index"
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
+
+# MyST: $...$ and $$...$$ maths in the notebooks' Markdown, ```{glossary} and {term}
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_update_mathjax = False  # MathJax 2 is configured below, not MathJax 3
+myst_heading_anchors = 3
+
+# MyST-NB: show the stored outputs, never run a kernel
+nb_execution_mode = "off"
+nb_merge_streams = True
+nb_ipywidgets_js = {}  # the explorers are saved pictures: no widget JavaScript from a CDN
+# An explorer's output holds the live widget view and a PNG of its state: the picture wins here
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
+
+# MathJax 2.7, bundled (see above). Only elements Sphinx marks as maths are typeset,
+# so a dollar sign in code or program output stays a dollar sign.
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {
+    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                "processEscapes": False, "processClass": "math", "ignoreClass": "tex2jax_ignore|highlight"},
+    "menuSettings": {"zoom": "None"},
+    "messageStyle": "none",
+}
+
+html_theme = "furo"
+html_static_path = ["_static"]
+html_css_files = ["course.css"]
+html_show_sourcelink = False
+html_copy_source = False
+html_last_updated_fmt = None
+html_theme_options = {"navigation_with_keys": True}
