@@ -41,7 +41,7 @@ EXPLORER_NOTEBOOKS = ("01_language_models", "03_masks", "04_attention", "06_trai
 
 
 def _load_site_module():
-    spec = importlib.util.spec_from_file_location("course_site", ROOT / "tools" / "site.py")
+    spec = importlib.util.spec_from_file_location("course_site", ROOT / "tools" / "build_site.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
