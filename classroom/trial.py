@@ -318,6 +318,9 @@ class NotebookRun:
     after: dict = field(default_factory=dict)  # the probe after the last cell
     seconds: float = 0.0
     mismatches: list[str] = field(default_factory=list)  # NBVAL_CHECK_OUTPUT cells that differ
+    code_cells: int = 0  # in the notebook as the server holds it
+    started: float = 0.0  # time.monotonic() at the first cell
+    ended: float = 0.0  # and after the last
 
     @property
     def errors(self) -> list[str]:
@@ -403,7 +406,8 @@ class Student:
                                          timeout=cell_timeout)
         try:
             run.before = self._probe(ws, cell_timeout)
-            t0 = time.monotonic()
+            run.code_cells = sum(cell["cell_type"] == "code" for cell in notebook["cells"])
+            t0 = run.started = time.monotonic()
             for cell in notebook["cells"]:
                 if cell["cell_type"] != "code":
                     continue
@@ -416,7 +420,8 @@ class Student:
                         f"cell {len(run.cells) - 1}: stored {checked(cell.get('outputs', []))!r}, got {checked(outputs)!r}")
                 if run.cells[-1].errors:
                     break
-            run.seconds = time.monotonic() - t0
+            run.ended = time.monotonic()
+            run.seconds = run.ended - t0
             run.after = self._probe(ws, cell_timeout)
         finally:
             ws.close()
@@ -519,13 +524,23 @@ def run_class(hub: TrialHub, names: list[str], notebook: str = NOTEBOOK) -> Clas
         student = hub.login(name)
         ready = student.start_server()
         student.pull_course()
-        start.wait()
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"{name}: another student failed before the notebooks started") from None
         t0 = time.monotonic()
         run = student.run_notebook(f"{folder}/{notebook}")
         return run, ready, t0, time.monotonic()
 
+    def guarded(name):
+        try:
+            return one(name)
+        except BaseException:
+            start.abort()  # nobody waits for a student who will not come
+            raise
+
     with ThreadPoolExecutor(len(names)) as pool:
-        results = list(pool.map(one, names))
+        results = list(pool.map(guarded, names))
     began = min(r[2] for r in results)
     ended = max(r[3] for r in results)
     return ClassRun([r[0] for r in results], ended - began, [r[1] for r in results])
