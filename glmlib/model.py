@@ -21,11 +21,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import KVCache, MultiHeadAttention, dropout
-from .data import DATA_DIR, CharTokenizer
+from .data import CHECKOUT_DATA, CharTokenizer
 from .device import pick_device
 from .sampling import sample
 
-PRETRAINED = DATA_DIR / "shakespeare_gpt"
+# The shipped model: data/ in a checkout; glmlib/_shipped/ (the same two files, as
+# package data) in an installed package. It is only read, never written.
+_INSTALLED_DATA = Path(__file__).resolve().parent / "_shipped"
+SHIPPED_DIR = _INSTALLED_DATA if (_INSTALLED_DATA / "shakespeare_gpt.json").is_file() else CHECKOUT_DATA
+DATA_DIR = SHIPPED_DIR  # the older name
+PRETRAINED = SHIPPED_DIR / "shakespeare_gpt"
 
 
 # Generous upper bounds, far beyond anything this course trains (GPT-2 XL has 48
@@ -637,6 +642,6 @@ def load_train_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def load_pretrained(device: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer]:
-    """The trained Shakespeare model shipped in ``data/``, ready for inference."""
+    """The trained Shakespeare model shipped in ``data/`` (:data:`PRETRAINED`), ready for inference."""
     model, tokenizer, _ = load_checkpoint(PRETRAINED, device)
     return model, tokenizer

@@ -182,9 +182,15 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Adam
               {"params": no_decay, "weight_decay": 0.0}]
     # the fused kernel updates every tensor in one call; for a small model on a CPU
     # the per-tensor steps of the default would take about a tenth of each iteration
-    fused = next(model.parameters()).device.type in ("cpu", "cuda")
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                             **({"fused": True} if fused else {"foreach": True}))
+    # A torch without it (before 2.4 on CPU; fused=... unknown before 2.0) gets the next
+    # kernel instead: foreach, then the plain loop (the same AdamW step, rounded differently).
+    kernels = [{"fused": True}] if next(model.parameters()).device.type in ("cpu", "cuda") else []
+    for kernel in kernels + [{"foreach": True}]:
+        try:
+            return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), **kernel)
+        except (RuntimeError, TypeError, ValueError):
+            continue
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
 
 def flops_per_token(config: GPTConfig, n_params: int) -> float:
