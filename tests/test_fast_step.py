@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from glmlib.model import GPT, GPTConfig
-from glmlib.train import SplitBatch, TrainConfig, preset, split_batch_threads, train
+from glmlib.train import PRESETS, SplitBatch, TrainConfig, preset, split_batch_threads, train
 
 STEPS = 20
 
@@ -41,7 +41,7 @@ def test_split_batch_matches_the_plain_step_for_20_steps(text: str) -> None:
 
 
 def test_split_batch_is_deterministic(text: str) -> None:
-    cfg = small(max_iters=4, eval_interval=4, n_layer=2)
+    cfg = small(max_iters=4, eval_interval=4, n_layer=2, split_batch=True)
     first, a = step_losses(cfg, text)
     second, b = step_losses(cfg, text)
     assert first == second
@@ -70,18 +70,20 @@ def test_split_batch_gradients_match_one_backward_pass(batch: int, slices: int) 
 
 def test_split_batch_applies_only_where_it_can() -> None:
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    with_threads = lambda n: TrainConfig(threads=n)  # noqa: E731
+    asked = lambda **kw: TrainConfig(split_batch=True, **kw)  # noqa: E731
     previous = torch.get_num_threads()
     torch.set_num_threads(8)
     try:
-        assert split_batch_threads(with_threads(8), cpu, world=1) == 4  # MAX_SLICES
-        assert split_batch_threads(with_threads(2), cpu, world=1) == 2
-        assert split_batch_threads(TrainConfig(batch_size=3), cpu, world=1) == 3  # never more slices than rows
-        assert split_batch_threads(TrainConfig(split_batch=False), cpu, world=1) == 1
-        assert split_batch_threads(TrainConfig(dropout=0.1), cpu, world=1) == 1  # shared random state
-        assert split_batch_threads(TrainConfig(compile=True), cpu, world=1) == 1
-        assert split_batch_threads(TrainConfig(), cpu, world=2) == 1  # DDP splits the batch already
-        assert split_batch_threads(TrainConfig(), cuda, world=1) == 1
+        assert split_batch_threads(TrainConfig(threads=8), cpu, world=1) == 1  # opt-in: off by default
+        assert all(split_batch_threads(preset(name), cpu, world=1) == 1 for name in PRESETS)
+        assert split_batch_threads(asked(threads=8), cpu, world=1) == 4  # MAX_SLICES
+        assert split_batch_threads(asked(threads=2), cpu, world=1) == 2
+        assert split_batch_threads(asked(), cpu, world=1) == 4  # PyTorch's thread count, at most MAX_SLICES
+        assert split_batch_threads(asked(batch_size=3), cpu, world=1) == 3  # never more slices than rows
+        assert split_batch_threads(asked(dropout=0.1), cpu, world=1) == 1  # shared random state
+        assert split_batch_threads(asked(compile=True), cpu, world=1) == 1
+        assert split_batch_threads(asked(), cpu, world=2) == 1  # DDP splits the batch already
+        assert split_batch_threads(asked(), cuda, world=1) == 1
     finally:
         torch.set_num_threads(previous)
     with pytest.raises(ValueError, match="dropout=0"):
@@ -92,10 +94,19 @@ def test_split_batch_applies_only_where_it_can() -> None:
 
 def test_a_split_run_leaves_the_thread_settings_as_they_were(text: str) -> None:
     before = torch.get_num_threads()
-    train(small(max_iters=2, eval_interval=2, n_layer=1, threads=None), text=text)
+    train(small(max_iters=2, eval_interval=2, n_layer=1, threads=None, split_batch=True), text=text)
     assert torch.get_num_threads() == before
     seen: list[int] = []
     worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))  # a new thread's default
     worker.start()
     worker.join()
     assert seen == [before]
+
+
+def test_the_command_line_splits_the_batch_only_when_asked(tmp_path) -> None:
+    from glmlib.train import _config_from_args, _parser
+
+    shipped = _config_from_args(_parser(), ["--preset", "shipped", "--out", str(tmp_path / "run")])
+    assert shipped.split_batch is False  # the path the shipped weights were trained on
+    assert _config_from_args(_parser(), ["--preset", "small", "--split-batch"]).split_batch is True
+    assert _config_from_args(_parser(), ["--split-batch", "--no-split-batch"]).split_batch is False
