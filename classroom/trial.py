@@ -514,36 +514,55 @@ class ClassRun:
     server_seconds: list[float]
 
 
-def run_class(hub: TrialHub, names: list[str], notebook: str = NOTEBOOK) -> ClassRun:
-    """Each student logs in, starts a server and pulls the course (at once); then all run
-    ``notebook`` at the same moment. Returns the runs and the wall time of the notebook part."""
-    folder = hub.env.get("CLASSROOM_FOLDER", "course")
+def _together(names: list, prepare, work) -> list:
+    """``prepare(name)`` for every name at once, then ``work(name, prepared)`` for all
+    at the same moment (a barrier); returns ``(prepared, result, t_start, t_end)`` per name."""
     start = threading.Barrier(len(names))
 
     def one(name):
-        student = hub.login(name)
-        ready = student.start_server()
-        student.pull_course()
         try:
+            prepared = prepare(name)
             start.wait()
         except threading.BrokenBarrierError:
             raise RuntimeError(f"{name}: another student failed before the notebooks started") from None
-        t0 = time.monotonic()
-        run = student.run_notebook(f"{folder}/{notebook}")
-        return run, ready, t0, time.monotonic()
-
-    def guarded(name):
-        try:
-            return one(name)
         except BaseException:
             start.abort()  # nobody waits for a student who will not come
             raise
+        t0 = time.monotonic()
+        return prepared, work(name, prepared), t0, time.monotonic()
 
     with ThreadPoolExecutor(len(names)) as pool:
-        results = list(pool.map(guarded, names))
-    began = min(r[2] for r in results)
-    ended = max(r[3] for r in results)
-    return ClassRun([r[0] for r in results], ended - began, [r[1] for r in results])
+        return list(pool.map(one, names))
+
+
+def join_class(hub: TrialHub, names: list[str]) -> tuple[list[Student], list[float]]:
+    """The students log in, start their servers and pull the course, all at once;
+    returns them and the seconds each server took to start."""
+    def prepare(name):
+        student = hub.login(name)
+        ready = student.start_server()
+        student.pull_course()
+        return student, ready
+
+    results = _together(names, prepare, lambda name, prepared: None)
+    return [r[0][0] for r in results], [r[0][1] for r in results]
+
+
+def run_together(hub: TrialHub, students: list[Student], notebook: str = NOTEBOOK) -> tuple[list[NotebookRun], float]:
+    """Every student runs ``notebook`` from the same moment; the runs and the wall time until the last ended."""
+    folder = hub.env.get("CLASSROOM_FOLDER", "course")
+    by_name = {s.name: s for s in students}
+    results = _together(list(by_name), lambda name: by_name[name],
+                        lambda name, student: student.run_notebook(f"{folder}/{notebook}"))
+    return [r[1] for r in results], max(r[3] for r in results) - min(r[2] for r in results)
+
+
+def run_class(hub: TrialHub, names: list[str], notebook: str = NOTEBOOK) -> ClassRun:
+    """Each student logs in, starts a server and pulls the course (at once); then all run
+    ``notebook`` at the same moment. Returns the runs and the wall time of the notebook part."""
+    students, ready = join_class(hub, names)
+    runs, seconds = run_together(hub, students, notebook)
+    return ClassRun(runs, seconds, ready)
 
 
 def main(argv=None) -> int:
