@@ -21,10 +21,9 @@ $(BIN)/python:
 
 # the course; an editable install copies no data files, so the course's lab settings
 # (no news, no update checks) are copied into the environment here
-$(COURSE): requirements.txt pyproject.toml $(LAB_SETTINGS) | $(BIN)/python
+$(COURSE): requirements.txt pyproject.toml $(LAB_SETTINGS) jupyter/install_settings.py | $(BIN)/python
 	$(BIN)/python -m pip install -r requirements.txt
-	mkdir -p $(VENV)/share/jupyter/lab/settings/overrides.d
-	cp $(LAB_SETTINGS) $(VENV)/share/jupyter/lab/settings/overrides.d/
+	$(BIN)/python jupyter/install_settings.py
 	touch $@
 
 $(TESTS): requirements-test.txt $(COURSE)
