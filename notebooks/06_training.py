@@ -254,11 +254,18 @@ print("after 3 steps, from scratch == torch.optim.AdamW:", torch.allclose(theta,
 # **Which weights get weight decay?** Decay pulls a weight towards 0. That
 # makes sense for the big matrices that mix features (attention projections,
 # the feed-forward layers). It makes no sense for a bias or a LayerNorm gain
-# (pulling the gain to 0 switches the layer off), and little for embeddings,
-# which are looked up one row at a time. `glmlib.train.make_optimizer` puts
-# matrices in a decayed group and everything else in a group with
-# `weight_decay=0`. The output head shares its matrix with the token embedding
-# (weight tying, notebook 05), so it appears once, as `wte.weight`.
+# (pulling the gain to 0 switches the layer off). `glmlib.train.make_optimizer`
+# puts the four weight matrices of every block in a decayed group and
+# everything else in a group with `weight_decay=0`. The two embedding tables
+# `wte.weight` and `wpe.weight` are matrices too, but they are left out *by
+# name*, not by shape: a row of an embedding is one token's (or one
+# position's) vector, not a mix of features, and decay would shrink every
+# row at every step, including the rows of rare characters that the loss
+# seldom pulls back. This is a choice, not a law: GPT-2-style trainers such
+# as nanoGPT decay every tensor with two or more dimensions, embeddings
+# included, and at this scale both work. The output head shares its matrix
+# with the token embedding (weight tying, notebook 05), so it appears once,
+# as `wte.weight`, in the group without decay.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -371,16 +378,21 @@ print("from scratch == torch.nn.utils.clip_grad_norm_:", same)
 # learning rate from the schedule and takes an AdamW step, over and over.
 # Every `eval_interval` steps it estimates the loss on both splits and
 # samples a little text. The `"notebook"` preset is a GPT of under a million
-# parameters that learns a fair amount of Shakespeare in under two minutes on
-# a laptop CPU.
+# parameters that learns a fair amount of Shakespeare in about two minutes on
+# an idle 2-core laptop CPU (the cell prints how long it took here; it takes
+# longer when other programs compete for the cores).
 #
 # The dashboard below updates as it trains: the loss of every batch (noisy),
 # the train and validation estimates, the learning rate, and the latest
 # sample. Watch for:
 #
-# * the loss starting at about $\ln V$ and dropping fast in the first hundred
-#   steps, as the model learns which characters are common, then which
+# * the loss starting at about $\ln V$ and dropping fast in the first few
+#   dozen steps, as the model learns which characters are common, then which
 #   follow which;
+# * then a slow stretch at about 2.5 nats: that is the level of the bigram
+#   of notebook 01, which knows only the previous character. Getting below
+#   it means using the longer context, and that takes the model longer to
+#   learn;
 # * the validation loss tracking the training loss: with this little
 #   training the model has no time to overfit;
 # * the samples going from noise to words, names and line breaks.
@@ -406,14 +418,29 @@ print(f"final estimate: train {final['train']:.3f}, val {final['val']:.3f} nats/
 print("sample after training:\n" + final["sample"])
 
 # %%
+bigram = BigramLM(V).fit(train_ids)  # notebook 01's model, counted on the training split
+bigram_level = math.log(bigram.perplexity(val_ids[:16_384]))
 history = result.history
 fig, ax = plt.subplots(figsize=(6.5, 3.5))
-ax.plot([h["step"] for h in history], [h["train"] for h in history], "o-", label="train")
-ax.plot([h["step"] for h in history], [h["val"] for h in history], "s-", label="validation")
+ax.plot(dash.history["step"], dash.history["loss"], color="C0", lw=0.6, alpha=0.35, label="each batch")
+ax.plot([h["step"] for h in history], [h["train"] for h in history], "o-", color="C0", label="train estimate")
+ax.plot([h["step"] for h in history], [h["val"] for h in history], "s-", color="C1", label="validation estimate")
 ax.axhline(math.log(V), color="gray", ls="--", label=r"$\ln V$")
-ax.set(title="The live run: loss estimates during training", xlabel="step", ylabel="loss (nats/character)")
+ax.axhline(bigram_level, color="C2", ls=":", label=f"bigram level ({bigram_level:.2f})")
+ax.set(title="The live run: every batch's loss and the estimates", xlabel="step",
+       ylabel="loss (nats/character)")
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# The faint line is the loss of every batch, as the dashboard drew it. It
+# falls from $\ln V$ to under 3 nats within about thirty steps, then bends
+# and creeps along just above the green dotted line, the bigram's loss on
+# validation text: by then the model predicts each character from the one
+# before it about as well as counting pairs does. Only after a hundred-odd
+# steps does it go below that level, as the attention heads start to use
+# the characters further back. The train and validation estimates stay on
+# top of each other: there is no overfitting in a run this short.
 
 # %% [markdown]
 # ## 8. The shipped model
@@ -439,7 +466,6 @@ if recorded.get("val_loss") is not None:
 val_slice = val_ids[:16_384]
 
 # %%
-bigram = BigramLM(V).fit(train_ids)  # add-one smoothing, counted on the training split
 losses = {
     "uniform guess": math.log(V),
     "bigram (notebook 01)": math.log(bigram.perplexity(val_slice)),
@@ -709,7 +735,8 @@ ex.check_train_loop(train_loop).require()
 # * An untrained GPT predicts almost uniformly, so its loss starts near
 #   $\ln V$; a model that can overfit one batch has working plumbing.
 # * AdamW rescales each weight's step by running gradient statistics and
-#   decays only the weight matrices; the learning rate warms up, then follows
+#   decays only the blocks' weight matrices (not the embeddings, biases or
+#   LayerNorm gains); the learning rate warms up, then follows
 #   a cosine down to a floor; clipping caps the global gradient norm without
 #   changing its direction.
 # * A two-minute run on a CPU already beats the bigram by a wide margin; the
