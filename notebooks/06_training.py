@@ -260,8 +260,8 @@ print("after 3 steps, from scratch == torch.optim.AdamW:", torch.allclose(theta,
 # `wte.weight` and `wpe.weight` are matrices too, but they are left out *by
 # name*, not by shape: a row of an embedding is one token's (or one
 # position's) vector, not a mix of features, and decay would shrink every
-# row at every step, including the rows of rare characters that the loss
-# seldom pulls back. This is a choice, not a law: GPT-2-style trainers such
+# row by the same fraction at every step, whether or not its character
+# appeared in the batch. This is a choice, not a law: GPT-2-style trainers such
 # as nanoGPT decay every tensor with two or more dimensions, embeddings
 # included, and at this scale both work. The output head shares its matrix
 # with the token embedding (weight tying, notebook 05), so it appears once,
