@@ -12,13 +12,18 @@ Every 5 steps give one ratio; the figure is their median and range.
 Time to quality: the ``notebook`` preset and the ``small`` recipe train in
 turns, one step each, until their validation estimate reaches a target.
 
-    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--target 2.0]
+With ``--variants`` the trainer's optional paths take turns too:
+``--split-batch`` (at more than one thread) and ``--compile`` (whose
+compilation, in its first step, is timed on its own and left out of its rate).
+
+    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--target 2.0] [--variants]
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
+import statistics
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -139,11 +144,12 @@ class Throughput:
     threads: int
     ours: list[float]  # tokens/s per block
     theirs: list[float]
-    one_piece: list[float] | None  # the trainer without SplitBatch (None at one thread, where it is the same)
+    variants: dict[str, list[float]]  # tokens/s per block of the trainer's optional paths ("split", "compiled")
     matmul: list[float]  # FLOP/s per block
     flops_per_token: float
     loss_gap: float  # largest |loss difference| over the first 20 steps
     attention: str  # GPT2LMHeadModel's attention implementation
+    compile_seconds: float | None = None  # the compiled trainer's first step (compilation) less a usual step
 
     @property
     def ratio(self) -> Spread:
@@ -158,8 +164,9 @@ class Throughput:
         return ratios([r * self.flops_per_token for r in rates], self.matmul)
 
 
-def throughput(n_threads: int, steps: int, text: str) -> Throughput:
-    """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns."""
+def throughput(n_threads: int, steps: int, text: str, variants: bool = False) -> Throughput:
+    """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns;
+    with ``variants``, also the trainer with ``split_batch`` (above one thread) and with ``compile``."""
     cfg = preset("small", max_iters=steps, eval_interval=steps, eval_iters=1, sample_chars=0, threads=n_threads)
     tokenizer = CharTokenizer.from_text(text)
     train_ids = tokenizer.encode_tensor(train_val_split(text)[0])
@@ -169,17 +176,21 @@ def throughput(n_threads: int, steps: int, text: str) -> Throughput:
     ours, theirs = Record(), Record()
     loops = {"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
              "matmul": matmul_loop(steps, n_threads)}
-    if n_threads > 1:
-        loops["one piece"] = trainer_loop(replace(cfg, split_batch=False), text, Record())
+    if variants and n_threads > 1:
+        loops["split"] = trainer_loop(replace(cfg, split_batch=True), text, Record())
+    if variants:
+        loops["compiled"] = trainer_loop(replace(cfg, compile=True), text, Record())
     lockstep = Lockstep()
     lockstep.run(loops)
     tokens = BLOCK * cfg.batch_size * cfg.block_size
     rate = lambda name, work: [work / s for s in blocks(lockstep.times[name], BLOCK, skip=BLOCK)]  # noqa: E731
     gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
+    compiled = lockstep.times.get("compiled")
     return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
-                      rate("one piece", tokens) if n_threads > 1 else None,
+                      {name: rate(name, tokens) for name in ("split", "compiled") if name in loops},
                       rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(model.config, model.num_params()),
-                      gap, hf.config._attn_implementation)
+                      gap, hf.config._attn_implementation,
+                      compiled[0] - statistics.median(compiled[BLOCK:]) if compiled else None)
 
 
 @dataclass
@@ -246,11 +257,12 @@ def main() -> None:
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="also --split-batch and --compile (a minute more)")
     args = parser.parse_args()
     text = load_shakespeare()
     rows = []
     for n in thread_counts(args.threads):
-        rows += throughput_rows(throughput(n, args.steps, text))
+        rows += throughput_rows(throughput(n, args.steps, text, args.variants))
     if not args.skip_quality:
         rows += time_to_quality_rows(time_to_quality(args.target, text))
     print_table(rows)

@@ -1,6 +1,6 @@
 """Every performance figure of the course in one table, each measured against a peer in this run.
 
-    python benchmarks/report.py [--quick]
+    python benchmarks/report.py [--threads 1,all] [--steps 80] [--skip-quality] [--variants]
 
 Training throughput against Hugging Face's GPT2LMHeadModel (and the model
 FLOPs utilisation against a float32 matmul timed in the same turns),
@@ -41,13 +41,24 @@ def throughput_rows(t: Throughput) -> list[Row]:
         (f"matmul 1024x1024 float32, GFLOP/s, {when}", "", "", t.gflops.text(".0f", "")),
         (f"training tokens/s vs GPT2LMHeadModel ({t.attention}), {when}", fmt_rate(t.ours), fmt_rate(t.theirs),
          t.ratio.text()),
-        *([(f"  the trainer with its batch in one piece (no SplitBatch), {when}", fmt_rate(t.one_piece),
-            fmt_rate(t.theirs), ratios(t.one_piece, t.theirs).text()),
-           (f"  SplitBatch: the trainer vs itself in one piece, {when}", fmt_rate(t.ours), fmt_rate(t.one_piece),
-            ratios(t.ours, t.one_piece).text())] if t.one_piece else []),
+        *[row for name, flag in (("split", "--split-batch"), ("compiled", "--compile")) if name in t.variants
+          for row in variant_rows(t, name, flag, when)],
         (f"training MFU (of that matmul), {when}", t.mfu(t.ours).text(".0%", ""), t.mfu(t.theirs).text(".0%", ""), ""),
         (f"  same losses: largest gap over the first 20 steps, {when}", f"{t.loss_gap:.1e}", "", ""),
     ]
+
+
+def variant_rows(t: Throughput, name: str, flag: str, when: str) -> list[Row]:
+    """One of the trainer's optional paths against GPT2LMHeadModel and against the trainer as shipped."""
+    rates = t.variants[name]
+    rows = [(f"  the trainer with {flag} vs GPT2LMHeadModel, {when}", fmt_rate(rates), fmt_rate(t.theirs),
+             ratios(rates, t.theirs).text()),
+            (f"  the trainer with {flag} vs without, {when}", fmt_rate(rates), fmt_rate(t.ours),
+             ratios(rates, t.ours).text())]
+    if name == "compiled" and t.compile_seconds is not None:
+        rows.append((f"  {flag}: compilation (its first step less a usual one), {when}",
+                     f"{t.compile_seconds:.0f} s", "", ""))
+    return rows
 
 
 def generation_rows(g: Generation) -> list[Row]:
@@ -114,12 +125,14 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=120, help="characters per generation")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
     parser.add_argument("--skip-quality", action="store_true", help="leave out the time to quality (minutes)")
+    parser.add_argument("--variants", action="store_true",
+                        help="also the trainer with --split-batch and with --compile (a minute or two more)")
     args = parser.parse_args()
     start, load_before = time.perf_counter(), load()
     text = load_shakespeare()
     rows: list[Row] = []
     for n in thread_counts(args.threads):
-        rows += throughput_rows(throughput(n, args.steps, text))
+        rows += throughput_rows(throughput(n, args.steps, text, args.variants))
     for n in thread_counts(args.threads):
         rows += generation_rows(generation(n, args.chars, args.rounds))
     if not args.skip_quality:

@@ -1,4 +1,4 @@
-"""The trainer's fast step (the batch split across CPU threads) computes what the plain step does."""
+"""The trainer's optional faster steps (SplitBatch, torch.compile) compute what the plain step does."""
 from __future__ import annotations
 
 import threading
@@ -37,6 +37,18 @@ def test_split_batch_matches_the_plain_step_for_20_steps(text: str) -> None:
     assert max(abs(a - b) for a, b in zip(plain, split)) < 1e-5, (plain, split)
     assert split[-1] < split[0] - 0.5  # it trains
     for (name, a), b in zip(plain_model.named_parameters(), split_model.parameters()):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=name)
+
+
+@pytest.mark.slow
+def test_the_compiled_step_matches_the_plain_step_for_20_steps(text: str) -> None:
+    """``compile=True`` (torch.compile, tried as a faster step: README, Performance) trains the same way."""
+    plain, plain_model = step_losses(small(threads=1), text)
+    compiled, compiled_model = step_losses(small(threads=1, compile=True), text)
+    assert len(plain) == len(compiled) == STEPS
+    assert max(abs(a - b) for a, b in zip(plain, compiled)) < 1e-5, (plain, compiled)
+    assert compiled[-1] < compiled[0] - 0.5  # it trains
+    for (name, a), b in zip(plain_model.named_parameters(), compiled_model.parameters()):
         torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4, msg=name)
 
 
