@@ -343,8 +343,9 @@ def typeset(page) -> None:
     """Wait until MathJax (when the page has maths) has typeset everything."""
     if page.locator(".math").count() == 0:
         return
-    page.wait_for_function("() => window.MathJax && MathJax.isReady", timeout=60_000)
-    page.evaluate("() => new Promise(done => MathJax.Hub.Queue(() => done(true)))")
+    page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                           timeout=60_000)
+    page.evaluate("() => MathJax.startup.promise.then(() => true)")
 
 
 IMAGES_LOADED = """async () => {
@@ -378,7 +379,7 @@ def test_every_page_offline_typeset_and_complete(browser, server, built_site):
             assert broken == [], f"{path}: images that did not load: {broken[:5]}"
             raw_math = visit.page.evaluate(RAW_MATH)
             assert raw_math == [], f"{path}: untypeset maths left in the text: {raw_math}"
-            if visit.page.locator(".MathJax, .MathJax_Display").count():
+            if visit.page.locator("mjx-container").count():
                 typeset_pages += 1
         assert visit.blocked == [], f"{len(visit.blocked)} request(s) left the site: {visit.blocked[:5]}"
         assert visit.errors == [], f"console errors: {visit.errors[:5]}"

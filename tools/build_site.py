@@ -5,7 +5,7 @@ For each edition this script stages, in ``build/site-src/<edition>/``,
 
 - ``index.md``, the home page: the README, with the notebook table linked;
 - ``notebooks/NN_name.ipynb``, prepared for the edition (see :func:`prepare`);
-- ``glossary.md`` and ``_static/`` from ``website/``, and MathJax in ``_static/mathjax``;
+- ``glossary.md`` and ``_static/`` from ``website/``, and MathJax 3 in ``_static/mathjax``;
 
 then runs Sphinx with ``website/conf.py``. The self-study edition (solutions
 folded under each exercise) goes to ``site/``, the student edition (no
@@ -239,17 +239,32 @@ def home_page(readme: str, edition: str, notebooks: list[Path]) -> str:
 
 # --------------------------------------------------------------------------- build
 
+MATHJAX_PARTS = ("tex-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors")
+
+
 def mathjax_dir() -> Path:
-    """MathJax 2.7 as shipped by the PyPI package jupyter-server-mathjax."""
+    """MathJax 3 (its ``es5`` folder) as shipped by the PyPI package django-static-mathjax."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
     try:
-        import jupyter_server_mathjax
-    except ImportError as exc:
-        raise SiteError("MathJax for the site comes from the package jupyter-server-mathjax: "
+        path = Path(distribution("django-static-mathjax").locate_file("mathjax/static/mathjax/es5"))
+    except PackageNotFoundError as exc:
+        raise SiteError("MathJax for the site comes from the package django-static-mathjax: "
                         "pip install -r requirements.txt") from exc
-    path = Path(jupyter_server_mathjax.__file__).parent / "static"
-    if not (path / "MathJax.js").is_file():
-        raise SiteError(f"no MathJax.js in {path}")
+    if not (path / "tex-chtml.js").is_file():
+        raise SiteError(f"no tex-chtml.js in {path}")
     return path
+
+
+def copy_mathjax(dest: Path) -> None:
+    """The parts of MathJax that typesetting TeX as HTML needs (about 4 MB of its 24)."""
+    source = mathjax_dir()
+    for part in MATHJAX_PARTS:
+        if (source / part).is_dir():
+            shutil.copytree(source / part, dest / part)
+        elif (source / part).is_file():
+            dest.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source / part, dest / part)
 
 
 def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
@@ -258,8 +273,7 @@ def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
         shutil.rmtree(dest)
     (dest / "notebooks").mkdir(parents=True)
     shutil.copytree(WEBSITE / "_static", dest / "_static")
-    shutil.copytree(mathjax_dir(), dest / "_static" / "mathjax",
-                    ignore=shutil.ignore_patterns("*.md", "SVG", "unpacked", "test", "docs"))
+    copy_mathjax(dest / "_static" / "mathjax")
     shutil.copy(WEBSITE / "glossary.md", dest / "glossary.md")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     (dest / "index.md").write_text(home_page(readme, edition, notebooks), encoding="utf-8")
@@ -269,7 +283,8 @@ def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
 
 
 def sphinx(src: Path, out: Path, edition: str) -> None:
-    env = {**os.environ, "GLM_SITE_EDITION": edition, "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "GLM_SITE_EDITION": edition, "GLM_SITE_STATIC": str(src / "_static"),
+           "PYTHONHASHSEED": "0"}
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-j", "auto",
            "-c", str(WEBSITE), "-d", str(src.parent / f".doctrees-{edition}"), str(src), str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

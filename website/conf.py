@@ -7,9 +7,10 @@ notebooks' stored outputs without executing anything (``nb_execution_mode =
 full-text search (a JavaScript index written next to the pages) and a real
 glossary (``{term}`` links). The Furo theme ships its scripts, styles and
 icons inside the package and uses the system fonts, so no page asks a CDN for
-anything. Maths is typeset by the copy of MathJax 2.7 that the PyPI package
-``jupyter-server-mathjax`` ships, copied into ``_static/mathjax`` by
-``tools/build_site.py`` (Sphinx's default MathJax comes from a CDN).
+anything. Maths is typeset by the copy of MathJax 3.2 that the PyPI package
+``django-static-mathjax`` ships (plain static files; it needs no Django),
+copied into ``_static/mathjax`` by ``tools/build_site.py`` (Sphinx's default
+MathJax comes from a CDN).
 
 ``tools/build_site.py`` stages the sources (the README as home page, the notebooks
 prepared for one edition, ``glossary.md``) in a build folder and runs Sphinx
@@ -36,7 +37,7 @@ suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 
 # MyST: $...$ and $$...$$ maths in the notebooks' Markdown, ```{glossary} and {term}
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
-myst_update_mathjax = False  # MathJax 2 is configured below, not MathJax 3
+myst_update_mathjax = False  # MathJax is configured below
 myst_heading_anchors = 3
 
 # MyST-NB: show the stored outputs, never run a kernel
@@ -46,18 +47,17 @@ nb_ipywidgets_js = {}  # the explorers are saved pictures: no widget JavaScript 
 # An explorer's output holds the live widget view and a PNG of its state: the picture wins here
 nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
-# MathJax 2.7, bundled (see above). Only elements Sphinx marks as maths are typeset,
+# MathJax 3, bundled (see above). Only elements Sphinx marks as maths are typeset,
 # so a dollar sign in code or program output stays a dollar sign.
-mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
-mathjax2_config = {
-    "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
-                "processEscapes": False, "processClass": "math", "ignoreClass": "tex2jax_ignore|highlight"},
-    "menuSettings": {"zoom": "None"},
-    "messageStyle": "none",
+mathjax_path = "mathjax/tex-chtml.js"
+mathjax3_config = {
+    "tex": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]], "processEscapes": False},
+    "options": {"ignoreHtmlClass": "tex2jax_ignore|highlight", "processHtmlClass": "math"},
 }
 
 html_theme = "furo"
-html_static_path = ["_static"]
+# the staged copy (this folder's _static plus MathJax); paths here are relative to website/
+html_static_path = [os.environ.get("GLM_SITE_STATIC", "_static")]
 html_css_files = ["course.css"]
 html_show_sourcelink = False
 html_copy_source = False
