@@ -24,6 +24,7 @@ CLASSROOM_ADMINS            (none)       comma-separated admin user names
 CLASSROOM_BIND_URL          http://:8000 where the hub listens
 CLASSROOM_PYTHON            this Python  the course environment's Python (local, systemd)
 CLASSROOM_IMAGE             (none)       the course image (docker, required there)
+CLASSROOM_HUB_CONNECT_IP    172.17.0.1   the hub's address seen from a container (docker)
 ==========================  ===========  ====================================================
 
 Run as a script (``python classroom/jupyterhub_config.py``) it prints the
@@ -183,7 +184,9 @@ if SPAWNER == "docker":
     c.DockerSpawner.remove = True
     c.DockerSpawner.notebook_dir = "/home/jovyan"
     c.DockerSpawner.volumes = {"classroom-{username}": "/home/jovyan"}
-    c.JupyterHub.hub_ip = "0.0.0.0"  # containers reach the hub over the docker bridge
+    # The hub runs on the host; containers reach it through docker's default bridge.
+    c.JupyterHub.hub_ip = "0.0.0.0"
+    c.JupyterHub.hub_connect_ip = _setting("CLASSROOM_HUB_CONNECT_IP", "172.17.0.1")
 
 # --- the idle culler: stops servers nobody used for IDLE_TIMEOUT seconds ------
 c.JupyterHub.services = [

@@ -401,7 +401,7 @@ class Student:
         reply.raise_for_status()
         session = reply.json()
         run = NotebookRun(self.name, path)
-        ws_url = self.server.replace("http://", "ws://") + f"/api/kernels/{session['kernel']['id']}/channels"
+        ws_url = self.server.replace("http://", "ws://") + f"/api/kernels/{session['kernel']['id']}/channels?session_id={uuid.uuid4().hex}"
         ws = websocket.create_connection(ws_url, header=[f"Authorization: token {self.token}"],
                                          timeout=cell_timeout)
         try:
@@ -492,14 +492,22 @@ def _decode(frame: str | bytes) -> dict:
 
 
 def checked(outputs: list[dict]) -> list[tuple[str, str]]:
-    """What nbval compares in a NBVAL_CHECK_OUTPUT cell here: streams and results' text/plain."""
+    """What nbval compares in a NBVAL_CHECK_OUTPUT cell here: streams (each stream's text
+    joined, as nbval coalesces them: a figure may arrive before or after a print's flush)
+    and results' text/plain."""
     def text(value):
         return value if isinstance(value, str) else "".join(value)
 
     found = []
+    streams: dict[str, int] = {}
     for o in outputs:
         if o["output_type"] == "stream":
-            found.append((o["name"], text(o["text"])))
+            if o["name"] in streams:
+                name, previous = found[streams[o["name"]]]
+                found[streams[o["name"]]] = (name, previous + text(o["text"]))
+            else:
+                streams[o["name"]] = len(found)
+                found.append((o["name"], text(o["text"])))
         elif o["output_type"] == "execute_result" and "text/plain" in o.get("data", {}):
             found.append(("text/plain", text(o["data"]["text/plain"])))
         elif o["output_type"] == "error":
