@@ -153,6 +153,16 @@ def test_glossary_links_first_use_in_prose_only():
     assert "`logits` in code and $logit$ in maths" in body  # code and maths untouched
 
 
+def test_glossary_links_skip_code_and_maths_blocks():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "$$\n\\text{softmax}(z) \\text{ of the logits}\n$$\n\n```python\nlogits = softmax(tokens)\n```\n\n"
+        "After the blocks, the logits and the tokens.")])
+    assert site_tool.link_glossary(nb) == 2
+    text = nb.cells[0].source
+    assert "\\text{softmax}(z) \\text{ of the logits}" in text and "logits = softmax(tokens)" in text
+    assert text.endswith("the {term}`logits <logit>` and the {term}`tokens <token>`.")
+
+
 def test_glossary_has_every_linked_term():
     glossary = (ROOT / "website" / "glossary.md").read_text(encoding="utf-8")
     block = glossary.split("```{glossary}", 1)[1].split("```", 1)[0]

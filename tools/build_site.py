@@ -174,10 +174,17 @@ def link_glossary(nb: nbformat.NotebookNode) -> int:
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
-        lines = []
+        lines, fence, maths = [], False, False
         for line in cell.source.split("\n"):
-            if line.lstrip().startswith(("#", "<", "|", "```", ":::")) or not line.strip():
-                lines.append(line)  # headings, HTML blocks, tables, fences stay as they are
+            stripped = line.strip()
+            was_inside = fence or maths
+            if stripped.startswith(("```", "~~~")):
+                fence = not fence
+            if line.count("$$") % 2:
+                maths = not maths
+            if (was_inside or fence or maths or not stripped
+                    or stripped.startswith(("#", "<", "|", "```", "~~~", ":::"))):
+                lines.append(line)  # code and maths blocks, headings, HTML, tables stay as they are
                 continue
             line, n = _link_line(line, seen)
             made += n
