@@ -137,8 +137,9 @@ def _alive(pid: int) -> bool:
     return state != ["Z"]
 
 
-def kill_all(pids: set[int]) -> None:
-    """SIGKILL each process and its process group (never our own group)."""
+def kill_all(pids: set[int], wait: float = 10) -> set[int]:
+    """SIGKILL each process and its process group (never our own group); waits until they
+    are gone and returns those still alive after ``wait`` seconds."""
     own = os.getpgid(0)
     for pid in pids:
         try:
@@ -148,6 +149,12 @@ def kill_all(pids: set[int]) -> None:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    deadline = time.monotonic() + wait
+    left = {pid for pid in pids if _alive(pid)}
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = {pid for pid in left if _alive(pid)}
+    return left
 
 
 # --- the hub ------------------------------------------------------------------
@@ -221,7 +228,10 @@ c.JupyterHub.cookie_secret_file = {str(w / "cookie_secret")!r}
 c.JupyterHub.pid_file = {str(w / "hub.pid")!r}
 c.JupyterHub.spawner_class = OneAccountSpawner
 c.OneAccountSpawner.homes_dir = {str(w / "homes")!r}
+# a mark in every process's environment, so that stop() finds them even after a hub crash
 c.Spawner.environment = dict(c.Spawner.environment, {self.marker.split("=")[0]}={self.marker.split("=")[1]!r})
+for service in c.JupyterHub.services:
+    service["environment"] = dict(service.get("environment", {{}}), {self.marker.split("=")[0]}={self.marker.split("=")[1]!r})
 """)
         return path
 
@@ -268,11 +278,13 @@ c.Spawner.environment = dict(c.Spawner.environment, {self.marker.split("=")[0]}=
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:
                 pass
-        kill_all({pid for pid in pids | marked(self.marker) | {self.process.pid} if _alive(pid)})
+        left = kill_all({pid for pid in pids | marked(self.marker) | {self.process.pid} if _alive(pid)})
         self.process.wait()
         self.process = None
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+        if left:
+            raise RuntimeError(f"processes {sorted(left)} outlived SIGKILL")
 
     def __enter__(self) -> "TrialHub":
         return self.start()

@@ -185,3 +185,29 @@ def test_stopping_leaves_no_process_behind(hub):
     alive = {pid for pid in pids if trial._alive(pid)}
     assert not alive, [trial._read(f"/proc/{pid}/cmdline") for pid in alive]
     assert not trial.marked(hub.marker)
+
+
+@pytest.mark.slow
+def test_a_crashed_hub_leaves_nothing_behind(proxy, tmp_path):
+    """The hub killed outright: its proxy, culler, servers and kernels are orphans; stop() still ends them."""
+    hub = trial.TrialHub(workdir=tmp_path, proxy=proxy)
+    try:
+        hub.start()
+        student = hub.login("ada")
+        student.start_server()
+        reply = student.api.post(f"{student.server}/api/kernels", json={"name": "python3"}, timeout=60)
+        reply.raise_for_status()
+        found = trial.marked(hub.marker) - {hub.process.pid}
+        lines = {pid: trial._read(f"/proc/{pid}/cmdline").decode(errors="replace").replace("\0", " ")
+                 for pid in found}
+        kinds = " ".join(lines.values())
+        for part in ("configurable-http-proxy", "jupyterhub_idle_culler", "jupyterhub.singleuser", "ipykernel"):
+            assert part in kinds, (part, kinds)
+        os.kill(hub.process.pid, 9)
+        hub.process.wait()
+        gone = [lines[pid] for pid in found if not trial._alive(pid)]
+        assert not gone, gone
+    finally:
+        hub.stop()
+    assert not {pid for pid in found if trial._alive(pid)}
+    assert not trial.marked(hub.marker)
