@@ -21,6 +21,7 @@ CLASSROOM_SHARED_PASSWORD   (none)       one password for everyone (a workshop) 
                                          the machine's accounts (PAM)
 CLASSROOM_USERS             (anyone)     comma-separated user names allowed to log in
 CLASSROOM_ADMINS            (none)       comma-separated admin user names
+CLASSROOM_DATA_DIR          (per user)   a shared, prebuilt corpus cache (GLMLIB_DATA_DIR)
 CLASSROOM_BIND_URL          http://:8000 where the hub listens
 CLASSROOM_PYTHON            this Python  the course environment's Python (local, systemd)
 CLASSROOM_IMAGE             (none)       the course image (docker, required there)
@@ -105,6 +106,9 @@ if SHARED_PASSWORD and len(SHARED_PASSWORD) < 8:
     raise ValueError(f"CLASSROOM_SHARED_PASSWORD has {len(SHARED_PASSWORD)} characters: it needs at least 8")
 USERS = _names("CLASSROOM_USERS")
 ADMINS = _names("CLASSROOM_ADMINS")
+DATA_DIR = _setting("CLASSROOM_DATA_DIR", "")
+if DATA_DIR and not os.path.isabs(DATA_DIR):
+    raise ValueError(f"CLASSROOM_DATA_DIR={DATA_DIR!r}: expected an absolute path, e.g. /srv/glm-data")
 BIND_URL = _setting("CLASSROOM_BIND_URL", "http://:8000")
 PYTHON = _setting("CLASSROOM_PYTHON", sys.executable)
 IMAGE = _setting("CLASSROOM_IMAGE", "")
@@ -160,6 +164,8 @@ c.Spawner.environment = {
     "NUMEXPR_NUM_THREADS": _threads,
     "VECLIB_MAXIMUM_THREADS": _threads,
 }
+if DATA_DIR:
+    c.Spawner.environment["GLMLIB_DATA_DIR"] = DATA_DIR
 # Limits: passed to every spawner, enforced by systemd (MemoryMax, CPUQuota) and
 # docker (the container's memory and CPU quota). LocalProcessSpawner only sets
 # MEM_LIMIT and CPU_LIMIT in the environment: it enforces neither.

@@ -47,6 +47,7 @@ def test_defaults_cap_threads_limit_memory_and_cull_idle_servers():
     assert c.JupyterHub.authenticator_class == "pam"
     assert c.Authenticator.allow_all is True
     assert c.Spawner.default_url == "/lab"  # no course repository given: an empty JupyterLab
+    assert "GLMLIB_DATA_DIR" not in env  # each student's own corpus cache
     (culler,) = c.JupyterHub.services
     assert culler["name"] == "idle-culler"
     assert culler["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
@@ -61,7 +62,8 @@ def test_settings_reach_the_spawner_and_the_nbgitpuller_link():
         CLASSROOM_THREADS="4", CLASSROOM_MEM_LIMIT="3G", CLASSROOM_SPAWNER="systemd",
         CLASSROOM_IDLE_TIMEOUT="1200", CLASSROOM_REPO="https://git.example.org/lab/glm-course.git",
         CLASSROOM_BRANCH="student", CLASSROOM_SHARED_PASSWORD="a long password",
-        CLASSROOM_USERS="ada,grace", CLASSROOM_ADMINS="alan"))
+        CLASSROOM_USERS="ada,grace", CLASSROOM_ADMINS="alan", CLASSROOM_DATA_DIR="/srv/glm-data"))
+    assert c.Spawner.environment["GLMLIB_DATA_DIR"] == "/srv/glm-data"
     assert c.Spawner.environment["OMP_NUM_THREADS"] == "4"
     assert c.Spawner.environment["MKL_NUM_THREADS"] == "4"
     assert (c.Spawner.mem_limit, c.Spawner.cpu_limit) == ("3G", 4.0)
@@ -104,6 +106,7 @@ def test_student_link_goes_through_user_redirect(monkeypatch):
     ("CLASSROOM_FOLDER", "../up", "CLASSROOM_FOLDER='../up': expected one folder name"),
     ("CLASSROOM_SHARED_PASSWORD", "short", "CLASSROOM_SHARED_PASSWORD has 5 characters: it needs at least 8"),
     ("CLASSROOM_USERS", "ada,gr ace", "CLASSROOM_USERS: user name 'gr ace' may hold only"),
+    ("CLASSROOM_DATA_DIR", "glm-data", "CLASSROOM_DATA_DIR='glm-data': expected an absolute path"),
 ])
 def test_bad_settings_are_named(name, value, message):
     with pytest.raises(ValueError) as error:
