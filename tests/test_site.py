@@ -236,6 +236,20 @@ def test_every_notebook_is_a_page_in_order_with_prev_next(built_site):
 
 
 @pytest.mark.slow
+def test_every_glossary_term_is_linked_from_the_notebooks(built_site):
+    glossary = (built_site / "glossary.html").read_text(encoding="utf-8")
+    entries = set(re.findall(r'<dt id="(term-[^"]+)"', glossary))
+    assert len(entries) == len(site_tool.TERMS)
+    linked: set[str] = set()
+    for nb in NOTEBOOKS:
+        text = (built_site / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        targets = set(re.findall(r'href="\.\./glossary\.html#(term-[^"]+)"', text))
+        assert targets <= entries, f"{nb.stem}: links to missing entries {targets - entries}"
+        linked |= targets
+    assert linked == entries, f"terms no notebook links to: {sorted(entries - linked)}"
+
+
+@pytest.mark.slow
 def test_student_site_holds_no_solution_line(built_site):
     student = " ".join(page_text(p) for p in sorted((built_site / "student").rglob("*.html")))
     student_js = (built_site / "student" / "searchindex.js").read_text(encoding="utf-8")

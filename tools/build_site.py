@@ -54,7 +54,7 @@ TERMS: dict[str, str] = {
     "decoder block": r"decoder blocks?",
     "embedding": r"embeddings?",
     "feed-forward network": r"feed-forward(?: network| layer)?s?|FFN",
-    "gradient clipping": r"gradient clipping",
+    "gradient clipping": r"gradient clipping|clip(?:s|ping)? (?:the )?gradients?|clipping",
     "greedy decoding": r"greedy(?: decoding)?",
     "head": r"(?:attention )?heads?",
     "KV cache": r"KV[ -]cache",
