@@ -67,7 +67,7 @@ def exercise_notebook() -> nbformat.NotebookNode:
     cells = [
         nbformat.v4.new_markdown_cell("# Title about logits\n\nEach token has a logit; the logits "
                                       "go through softmax. `logits` in code and $logit$ in maths stay."),
-        code("explorer()", outputs=[explorer_out]),
+        code("# NBVAL_CHECK_OUTPUT\nexplorer()", outputs=[explorer_out]),
         code("for _ in tqdm(grid): pass", outputs=[bar_out]),
         raw("# BEGIN QUESTION\nname: q00_x\npoints: 1"),
         code("def f():\n    raise NotImplementedError\n\ncheck(f)"),
@@ -102,6 +102,7 @@ def test_self_study_edition_folds_solutions():
     nb = site_tool.prepare(exercise_notebook(), "self-study")
     solution = [c for c in nb.cells if "the secret answer" in c.source]
     assert len(solution) == 1 and "hide-input" in solution[0].metadata["tags"]
+    assert solution[0].source == "def f():\n    return 'the secret answer'"  # no marker comments
     assert "About the solution" in sources(nb)
     assert "require()" not in sources(nb) and all(cell.cell_type != "raw" for cell in nb.cells)
 
@@ -109,7 +110,7 @@ def test_self_study_edition_folds_solutions():
 def test_explorer_outputs_become_pictures_with_a_note():
     nb = site_tool.prepare(exercise_notebook(), "self-study")
     assert "widgets" not in nb.metadata  # no widget state: no widget JavaScript on the page
-    explorer_cell = next(c for c in nb.cells if c.source == "explorer()")
+    explorer_cell = next(c for c in nb.cells if c.source == "explorer()")  # the nbval marker gone
     picture, note = explorer_cell.outputs
     assert set(picture.data) == {"image/png"}
     assert "make lab" in note.data["text/html"]

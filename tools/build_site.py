@@ -38,6 +38,9 @@ SUBDIR = {"self-study": "", "student": "student"}  # where each edition lands in
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 LIVE_NOTE = ("<p class=\"glm-live-note\">A saved picture of this explorer. To use it live, "
              "run the notebook in JupyterLab: <code>make lab</code>.</p>")
+# comment lines meant for the tools, not the reader: nbval's and otter's markers
+DIRECTIVE = re.compile(r"^[ \t]*# (?:NBVAL_[A-Z_]+|BEGIN SOLUTION(?: NO PROMPT)?|END SOLUTION)[ \t]*(?:\n|$)",
+                       re.MULTILINE)
 PROGRESS_BAR = re.compile(r"\d+%\|")  # a tqdm bar's text, e.g. "sampling: 100%|####| 16/16"
 
 # glossary term -> the words that link to it (case-insensitive, whole words).
@@ -101,7 +104,8 @@ def marker(cell: nbformat.NotebookNode) -> str | None:
 def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> nbformat.NotebookNode:
     """A copy of an executed notebook, ready for the site's ``edition``.
 
-    - Otter-Grader's marker cells and the hidden test blocks are dropped.
+    - Otter-Grader's marker cells and the hidden test blocks are dropped, and
+      so are the marker comments in code (``# NBVAL_CHECK_OUTPUT``, ...).
     - Solution blocks: folded (``hide-input``) in the self-study edition,
       removed, prose included, from the student edition.
     - An explorer's output keeps its stored picture (``image/png``) and gains a
@@ -128,6 +132,7 @@ def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> 
             if edition == "student" and "BEGIN SOLUTION" in cell.source:
                 raise SiteError(f"{name}: a solution outside a solution block would reach the student "
                                 f"site:\n{cell.source[:200]}")
+            cell.source = DIRECTIVE.sub("", cell.source).strip("\n")  # test and grading markers
             if block == "SOLUTION":
                 tags = cell.metadata.setdefault("tags", [])
                 if "hide-input" not in tags:
