@@ -517,9 +517,9 @@ plt.show()
 # Each exercise below gives you a function whose body is
 # `raise NotImplementedError`. Write the body and re-run the cell: the checker
 # under it tries several cases and answers **pass**, **not yet** (nothing
-# written yet) or **fail**, with what the mistake looks like. A worked
-# solution is folded below each exercise (the thin bar); open it after you
-# have tried.
+# written yet) or **fail**, with what the mistake looks like. The
+# self-study edition folds a worked solution below each exercise (the thin
+# bar; a class's student edition leaves it out); open it after you have tried.
 
 # %%
 import glmlib.exercises.welcome as ex
