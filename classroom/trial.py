@@ -190,6 +190,8 @@ class TrialHub:
     def _course_repo(self) -> str:
         bare = self.workdir / "course.git"
         subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+        # a shallow checkout (a CI clone with --depth) may push its HEAD too
+        subprocess.run(["git", "-C", str(bare), "config", "receive.shallowUpdate", "true"], check=True)
         subprocess.run(["git", "-C", str(self.course), "push", "-q", str(bare), "HEAD:refs/heads/main"],
                        check=True, capture_output=True)
         return f"file://{bare}"
