@@ -1,16 +1,16 @@
-"""The install paths, each tried in a fresh environment (slow: minutes each).
+"""The install paths, tried in a fresh environment (slow: an install takes minutes).
 
 - the README's macOS/Linux lines, run exactly as written in a copy of the
   checkout: the course installs, JupyterLab opens with the course's settings
   (no news, no update checks), the test stack installs and pytest runs;
-- a wheel built from the checkout, installed (not editable) into a fresh
-  environment whose files are then made read-only: the shipped model loads,
-  the corpus is built into the per-user cache (or ``GLMLIB_DATA_DIR``) and the
+- a wheel built from the checkout, installed (not editable) into that fresh
+  environment, which is then made read-only: the shipped model loads, the
+  corpus is built into the per-user cache (or ``GLMLIB_DATA_DIR``) and the
   model writes text; nothing under the environment changes;
 - ``jupyter lab`` from this environment (what ``make lab`` opens) serves the
   course's settings.
 
-pip's cache is reused (torch comes from the local wheel or pip's cache).
+pip installs from its usual sources and cache (torch: the same 2.13.0 wheel).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import time
 import urllib.request
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -168,18 +169,44 @@ def test_readme_has_install_lines_for_windows_and_unix() -> None:
     assert windows[1:] == unix[1:], "the Windows and Linux lines say different things"
 
 
-def test_readme_linux_lines_install_open_and_test_the_course(tmp_path: Path) -> None:
-    """Every line of the README's macOS/Linux blocks, run in order in a copy of the checkout."""
-    work = copy_checkout(tmp_path / "clone")
+def clean_env() -> dict[str, str]:
+    """This process's environment without its virtual environment or glmlib settings."""
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "GLMLIB_DATA_DIR")}
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
                                   if not p.startswith(str(ROOT / ".venv")))
+    return env
+
+
+@pytest.fixture(scope="module")
+def fresh_course() -> Iterator[Path]:
+    """A copy of the checkout in which the README's macOS/Linux course lines (all but
+    ``jupyter lab``) have run: a fresh .venv with the course. The two tests below share it
+    (an install takes minutes); the wheel test, which replaces the editable glmlib, comes last."""
+    base = shared_tmp("glmlib-install-")  # the wheel test runs its check as another user
+    work = copy_checkout(base / "clone")
+    try:
+        for line in readme_linux_blocks()[0]:
+            if not line.startswith(".venv/bin/jupyter lab"):
+                run(line, work, clean_env())
+        yield work
+    finally:
+        make_writable(base)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_readme_linux_lines_install_open_and_test_the_course(fresh_course: Path, tmp_path: Path) -> None:
+    """Every line of the README's macOS/Linux blocks, in order, in a copy of the checkout
+    (the install lines ran in the fixture)."""
+    work, env = fresh_course, clean_env()
+    python = work / ".venv" / "bin" / "python"
+    where = run([str(python), "-c", "import glmlib; print(glmlib.__file__)"], tmp_path, env).stdout.strip()
+    assert where == str(work / "glmlib" / "__init__.py"), "requirements.txt should install glmlib editable"
     course, tests = readme_linux_blocks()
-    for line in course + tests:
-        if line.startswith(".venv/bin/jupyter lab"):
-            defaults = notification_defaults(line, work, tmp_path)
-            assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
-        elif " -m pytest" in line:
+    (lab_line,) = [line for line in course if line.startswith(".venv/bin/jupyter lab")]
+    defaults = notification_defaults(lab_line, work, tmp_path)
+    assert defaults["fetchNews"] == "false" and defaults["checkForUpdates"] is False
+    for line in tests:
+        if " -m pytest" in line:
             # the whole suite is what `make test` runs; here, one quick file shows pytest, its
             # plugins (nbval, from addopts) and glmlib work in this environment
             quick = {**env, "PYTEST_ADDOPTS": "-p no:cacheprovider -q tests/test_masks.py"}
@@ -187,9 +214,7 @@ def test_readme_linux_lines_install_open_and_test_the_course(tmp_path: Path) -> 
             assert re.search(r"\b\d+ passed\b", out.stdout) and " failed" not in out.stdout
         else:
             run(line, work, env)
-    python = work / ".venv" / "bin" / "python"
-    where = run([str(python), "-c", "import glmlib; print(glmlib.__file__)"], tmp_path, env).stdout.strip()
-    assert where == str(work / "glmlib" / "__init__.py"), "requirements.txt should install glmlib editable"
+    run([str(python), "-m", "pip", "check"], work, env)
 
 
 # ------------------------------------------------------------------ a wheel, installed read-only
@@ -234,7 +259,9 @@ def read_only_runner(venv: Path) -> tuple[list[str], str]:
     return [], "unchanged files only (root, without setpriv or unshare)"
 
 
-def test_wheel_installs_read_only_and_runs_the_model(tmp_path: Path) -> None:
+def test_wheel_installs_read_only_and_runs_the_model(fresh_course: Path, tmp_path: Path) -> None:
+    """The wheel replaces the editable glmlib in the fresh environment (its dependencies are the
+    course's, installed by the fixture); then the environment is made read-only."""
     wheels = tmp_path / "wheels"
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)], tmp_path)
     (wheel,) = wheels.glob("glmlib-*.whl")
@@ -243,50 +270,48 @@ def test_wheel_installs_read_only_and_runs_the_model(tmp_path: Path) -> None:
     assert not [n for n in names if n.endswith(("shakespeare.txt", ".tmp", "README.md"))], names
     assert any(n.endswith("data/share/jupyter/lab/settings/overrides.d/glmlib.json") for n in names)
 
-    base = shared_tmp("glmlib-wheel-")
-    try:
-        venv = base / "venv"
-        run([sys.executable, "-m", "venv", str(venv)], base)
-        python = venv / "bin" / "python"
-        run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], base)
-        run([str(python), "-m", "pip", "install", "-q", str(wheel)], base)
-        settings = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "glmlib.json"
-        assert json.loads(settings.read_text())[NOTIFICATION]["fetchNews"] == "false"
+    venv = fresh_course / ".venv"
+    base = fresh_course.parent
+    python = venv / "bin" / "python"
+    settings = venv / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / "glmlib.json"
+    settings.unlink(missing_ok=True)  # put there by install_settings.py; the wheel must bring its own
+    run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(wheel)], base)
+    run([str(python), "-m", "pip", "check"], base)  # the wheel's dependencies are all there
+    assert json.loads(settings.read_text())[NOTIFICATION]["fetchNews"] == "false"
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    assert not list(site.glob("__editable__*glmlib*")), "the editable install is still there"
 
-        make_read_only(venv)
-        before = snapshot(venv)
-        home = base / "home"
-        home.mkdir(mode=0o777)
-        home.chmod(0o777)
-        work = base / "elsewhere"  # not the checkout: nothing may come from data/
-        work.mkdir(mode=0o755)
-        env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"),
-               "OMP_NUM_THREADS": "1"}
-        prefix, how = read_only_runner(venv)
-        print(f"read-only by {how}")
-        if os.environ.get("CI") == "true" and os.geteuid() == 0:
-            assert prefix, f"CI runs as root, and {how} is a weaker check than a read-only install"
-        first = json.loads(run(prefix + [str(python), "-c", CHECK], work, env).stdout.splitlines()[-1])
-        site = next((venv / "lib").glob("python3.*/site-packages"))
-        assert first["package"] == str(site / "glmlib" / "__init__.py")
-        assert first["model"] == str(site / "glmlib" / "_shipped" / "shakespeare_gpt")
-        assert first["cache"] == str(home / "cache" / "glmlib" / "shakespeare.txt") and first["cached"]
-        assert first["sample"].startswith("ROMEO:\n") and len(first["sample"]) == len("ROMEO:\n") + 80
-        if prefix and "nobody" in how:
-            assert first["user"] == 65534
+    make_read_only(venv)
+    before = snapshot(venv)
+    home = base / "home"
+    home.mkdir()
+    home.chmod(0o777)
+    work = base / "elsewhere"  # not the checkout: nothing may come from data/
+    work.mkdir()
+    work.chmod(0o755)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_CACHE_HOME": str(home / "cache"),
+           "OMP_NUM_THREADS": "1"}
+    prefix, how = read_only_runner(venv)
+    print(f"read-only by {how}")
+    if os.environ.get("CI") == "true" and os.geteuid() == 0:
+        assert prefix, f"CI runs as root, and {how} is a weaker check than a read-only install"
+    first = json.loads(run(prefix + [str(python), "-c", CHECK], work, env).stdout.splitlines()[-1])
+    assert first["package"] == str(site / "glmlib" / "__init__.py")
+    assert first["model"] == str(site / "glmlib" / "_shipped" / "shakespeare_gpt")
+    assert first["cache"] == str(home / "cache" / "glmlib" / "shakespeare.txt") and first["cached"]
+    assert first["sample"].startswith("ROMEO:\n") and len(first["sample"]) == len("ROMEO:\n") + 80
+    if "nobody" in how:
+        assert first["user"] == 65534
 
-        # GLMLIB_DATA_DIR moves the cache; the second run also reads the cache back
-        chosen = home / "chosen"
-        second = json.loads(run(prefix + [str(python), "-c", CHECK], work,
-                                {**env, "GLMLIB_DATA_DIR": str(chosen)}).stdout.splitlines()[-1])
-        assert second["cache"] == str(chosen / "shakespeare.txt") and second["cached"]
-        assert second["sample"] == first["sample"], "the same seed gave different text"
+    # GLMLIB_DATA_DIR moves the cache; the second run also reads the cache back
+    chosen = home / "chosen"
+    second = json.loads(run(prefix + [str(python), "-c", CHECK], work,
+                            {**env, "GLMLIB_DATA_DIR": str(chosen)}).stdout.splitlines()[-1])
+    assert second["cache"] == str(chosen / "shakespeare.txt") and second["cached"]
+    assert second["sample"] == first["sample"], "the same seed gave different text"
 
-        after = snapshot(venv)
-        assert after == before, f"the installed environment changed: {sorted(set(after) ^ set(before))[:5]}"
-    finally:
-        make_writable(base)
-        shutil.rmtree(base, ignore_errors=True)
+    after = snapshot(venv)
+    assert after == before, f"the installed environment changed: {sorted(set(after) ^ set(before))[:5]}"
 
 
 # ------------------------------------------------------------------ what make lab opens
