@@ -12,11 +12,12 @@ Every 5 steps give one ratio; the figure is their median and range.
 Time to quality: the ``notebook`` preset and the ``small`` recipe train in
 turns, one step each, until their validation estimate reaches a target.
 
-With ``--variants`` the trainer's optional paths take turns too:
-``--split-batch`` (at more than one thread) and ``--compile`` (whose
-compilation, in its first step, is timed on its own and left out of its rate).
+The trainer's optional paths take turns too: above one thread the trainer
+with ``--split-batch``, and with ``--compile`` here the trainer with
+``--compile`` (its compilation, in its first step, is timed on its own and
+left out of its rate).
 
-    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--target 2.0] [--variants]
+    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--target 2.0] [--compile]
 """
 from __future__ import annotations
 
@@ -164,9 +165,9 @@ class Throughput:
         return ratios([r * self.flops_per_token for r in rates], self.matmul)
 
 
-def throughput(n_threads: int, steps: int, text: str, variants: bool = False) -> Throughput:
-    """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns;
-    with ``variants``, also the trainer with ``split_batch`` (above one thread) and with ``compile``."""
+def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) -> Throughput:
+    """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns; also
+    the trainer with ``split_batch`` (above one thread) and, with ``compiled``, with ``compile``."""
     cfg = preset("small", max_iters=steps, eval_interval=steps, eval_iters=1, sample_chars=0, threads=n_threads)
     tokenizer = CharTokenizer.from_text(text)
     train_ids = tokenizer.encode_tensor(train_val_split(text)[0])
@@ -176,21 +177,21 @@ def throughput(n_threads: int, steps: int, text: str, variants: bool = False) ->
     ours, theirs = Record(), Record()
     loops = {"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
              "matmul": matmul_loop(steps, n_threads)}
-    if variants and n_threads > 1:
+    if n_threads > 1:
         loops["split"] = trainer_loop(replace(cfg, split_batch=True), text, Record())
-    if variants:
+    if compiled:
         loops["compiled"] = trainer_loop(replace(cfg, compile=True), text, Record())
     lockstep = Lockstep()
     lockstep.run(loops)
     tokens = BLOCK * cfg.batch_size * cfg.block_size
     rate = lambda name, work: [work / s for s in blocks(lockstep.times[name], BLOCK, skip=BLOCK)]  # noqa: E731
     gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
-    compiled = lockstep.times.get("compiled")
+    first = lockstep.times.get("compiled")
     return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
                       {name: rate(name, tokens) for name in ("split", "compiled") if name in loops},
                       rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(model.config, model.num_params()),
                       gap, hf.config._attn_implementation,
-                      compiled[0] - statistics.median(compiled[BLOCK:]) if compiled else None)
+                      first[0] - statistics.median(first[BLOCK:]) if first else None)
 
 
 @dataclass
@@ -257,12 +258,12 @@ def main() -> None:
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
     parser.add_argument("--skip-quality", action="store_true")
-    parser.add_argument("--variants", action="store_true", help="also --split-batch and --compile (a minute more)")
+    parser.add_argument("--compile", action="store_true", help="also the trainer with --compile (a minute more)")
     args = parser.parse_args()
     text = load_shakespeare()
     rows = []
     for n in thread_counts(args.threads):
-        rows += throughput_rows(throughput(n, args.steps, text, args.variants))
+        rows += throughput_rows(throughput(n, args.steps, text, args.compile))
     if not args.skip_quality:
         rows += time_to_quality_rows(time_to_quality(args.target, text))
     print_table(rows)

@@ -1,6 +1,6 @@
 """Every performance figure of the course in one table, each measured against a peer in this run.
 
-    python benchmarks/report.py [--threads 1,all] [--steps 80] [--skip-quality] [--variants]
+    python benchmarks/report.py [--threads 1,all] [--steps 80] [--skip-quality] [--compile]
 
 Training throughput against Hugging Face's GPT2LMHeadModel (and the model
 FLOPs utilisation against a float32 matmul timed in the same turns),
@@ -125,14 +125,14 @@ def main() -> None:
     parser.add_argument("--chars", type=int, default=120, help="characters per generation")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
     parser.add_argument("--skip-quality", action="store_true", help="leave out the time to quality (minutes)")
-    parser.add_argument("--variants", action="store_true",
-                        help="also the trainer with --split-batch and with --compile (a minute or two more)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also the trainer with --compile (a minute or two more, for the compilation)")
     args = parser.parse_args()
     start, load_before = time.perf_counter(), load()
     text = load_shakespeare()
     rows: list[Row] = []
     for n in thread_counts(args.threads):
-        rows += throughput_rows(throughput(n, args.steps, text, args.variants))
+        rows += throughput_rows(throughput(n, args.steps, text, args.compile))
     for n in thread_counts(args.threads):
         rows += generation_rows(generation(n, args.chars, args.rounds))
     if not args.skip_quality:
