@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from glmlib.model import GPT, GPTConfig
-from glmlib.train import PRESETS, SplitBatch, TrainConfig, preset, split_batch_threads, train
+from glmlib.train import SplitBatch, TrainConfig, preset, split_batch_threads, train
 
 STEPS = 20
 
@@ -86,8 +86,11 @@ def test_split_batch_applies_only_where_it_can() -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(8)
     try:
-        assert split_batch_threads(TrainConfig(threads=8), cpu, world=1) == 1  # opt-in: off by default
-        assert all(split_batch_threads(preset(name), cpu, world=1) == 1 for name in PRESETS)
+        assert split_batch_threads(TrainConfig(threads=2), cpu, world=1) == 2  # on by default
+        assert split_batch_threads(preset("notebook", threads=2), cpu, world=1) == 2
+        assert split_batch_threads(preset("small", threads=2), cpu, world=1) == 2
+        assert split_batch_threads(preset("shipped", threads=2), cpu, world=1) == 1  # as the shipped model was trained
+        assert split_batch_threads(TrainConfig(threads=2, split_batch=False), cpu, world=1) == 1
         assert split_batch_threads(asked(threads=8), cpu, world=1) == 4  # MAX_SLICES
         assert split_batch_threads(asked(threads=2), cpu, world=1) == 2
         assert split_batch_threads(asked(), cpu, world=1) == 4  # PyTorch's thread count, at most MAX_SLICES
@@ -115,10 +118,14 @@ def test_a_split_run_leaves_the_thread_settings_as_they_were(text: str) -> None:
     assert seen == [before]
 
 
-def test_the_command_line_splits_the_batch_only_when_asked(tmp_path) -> None:
+def test_the_command_line_turns_the_split_on_and_off(tmp_path) -> None:
     from glmlib.train import _config_from_args, _parser
 
-    shipped = _config_from_args(_parser(), ["--preset", "shipped", "--out", str(tmp_path / "run")])
-    assert shipped.split_batch is False  # the path the shipped weights were trained on
-    assert _config_from_args(_parser(), ["--preset", "small", "--split-batch"]).split_batch is True
-    assert _config_from_args(_parser(), ["--split-batch", "--no-split-batch"]).split_batch is False
+    def parsed(*argv: str) -> bool:
+        return _config_from_args(_parser(), list(argv)).split_batch
+
+    out = ["--out", str(tmp_path / "run")]
+    assert parsed() is True and parsed("--preset", "notebook") is True
+    assert parsed("--no-split-batch") is False
+    assert parsed("--preset", "shipped", *out) is False  # the path the shipped weights were trained on
+    assert parsed("--preset", "shipped", "--split-batch", *out) is True
