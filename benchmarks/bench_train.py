@@ -12,8 +12,9 @@ Every 5 steps give one ratio; the figure is their median and range.
 Time to quality: the ``notebook`` preset and the ``small`` recipe train in
 turns, one step each, until their validation estimate reaches a target.
 
-The trainer's optional paths take turns too: above one thread the trainer
-with ``--split-batch``, and with ``--compile`` here the trainer with
+Other paths of the trainer take turns too: above one thread the trainer with
+its batch in one piece (``--no-split-batch``, against the default, which
+splits it across the threads), and with ``--compile`` here the trainer with
 ``--compile`` (its compilation, in its first step, is timed on its own and
 left out of its rate).
 
@@ -145,7 +146,7 @@ class Throughput:
     threads: int
     ours: list[float]  # tokens/s per block
     theirs: list[float]
-    variants: dict[str, list[float]]  # tokens/s per block of the trainer's optional paths ("split", "compiled")
+    variants: dict[str, list[float]]  # tokens/s per block of the trainer's other paths ("one piece", "compiled")
     matmul: list[float]  # FLOP/s per block
     flops_per_token: float
     loss_gap: float  # largest |loss difference| over the first 20 steps
@@ -167,7 +168,7 @@ class Throughput:
 
 def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) -> Throughput:
     """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns; also
-    the trainer with ``split_batch`` (above one thread) and, with ``compiled``, with ``compile``."""
+    the trainer in one piece (above one thread) and, with ``compiled``, with ``compile``."""
     cfg = preset("small", max_iters=steps, eval_interval=steps, eval_iters=1, sample_chars=0, threads=n_threads)
     tokenizer = CharTokenizer.from_text(text)
     train_ids = tokenizer.encode_tensor(train_val_split(text)[0])
@@ -178,7 +179,7 @@ def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) ->
     loops = {"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
              "matmul": matmul_loop(steps, n_threads)}
     if n_threads > 1:
-        loops["split"] = trainer_loop(replace(cfg, split_batch=True), text, Record())
+        loops["one piece"] = trainer_loop(replace(cfg, split_batch=False), text, Record())
     if compiled:
         loops["compiled"] = trainer_loop(replace(cfg, compile=True), text, Record())
     lockstep = Lockstep()
@@ -188,7 +189,7 @@ def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) ->
     gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
     first = lockstep.times.get("compiled")
     return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
-                      {name: rate(name, tokens) for name in ("split", "compiled") if name in loops},
+                      {name: rate(name, tokens) for name in ("one piece", "compiled") if name in loops},
                       rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(model.config, model.num_params()),
                       gap, hf.config._attn_implementation,
                       first[0] - statistics.median(first[BLOCK:]) if first else None)
