@@ -378,7 +378,7 @@ print("from scratch == torch.nn.utils.clip_grad_norm_:", same)
 # learning rate from the schedule and takes an AdamW step, over and over.
 # Every `eval_interval` steps it estimates the loss on both splits and
 # samples a little text. The `"notebook"` preset is a GPT of under a million
-# parameters that learns a fair amount of Shakespeare in about two minutes on
+# parameters that learns a fair amount of Shakespeare in one to two minutes on
 # an idle 2-core laptop CPU (the cell prints how long it took here; it takes
 # longer when other programs compete for the cores).
 #
