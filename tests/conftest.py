@@ -1,8 +1,12 @@
-"""Shared fixtures: a tiny seeded GPT, the corpus and its tokenizer.
+"""Shared fixtures: a tiny seeded GPT, the corpus and its tokenizer, and the system Chromium.
 
-Nothing here skips or deselects tests.
+Nothing here deselects tests. The browser fixtures skip when Chromium or
+Playwright is missing, except in CI (``CI`` set), where they fail.
 """
 from __future__ import annotations
+
+import os
+import shutil
 
 import pytest
 import torch
@@ -72,3 +76,31 @@ def no_figure_leaks():
     before = set(plt.get_fignums())
     yield
     assert set(plt.get_fignums()) == before
+
+
+def missing(reason: str) -> None:
+    """Skip for want of a tool, or fail when CI is set (CI must run every test)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of the system Chromium (never a browser downloaded by Playwright)."""
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    missing("Chromium is not installed; install the Debian package: apt-get install -y chromium")
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def sync_playwright_cls():
+    """Playwright's ``sync_playwright``, which drives the system Chromium."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("the Python package playwright is not installed (pip install -r requirements-test.txt)")
+    return sync_playwright

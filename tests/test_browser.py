@@ -45,32 +45,6 @@ LAB_SETTINGS = {
 }
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    """Path of the system Chromium (never a browser downloaded by Playwright)."""
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    _missing("Chromium is not installed; install the Debian package: apt-get install -y chromium")
-    raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module")
-def sync_playwright_cls():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the Python package playwright is not installed (pip install -r requirements.txt)")
-    return sync_playwright
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

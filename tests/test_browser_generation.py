@@ -11,9 +11,8 @@ import re
 import time
 
 import pytest
-from test_browser import (NOTEBOOKS, REDRAW_S, browser, chromium, image_loaded, image_src,  # noqa: F401
-                          install_notebook, lab, open_and_run_all, settle, shot, sync_playwright_cls,
-                          wait_for_new_image)
+from test_browser import (NOTEBOOKS, REDRAW_S, browser, image_loaded, image_src,  # noqa: F401
+                          install_notebook, lab, open_and_run_all, settle, shot, wait_for_new_image)
 
 pytestmark = pytest.mark.browser
 

@@ -15,14 +15,11 @@ skipped, unless ``CI`` is set, in which case they fail.
 """
 from __future__ import annotations
 
-import copy
 import functools
 import html
 import http.server
 import importlib.util
-import os
 import re
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -292,29 +289,9 @@ def stored_pictures(path: Path) -> int:
 
 # --------------------------------------------------------------------------- in a browser
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    _missing("Chromium is not installed; install the Debian package: apt-get install -y chromium")
-    raise AssertionError("unreachable")
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the Python package playwright is not installed (pip install -r requirements.txt)")
-    with sync_playwright() as p:
+def browser(chromium, sync_playwright_cls):
+    with sync_playwright_cls() as p:
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
         try:
             yield b
