@@ -553,7 +553,8 @@ chain_rule_view(gpt, gpt_tok, "\n" + sentence)  # edit the text to score your ow
 #
 # Write each function in the cell under its prompt and re-run the cell: the
 # checker answers *pass*, *not yet* or *fail*, and for a common mistake says
-# what it looks like. The worked solutions are folded below each exercise.
+# what it looks like. In the self-study edition a worked solution is folded
+# below each exercise.
 
 # %%
 import glmlib.exercises.language_models as ex

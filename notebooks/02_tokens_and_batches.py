@@ -621,7 +621,8 @@ for name, members in (("digits and $", "0123456789$"), ("capitals", "ABCDEFGHIJK
 #
 # Write each function in the cell under its prompt and re-run the cell: the
 # checker answers *pass*, *not yet* or *fail*, and for a common mistake says
-# what it looks like. The worked solutions are folded below each exercise.
+# what it looks like. In the self-study edition a worked solution is folded
+# below each exercise.
 # Exercise 3 is a *transfer* exercise: nothing above shows its solution.
 
 # %%

@@ -458,9 +458,8 @@ glmlib.widgets.mask_explorer(T=8)
 #
 # Each exercise has a stub that raises `NotImplementedError`. Replace its body
 # and re-run the cell: the checker under it tries several cases, including edge
-# cases, and for a wrong answer says what the mistake looks like. The
-# self-study edition (the notebooks of the repository) folds a worked
-# solution below each exercise, a class's student edition leaves it out; try
+# cases, and for a wrong answer says what the mistake looks like. In the
+# self-study edition a folded worked solution follows each exercise; try
 # first.
 #
 # ### Exercise 1: a sliding-window mask

@@ -728,8 +728,8 @@ glmlib.widgets.attention_explorer(model, tokenizer, text=line)
 #
 # Each exercise has a stub that raises `NotImplementedError`. Replace its body
 # and re-run the cell: the checker under it tries several cases and, for a
-# wrong answer, says what the mistake looks like. A folded worked solution
-# follows each exercise; try first.
+# wrong answer, says what the mistake looks like. In the self-study edition
+# a folded worked solution follows each exercise; try first.
 #
 # ### Exercise 1: a softmax that does not overflow
 #

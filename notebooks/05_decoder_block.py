@@ -962,8 +962,8 @@ print("with dropout the final validation loss is lower:", drop["val"][-1] < no_d
 #
 # Each exercise has a stub that raises `NotImplementedError`. Replace its body
 # and re-run the cell: the checker under it tries several cases and, for a
-# wrong answer, says what the mistake looks like. A folded worked solution
-# follows each exercise; try first.
+# wrong answer, says what the mistake looks like. In the self-study edition
+# a folded worked solution follows each exercise; try first.
 #
 # ### Exercise 1: what each sublayer writes into the residual stream
 #
