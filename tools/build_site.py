@@ -36,8 +36,8 @@ EDITIONS = ("self-study", "student")
 SUBDIR = {"self-study": "", "student": "student"}  # where each edition lands inside the site
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-LIVE_NOTE = ("<p class=\"glm-live-note\">A saved picture of this explorer. To use it live, "
-             "run the notebook in JupyterLab: <code>make lab</code>.</p>")
+LIVE_NOTE = ("<p class=\"glm-live-note\">A picture of this widget as the notebook last drew it. "
+             "To use it live, run the notebook in JupyterLab: <code>make lab</code>.</p>")
 # comment lines meant for the tools, not the reader: nbval's and otter's markers
 DIRECTIVE = re.compile(r"^[ \t]*# (?:NBVAL_[A-Z_]+|BEGIN SOLUTION(?: NO PROMPT)?|END SOLUTION)[ \t]*(?:\n|$)",
                        re.MULTILINE)
