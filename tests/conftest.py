@@ -54,6 +54,12 @@ def tokenizer(corpus: str) -> CharTokenizer:
 
 
 @pytest.fixture(scope="session")
+def tok() -> CharTokenizer:
+    """The widget tests' 13-character tokenizer (the vocabulary of their tiny GPTs)."""
+    return CharTokenizer(list("\n abdehilmnos"))
+
+
+@pytest.fixture(scope="session")
 def shipped():
     """The shipped trained model and its tokenizer (loaded once)."""
     from glmlib.model import load_pretrained

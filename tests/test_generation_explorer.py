@@ -24,13 +24,8 @@ from glmlib.widgets.generation_path import (FORCED, GREEDY, SAMPLED, GenerationP
                                             fill_length)
 
 gx = importlib.import_module("glmlib.widgets.generation_explorer")  # the module, not the function
-CHARS = "\n abdehilmnos"  # 13 characters: the tiny GPT's vocabulary
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
-
-@pytest.fixture(scope="module")
-def tok() -> CharTokenizer:
-    return CharTokenizer(list(CHARS))
 
 
 @pytest.fixture(scope="module")

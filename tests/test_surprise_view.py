@@ -18,13 +18,8 @@ from glmlib.model import GPT, GPTConfig, window_start
 from glmlib.widgets import SurpriseView, score_text, surprise_view
 from glmlib.widgets.surprise_view import MAX_CHARS, N_DRAWN, RANK_BUCKETS, rank_bucket, window_rows
 
-CHARS = "\n abdehilmnos"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
-
-@pytest.fixture(scope="module")
-def tok() -> CharTokenizer:
-    return CharTokenizer(list(CHARS))
 
 
 @pytest.fixture(scope="module")

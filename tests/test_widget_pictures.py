@@ -15,18 +15,12 @@ import pytest
 import torch
 from PIL import Image
 
-from glmlib.data import CharTokenizer
 from glmlib.model import GPT, GPTConfig
 from glmlib.widgets import (TrainingDashboard, attention_explorer, chain_rule_view, generation_explorer,
                             mask_explorer, sampling_explorer, surprise_view)
 
-CHARS = "\n abdehilmnos"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
-
-@pytest.fixture(scope="module")
-def tok() -> CharTokenizer:
-    return CharTokenizer(list(CHARS))
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,6 @@ CHARS = "\n abdehilmnos"  # 13 characters: the tiny GPT's vocabulary
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
-@pytest.fixture(scope="module")
-def tok() -> CharTokenizer:
-    return CharTokenizer(list(CHARS))
-
 
 @pytest.fixture(scope="module")
 def gpt(tok) -> GPT:
