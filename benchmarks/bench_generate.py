@@ -22,10 +22,11 @@ from typing import Callable
 import torch
 
 from glmlib.data import CharTokenizer
+from glmlib.device import cpu_threads
 from glmlib.model import GPT, load_pretrained
 
 from bench_train import hf_twin, thread_counts
-from interleave import Spread, alternate, ratios, threads
+from interleave import Spread, alternate, ratios
 
 PROMPT = "JULIET:\n"
 SETTINGS = dict(temperature=0.8, top_k=40)
@@ -85,7 +86,7 @@ def generation(n_threads: int, chars: int, rounds: int) -> Generation:
         raise ValueError(f"{chars} characters after a {prompt.shape[1]}-character prompt exceed GPT-2's "
                          f"{model.config.block_size} positions")
     calls = contenders(model, hf, prompt, chars)
-    with threads(n_threads), torch.inference_mode():
+    with cpu_threads(n_threads), torch.inference_mode():
         same = same_greedy(model, hf, prompt, chars)
         for call in calls.values():  # warm-up
             call()

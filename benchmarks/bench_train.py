@@ -32,10 +32,11 @@ import torch
 import torch.nn.functional as F
 
 from glmlib.data import CharTokenizer, get_batch, load_shakespeare, train_val_split
+from glmlib.device import cpu_threads
 from glmlib.model import GPT
 from glmlib.train import TrainConfig, flops_per_token, lr_at, preset, train
 
-from interleave import Lockstep, Spread, StopLoop, Tick, blocks, ratios, threads
+from interleave import Lockstep, Spread, StopLoop, Tick, blocks, ratios
 
 MATMUL_N = 1024
 BLOCK = 5  # steps per ratio
@@ -105,7 +106,7 @@ def hf_loop(hf, cfg: TrainConfig, train_ids: torch.Tensor, record: Record):
     optimizer = hf_optimizer(hf, cfg)
 
     def loop(tick: Tick) -> None:
-        with threads(cfg.threads):
+        with cpu_threads(cfg.threads):
             batches = torch.Generator().manual_seed(cfg.seed)  # the trainer's batches, in its order
             hf.train()
             tick("pause")
@@ -130,7 +131,7 @@ def hf_loop(hf, cfg: TrainConfig, train_ids: torch.Tensor, record: Record):
 def matmul_loop(steps: int, n_threads: int):
     """``steps`` products of two ``MATMUL_N``-square float32 matrices, one per turn."""
     def loop(tick: Tick) -> None:
-        with threads(n_threads):
+        with cpu_threads(n_threads):
             a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
             a @ b
             tick("pause")

@@ -15,11 +15,9 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
-import torch
 
 Tick = Callable[[str], None]  # a loop's hook: tick("step") after a step, tick("pause") after untimed work
 
@@ -49,17 +47,6 @@ def blocks(times: list[float], size: int, skip: int = 0) -> list[float]:
     """Sums of consecutive runs of ``size`` times, after dropping the first ``skip`` (warm-up)."""
     times = times[skip:]
     return [sum(times[i:i + size]) for i in range(0, len(times) - size + 1, size)]
-
-
-@contextmanager
-def threads(n: int) -> Iterator[None]:
-    """PyTorch's intra-op thread count is ``n`` inside the block, as before afterwards."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def alternate(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:

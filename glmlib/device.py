@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
 
@@ -21,3 +23,18 @@ def pick_device(requested: str | None = None) -> torch.device:
     if name == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps' requested but Apple MPS is not available")
     return torch.device(name)
+
+
+@contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """PyTorch's intra-op CPU thread count is ``n`` inside the block (``None``: unchanged),
+    and what it was afterwards, also after an error."""
+    if n is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

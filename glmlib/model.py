@@ -12,7 +12,6 @@ import math
 import os
 import tempfile
 import warnings
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from torch import nn
 
 from .attention import KVCache, MultiHeadAttention, dropout
 from .data import CHECKOUT_DATA, CharTokenizer
-from .device import pick_device
+from .device import cpu_threads, pick_device
 from .sampling import sample
 
 # The shipped model: data/ in a checkout; glmlib/_shipped/ (the same two files, as
@@ -132,24 +131,6 @@ def window_start(length: int, block_size: int) -> int:
     period = block_size - keep + 1
     resets = (length - block_size - 1) // period
     return block_size + 1 + resets * period - keep
-
-
-@contextmanager
-def _one_thread(enabled: bool):
-    """Run the block on one intra-op CPU thread, then restore the setting.
-
-    One-token steps are so small (a 1 x 160 row times a weight matrix) that
-    handing work to a second thread costs more than the arithmetic.
-    """
-    if not enabled:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 class GPT(nn.Module):
@@ -301,7 +282,8 @@ class GPT(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            with torch.inference_mode(), _one_thread(use_cache and idx.device.type == "cpu"):
+            # one-token steps are so small that a second thread costs more than it saves
+            with torch.inference_mode(), cpu_threads(1 if use_cache and idx.device.type == "cpu" else None):
                 out = self._generate_loop(idx, max_new_tokens, temperature, top_k, top_p, generator, use_cache)
         finally:
             self.train(was_training)

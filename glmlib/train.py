@@ -45,7 +45,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from .data import CharTokenizer, corpus_sha256, get_batch, load_shakespeare, train_val_split
-from .device import pick_device
+from .device import cpu_threads, pick_device
 from .model import (GPT, GPTConfig, checkpoint_paths, load_checkpoint, load_train_state,
                     save_checkpoint)
 
@@ -309,20 +309,6 @@ def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-@contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    """``torch.set_num_threads(n)`` inside the block; the previous count afterwards."""
-    if n is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 class Callback(Protocol):
     def __call__(self, event: str, state: dict) -> None: ...
 
@@ -384,7 +370,7 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
-    with _threads(cfg.threads):
+    with cpu_threads(cfg.threads):
         return _Run(cfg, list(callbacks), text, device, rank, world).run()
 
 

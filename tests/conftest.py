@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from glmlib.data import CharTokenizer, load_shakespeare
+from glmlib.device import cpu_threads
 from glmlib.model import GPT, GPTConfig
 
 TINY = dict(vocab_size=13, block_size=16, n_layer=2, n_head=4, n_embd=32)
@@ -69,10 +70,8 @@ def shipped():
 @pytest.fixture(scope="module")
 def one_thread():
     """Tiny models run fastest on one thread (two threads waiting on a busy host can be 100x slower)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+    with cpu_threads(1):
+        yield
 
 
 @pytest.fixture

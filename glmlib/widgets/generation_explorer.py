@@ -31,12 +31,12 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
+from ..device import cpu_threads
 from ..sampling import warp
 from ._backgrounds import LayoutFigure
 from ._render import (AFTER_COLOR, Explorer, bar_verts, bars, html_escape, image_widget,
                       message_html, visible)
-from .generation_path import (FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, one_thread,
-                              perplexity)
+from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
 from .surprise_view import RANK_BUCKETS, RankBars, bucket_legend, rank_bucket
 
 N_DRAWN = 20  # candidates drawn in the picture
@@ -362,7 +362,7 @@ class GenerationExplorer(Explorer):
         path = self.path
         if path is None:
             return
-        with one_thread():
+        with cpu_threads(1):
             try:
                 self._compute(path)
             except (ValueError, TypeError, RuntimeError) as err:

@@ -26,6 +26,7 @@ from typing import Any, Iterator
 import torch
 
 from ..attention import KVCache
+from ..device import cpu_threads
 from ..model import GPT, window_start
 from ..sampling import sample, warp
 
@@ -97,30 +98,13 @@ class _Cache(KVCache):
 
 
 @contextmanager
-def one_thread(enabled: bool = True) -> Iterator[None]:
-    """One intra-op CPU thread inside the block, then the setting as it was.
-
-    Tensors of one step (a row of V logits) are far too small to share
-    between threads; handing them over costs more than the arithmetic.
-    """
-    previous = torch.get_num_threads()
-    if enabled:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if enabled:
-            torch.set_num_threads(previous)
-
-
-@contextmanager
 def inference(model: GPT) -> Iterator[None]:
     """Eval mode, no autograd, and on a CPU one intra-op thread: the conditions ``generate`` runs in."""
     was_training = model.training
     if was_training:
         model.eval()
     try:
-        with one_thread(next(model.parameters()).device.type == "cpu"), torch.inference_mode():
+        with cpu_threads(1 if next(model.parameters()).device.type == "cpu" else None), torch.inference_mode():
             yield
     finally:
         if was_training:

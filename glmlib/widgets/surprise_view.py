@@ -25,11 +25,11 @@ import torch
 from matplotlib.collections import PathCollection
 from matplotlib.path import Path
 
+from ..device import cpu_threads
 from ..model import window_start
 from ._backgrounds import LayoutFigure
 from ._render import (Explorer, bar_verts, bars, html_escape, image_widget, message_html, readable_text,
                       visible)
-from .generation_path import one_thread
 
 DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
                 "It is the east, and Juliet is the sun.\n")
@@ -172,7 +172,7 @@ def score_text(model: Any, tokenizer: Any, text: str, batch_rows: int = BATCH_RO
     was_training = model.training
     model.eval()
     try:
-        with one_thread(device.type == "cpu"):
+        with cpu_threads(1 if device.type == "cpu" else None):
             logits = torch.cat([model(x[i:i + batch_rows].to(device))[0].float().cpu()
                                 for i in range(0, len(rows), batch_rows)])  # (R, W, V)
     finally:
@@ -321,7 +321,7 @@ class SurpriseView(Explorer):
                           log_prob=float(score.log_probs[i]), probs=probs,
                           context=score.text[int(score.starts[i]):position])
         self.detail.value = self._detail(position)
-        with one_thread():
+        with cpu_threads(1):
             self._draw_position(position, probs)
 
     def _show_message(self, message: str) -> None:
