@@ -52,7 +52,6 @@
 
 # %%
 import math
-from contextlib import contextmanager
 
 import matplotlib.pyplot as plt
 import torch
@@ -62,6 +61,7 @@ from torch import nn
 import glmlib.exercises.decoder as ex
 from glmlib.attention import MultiHeadAttention
 from glmlib.data import get_batch, load_shakespeare, train_val_split
+from glmlib.device import cpu_threads
 from glmlib.model import PRETRAINED, GPT, Block, FeedForward, GPTConfig, load_checkpoint
 
 torch.manual_seed(0)
@@ -350,27 +350,15 @@ print("pre-LN: grows with depth:", scale[False][-1] > 1.2 * scale[False][0])
 #
 # These models are tiny, so they train on **one CPU thread**: a second thread
 # gains little on such small matrices, and on a busy machine threads that
-# wait for each other can make training several times slower. `one_thread`
-# sets the thread count for a block of code and restores it afterwards, even
-# if the block fails.
+# wait for each other can make training several times slower.
+# `glmlib.device.cpu_threads(1)` sets the thread count for a block of code and
+# restores it afterwards, even if the block fails.
 
 # %%
 text = load_shakespeare()
 train_text, val_text = train_val_split(text)
 pretrained, tokenizer, shipped_record = load_checkpoint(PRETRAINED)  # and the record of its training
 data = torch.tensor(tokenizer.encode(train_text[:300_000]))
-
-
-@contextmanager
-def one_thread():
-    """Run the block on one intra-op CPU thread, then restore the previous setting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
 
 # %%
 def short_run(post_ln: bool, warmup: int = 0, steps: int = 400, lr: float = 1e-3) -> list[float]:
@@ -392,7 +380,7 @@ def short_run(post_ln: bool, warmup: int = 0, steps: int = 400, lr: float = 1e-3
     return losses
 
 
-with one_thread():
+with cpu_threads(1):
     curves = {"pre-LN": short_run(post_ln=False),
               "post-LN": short_run(post_ln=True),
               "post-LN, 100 warmup steps": short_run(post_ln=True, warmup=100)}
@@ -909,7 +897,7 @@ def overfit_run(p: float, steps: int = 500, every: int = 50) -> dict[str, list[f
     return curve
 
 
-with one_thread():
+with cpu_threads(1):
     runs = {p: overfit_run(p) for p in (0.0, 0.3)}
 print(f"parameters: {GPT(GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=2, n_head=4, n_embd=64)).num_params():,}")
 for p, r in runs.items():
