@@ -109,3 +109,19 @@ def sync_playwright_cls():
     except ImportError:
         missing("the Python package playwright is not installed (pip install -r requirements-test.txt)")
     return sync_playwright
+
+
+# headless, and quiet: without the networking flags Chromium keeps calling hosts this sandbox cannot reach
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, sync_playwright_cls):
+    """The system Chromium, headless, driven by Playwright (one per test module)."""
+    with sync_playwright_cls() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
+        try:
+            yield b
+        finally:
+            b.close()

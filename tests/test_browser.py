@@ -30,8 +30,6 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SCRATCH = ROOT / "tests" / "browser" / "explorers.py"
 SHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SERVER_START_S = 90
 RUN_ALL_S = float(os.environ.get("GLM_BROWSER_RUN_ALL_S", "420"))  # a whole notebook, on a busy CPU
 REDRAW_S = 60
@@ -117,16 +115,6 @@ def lab(chromium, sync_playwright_cls, tmp_path_factory) -> Iterator[Lab]:
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium, sync_playwright_cls, lab):
-    with sync_playwright_cls() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def install_notebook(source: Path, lab: Lab) -> str:

@@ -11,7 +11,7 @@ import re
 import time
 
 import pytest
-from test_browser import (NOTEBOOKS, REDRAW_S, browser, image_loaded, image_src,  # noqa: F401
+from test_browser import (NOTEBOOKS, REDRAW_S, image_loaded, image_src,  # noqa: F401
                           install_notebook, lab, open_and_run_all, settle, shot, wait_for_new_image)
 
 pytestmark = pytest.mark.browser

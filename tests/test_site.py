@@ -30,8 +30,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SHOTS = ROOT / "artifacts" / "site"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 BUILD_LIMIT_S = 120  # the limit for building from the stored outputs on 2 cores
 EXPLORER_NOTEBOOKS = ("01_language_models", "03_masks", "04_attention", "06_training",
                       "07_generation_and_sampling", "08_inside_the_model")
@@ -288,16 +286,6 @@ def stored_pictures(path: Path) -> int:
 
 
 # --------------------------------------------------------------------------- in a browser
-
-@pytest.fixture(scope="module")
-def browser(chromium, sync_playwright_cls):
-    with sync_playwright_cls() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True, timeout=60_000)
-        try:
-            yield b
-        finally:
-            b.close()
-
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args) -> None:
