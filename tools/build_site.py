@@ -28,6 +28,9 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its path
+from outputs import OutputError, check_replaceable, swap_in  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 WEBSITE = ROOT / "website"
@@ -35,6 +38,7 @@ BUILD = ROOT / "build"
 EDITIONS = ("self-study", "student")
 SUBDIR = {"self-study": "", "student": "student"}  # where each edition lands inside the site
 
+SITE_ALWAYS = (".nojekyll", "index.html", "search.html")  # a site built before outputs.MARK existed
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 LIVE_NOTE = ("<p class=\"glm-live-note\">A picture of this widget as the notebook last drew it. "
              "To use it live, run the notebook in JupyterLab: <code>make lab</code>.</p>")
@@ -314,6 +318,7 @@ def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path]
     if not notebooks:
         raise SiteError(f"no notebooks NN_name.ipynb in {NOTEBOOKS}")
     out = out.resolve()
+    check_replaceable(out, SITE_ALWAYS)  # before any work: never replace what the user made
     new = out.with_name(f".{out.name}-new")
     if new.exists():
         shutil.rmtree(new)
@@ -326,15 +331,7 @@ def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path]
         shutil.copytree(html, new / SUBDIR[edition], dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".buildinfo*", "_sources", ".doctrees"))
     (new / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ and _images/ as they are
-    old = out.with_name(f".{out.name}-old")
-    if old.exists():
-        shutil.rmtree(old)
-    if out.exists():
-        out.rename(old)
-    new.rename(out)
-    if old.exists():
-        shutil.rmtree(old)
-    return out
+    return swap_in(new, out, SITE_ALWAYS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         out = build(Path(args.out), editions)
-    except SiteError as exc:
+    except (SiteError, OutputError) as exc:
         print(f"site: {exc}", file=sys.stderr)
         return 1
     print(f"site: {', '.join(editions)} built in {time.perf_counter() - start:.0f} s -> {out}/index.html; "

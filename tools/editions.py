@@ -27,9 +27,13 @@ from pathlib import Path
 
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its path
+from outputs import OutputError, check_replaceable, swap_in  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 GUIDE = ROOT / "docs" / "instructor"
+RELEASE_ALWAYS = ("student", "instructor", "autograder")  # a release built before outputs.MARK existed
 
 ASSIGNMENT_CONFIG = """# ASSIGNMENT CONFIG
 name: {name}
@@ -126,6 +130,7 @@ def assign(path: Path, work: Path) -> Path:
 def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: Path = GUIDE) -> Path:
     """Write the student, instructor and autograder editions under ``release``."""
     release = release.resolve()
+    check_replaceable(release, RELEASE_ALWAYS)  # before any work: never replace what the user made
     release.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=release.parent, prefix=".release-") as tmp:
         work, new = Path(tmp) / "work", Path(tmp) / "release"
@@ -143,10 +148,7 @@ def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: 
             shutil.copy2(zipfile, new / "autograder" / f"{path.stem}.zip")
         if guide.is_dir():
             shutil.copytree(guide, new / "instructor" / "guide")
-        old = Path(tmp) / "old"
-        if release.exists():
-            release.rename(old)
-        new.rename(release)
+        swap_in(new, release, RELEASE_ALWAYS)
     return release
 
 
@@ -154,7 +156,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "release", help="where to write the editions")
     args = parser.parse_args(argv)
-    release = build(args.out)
+    try:
+        release = build(args.out)
+    except OutputError as exc:
+        sys.exit(f"editions: {exc}")
     print(f"wrote {release}/student, {release}/instructor and {release}/autograder")
 
 
