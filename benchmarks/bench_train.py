@@ -1,16 +1,20 @@
 """Training speed against Hugging Face's GPT2LMHeadModel, and time to a validation loss.
 
 Throughput: ``glmlib.train.train`` (the trainer as shipped) and a plain
-training loop around ``transformers.GPT2LMHeadModel`` take turns, one step
-each, with a 1024 x 1024 float32 matmul as a third contender (the host's
+training loop around ``transformers.GPT2LMHeadModel`` take turns, each in its
+own process, with a 1024 x 1024 float32 matmul as a third contender (the host's
 practical peak, for the model FLOPs utilisation). Same configuration (the
 ``small`` preset: 4 layers, 4 heads, 128 channels, context 64, batch 12,
 float32, GELU), same initial weights, same batches, same learning-rate
 schedule, same fused AdamW and parameter groups, same gradient clipping.
-Every 5 steps give one ratio; the figure is their median and range.
+A turn is six steps back to back; its first step (which shares the cores
+with the previous contender's spinning threads) is left out, the other five
+give one ratio per round, and the figure is their median and range. Two
+copies of GPT2LMHeadModel also take turns, as a check of the harness: their
+ratio should be 1.
 
 Time to quality: the ``notebook`` preset and the ``small`` recipe train in
-turns, one step each, until their validation estimate reaches a target.
+turns of 21 steps until their validation estimate reaches a target.
 
 Other paths of the trainer take turns too: above one thread the trainer with
 its batch in one piece (``--no-split-batch``, against the default, which
@@ -26,6 +30,7 @@ import argparse
 import math
 import os
 import statistics
+from functools import partial
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -36,10 +41,10 @@ from glmlib.device import cpu_threads
 from glmlib.model import GPT
 from glmlib.train import TrainConfig, flops_per_token, lr_at, preset, train
 
-from interleave import Lockstep, Spread, StopLoop, Tick, blocks, ratios
+from interleave import Lockstep, Spread, StopLoop, Tick, ratios
 
 MATMUL_N = 1024
-BLOCK = 5  # steps per ratio
+BLOCK = 5  # timed steps per turn, and per ratio
 
 
 def hf_twin(model: GPT):
@@ -83,62 +88,70 @@ class Record:
     """What one loop of a lockstep run saw."""
     losses: list[float] = field(default_factory=list)
     evals: list[tuple[int, float]] = field(default_factory=list)  # (step, validation estimate)
+    attention: str = ""  # GPT2LMHeadModel's attention implementation
 
 
-def trainer_loop(cfg: TrainConfig, text: str, record: Record, target: float | None = None):
+def trainer_loop(cfg: TrainConfig, text: str, target: float | None, tick: Tick) -> Record:
     """``train(cfg)`` as a lockstep loop; with ``target`` it stops once the validation estimate is at or below it."""
-    def loop(tick: Tick) -> None:
-        def hook(event: str, state: dict) -> None:
-            if event == "step":
-                record.losses.append(state["loss"])
-                tick("step")
-                return
-            record.evals.append((state["step"], state["val"]))
-            if target is not None and state["val"] <= target:
-                raise StopLoop
-            tick("pause")
+    record = Record()
+
+    def hook(event: str, state: dict) -> None:
+        if event == "step":
+            record.losses.append(state["loss"])
+            tick("step")
+            return
+        record.evals.append((state["step"], state["val"]))
+        if target is not None and state["val"] <= target:
+            raise StopLoop
+        tick("pause")
+    try:
         train(cfg, callbacks=[hook], text=text)
-    return loop
+    except StopLoop:
+        pass
+    return record
 
 
-def hf_loop(hf, cfg: TrainConfig, train_ids: torch.Tensor, record: Record):
-    """The trainer's step written around ``hf``: schedule, batch, loss, backward, clipping, fused AdamW."""
-    optimizer = hf_optimizer(hf, cfg)
+def hf_loop(cfg: TrainConfig, text: str, tick: Tick) -> Record:
+    """The trainer's step written around the trainer's model's ``GPT2LMHeadModel`` twin:
+    schedule, batch, loss, backward, clipping, fused AdamW."""
+    record = Record()
+    with cpu_threads(cfg.threads):
+        tokenizer = CharTokenizer.from_text(text)
+        train_ids = tokenizer.encode_tensor(train_val_split(text)[0])
+        torch.manual_seed(cfg.seed)  # the trainer's initial weights
+        hf = hf_twin(GPT(cfg.model_config(tokenizer.vocab_size)))
+        record.attention = hf.config._attn_implementation
+        optimizer = hf_optimizer(hf, cfg)
+        batches = torch.Generator().manual_seed(cfg.seed)  # the trainer's batches, in its order
+        hf.train()
+        tick("pause")
+        for step in range(cfg.max_iters):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, cfg)
+            x, y = get_batch(train_ids, cfg.batch_size, cfg.block_size, batches)
+            logits = hf(input_ids=x, use_cache=False).logits
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise RuntimeError(f"GPT2LMHeadModel's loss is {value} at step {step}")
+            torch.nn.utils.clip_grad_norm_(hf.parameters(), cfg.grad_clip)
+            optimizer.step()
+            record.losses.append(value)
+            tick("step")
+    return record
 
-    def loop(tick: Tick) -> None:
-        with cpu_threads(cfg.threads):
-            batches = torch.Generator().manual_seed(cfg.seed)  # the trainer's batches, in its order
-            hf.train()
-            tick("pause")
-            for step in range(cfg.max_iters):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, cfg)
-                x, y = get_batch(train_ids, cfg.batch_size, cfg.block_size, batches)
-                logits = hf(input_ids=x, use_cache=False).logits
-                loss = F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise RuntimeError(f"GPT2LMHeadModel's loss is {value} at step {step}")
-                torch.nn.utils.clip_grad_norm_(hf.parameters(), cfg.grad_clip)
-                optimizer.step()
-                record.losses.append(value)
-                tick("step")
-    return loop
 
-
-def matmul_loop(steps: int, n_threads: int):
+def matmul_loop(steps: int, n_threads: int, tick: Tick) -> None:
     """``steps`` products of two ``MATMUL_N``-square float32 matrices, one per turn."""
-    def loop(tick: Tick) -> None:
-        with cpu_threads(n_threads):
-            a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+    with cpu_threads(n_threads):
+        a, b = torch.randn(MATMUL_N, MATMUL_N), torch.randn(MATMUL_N, MATMUL_N)
+        a @ b
+        tick("pause")
+        for _ in range(steps):
             a @ b
-            tick("pause")
-            for _ in range(steps):
-                a @ b
-                tick("step")
-    return loop
+            tick("step")
 
 
 @dataclass
@@ -147,6 +160,7 @@ class Throughput:
     threads: int
     ours: list[float]  # tokens/s per block
     theirs: list[float]
+    again: list[float]  # tokens/s per block of a second GPT2LMHeadModel (the harness check)
     variants: dict[str, list[float]]  # tokens/s per block of the trainer's other paths ("one piece", "compiled")
     matmul: list[float]  # FLOP/s per block
     flops_per_token: float
@@ -171,28 +185,25 @@ def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) ->
     """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns; also
     the trainer in one piece (above one thread) and, with ``compiled``, with ``compile``."""
     cfg = preset("small", max_iters=steps, eval_interval=steps, eval_iters=1, sample_chars=0, threads=n_threads)
-    tokenizer = CharTokenizer.from_text(text)
-    train_ids = tokenizer.encode_tensor(train_val_split(text)[0])
-    torch.manual_seed(cfg.seed)  # the trainer's initial weights
-    model = GPT(cfg.model_config(tokenizer.vocab_size))
-    hf = hf_twin(model)
-    ours, theirs = Record(), Record()
-    loops = {"glmlib": trainer_loop(cfg, text, ours), "GPT2LMHeadModel": hf_loop(hf, cfg, train_ids, theirs),
-             "matmul": matmul_loop(steps, n_threads)}
+    loops = {"glmlib": partial(trainer_loop, cfg, text, None), "GPT2LMHeadModel": partial(hf_loop, cfg, text),
+             "matmul": partial(matmul_loop, steps, n_threads), "GPT2LMHeadModel again": partial(hf_loop, cfg, text)}
     if n_threads > 1:
-        loops["one piece"] = trainer_loop(replace(cfg, split_batch=False), text, Record())
+        loops["one piece"] = partial(trainer_loop, replace(cfg, split_batch=False), text, None)
     if compiled:
-        loops["compiled"] = trainer_loop(replace(cfg, compile=True), text, Record())
-    lockstep = Lockstep()
-    lockstep.run(loops)
+        loops["compiled"] = partial(trainer_loop, replace(cfg, compile=True), text, None)
+    lockstep = Lockstep(turn=BLOCK + 1)  # each turn's first step warms up, untimed
+    records = lockstep.run(loops)
+    ours, theirs = records["glmlib"], records["GPT2LMHeadModel"]
     tokens = BLOCK * cfg.batch_size * cfg.block_size
-    rate = lambda name, work: [work / s for s in blocks(lockstep.times[name], BLOCK, skip=BLOCK)]  # noqa: E731
+    rate = lambda name, work: [work / s for s in lockstep.turn_times(name)]  # noqa: E731
     gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
     first = lockstep.times.get("compiled")
+    config = cfg.model_config(CharTokenizer.from_text(text).vocab_size)
     return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
+                      rate("GPT2LMHeadModel again", tokens),
                       {name: rate(name, tokens) for name in ("one piece", "compiled") if name in loops},
-                      rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(model.config, model.num_params()),
-                      gap, hf.config._attn_implementation,
+                      rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(config, config.num_params()),
+                      gap, theirs.attention,
                       first[0] - statistics.median(first[BLOCK:]) if first else None)
 
 
@@ -227,21 +238,20 @@ def time_to_quality(target: float, text: str) -> TimeToQuality:
     """Train both recipes in turns until each reaches ``target`` (or ends); compare their times.
 
     Each stops at its first evaluation at or below the target. The ratio is
-    the per-step time ratio of the two in each block of 20 steps they ran at
-    the same time, times the ratio of the steps each needs.
+    the per-step time ratio of the two in each round of turns (20 steps each
+    after a warm-up step), times the ratio of the steps each needs.
     """
     n_threads = torch.get_num_threads()
     common = dict(sample_chars=0, threads=n_threads)  # about 320 validation windows per estimate for both
     cfgs = {"notebook": preset("notebook", eval_interval=60, eval_iters=10, **common),
             "small": preset("small", eval_interval=150, eval_iters=27, **common)}
-    records = {name: Record() for name in cfgs}
-    lockstep = Lockstep()
-    lockstep.run({name: trainer_loop(cfg, text, records[name], target) for name, cfg in cfgs.items()})
+    lockstep = Lockstep(turn=21)
+    records = lockstep.run({name: partial(trainer_loop, cfg, text, target) for name, cfg in cfgs.items()})
     steps = {name: crossing(records[name].evals, target) for name in cfgs}
     seconds = {name: None if n is None else seconds_to(lockstep.times[name], n) for name, n in steps.items()}
     ratio = None
     if None not in steps.values():
-        nb, small = (blocks(lockstep.times[name], 20, skip=20) for name in cfgs)
+        nb, small = (lockstep.turn_times(name) for name in cfgs)
         shared = min(len(nb), len(small))
         ratio = Spread([r * steps["notebook"] / steps["small"] for r in ratios(nb[:shared], small[:shared]).values])
     return TimeToQuality(target, steps, seconds, ratio, n_threads)

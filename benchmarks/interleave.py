@@ -7,14 +7,16 @@ round of turns gives one ratio, and a figure is the median of those ratios
 with their range.
 
 :class:`Lockstep` runs step loops (a ``train()`` call, a hand-written
-training loop, a matmul) on their own threads, one step each in turn, and
-times every step; :func:`alternate` does the same for plain calls.
+training loop, a matmul) in their own processes, one step each in turn, and
+times every step; :func:`alternate` does the same for plain calls, in one
+thread.
 """
 from __future__ import annotations
 
+import multiprocessing
 import statistics
-import threading
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -43,12 +45,6 @@ def ratios(numerators: list[float], denominators: list[float]) -> Spread:
     return Spread([n / d for n, d in zip(numerators, denominators)])
 
 
-def blocks(times: list[float], size: int, skip: int = 0) -> list[float]:
-    """Sums of consecutive runs of ``size`` times, after dropping the first ``skip`` (warm-up)."""
-    times = times[skip:]
-    return [sum(times[i:i + size]) for i in range(0, len(times) - size + 1, size)]
-
-
 def alternate(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
     """Seconds taken by each call in each of ``rounds`` rounds, the calls taking turns.
 
@@ -69,74 +65,108 @@ class StopLoop(Exception):
 
 
 class Lockstep:
-    """Step loops on their own threads, taking turns one step at a time; every step timed.
+    """Step loops in their own processes, taking turns of a few steps each; every step timed.
 
-    A loop calls ``tick("step")`` after each step and ``tick("pause")`` after
-    work that is not to be timed (an evaluation): its clock runs from its
-    last tick to the next, and only in its own turn. The loops start one
-    after another (their setup, up to their first tick, never overlaps
-    anything), turns begin once all have started, and a loop keeps the turn
-    across a pause. A loop that returns or raises drops out of the turns.
+    A loop is a picklable function of a tick (a module-level function, or a
+    ``functools.partial`` of one) that returns what it recorded. It calls
+    ``tick("step")`` after each step and ``tick("pause")`` after work that is
+    not to be timed (an evaluation): its clock runs from its last tick to the
+    next, and only in its own turn. The loops start one after another (their
+    setup, up to their first tick, never overlaps anything), turns begin once
+    all have started, and a loop keeps the turn across a pause. A loop that
+    returns, raises :class:`StopLoop` or fails drops out of the turns.
+
+    Why processes: loops on threads of one process share its OpenMP runtime,
+    which then sees more worker threads than cores and puts its workers to
+    sleep and wakes them again around every multi-threaded operation. That
+    slowed any contender running on several threads by half while sparing
+    single-threaded work, so the harness, not the code, decided the contest.
+
+    Why turns of several steps: the loop whose turn ends leaves its worker
+    threads spinning for a moment, and the next loop's first step shares the
+    cores with them (or, after a rest, starts from cold). Training runs its
+    steps back to back, so each turn's first ``warmup`` steps are timed but
+    left out of :meth:`turn_times`, the figure that compares loops.
     """
 
-    def __init__(self) -> None:
-        self.times: dict[str, list[float]] = {}
-        self._cv = threading.Condition()
-        self._order: list[str] = []
-        self._ready: set[str] = set()
-        self._done: set[str] = set()
-        self._turn: str | None = None
-        self._clock: dict[str, float] = {}
+    def __init__(self, turn: int = 6, warmup: int = 1) -> None:
+        if not 0 <= warmup < turn:
+            raise ValueError(f"need 0 <= warmup < turn, got warmup={warmup}, turn={turn}")
+        self.turn, self.warmup = turn, warmup
+        self.times: dict[str, list[float]] = {}  # every step, in order
+        self.turns: dict[str, list[list[float]]] = {}  # the same steps, by turn
+        self.results: dict[str, object] = {}
 
-    def run(self, loops: dict[str, Callable[[Tick], object]]) -> None:
-        """Run ``loops`` (name -> function of its tick) to the end; re-raise the first error."""
-        self._order = list(loops)
+    def turn_times(self, name: str, skip: int = 1) -> list[float]:
+        """Seconds of each full turn's steps after its warm-up, leaving out the first ``skip`` turns."""
+        return [sum(steps[self.warmup:]) for steps in self.turns[name][skip:] if len(steps) == self.turn]
+
+    def run(self, loops: dict[str, Callable[[Tick], object]]) -> dict[str, object]:
+        """Run ``loops`` (name -> loop) to the end; return what each returned. Re-raises the first failure."""
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no OpenMP state inherited
         self.times = {name: [] for name in loops}
-        self._turn = self._order[0]
-        errors: list[BaseException] = []
-        workers = []
-        for name, loop in loops.items():
-            worker = threading.Thread(target=self._body, args=(name, loop, errors), name=f"lockstep-{name}")
-            worker.start()
-            workers.append(worker)
-            with self._cv:  # the next loop's setup waits until this one is ready
-                self._cv.wait_for(lambda: name in self._ready or name in self._done)
-        for worker in workers:
-            worker.join()
-        if errors:
-            raise errors[0]
-
-    def _body(self, name: str, loop: Callable[[Tick], object], errors: list[BaseException]) -> None:
+        self.turns = {name: [] for name in loops}
+        self.results = {}
+        pipes, procs, failures = {}, [], []
         try:
-            loop(lambda event: self._tick(name, event))
-        except StopLoop:
-            pass
-        except BaseException as err:  # noqa: BLE001 - handed to the caller of run()
-            errors.append(err)
+            for name, loop in loops.items():  # one at a time, so no setup overlaps another
+                ours, theirs = context.Pipe()
+                proc = context.Process(target=_child, args=(loop, theirs), name=f"lockstep-{name}", daemon=True)
+                proc.start()
+                theirs.close()
+                procs.append(proc)
+                pipes[name] = ours
+                self._book(name, ours.recv(), pipes, failures)
+            while pipes:
+                for name in [n for n in loops if n in pipes]:
+                    self.turns[name].append([])
+                    while name in pipes and len(self.turns[name][-1]) < self.turn:
+                        pipes[name].send("go")
+                        self._book(name, pipes[name].recv(), pipes, failures)
         finally:
-            with self._cv:
-                self._done.add(name)
-                if self._turn == name:
-                    self._pass_turn(name)
-                self._cv.notify_all()
+            for conn in pipes.values():
+                conn.close()
+            for proc in procs:
+                proc.join(timeout=5)
+                if proc.is_alive():
+                    proc.kill()
+        if failures:
+            name, text = failures[0]
+            raise RuntimeError(f"the {name!r} loop failed:\n{text}")
+        return self.results
 
-    def _tick(self, name: str, event: str) -> None:
+    def _book(self, name: str, message: tuple, pipes: dict, failures: list) -> None:
+        """Book one message of a loop: a timed step, a pause, its result or its failure."""
+        kind, value = message
+        if kind == "step":
+            self.times[name].append(value)
+            self.turns[name][-1].append(value)
+        elif kind in ("done", "failed"):
+            pipes.pop(name).close()
+            if kind == "done":
+                self.results[name] = value
+            else:
+                failures.append((name, value))
+
+
+def _child(loop: Callable[[Tick], object], conn) -> None:
+    """A loop in its own process: report each tick, wait for the turn, send back the result."""
+    clock: list[float | None] = [None]  # None until the first tick: setup is not a step
+
+    def tick(event: str) -> None:
         now = time.perf_counter()
-        with self._cv:
-            if event == "step" and name in self._ready:
-                self.times[name].append(now - self._clock[name])
-                self._pass_turn(name)
-            self._ready.add(name)
-            self._cv.notify_all()
-            everyone = set(self._order)
-            self._cv.wait_for(lambda: self._turn == name and self._ready | self._done >= everyone)
-        self._clock[name] = time.perf_counter()
+        timed = event == "step" and clock[0] is not None
+        conn.send(("step", now - clock[0]) if timed else ("pause", None))
+        conn.recv()  # the turn
+        clock[0] = time.perf_counter()
 
-    def _pass_turn(self, name: str) -> None:
-        """Give the turn to the next loop (in order, cyclically) that is still running."""
-        i = self._order.index(name)
-        for other in self._order[i + 1:] + self._order[:i + 1]:
-            if other not in self._done:
-                self._turn = other
-                return
-        self._turn = None
+    try:
+        result = loop(tick)
+    except StopLoop:
+        result = None
+    except BaseException:  # noqa: BLE001 - reported to the parent, which re-raises
+        conn.send(("failed", traceback.format_exc()))
+    else:
+        conn.send(("done", result))
+    finally:
+        conn.close()

@@ -45,6 +45,8 @@ def throughput_rows(t: Throughput) -> list[Row]:
           for row in variant_rows(t, name, flag, when)],
         (f"training MFU (of that matmul), {when}", t.mfu(t.ours).text(".0%", ""), t.mfu(t.theirs).text(".0%", ""), ""),
         (f"  same losses: largest gap over the first 20 steps, {when}", f"{t.loss_gap:.1e}", "", ""),
+        (f"  harness check: GPT2LMHeadModel vs a second copy of it, {when}", fmt_rate(t.theirs), fmt_rate(t.again),
+         ratios(t.theirs, t.again).text()),
     ]
 
 
