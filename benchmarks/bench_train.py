@@ -22,7 +22,7 @@ splits it across the threads), and with ``--compile`` here the trainer with
 ``--compile`` (its compilation, in its first step, is timed on its own and
 left out of its rate).
 
-    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--target 2.0] [--compile]
+    python benchmarks/bench_train.py [--steps 80] [--threads 1,all] [--busy 0] [--target 2.0] [--compile]
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from glmlib.device import cpu_threads
 from glmlib.model import GPT
 from glmlib.train import TrainConfig, flops_per_token, lr_at, preset, train
 
-from interleave import Lockstep, Spread, StopLoop, Tick, ratios
+from interleave import Lockstep, Spread, StopLoop, Tick, busy_cores, ratios
 
 MATMUL_N = 1024
 BLOCK = 5  # timed steps per turn, and per ratio
@@ -158,6 +158,7 @@ def matmul_loop(steps: int, n_threads: int, tick: Tick) -> None:
 class Throughput:
     """The trainer and GPT2LMHeadModel at one thread count, measured in turns."""
     threads: int
+    busy: int  # cores kept busy by other processes meanwhile
     ours: list[float]  # tokens/s per block
     theirs: list[float]
     again: list[float]  # tokens/s per block of a second GPT2LMHeadModel (the harness check)
@@ -181,9 +182,10 @@ class Throughput:
         return ratios([r * self.flops_per_token for r in rates], self.matmul)
 
 
-def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) -> Throughput:
+def throughput(n_threads: int, steps: int, text: str, compiled: bool = False, busy: int = 0) -> Throughput:
     """Train both for ``steps`` steps at ``n_threads`` threads, with the matmul in the turns; also
-    the trainer in one piece (above one thread) and, with ``compiled``, with ``compile``."""
+    the trainer in one piece (above one thread) and, with ``compiled``, with ``compile``.
+    With ``busy``, that many other processes keep a core each busy all the while."""
     cfg = preset("small", max_iters=steps, eval_interval=steps, eval_iters=1, sample_chars=0, threads=n_threads)
     loops = {"glmlib": partial(trainer_loop, cfg, text, None), "GPT2LMHeadModel": partial(hf_loop, cfg, text),
              "matmul": partial(matmul_loop, steps, n_threads), "GPT2LMHeadModel again": partial(hf_loop, cfg, text)}
@@ -192,14 +194,15 @@ def throughput(n_threads: int, steps: int, text: str, compiled: bool = False) ->
     if compiled:
         loops["compiled"] = partial(trainer_loop, replace(cfg, compile=True), text, None)
     lockstep = Lockstep(turn=BLOCK + 1)  # each turn's first step warms up, untimed
-    records = lockstep.run(loops)
+    with busy_cores(busy):
+        records = lockstep.run(loops)
     ours, theirs = records["glmlib"], records["GPT2LMHeadModel"]
     tokens = BLOCK * cfg.batch_size * cfg.block_size
     rate = lambda name, work: [work / s for s in lockstep.turn_times(name)]  # noqa: E731
     gap = max(abs(a - b) for a, b in zip(ours.losses[:20], theirs.losses[:20]))
     first = lockstep.times.get("compiled")
     config = cfg.model_config(CharTokenizer.from_text(text).vocab_size)
-    return Throughput(n_threads, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
+    return Throughput(n_threads, busy, rate("glmlib", tokens), rate("GPT2LMHeadModel", tokens),
                       rate("GPT2LMHeadModel again", tokens),
                       {name: rate(name, tokens) for name in ("one piece", "compiled") if name in loops},
                       rate("matmul", BLOCK * 2 * MATMUL_N**3), flops_per_token(config, config.num_params()),
@@ -269,13 +272,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=80, help="training steps per contender and thread count")
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
+    parser.add_argument("--busy", type=int, default=0, help="cores other processes keep busy meanwhile")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--compile", action="store_true", help="also the trainer with --compile (a minute more)")
     args = parser.parse_args()
     text = load_shakespeare()
     rows = []
     for n in thread_counts(args.threads):
-        rows += throughput_rows(throughput(n, args.steps, text, args.compile))
+        rows += throughput_rows(throughput(n, args.steps, text, args.compile, args.busy))
     if not args.skip_quality:
         rows += time_to_quality_rows(time_to_quality(args.target, text))
     print_table(rows)

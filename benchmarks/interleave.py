@@ -17,8 +17,9 @@ import multiprocessing
 import statistics
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 
 Tick = Callable[[str], None]  # a loop's hook: tick("step") after a step, tick("pause") after untimed work
@@ -58,6 +59,26 @@ def alternate(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, 
             calls[name]()
             times[name].append(time.perf_counter() - start)
     return times
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextmanager
+def busy_cores(n: int) -> Iterator[None]:
+    """``n`` processes that keep a core each busy, as other work on a shared machine would."""
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_spin, name="busy-core", daemon=True) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.join()
 
 
 class StopLoop(Exception):

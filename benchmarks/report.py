@@ -1,6 +1,6 @@
 """Every performance figure of the course in one table, each measured against a peer in this run.
 
-    python benchmarks/report.py [--threads 1,all] [--steps 80] [--skip-quality] [--compile]
+    python benchmarks/report.py [--threads 1,all] [--steps 80] [--busy 1] [--skip-quality] [--compile]
 
 Training throughput against Hugging Face's GPT2LMHeadModel (and the model
 FLOPs utilisation against a float32 matmul timed in the same turns),
@@ -36,7 +36,7 @@ def fmt_rate(values: list[float], unit: str = "") -> str:
 
 
 def throughput_rows(t: Throughput) -> list[Row]:
-    when = f"{t.threads} thread{'s' if t.threads > 1 else ''}"
+    when = f"{t.threads} thread{'s' if t.threads > 1 else ''}" + (f", {t.busy} core busy" if t.busy else "")
     return [
         (f"matmul 1024x1024 float32, GFLOP/s, {when}", "", "", t.gflops.text(".0f", "")),
         (f"training tokens/s vs GPT2LMHeadModel ({t.attention}), {when}", fmt_rate(t.ours), fmt_rate(t.theirs),
@@ -126,6 +126,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="generation rounds per thread count")
     parser.add_argument("--chars", type=int, default=120, help="characters per generation")
     parser.add_argument("--target", type=float, default=2.0, help="validation loss for time to quality")
+    parser.add_argument("--busy", type=int, default=1,
+                        help="training throughput again at all threads with this many cores kept busy (0: not)")
+    parser.add_argument("--busy-steps", type=int, default=36, help="training steps per contender with cores busy")
     parser.add_argument("--skip-quality", action="store_true", help="leave out the time to quality (minutes)")
     parser.add_argument("--compile", action="store_true",
                         help="also the trainer with --compile (a minute or two more, for the compilation)")
@@ -135,6 +138,8 @@ def main() -> None:
     rows: list[Row] = []
     for n in thread_counts(args.threads):
         rows += throughput_rows(throughput(n, args.steps, text, args.compile))
+    if args.busy:
+        rows += throughput_rows(throughput(os.cpu_count() or 1, args.busy_steps, text, busy=args.busy))
     for n in thread_counts(args.threads):
         rows += generation_rows(generation(n, args.chars, args.rounds))
     if not args.skip_quality:
