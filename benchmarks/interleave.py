@@ -164,6 +164,8 @@ class Lockstep:
             self.turns[name][-1].append(value)
         elif kind in ("done", "failed"):
             pipes.pop(name).close()
+            if self.turns[name] and not self.turns[name][-1]:
+                self.turns[name].pop()  # the turn it ended in, without a step
             if kind == "done":
                 self.results[name] = value
             else:
@@ -182,12 +184,12 @@ def _child(loop: Callable[[Tick], object], conn) -> None:
         clock[0] = time.perf_counter()
 
     try:
-        result = loop(tick)
-    except StopLoop:
-        result = None
+        try:
+            result = loop(tick)
+        except StopLoop:
+            result = None
+        conn.send(("done", result))
     except BaseException:  # noqa: BLE001 - reported to the parent, which re-raises
         conn.send(("failed", traceback.format_exc()))
-    else:
-        conn.send(("done", result))
     finally:
         conn.close()
