@@ -21,8 +21,10 @@ On a CPU with several threads, each training step splits its batch across
 them (:class:`SplitBatch`): every thread runs the forward and backward pass
 of its own slice, and the slices' gradients are added in a fixed order. The
 losses match the one-piece step's to float rounding (``tests/test_fast_step.py``).
-On 2 free cores it trains about 1.45x faster than the one-piece step; on
-cores busy with other work it gains nothing (README, Performance).
+On 2 free cores it is about as fast as the one-piece step (0.96x); with one
+of the 2 cores busy with other work it is about 2.6x as fast, because the
+one-piece step's threads wait for that core after each of a few hundred
+operations (README, Performance).
 ``--no-split-batch`` turns it off; the ``shipped`` preset keeps it off, to
 take the path the shipped model was trained on.
 """
@@ -210,8 +212,8 @@ class SplitBatch:
     so the result does not depend on which thread finishes first. A small
     model's operations are too small to split well: with all threads on
     every operation, the threads meet after each of the few hundred
-    operations of a step (and on a busy machine wait there for a core). With
-    a slice each, they meet once per step. Needs no dropout (the threads
+    operations of a step, and on a machine with other work each meeting
+    waits for a busy core. With a slice each, they meet once per step. Needs no dropout (the threads
     would share the global random state) and one process.
     """
 
