@@ -95,7 +95,8 @@ class Lockstep:
     next, and only in its own turn. The loops start one after another (their
     setup, up to their first tick, never overlaps anything), turns begin once
     all have started, and a loop keeps the turn across a pause. A loop that
-    returns, raises :class:`StopLoop` or fails drops out of the turns.
+    returns or raises :class:`StopLoop` drops out of the turns; the first
+    that fails ends the run, and :meth:`run` raises with its traceback.
 
     Why processes: loops on threads of one process share its OpenMP runtime,
     which then sees more worker threads than cores and puts its workers to
@@ -128,26 +129,28 @@ class Lockstep:
         self.times = {name: [] for name in loops}
         self.turns = {name: [] for name in loops}
         self.results = {}
-        pipes, procs, failures = {}, [], []
+        pipes, procs, failures = {}, {}, []
         try:
             for name, loop in loops.items():  # one at a time, so no setup overlaps another
+                if failures:
+                    break
                 ours, theirs = context.Pipe()
                 proc = context.Process(target=_child, args=(loop, theirs), name=f"lockstep-{name}", daemon=True)
                 proc.start()
                 theirs.close()
-                procs.append(proc)
+                procs[name] = proc
                 pipes[name] = ours
-                self._book(name, ours.recv(), pipes, failures)
-            while pipes:
-                for name in [n for n in loops if n in pipes]:
+                self._book(name, _receive(ours, proc), pipes, failures)
+            while pipes and not failures:  # the first failure ends the run
+                for name in [n for n in loops if n in pipes and not failures]:
                     self.turns[name].append([])
                     while name in pipes and len(self.turns[name][-1]) < self.turn:
                         pipes[name].send("go")
-                        self._book(name, pipes[name].recv(), pipes, failures)
+                        self._book(name, _receive(pipes[name], procs[name]), pipes, failures)
         finally:
             for conn in pipes.values():
                 conn.close()
-            for proc in procs:
+            for proc in procs.values():
                 proc.join(timeout=5)
                 if proc.is_alive():
                     proc.kill()
@@ -170,6 +173,15 @@ class Lockstep:
                 self.results[name] = value
             else:
                 failures.append((name, value))
+
+
+def _receive(conn, proc) -> tuple:
+    """A loop's next message; a process that died without one (a crash, the OOM killer) is a failure."""
+    try:
+        return conn.recv()
+    except EOFError:
+        proc.join(timeout=5)
+        return "failed", f"its process ended without a word (exit code {proc.exitcode})"
 
 
 def _child(loop: Callable[[Tick], object], conn) -> None:

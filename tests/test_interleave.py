@@ -71,6 +71,16 @@ def test_a_failing_loop_is_reported_with_its_traceback():
         Lockstep(turn=2).run({"good": partial(stepper, 6), "bad": failing})
 
 
+def crashing(tick: Tick) -> None:
+    tick("pause")
+    os._exit(3)  # gone without a word, as after a segfault
+
+
+def test_a_loop_whose_process_dies_is_reported():
+    with pytest.raises(RuntimeError, match=r"'gone' loop failed:\nits process ended without a word \(exit code 3\)"):
+        Lockstep(turn=2).run({"good": partial(stepper, 6), "gone": crashing})
+
+
 def test_turn_and_warmup_are_checked():
     with pytest.raises(ValueError, match="warmup=2, turn=2"):
         Lockstep(turn=2, warmup=2)
