@@ -440,6 +440,14 @@ class _Run:
                 cb(event, state)
 
     def _train_step(self, step: int) -> None:
+        # With the batch split, this thread's own work (adding the slices' gradients,
+        # clipping, AdamW) runs on one thread too: a second intra-op thread of its own
+        # would spin on a core after each operation, where the next step's slices run.
+        with cpu_threads(1 if self.split is not None else None):
+            state = self._one_step(step)
+        self._notify("step", state)
+
+    def _one_step(self, step: int) -> dict:
         cfg, rank, world = self.cfg, self.rank, self.world
         tick = time.perf_counter()
         lr = lr_at(step, cfg)
@@ -460,7 +468,7 @@ class _Run:
                 raise self._diverged(step, f"the gradient norm is {norm}")
         self.optimizer.step()
         self.train_seconds += time.perf_counter() - tick
-        self._notify("step", {"step": step, "loss": value, "lr": lr, "max_iters": cfg.max_iters})
+        return {"step": step, "loss": value, "lr": lr, "max_iters": cfg.max_iters}
 
     def _gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The batch's mean loss, with its gradients in the parameters' ``.grad``."""

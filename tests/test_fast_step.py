@@ -118,6 +118,23 @@ def test_a_split_run_leaves_the_thread_settings_as_they_were(text: str) -> None:
     assert seen == [before]
 
 
+@pytest.mark.parametrize("split", [True, False])
+def test_a_split_step_does_its_own_work_on_one_thread(text: str, monkeypatch, split: bool) -> None:
+    """With the batch split, clipping and AdamW run on one thread (a second one would spin
+    where the slices run); callbacks and evaluation keep the run's thread count."""
+    inside, callbacks = [], []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def watched_clip(*args, **kwargs):
+        inside.append(torch.get_num_threads())
+        return clip(*args, **kwargs)
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", watched_clip)
+    train(small(max_iters=3, eval_interval=3, n_layer=1, split_batch=split),
+          callbacks=[lambda event, state: callbacks.append((event, torch.get_num_threads()))], text=text)
+    assert inside == ([1, 1, 1] if split else [2, 2, 2])
+    assert callbacks == [("eval", 2), ("step", 2), ("step", 2), ("step", 2), ("eval", 2)]
+
+
 def test_the_command_line_turns_the_split_on_and_off(tmp_path) -> None:
     from glmlib.train import _config_from_args, _parser
 
