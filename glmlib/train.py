@@ -21,8 +21,8 @@ On a CPU with several threads, each training step splits its batch across
 them (:class:`SplitBatch`): every thread runs the forward and backward pass
 of its own slice, and the slices' gradients are added in a fixed order. The
 losses match the one-piece step's to float rounding (``tests/test_fast_step.py``).
-On 2 free cores it is about as fast as the one-piece step (0.96x); with one
-of the 2 cores busy with other work it is about 2.6x as fast, because the
+On 2 free cores it is about as fast as the one-piece step (1.02x); with one
+of the 2 cores busy with other work it is about 3x as fast, because the
 one-piece step's threads wait for that core after each of a few hundred
 operations (README, Performance).
 ``--no-split-batch`` turns it off; the ``shipped`` preset keeps it off, to
