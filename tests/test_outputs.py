@@ -77,3 +77,34 @@ def test_make_site_and_make_student_refuse_a_user_folder_before_any_work(tmp_pat
         editions.main(["--out", str(mine)])
     assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
     assert outputs.MARK not in {p.name for p in tmp_path.iterdir()}
+
+
+def test_folders_beside_the_output_keep_their_names_and_contents(tmp_path):
+    """The build and the old output go to fresh names: a user's .site-new or .site-old is not touched."""
+    for name in (".site-new", ".site-old"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text(name)
+    out = tmp_path / "site"
+    for text in ("first", "second"):
+        with outputs.staging(out) as new:
+            new.mkdir()
+            (new / "index.html").write_text(text)
+            swap_in(new, out, ALWAYS)
+    assert (out / "index.html").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site-new", ".site-old", "site"]
+    assert all((tmp_path / n / "mine.txt").read_text() == n for n in (".site-new", ".site-old"))
+
+
+def test_an_interrupted_build_leaves_the_old_output_and_no_staging_folder(tmp_path):
+    out = tmp_path / "site"
+    with outputs.staging(out) as new:
+        new.mkdir()
+        (new / "index.html").write_text("old")
+        swap_in(new, out, ALWAYS)
+    with pytest.raises(KeyboardInterrupt):
+        with outputs.staging(out) as new:
+            new.mkdir()
+            (new / "index.html").write_text("half")
+            raise KeyboardInterrupt
+    assert (out / "index.html").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]

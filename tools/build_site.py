@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its path
-from outputs import OutputError, check_replaceable, swap_in  # noqa: E402
+from outputs import OutputError, check_replaceable, staging, swap_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -319,19 +319,17 @@ def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path]
         raise SiteError(f"no notebooks NN_name.ipynb in {NOTEBOOKS}")
     out = out.resolve()
     check_replaceable(out, SITE_ALWAYS)  # before any work: never replace what the user made
-    new = out.with_name(f".{out.name}-new")
-    if new.exists():
-        shutil.rmtree(new)
-    for edition in editions:
-        src, html = BUILD / "site-src" / edition, BUILD / "site-html" / edition
-        stage(edition, src, notebooks)
-        if html.exists():
-            shutil.rmtree(html)
-        sphinx(src, html, edition)
-        shutil.copytree(html, new / SUBDIR[edition], dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns(".buildinfo*", "_sources", ".doctrees"))
-    (new / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ and _images/ as they are
-    return swap_in(new, out, SITE_ALWAYS)
+    with staging(out) as new:
+        for edition in editions:
+            src, html = BUILD / "site-src" / edition, BUILD / "site-html" / edition
+            stage(edition, src, notebooks)
+            if html.exists():
+                shutil.rmtree(html)
+            sphinx(src, html, edition)
+            shutil.copytree(html, new / SUBDIR[edition], dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns(".buildinfo*", "_sources", ".doctrees"))
+        (new / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ and _images/ as they are
+        return swap_in(new, out, SITE_ALWAYS)
 
 
 def main(argv: list[str] | None = None) -> int:
