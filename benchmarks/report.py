@@ -139,7 +139,7 @@ def main() -> None:
     for n in thread_counts(args.threads):
         rows += throughput_rows(throughput(n, args.steps, text, args.compile))
     if args.busy:
-        rows += throughput_rows(throughput(os.cpu_count() or 1, args.busy_steps, text, busy=args.busy))
+        rows += throughput_rows(throughput(thread_counts("all")[0], args.busy_steps, text, busy=args.busy))
     for n in thread_counts(args.threads):
         rows += generation_rows(generation(n, args.chars, args.rounds))
     if not args.skip_quality:

@@ -213,8 +213,9 @@ class SplitBatch:
     model's operations are too small to split well: with all threads on
     every operation, the threads meet after each of the few hundred
     operations of a step, and on a machine with other work each meeting
-    waits for a busy core. With a slice each, they meet once per step. Needs no dropout (the threads
-    would share the global random state) and one process.
+    waits for a busy core. With a slice each, they meet once per step.
+    Needs no dropout (the threads would share the global random state) and
+    one process.
     """
 
     def __init__(self, model: GPT, n: int) -> None:
