@@ -408,8 +408,9 @@ class _Run:
         self.batch_gen = torch.Generator().manual_seed(cfg.seed)
         self.sample_gen = torch.Generator().manual_seed(cfg.seed)
         self.result = TrainResult(self.model, self.tokenizer)
+        # the run's clock: seconds spent in training steps (not evaluating, not in callbacks);
+        # every step and evaluation event carries it, and it ends as ``TrainResult.seconds``
         self.start, self.best_val, self.train_seconds = 0, math.inf, 0.0
-        self.t0 = time.perf_counter()  # wall clock of the run, less the time spent evaluating
         if cfg.resume:
             self._restore()
 
@@ -469,7 +470,8 @@ class _Run:
                 raise self._diverged(step, f"the gradient norm is {norm}")
         self.optimizer.step()
         self.train_seconds += time.perf_counter() - tick
-        return {"step": step, "loss": value, "lr": lr, "max_iters": cfg.max_iters}
+        return {"step": step, "loss": value, "lr": lr, "max_iters": cfg.max_iters,
+                "seconds": self.train_seconds}
 
     def _gradients(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The batch's mean loss, with its gradients in the parameters' ``.grad``."""
@@ -483,7 +485,6 @@ class _Run:
     def _evaluate(self, step: int) -> None:
         """Estimate both losses, sample, and keep the model in ``out`` if it is the best so far."""
         cfg, tokenizer = self.cfg, self.tokenizer
-        eval_start = time.perf_counter()
         losses = estimate_loss(self.model, self.splits, cfg, self.device)
         for name, value in losses.items():
             if not math.isfinite(value):
@@ -492,12 +493,11 @@ class _Run:
         sample_ids = self.model.generate(prompt, cfg.sample_chars, temperature=1.0, top_k=None,
                                          generator=self.sample_gen.manual_seed(cfg.seed)) if cfg.sample_chars else prompt
         entry = {"step": step, "train": losses["train"], "val": losses["val"],
-                 "sample": tokenizer.decode(sample_ids[0, 1:].cpu()), "seconds": time.perf_counter() - self.t0}
+                 "sample": tokenizer.decode(sample_ids[0, 1:].cpu()), "seconds": self.train_seconds}
         self.result.history.append(entry)
         if cfg.out and self.rank == 0 and losses["val"] < self.best_val:
             self._save(step, losses["val"])
         self._notify("eval", entry)
-        self.t0 += time.perf_counter() - eval_start  # training time excludes evaluation
 
     def _save(self, step: int, val: float) -> None:
         """Write the checkpoint: the model, and (unless the run is over) how to continue it."""
@@ -542,7 +542,6 @@ class _Run:
         self.train_seconds = record["train_seconds"]
         self.result.history = [dict(h) for h in record["history"]]
         self.result.saved_step = self.start
-        self.t0 -= self.result.history[-1]["seconds"] if self.result.history else 0.0
 
     def _diverged(self, step: int, what: str) -> TrainingDiverged:
         cfg = self.cfg

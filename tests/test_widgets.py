@@ -385,6 +385,25 @@ def test_dashboard_grows_during_a_real_training_run():
     np.testing.assert_array_equal(dash.state["val_curve"][1], [h["val"] for h in result.history])
 
 
+def test_dashboard_clock_ticks_every_step_and_ends_at_the_printed_time():
+    text = ("ROMEO:\nBut soft, what light through yonder window breaks?\n\n"
+            "JULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n\n") * 20
+    cfg = TrainConfig(block_size=8, n_layer=1, n_head=1, n_embd=16, batch_size=4, max_iters=12,
+                      warmup_iters=1, eval_interval=6, eval_iters=1, sample_chars=5, threads=1)
+    dash = TrainingDashboard(min_interval=3600.0)  # the picture is redrawn only at evaluations
+    shown = []  # (event, the clock's reading, the status line) after the dashboard saw each event
+    result = train(cfg, callbacks=[dash, lambda event, _: shown.append((event, dash.clock(), dash.status.value))],
+                   text=text)
+    clocks = [secs for event, secs, _ in shown if event == "step"]
+    assert len(clocks) == 12 and dash.state["redraws"] < 12
+    assert all(a < b for a, b in zip(clocks, clocks[1:])), f"the clock must move at every step: {clocks}"
+    assert clocks == dash.history["seconds"]
+    assert all(f"&middot; {secs:.1f} s<" in status for _, secs, status in shown), shown
+    # the run's clock: the last evaluation, the status line and the printed time agree
+    assert dash.clock() == result.history[-1]["seconds"] == result.seconds
+    assert shown[-1][0] == "eval" and f"{result.seconds:.1f} s<" in dash.status.value
+
+
 def test_dashboard_rejects_bad_input_and_ignores_unknown_events():
     with pytest.raises(ValueError):
         TrainingDashboard(max_iters=0)

@@ -18,13 +18,17 @@ class TrainingDashboard(Explorer):
     """Use as ``train(cfg, callbacks=[dash])``; show it with ``display(dash)``.
 
     It is called as ``dash(event, state)``: ``"step"`` events carry ``step,
-    loss, lr, max_iters``; ``"eval"`` events carry ``step, train, val, sample,
-    seconds``. Other event names are ignored. Redraws happen at most every
+    loss, lr, max_iters`` and ``seconds``; ``"eval"`` events carry ``step,
+    train, val, sample, seconds``. ``seconds`` is the run's training clock
+    (``glmlib.train`` counts the time spent in steps, the same clock as
+    ``TrainResult.seconds``). The status line (step, loss, learning rate,
+    clock) follows every step; the picture is redrawn at most every
     ``min_interval`` seconds on steps, and always on evaluations, so drawing
     costs little training time. It works the same when never displayed.
 
-    ``history`` keeps every number fed: ``step``, ``loss``, ``lr`` (one entry
-    per step) and ``eval`` (the evaluation dicts, as in ``TrainResult.history``).
+    ``history`` keeps every number fed: ``step``, ``loss``, ``lr``,
+    ``seconds`` (one entry per step; ``nan`` when a step carried no clock)
+    and ``eval`` (the evaluation dicts, as in ``TrainResult.history``).
     ``state`` holds the curves as last drawn (``loss_curve``, ``train_curve``,
     ``val_curve``: ``(x, y)`` arrays) and ``redraws``.
     """
@@ -37,7 +41,7 @@ class TrainingDashboard(Explorer):
             raise ValueError(f"min_interval must be a number of seconds >= 0, got {min_interval!r}")
         self.max_iters = max_iters
         self.min_interval = float(min_interval)
-        self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "eval": []}
+        self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": [], "eval": []}
         self.state: dict[str, Any] = {"redraws": 0}
         self.progress = widgets.IntProgress(value=0, min=0, max=max_iters or 1, description="step",
                                             bar_style="info", layout=widgets.Layout(width="420px"))
@@ -66,6 +70,7 @@ class TrainingDashboard(Explorer):
         self.history["step"].append(step)
         self.history["loss"].append(loss)
         self.history["lr"].append(float(state.get("lr", math.nan)))
+        self.history["seconds"].append(float(state.get("seconds", math.nan)))
         if self.max_iters is None and state.get("max_iters"):
             self.max_iters = int(state["max_iters"])
         total = self.max_iters or max(step + 1, 1)
@@ -73,6 +78,8 @@ class TrainingDashboard(Explorer):
         self.progress.value = min(step + 1, total)
         if time.perf_counter() - self._last_draw >= self.min_interval:
             self.redraw()
+        else:
+            self._show_status()
 
     def _on_eval(self, state: dict) -> None:
         entry = dict(state)
@@ -164,12 +171,28 @@ class TrainingDashboard(Explorer):
         self.state.update(loss_curve=loss_xy, train_curve=train_xy, val_curve=val_xy,
                           lr_curve=(loss_xy[0], lrs),
                           redraws=self.state["redraws"] + 1)
-        if h["step"]:
-            lr = h["lr"][-1]
-            secs = f", {evals[-1]['seconds']:.1f} s" if evals and "seconds" in evals[-1] else ""
-            self.status.value = (f"<span style='font-family:monospace'>step {h['step'][-1] + 1}"
-                                 f"/{self.max_iters or '?'} &middot; loss {h['loss'][-1]:.3f} &middot; "
-                                 f"lr {lr:.2e}{secs}</span>")
+        self._show_status()
+
+    def clock(self) -> float | None:
+        """The training clock's latest reading, seconds (the last step's or evaluation's, whichever is later)."""
+        h = self.history
+        readings = [(h["step"][-1] + 1, h["seconds"][-1])] if h["step"] else []
+        readings += [(e["step"], float(e["seconds"])) for e in h["eval"][-1:] if "seconds" in e]
+        readings = [(step, secs) for step, secs in readings if math.isfinite(secs)]
+        return max(readings)[1] if readings else None
+
+    def _show_status(self) -> None:
+        """The status line: step, batch loss, learning rate and the training clock."""
+        h = self.history
+        if not h["step"] and not h["eval"]:
+            return
+        secs = self.clock()
+        clock = f" &middot; {secs:.1f} s" if secs is not None else ""
+        done = h["step"][-1] + 1 if h["step"] else h["eval"][-1].get("step", 0)
+        loss = f" &middot; loss {h['loss'][-1]:.3f} &middot; lr {h['lr'][-1]:.2e}" if h["step"] else ""
+        text = f"step {done}/{self.max_iters or '?'}{loss}{clock}"
+        self.state["status"] = text.replace(" &middot;", ",")
+        self.status.value = f"<span style='font-family:monospace'>{text}</span>"
 
 
 def _nice_ceiling(x: float) -> float:
