@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -102,7 +102,7 @@ from glmlib.sampling import apply_temperature, top_k_filter, top_p_filter, warp
 print(f"python     {platform.python_version()}")
 for name, module in [("torch", torch), ("numpy", np), ("matplotlib", matplotlib), ("glmlib", glmlib)]:
     print(f"{name:<10} {module.__version__}")
-assert sys.version_info >= (3, 10), "the course needs Python 3.10 or newer"
+assert sys.version_info >= (3, 11), "the course needs Python 3.11 or newer"
 
 # %% [markdown]
 # **Device.** `glmlib.device.pick_device()` chooses where tensors live: a CUDA

