@@ -403,8 +403,12 @@ print(f"{cfg.n_layer} layers, {cfg.n_head} heads, n_embd={cfg.n_embd}, block_siz
       f"{cfg.max_iters} steps of {cfg.batch_size} x {cfg.block_size} characters")
 
 # %%
+import os
+
 from glmlib.widgets import TrainingDashboard
 
+if os.environ.get("GLMLIB_QUICK"):  # set by the course's tests: the same run, 60 steps instead of 720
+    cfg = preset("notebook", sample_chars=120, max_iters=60, warmup_iters=10, eval_interval=30)
 dash = TrainingDashboard(max_iters=cfg.max_iters)
 display(dash)
 result = train(cfg, callbacks=[dash], text=text)
