@@ -14,9 +14,13 @@ CLASSROOM_CPU_LIMIT         = threads    CPU cores per student server (systemd, 
 CLASSROOM_IDLE_TIMEOUT      3600         seconds of inactivity before a server is stopped
 CLASSROOM_SPAWNER           local        local, systemd or docker (what enforces the limits)
 CLASSROOM_REPO              (none)       git URL of the course handed out with nbgitpuller
-CLASSROOM_BRANCH            main         branch of CLASSROOM_REPO
+CLASSROOM_EDITION           student      what CLASSROOM_REPO holds: student (the student
+                                         edition, no solutions) or self-study (the
+                                         course as in the repository, solutions folded)
+CLASSROOM_BRANCH            student      branch of CLASSROOM_REPO (main for self-study)
 CLASSROOM_FOLDER            repo's name  folder the course lands in, in each home
-CLASSROOM_START             notebooks/00_welcome.ipynb   first notebook opened
+CLASSROOM_START             00_welcome.ipynb   first notebook opened
+                                         (notebooks/00_welcome.ipynb for self-study)
 CLASSROOM_SHARED_PASSWORD   (none)       one password for everyone (a workshop) instead of
                                          the machine's accounts (PAM)
 CLASSROOM_USERS             (anyone)     comma-separated user names allowed to log in
@@ -95,11 +99,19 @@ if SPAWNER not in SPAWNERS:
     raise ValueError(f"CLASSROOM_SPAWNER={SPAWNER!r}: expected one of {', '.join(SPAWNERS)}")
 
 REPO = _setting("CLASSROOM_REPO", "")
-BRANCH = _setting("CLASSROOM_BRANCH", "main")
+# What students are handed: the student edition unless the teacher names the self-study one.
+EDITIONS = {  # edition -> (default branch, default first notebook)
+    "student": ("student", "00_welcome.ipynb"),  # release/student/ published as its own branch
+    "self-study": ("main", "notebooks/00_welcome.ipynb"),  # the repository itself: solutions folded
+}
+EDITION = _setting("CLASSROOM_EDITION", "student")
+if EDITION not in EDITIONS:
+    raise ValueError(f"CLASSROOM_EDITION={EDITION!r}: expected one of {', '.join(EDITIONS)}")
+BRANCH = _setting("CLASSROOM_BRANCH", EDITIONS[EDITION][0])
 FOLDER = _setting("CLASSROOM_FOLDER", re.sub(r"\.git$", "", REPO.rstrip("/").split("/")[-1]) or "course")
 if not re.fullmatch(r"[A-Za-z0-9_.-]+", FOLDER) or FOLDER in (".", ".."):
     raise ValueError(f"CLASSROOM_FOLDER={FOLDER!r}: expected one folder name (letters, digits, . _ -)")
-START = _setting("CLASSROOM_START", "notebooks/00_welcome.ipynb").lstrip("/")
+START = _setting("CLASSROOM_START", EDITIONS[EDITION][1]).lstrip("/")
 
 SHARED_PASSWORD = _setting("CLASSROOM_SHARED_PASSWORD", "")
 if SHARED_PASSWORD and len(SHARED_PASSWORD) < 8:
@@ -224,6 +236,7 @@ if __name__ == "__main__":
     print(f"idle servers stopped after {IDLE_TIMEOUT} s")
     print(f"login: {'one shared password' if SHARED_PASSWORD else 'the machine accounts (PAM)'}")
     if REPO:
+        print(f"edition handed out: {EDITION} (branch {BRANCH} of {REPO})")
         print(f"link for the students: {student_link(sys.argv[1] if len(sys.argv) > 1 else 'https://HUB')}")
     else:
         print("no CLASSROOM_REPO: students start in an empty JupyterLab")

@@ -203,6 +203,8 @@ class TrialHub:
             "CLASSROOM_BIND_URL": self.url,
             "CLASSROOM_SHARED_PASSWORD": PASSWORD,
             "CLASSROOM_FOLDER": "course",
+            # the trial hands out this checkout itself (no release to build): the self-study edition
+            "CLASSROOM_EDITION": "self-study",
             "CLASSROOM_START": "notebooks/00_welcome.ipynb",
         })
         env.update(self.settings)

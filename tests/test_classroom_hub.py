@@ -82,8 +82,37 @@ def test_settings_reach_the_spawner_and_the_nbgitpuller_link():
         "repo": "https://git.example.org/lab/glm-course.git",
         "branch": "student",
         "targetpath": "glm-course",
-        "urlpath": "lab/tree/glm-course/notebooks/00_welcome.ipynb",
+        "urlpath": "lab/tree/glm-course/00_welcome.ipynb",  # the student edition's notebooks are at the top
     }
+
+
+def pull_query(c) -> dict[str, str]:
+    """The nbgitpuller query of a configuration's default URL."""
+    url = urlsplit(c.Spawner.default_url)
+    assert url.path == "/git-pull"
+    return {k: v[0] for k, v in parse_qs(url.query).items()}
+
+
+def test_students_get_the_student_edition_by_default():
+    repo = "https://git.example.org/lab/glm-course.git"
+    query = pull_query(trial.load_config(settings(CLASSROOM_REPO=repo)))
+    assert query["branch"] == "student"  # release/student/ published as its own branch
+    assert query["urlpath"] == "lab/tree/glm-course/00_welcome.ipynb"
+
+
+def test_the_self_study_edition_only_when_chosen():
+    repo = "https://git.example.org/lab/glm-course.git"
+    query = pull_query(trial.load_config(settings(CLASSROOM_REPO=repo, CLASSROOM_EDITION="self-study")))
+    assert query["branch"] == "main"
+    assert query["urlpath"] == "lab/tree/glm-course/notebooks/00_welcome.ipynb"
+    chosen = pull_query(trial.load_config(settings(CLASSROOM_REPO=repo, CLASSROOM_EDITION="self-study",
+                                                   CLASSROOM_BRANCH="spring", CLASSROOM_START="notebooks/03_masks.ipynb")))
+    assert (chosen["branch"], chosen["urlpath"]) == ("spring", "lab/tree/glm-course/notebooks/03_masks.ipynb")
+
+
+def test_the_trial_hands_out_this_checkout_as_self_study(tmp_path):
+    env = trial.TrialHub(workdir=tmp_path, proxy="configurable-http-proxy").environment()
+    assert env["CLASSROOM_EDITION"] == "self-study"
 
 
 def test_student_link_goes_through_user_redirect(monkeypatch):
@@ -104,6 +133,7 @@ def test_student_link_goes_through_user_redirect(monkeypatch):
     ("CLASSROOM_IDLE_TIMEOUT", "5", "CLASSROOM_IDLE_TIMEOUT='5': expected a whole number >= 60"),
     ("CLASSROOM_SPAWNER", "kubernetes", "CLASSROOM_SPAWNER='kubernetes': expected one of local, systemd, docker"),
     ("CLASSROOM_SPAWNER", "docker", "CLASSROOM_SPAWNER='docker' needs CLASSROOM_IMAGE"),
+    ("CLASSROOM_EDITION", "solutions", "CLASSROOM_EDITION='solutions': expected one of student, self-study"),
     ("CLASSROOM_FOLDER", "../up", "CLASSROOM_FOLDER='../up': expected one folder name"),
     ("CLASSROOM_SHARED_PASSWORD", "short", "CLASSROOM_SHARED_PASSWORD has 5 characters: it needs at least 8"),
     ("CLASSROOM_USERS", "ada,gr ace", "CLASSROOM_USERS: user name 'gr ace' may hold only"),
