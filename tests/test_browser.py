@@ -131,9 +131,12 @@ def install_notebook(source: Path, lab: Lab) -> str:
     return target.name
 
 
-def open_and_run_all(browser, lab: Lab, notebook: str, explorer_class: str):
-    """Open ``notebook`` in JupyterLab, run all cells, return (page, explorer locator, external requests)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1800})
+def open_and_run_all(browser, lab: Lab, notebook: str, explorer_class: str, viewport: dict | None = None):
+    """Open ``notebook`` in JupyterLab, run all cells, return (page, explorer locator, external requests).
+
+    ``viewport`` is the window's size (default 1400x1800: tall, so a whole explorer is in view).
+    """
+    context = browser.new_context(viewport=viewport or {"width": 1400, "height": 1800})
     page = context.new_page()
     page.set_default_timeout(30_000)
     external: list[str] = []

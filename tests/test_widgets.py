@@ -122,6 +122,49 @@ def test_sampling_settings_change_kept_count_and_picture(gpt, tok):
     assert int(ex.state["probs_after"].argmax()) == int(next_logits(gpt, tok, "hello ").argmax())
 
 
+def test_sampling_axis_is_fitted_by_default_with_log_and_fixed_choices(gpt, tok):
+    ex = sampling_explorer(gpt, tok, prompt="hello ", temperature=2.0)
+    st = ex.state
+    assert ex.scale.value == st["scale"] == "fitted"
+    for heights, (low, top) in ((st["drawn_heights_before"], st["drawn_ylim_before"]),
+                                (st["drawn_heights_after"], st["drawn_ylim_after"])):
+        assert low == 0 and heights.max() <= top <= 2.5 * heights.max()  # the tallest bar fills the chart
+    assert ex._ax_after.get_yscale() == "linear"
+    png = ex.image.value
+    ex.scale.value = "log"
+    assert st["scale"] == "log" and ex._ax_before.get_yscale() == ex._ax_after.get_yscale() == "log"
+    low, top = st["drawn_ylim_after"]
+    assert 0 < low < float(st["probs_after"].min()) and top >= 1  # the whole tail has a bar
+    assert ex.image.value != png
+    np.testing.assert_allclose(st["drawn_heights_after"], np.sort(st["probs_after"].numpy())[::-1], rtol=1e-6)
+    ex.scale.value = "fixed"  # the flatten / sharpen lesson: one axis for every setting
+    assert st["drawn_ylim_before"] == st["drawn_ylim_after"] == (0.0, 1.05)
+    ex.temperature.value = 0.3
+    assert st["drawn_ylim_after"] == (0.0, 1.05)
+    ex.scale.value = "fitted"
+    assert st["drawn_ylim_after"][1] < 1.05 or st["drawn_heights_after"].max() > 0.7
+    assert sampling_explorer(gpt, tok, prompt="hello ", scale="log").state["scale"] == "log"
+    with pytest.raises(ValueError, match="scale"):
+        sampling_explorer(gpt, tok, prompt="hello ", scale="wide")
+
+
+def test_sampling_colours_mean_kept_and_removed_in_both_charts(gpt, tok):
+    from matplotlib.colors import to_rgba
+
+    from glmlib.widgets._render import KEPT_COLOR, REMOVED_COLOR
+
+    ex = sampling_explorer(gpt, tok, prompt="hello ", top_k=3)
+    kept = ex.state["drawn_kept"]
+    colours = {tuple(c) for c in ex._bars_before.get_facecolor()}
+    assert colours == {to_rgba(KEPT_COLOR), to_rgba(REMOVED_COLOR)} and kept.sum() == 3
+    assert {tuple(c) for c in ex._bars_after.get_facecolor()} == {to_rgba(KEPT_COLOR)}
+    legends = {t.get_text(): h for ax in (ex._ax_before, ex._ax_after)
+               for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    assert to_rgba(legends["kept by the settings"].get_facecolor()) == to_rgba(KEPT_COLOR)
+    assert to_rgba(legends["kept (renormalised)"].get_facecolor()) == to_rgba(KEPT_COLOR)
+    assert to_rgba(legends["removed"].get_facecolor()) == to_rgba(REMOVED_COLOR)
+
+
 def test_sampling_explorer_widget_basics(gpt, tok):
     ex = sampling_explorer(gpt, tok, prompt="hello\n ")
     assert isinstance(ex, SamplingExplorer)

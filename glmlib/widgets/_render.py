@@ -38,7 +38,14 @@ from ..data import visible
 
 DPI = 80
 NO_MARK_PAD = 3.0  # points between an axis without tick marks and its pasted labels
-KEPT_COLOR = "#1f77b4"
+
+# One meaning per colour, shared by every explorer that shows the same thing:
+MODEL_COLOR = "#c6dbef"  # the model's own distribution (temperature 1), where it is drawn plain
+KEPT_COLOR = "#1f77b4"  # kept by the sampling settings (and so, after warping, renormalised)
+REMOVED_COLOR = "#c7c7c7"  # removed by the sampling settings (probability 0 after warping)
+CHOSEN_COLOR = "#08306b"  # the token chosen at a step (drawn with a black outline too)
+AFTER_COLOR = KEPT_COLOR  # after warping, only kept tokens have a bar
+MASKED_COLOR = "#bdbdbd"  # positions an attention mask hides (future keys)
 
 # Attention weights are drawn the same way everywhere: Blues on a square-root
 # scale over [0, 1], so that weak but real attention stays visible.
@@ -48,8 +55,6 @@ ATTENTION_CMAP = "Blues"
 def attention_norm() -> PowerNorm:
     """The colour scale of every attention map: square root on [0, 1]."""
     return PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
-AFTER_COLOR = "#ff7f0e"
-REMOVED_COLOR = "#c7c7c7"
 
 
 def readable(ch: str) -> str:
@@ -74,12 +79,15 @@ def message_html(message: str) -> str:
             f"white-space:pre-wrap'>{html_escape(message)}</div>")
 
 
-def bar_verts(heights: np.ndarray, width: float = 0.8) -> np.ndarray:
-    """Rectangles for bars at ``x = 0..n-1``: ``(n, 4, 2)`` vertices for a PolyCollection."""
-    heights = np.asarray(heights, dtype=float)
+def bar_verts(heights: np.ndarray, width: float = 0.8, bottom: float = 0.0) -> np.ndarray:
+    """Rectangles for bars at ``x = 0..n-1``: ``(n, 4, 2)`` vertices for a PolyCollection.
+
+    ``bottom`` is where bars start (a log axis needs a positive one); lower heights are raised to it.
+    """
+    heights = np.maximum(np.asarray(heights, dtype=float), bottom)
     x = np.arange(len(heights), dtype=float)
     left, right = x - width / 2, x + width / 2
-    zero = np.zeros_like(heights)
+    zero = np.full_like(heights, bottom)
     return np.stack([np.stack([left, zero], 1), np.stack([left, heights], 1),
                      np.stack([right, heights], 1), np.stack([right, zero], 1)], axis=1)
 
@@ -271,6 +279,23 @@ def compact_png(png: bytes) -> bytes:
 
 def image_widget() -> widgets.Image:
     return widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+
+
+def beside(controls: list[widgets.Widget], picture: list[widgets.Widget], width: str) -> widgets.HBox:
+    """Controls in a column of ``width`` on the left, the picture they drive on the right.
+
+    A laptop screen (1366x768) is wider than tall: side by side, a slider and
+    its picture are in view together. The picture's column shrinks (the
+    image scales down) when the notebook is narrow.
+    """
+    left = widgets.VBox(controls, layout=widgets.Layout(width=width, flex="0 0 auto", overflow="hidden"))
+    right = widgets.VBox(picture, layout=widgets.Layout(flex="1 1 0%", min_width="0", align_items="flex-start"))
+    return widgets.HBox([left, right], layout=widgets.Layout(width="100%", align_items="flex-start"))
+
+
+def small_html(text: str) -> widgets.HTML:
+    """A help line in small print that wraps inside its column."""
+    return widgets.HTML(f"<div style='font-size:11px;line-height:1.3'>{text}</div>")
 
 
 class Explorer:

@@ -8,6 +8,11 @@ Controls and what they mean:
 * ``top_p``: 0.01 to 1; **1.0 means off** (keep all), otherwise keep the
   smallest set of most likely tokens whose probability adds up to at least p.
 * ``seed``: the random seed of the ``sample`` and ``generate`` buttons.
+* ``scale``: the probability axis of the two bar charts: ``"fitted"`` (the
+  default: each chart's axis fits its tallest bar, so a flat distribution's
+  bars stay visible), ``"log"`` (the tail, down to the smallest probability) or ``"fixed"``
+  (0 to 1 for both: flattening and sharpening show as bars shrinking and
+  growing).
 
 A starting value beyond a control's range (``top_p=0.001``, ``n_chars=5000``)
 is moved to the nearest end of it, and a note under the controls says so.
@@ -21,9 +26,14 @@ import numpy as np
 import torch
 
 from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, top_p_filter, warp
-from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, FigureImage, bar_verts,
-                      bars, html_escape, image_widget, message_html,
-                      readable_text, visible)
+from ._backgrounds import LayoutFigure
+from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside, html_escape,
+                      image_widget, message_html, readable_text, small_html, visible)
+
+SCALES = ("fitted", "log", "fixed")  # the probability axis: fitted to the bars, log, or fixed 0..1
+FIT_LIMITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.05)  # a fitted axis's top, the lowest that fits
+LOG_FLOOR = 1e-8  # the lowest bottom of a log axis (it sits at the power of ten under the smallest bar)
+CUMULATIVE_COLOR = "#444444"
 
 class SamplingExplorer(Explorer):
     """Next-token distribution of ``model`` after ``prompt``, before and after warping.
@@ -34,13 +44,17 @@ class SamplingExplorer(Explorer):
     (token ids in the order drawn, most probable first), ``settings``
     (``temperature, top_k, top_p`` as passed to ``glmlib.sampling.warp``),
     ``context`` (the text the model saw), ``cropped``, ``generated``,
-    ``message`` (empty, or why nothing could be drawn) and ``notes`` (starting
-    values moved into a control's range, as shown under the controls).
+    ``message`` (empty, or why nothing could be drawn), ``notes`` (starting
+    values moved into a control's range, as shown under the controls),
+    ``scale`` and ``drawn_ylim_before`` / ``drawn_ylim_after`` (the bar
+    charts' probability axes as drawn).
     """
 
     def __init__(self, model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, seed: int = 0,
-                 n_chars: int = 200) -> None:
+                 n_chars: int = 200, scale: str = "fitted") -> None:
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
         _check_temperature(temperature)
         _check_top_k(top_k)
         _check_top_p(top_p)
@@ -59,10 +73,10 @@ class SamplingExplorer(Explorer):
         if temperature > 2:
             raise ValueError(f"temperature must be in [0, 2] for the explorer, got {temperature!r}")
 
-        style = {"description_width": "90px"}
-        wide = widgets.Layout(width="420px")
+        style = {"description_width": "78px"}
+        wide = widgets.Layout(width="292px")
         self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
-                                       style=style, layout=widgets.Layout(width="640px", height="70px"))
+                                       style=style, layout=widgets.Layout(width="292px", height="56px"))
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
                                                description="temperature", readout_format=".2f",
                                                style=style, layout=wide)
@@ -71,27 +85,33 @@ class SamplingExplorer(Explorer):
         self.top_p = widgets.FloatSlider(value=1.0 if top_p is None else top_p, min=0.01, max=1.0,
                                          step=0.01, description="top-p", readout_format=".2f",
                                          style=style, layout=wide)
+        self.scale = widgets.ToggleButtons(options=[("fitted", "fitted"), ("log", "log"), ("0..1", "fixed")],
+                                           value=scale, description="axis", style={**style, "button_width": "62px"},
+                                           tooltips=["each chart fits its tallest bar", "log scale: the tail",
+                                                     "fixed 0 to 1: compare sharpening and flattening"],
+                                           layout=widgets.Layout(width="292px"))
         self.seed = widgets.IntText(value=seed, description="seed", style=style,
-                                    layout=widgets.Layout(width="200px"))
-        self.sample_button = widgets.Button(description="sample 1 token", icon="plus",
+                                    layout=widgets.Layout(width="150px"))
+        self.sample_button = widgets.Button(description="sample 1", icon="plus", layout=widgets.Layout(width="130px"),
                                             tooltip="draw one token with these settings and append it")
         self.n_chars = widgets.BoundedIntText(value=n_chars, min=1, max=2000, description="characters",
-                                              style=style, layout=widgets.Layout(width="200px"))
+                                              style=style, layout=widgets.Layout(width="150px"))
         self.generate_button = widgets.Button(description="generate", icon="play",
+                                              layout=widgets.Layout(width="130px"),
                                               tooltip="continue the prompt with this many characters")
         self.readout = widgets.HTML()
         self.notes = widgets.HTML()
         self.generated = widgets.HTML()
         self.image = image_widget()
-        help_text = widgets.HTML(
-            "<small>temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Order: temperature, "
-            "then top-k, then top-p. Newline is shown as \u23ce, space as \u2423.</small>")
+        help_text = small_html(
+            "temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Order: temperature, then top-k, "
+            "then top-p. Newline is shown as \u23ce, space as \u2423.")
         self.widget = widgets.VBox([
-            self.prompt,
-            widgets.HBox([widgets.VBox([self.temperature, self.top_k, self.top_p]),
-                          widgets.VBox([self.seed, self.sample_button,
-                                        widgets.HBox([self.n_chars, self.generate_button])])]),
-            help_text, self.notes, self.readout, self.image, self.generated])
+            beside([self.prompt, self.temperature, self.top_k, self.top_p, self.scale,
+                    widgets.HBox([self.seed, self.sample_button]),
+                    widgets.HBox([self.n_chars, self.generate_button]),
+                    help_text, self.notes, self.readout], [self.image], width="300px"),
+            self.generated])
         self.widget.add_class("glm-sampling-explorer")
 
         self.state: dict[str, Any] = {"message": ""}
@@ -101,11 +121,11 @@ class SamplingExplorer(Explorer):
         self._generator = torch.Generator().manual_seed(seed)
         self._cache: tuple[str, torch.Tensor] | None = None
         self._order_key: tuple[int, ...] | None = None
-        self._fig = FigureImage((11.0, 7.4))
+        self._fig = LayoutFigure((7.9, 6.9))
         self._build_axes()
 
         self.prompt.observe(self._on_change, "value")
-        for control in (self.temperature, self.top_k, self.top_p):
+        for control in (self.temperature, self.top_k, self.top_p, self.scale):
             control.observe(self._on_change, "value")
         for name in self._notes:  # a note goes once its control is moved
             getattr(self, name).observe(lambda _, name=name: self._drop_note(name), "value")
@@ -231,7 +251,8 @@ class SamplingExplorer(Explorer):
         text = self.tokenizer.decode(out[0, idx.shape[1]:].cpu())
         self.state["generated"] = text
         self.generated.value = (
-            f"<div style='font-family:monospace;white-space:pre-wrap;border-top:1px solid #ccc'>"
+            f"<div style='font-family:monospace;white-space:pre-wrap;border-top:1px solid #ccc;"
+            f"max-height:9em;overflow-y:auto'>"
             f"<small>{n} characters, seed {self.seed.value}, temperature {s['temperature']:.2f}, "
             f"top-k {s['top_k'] or 'off'}, top-p {s['top_p'] or 'off'}:</small>\n"
             f"<span style='color:#888'>{html_escape(self.prompt.value[-80:])}</span>"
@@ -251,7 +272,7 @@ class SamplingExplorer(Explorer):
     def _build_axes(self) -> None:
         """Three panels sharing the token axis: before warping, after warping, cumulative."""
         fig = self._fig.figure
-        fig.subplots_adjust(left=0.07, right=0.985, top=0.95, bottom=0.07, hspace=0.42)
+        fig.subplots_adjust(left=0.11, right=0.98, top=0.95, bottom=0.09, hspace=0.5)
         # the same token axis for all three; only the bottom one carries tick labels (cheaper
         # to draw than three shared axes with a tick object per token each)
         self._ax_before, self._ax_after, self._ax_cum = fig.subplots(3, 1)
@@ -260,10 +281,10 @@ class SamplingExplorer(Explorer):
         self._bars_before = bars(self._ax_before, zeros)
         self._bars_after = bars(self._ax_after, zeros, color=AFTER_COLOR)
         (self._removed_marks,) = self._ax_after.plot([], [], "x", color="#999999", ms=4, mew=1)
-        (self._cum_line,) = self._ax_cum.plot([], [], "-", color=KEPT_COLOR, lw=1.5,
+        (self._cum_line,) = self._ax_cum.plot([], [], "-", color=CUMULATIVE_COLOR, lw=1.5,
                                               drawstyle="steps-mid")
         self._p_line = self._ax_cum.axhline(1.0, color="#d62728", ls="--", lw=1)
-        self._k_line = self._ax_cum.axvline(0, color="#2ca02c", ls=":", lw=1.5)
+        self._k_line = self._ax_cum.axvline(0, color="#111111", ls=":", lw=1.5)
         self._error_text = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=12, color="#a00",
                                     wrap=True, visible=False,
                                     bbox=dict(boxstyle="round", fc="white", ec="#a00", alpha=0.95))
@@ -272,12 +293,8 @@ class SamplingExplorer(Explorer):
             ax.grid(axis="y", alpha=0.3)
         for ax in (self._ax_before, self._ax_after):
             ax.set_xticks([])
-        # a fixed probability scale: flattening and sharpening show as bars shrinking and
-        # growing, never as the axis rescaling (and the axes never need a full redraw)
         for ax in (self._ax_before, self._ax_after, self._ax_cum):
-            ax.set_ylim(0, 1.05)
-        self._ax_before.set_ylabel("probability")
-        self._ax_after.set_ylabel("probability")
+            ax.set_ylim(0, 1.05)  # no autoscaling: each scale sets its own limits
         self._ax_cum.set_ylabel("cumulative\nprobability")
         self._ax_cum.set_xlabel("token, most probable first (order before warping); "
                                 "\u23ce = newline, \u2423 = space")
@@ -285,19 +302,43 @@ class SamplingExplorer(Explorer):
                                fontsize=10)
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
-        self._ax_before.legend(handles=[Patch(color=KEPT_COLOR, label="kept"),
+        self._ax_before.legend(handles=[Patch(color=KEPT_COLOR, label="kept by the settings"),
                                         Patch(color=REMOVED_COLOR, label="removed")],
-                               loc="upper right", fontsize=9)
+                               loc="upper right", fontsize=8)
         self._ax_after.legend(handles=[Patch(color=AFTER_COLOR, label="kept (renormalised)"),
                                        Line2D([], [], ls="", marker="x", color="#999999",
                                               label="removed (probability 0)")],
-                              loc="upper right", fontsize=9)
-        self._ax_cum.legend(handles=[Line2D([], [], color="#d62728", ls="--", label="p threshold"),
-                                     Line2D([], [], color="#2ca02c", ls=":", label="last kept token")],
-                            loc="lower right", fontsize=9)
+                              loc="upper right", fontsize=8)
+        self._ax_cum.legend(handles=[Line2D([], [], color=CUMULATIVE_COLOR, label="cumulative"),
+                                     Line2D([], [], color="#d62728", ls="--", label="p threshold"),
+                                     Line2D([], [], color="#111111", ls=":", label="last kept token")],
+                            loc="lower right", fontsize=8)
         self._fig.dynamic(self._bars_before, self._bars_after, self._removed_marks, self._cum_line,
                           self._p_line, self._k_line, self._ax_before.title, self._ax_after.title,
                           self._error_text)
+
+    def _apply_scale(self, key: tuple[str, float, float]) -> None:
+        """The bar charts' probability axes: ``(scale, top of before, top of after)``."""
+        scale, top_before, top_after = key
+        for ax, top in ((self._ax_before, top_before), (self._ax_after, top_after)):
+            if scale == "log":  # top is the axis' bottom here
+                ax.set_yscale("log")
+                ax.set_ylim(top, 1.5)
+                ax.set_ylabel("probability\n(log scale)")
+            else:
+                ax.set_yscale("linear")
+                ax.set_ylim(0, top)
+                ax.set_ylabel("probability" + ("\n(fitted axis)" if scale == "fitted" else ""))
+
+    def _scale_key(self, before: np.ndarray, after: np.ndarray) -> tuple[str, float, float]:
+        scale = self.scale.value
+        if scale == "fitted":
+            return scale, _fit(float(before.max())), _fit(float(after.max()))
+        if scale == "log":  # one bottom for both charts, a power of ten under every bar
+            smallest = min(float(before[before > 0].min(initial=1.0)), float(after[after > 0].min(initial=1.0)))
+            low = max(LOG_FLOOR, 10.0 ** np.floor(np.log10(smallest)))
+            return scale, low, low
+        return scale, 1.05, 1.05
 
     def _draw(self) -> None:
         st = self.state
@@ -306,18 +347,23 @@ class SamplingExplorer(Explorer):
         after = st["probs_after"][order].numpy()
         kept = st["kept_mask"][order].numpy()
         key = tuple(order.tolist())
-        if key != self._order_key:  # new prompt: new tick labels and before-bars
+        if key != self._order_key:  # new prompt: new tick labels and title
             self._order_key = key
             self._labels = [visible(self.tokenizer.itos[i]) for i in order.tolist()]
             self._fig.set_char_ticks(self._ax_cum, "x", self._labels, fontsize=9, marks=False)
             self._ax_before.set_title(
                 f"Before warping (temperature 1): entropy {_nats(st['entropy_before']):.2f} nats, "
-                f"{self.V} tokens. Context: \u2026{readable_text(st['context'][-40:])}", fontsize=10)
-            self._bars_before.set_verts(bar_verts(before))
+                f"{self.V} tokens. Context: \u2026{readable_text(st['context'][-24:])}", fontsize=10)
+            self._fig.invalidate()
+        scale = self._scale_key(before, np.where(kept, after, 0.0))
+        self._fig.layout(scale, self._apply_scale)
+        bottom = scale[1] if scale[0] == "log" else 0.0
+        self._bars_before.set_verts(bar_verts(before, bottom=bottom))
         self._bars_before.set_facecolor(np.where(kept[:, None], _rgba(KEPT_COLOR), _rgba(REMOVED_COLOR)))
-        self._bars_after.set_verts(bar_verts(np.where(kept, after, 0.0)))
+        self._bars_after.set_verts(bar_verts(np.where(kept, after, 0.0), bottom=bottom))
         removed_x = np.flatnonzero(~kept)
-        self._removed_marks.set_data(removed_x, np.full(len(removed_x), 0.02))
+        mark_y = bottom * 2 if scale[0] == "log" else 0.02 * scale[2]
+        self._removed_marks.set_data(removed_x, np.full(len(removed_x), mark_y))
         cum = np.cumsum(st["probs_top_p_input"][order].numpy())
         self._cum_line.set_data(np.arange(self.V), cum)
         s = st["settings"]
@@ -333,6 +379,9 @@ class SamplingExplorer(Explorer):
         self._error_text.set_visible(False)
         # what the picture shows, read back from the artists
         st["labels"] = list(self._labels)
+        st["scale"] = scale[0]
+        st["drawn_ylim_before"] = tuple(self._ax_before.get_ylim())
+        st["drawn_ylim_after"] = tuple(self._ax_after.get_ylim())
         st["drawn_heights_before"] = _heights(self._bars_before)
         st["drawn_heights_after"] = _heights(self._bars_after)
         st["drawn_kept"] = np.all(self._bars_before.get_facecolor() == _rgba(KEPT_COLOR), axis=1)
@@ -341,11 +390,16 @@ class SamplingExplorer(Explorer):
         note = (f" The prompt has {len(self.prompt.value)} characters; the model sees only the last "
                 f"{self.block_size} (its block_size)." if st["cropped"] else "")
         self.readout.value = (
-            f"<div style='font-family:monospace'>entropy before: <b>{_nats(st['entropy_before']):.3f}</b> nats "
-            f"&middot; after: <b>{_nats(st['entropy']):.3f}</b> nats &middot; kept <b>{st['kept']}</b> of "
-            f"{self.V} tokens &middot; {_describe(s)}</div>"
+            f"<div style='font-family:monospace;font-size:12px'>entropy before: "
+            f"<b>{_nats(st['entropy_before']):.3f}</b> nats<br>after: <b>{_nats(st['entropy']):.3f}</b> nats, "
+            f"kept <b>{st['kept']}</b> of {self.V}<br>{_describe(s)}</div>"
             + (f"<div style='color:#555'><small>{html_escape(note)}</small></div>" if note else ""))
         self.image.value = self._fig.render()
+
+
+def _fit(top: float) -> float:
+    """The top of a fitted probability axis: the lowest of :data:`FIT_LIMITS` with room above ``top``."""
+    return next((limit for limit in FIT_LIMITS if top * 1.05 <= limit), FIT_LIMITS[-1])
 
 
 def _nats(h: float) -> float:
@@ -390,7 +444,10 @@ def _describe(s: dict) -> str:
 
 def sampling_explorer(model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None,
-                      seed: int = 0) -> SamplingExplorer:
-    """Build a :class:`SamplingExplorer`; the last expression of a cell displays it."""
+                      seed: int = 0, scale: str = "fitted") -> SamplingExplorer:
+    """Build a :class:`SamplingExplorer`; the last expression of a cell displays it.
+
+    ``scale`` is the probability axis: ``"fitted"``, ``"log"`` or ``"fixed"`` (0 to 1).
+    """
     return SamplingExplorer(model, tokenizer, prompt=prompt, temperature=temperature, top_k=top_k,
-                            top_p=top_p, seed=seed)
+                            top_p=top_p, seed=seed, scale=scale)
