@@ -292,6 +292,38 @@ def test_attention_all_heads_and_query(gpt, tok):
     assert_labelled(ex._grid.figure)
 
 
+def test_attention_legend_matches_the_masked_keys_drawn(gpt, tok):
+    text = "hello bob"
+    ex = attention_explorer(gpt, tok, text=text, query=3)
+    band = ex._masked_band
+    assert "grey band: future keys, masked" in ex.state["drawn_legend"] == ex._ax_bar.get_xlabel()
+    # the band covers exactly the keys after the query, over the bars' full height, and is not blank
+    assert ex.state["drawn_masked_keys"] == (3.5, len(text) - 0.5)
+    assert band.get_visible() and band.get_height() >= ex._ax_bar.get_ylim()[1] and band.get_alpha() > 0.3
+    shown = pixels(ex.image.value)
+    bbox = ex._ax_bar.get_window_extent()
+    H = shown.shape[0]
+    x0, x1 = ex._ax_bar.transData.transform([[5, 0], [8, 0]])[:, 0].astype(int)
+    region = shown[int(H - bbox.y1) + 3:int(H - bbox.y0) - 3, x0:x1]
+    assert region.mean() < 235  # grey, not the white of an empty axis
+    ex.query.value = len(text) - 1  # the last query may look at every key: nothing masked
+    assert ex.state["drawn_masked_keys"] is None and not band.get_visible()
+
+
+def test_attention_grid_labels_are_readable(gpt, tok):
+    from glmlib.widgets.attention_explorer import GRID_TICK_FONT
+
+    text = "hello bob hello"
+    ex = attention_explorer(gpt, tok, text=text, head="all")
+    assert ex.state["message"] == ""
+    ticks = ex._grid.char_ticks
+    assert ticks and all(t.fontsize >= GRID_TICK_FONT >= 7 for t in ticks)
+    every_x, every_y = ex.state["grid_label_steps"]
+    for t in ticks:
+        step = every_x if t.axis == "x" else every_y
+        assert [label for label in t.labels if label] == [ex.state["labels"][i] for i in range(0, len(text), step)]
+
+
 def test_attention_new_text_and_bad_text(gpt, tok):
     ex = attention_explorer(gpt, tok, text="hello")
     assert "glm-attention-explorer" in ex.widget._dom_classes

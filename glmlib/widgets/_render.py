@@ -143,12 +143,14 @@ class CharTicks:
             xs = self.ax.transData.transform(np.stack([np.arange(n), np.zeros(n)], 1))[:, 0]
             baseline = H - self.ax.bbox.y0 + pad + 0.93 * px  # ascender of DejaVu fonts
             for label, x in zip(self.labels, xs):
-                self._paste(rgba, _glyph(label, self.fontsize, dpi), x, baseline, "center")
+                if label:  # an empty label leaves its tick unlabelled
+                    self._paste(rgba, _glyph(label, self.fontsize, dpi), x, baseline, "center")
         else:
             ys = self.ax.transData.transform(np.stack([np.zeros(n), np.arange(n)], 1))[:, 1]
             right = self.ax.bbox.x0 - pad
             for label, y in zip(self.labels, ys):
-                self._paste(rgba, _glyph(label, self.fontsize, dpi), right, H - y + 0.36 * px, "right")
+                if label:
+                    self._paste(rgba, _glyph(label, self.fontsize, dpi), right, H - y + 0.36 * px, "right")
 
     def _paste(self, rgba: np.ndarray, glyph: tuple[np.ndarray, int], x: float, baseline: float,
                align: str) -> None:

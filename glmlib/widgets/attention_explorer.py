@@ -10,12 +10,16 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
-from ._render import (ATTENTION_CMAP, DPI, KEPT_COLOR, Explorer, FigureImage, attention_norm, bar_verts, bars,
-                      html_escape, image_widget, message_html, readable, visible)
+from ._render import (ATTENTION_CMAP, DPI, KEPT_COLOR, MASKED_COLOR, Explorer, FigureImage, attention_norm,
+                      bar_verts, bars, beside, html_escape, image_widget, message_html, readable, small_html,
+                      visible)
 
 DEFAULT_TEXT = "JULIET:\nO Romeo, Romeo! wherefore art thou Romeo?"
 ALL_HEADS = "all"
 MAX_TICK_FONT = 10.0  # points; the axes always leave room for labels this large
+GRID_TICK_FONT = 7.5  # points: the all-heads grid labels every n-th position at this size, never smaller
+FIGSIZE = (7.7, 7.6)  # inches at 80 dpi: beside the controls on a 1366x768 screen
+MASKED_LABEL = "grey band: future keys, masked (weight 0)"
 
 
 class AttentionExplorer(Explorer):
@@ -48,31 +52,32 @@ class AttentionExplorer(Explorer):
         self.model, self.tokenizer = model, tokenizer
         self.n_layer, self.n_head, self.block_size = L, H, config.block_size
 
-        style = {"description_width": "60px"}
+        style = {"description_width": "50px"}
         self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
-                                     layout=widgets.Layout(width="640px", height="52px"))
+                                     layout=widgets.Layout(width="292px", height="84px"))
         self.layer = widgets.Dropdown(options=[(str(i), i) for i in range(L)], value=layer,
-                                      description="layer", style=style, layout=widgets.Layout(width="160px"))
+                                      description="layer", style=style, layout=widgets.Layout(width="150px"))
         self.head = widgets.Dropdown(options=[(f"head {h}", h) for h in range(H)] + [("all heads", ALL_HEADS)],
                                      value=head, description="head", style=style,
                                      layout=widgets.Layout(width="200px"))
         self.query = widgets.IntSlider(value=0, min=0, max=max(0, len(text) - 1), description="query",
-                                       style=style, layout=widgets.Layout(width="420px"))
+                                       style=style, layout=widgets.Layout(width="292px"))
         self.readout = widgets.HTML()
         self.notes = widgets.HTML()
         self.image = image_widget()
-        self.widget = widgets.VBox([
-            self.text, widgets.HBox([self.layer, self.head, self.query]),
-            widgets.HTML("<small>Rows are queries (the position that is predicting), columns are keys "
-                         "(the positions it may look at); \u23ce = newline, \u2423 = space.</small>"),
-            self.notes, self.readout, self.image])
+        self.widget = widgets.VBox([beside([
+            self.text, self.layer, self.head, self.query,
+            small_html("Rows are queries (the position that is predicting), columns are keys "
+                       "(the positions it may look at); \u23ce = newline, \u2423 = space. The query's row "
+                       "is outlined in red; the bars below the map are its weights."),
+            self.notes, self.readout], [self.image], width="300px")])
         self.widget.add_class("glm-attention-explorer")
 
         self.state: dict[str, Any] = {"message": ""}
         self._maps: torch.Tensor | None = None  # (L, H, T, T)
         self._chars: str | None = None
-        self._single = FigureImage((9.0, 8.6))
-        self._grid = FigureImage(_grid_figsize(H))
+        self._single = FigureImage(FIGSIZE)
+        self._grid = FigureImage(FIGSIZE)
         self._built_for: dict[str, str | None] = {"single": None, "grid": None}
         self._busy = False
         self._set_query_range(len(text), query)
@@ -152,7 +157,7 @@ class AttentionExplorer(Explorer):
                 if self.state["cropped"] else "")
         top = int(weights[..., q, :].reshape(-1, len(chars)).mean(0).argmax())
         self.readout.value = (
-            f"<div style='font-family:monospace'>layer {layer}, "
+            f"<div style='font-family:monospace;font-size:12px'>layer {layer}, "
             f"{'all heads' if head == ALL_HEADS else f'head {head}'}: query {q} "
             f"({html_escape(visible(chars[q]))}) attends most to key {top} "
             f"({html_escape(visible(chars[top]))}).{html_escape(note)}</div>")
@@ -166,6 +171,10 @@ class AttentionExplorer(Explorer):
             self.state["drawn_titles"] = [self._ax_map.get_title()]
             self.state["drawn_query_bars"] = np.array(
                 [p.vertices[:, 1].max() for p in self._q_bars.get_paths()])
+            band = self._masked_band
+            self.state["drawn_masked_keys"] = (band.get_x(), band.get_x() + band.get_width()) \
+                if band.get_visible() and band.get_width() > 0 else None
+            self.state["drawn_legend"] = self._ax_bar.get_xlabel()
         self.state["labels"] = [visible(c) for c in chars]
 
     # ------------------------------------------------------------------ drawing
@@ -181,7 +190,9 @@ class AttentionExplorer(Explorer):
         self._row_box.set_y(q - 0.5)
         self._ax_map.title.set_text(f"layer {layer}, head {head}")
         self._q_bars.set_verts(bar_verts(w[q].numpy()))
-        self._q_bars.set_facecolor(np.where(np.arange(len(chars)) <= q, KEPT_COLOR, "#cccccc"))
+        self._masked_band.set_x(q + 0.5)  # keys after the query: the causal mask hides them
+        self._masked_band.set_width(len(chars) - 1 - q)
+        self._masked_band.set_visible(q < len(chars) - 1)
         self._ax_bar.title.set_text(f"Weights of query {q} ({readable(chars[q])}) over the keys")
         return fig.render()
 
@@ -193,25 +204,29 @@ class AttentionExplorer(Explorer):
         """
         fig = self._single
         f = fig.figure
-        f.subplots_adjust(left=0.1, right=0.9, top=0.955, bottom=0.07, hspace=0.22)
+        f.subplots_adjust(left=0.11, right=0.87, top=0.955, bottom=0.085, hspace=0.2)
         ax, axb = f.subplots(2, 1, sharex=True, height_ratios=[3.2, 1])
         self._ax_map, self._ax_bar = ax, axb
         self._im = ax.imshow(np.zeros((1, 1)), cmap=ATTENTION_CMAP, norm=attention_norm(), interpolation="nearest",
                              aspect="auto")
         ax.set_ylabel("query (position attending)")
         ax.set_xticks([])  # the bar chart below carries the key labels
-        cax = f.add_axes((0.915, 0.33, 0.018, 0.6))
+        cax = f.add_axes((0.885, 0.33, 0.02, 0.6))
         f.colorbar(self._im, cax=cax).set_label("attention weight (square-root colour scale)")
         self._row_box = Rectangle((-0.5, -0.5), 1, 1, fill=False, ec="#d62728", lw=1.5)
         ax.add_patch(self._row_box)
-        self._q_bars = bars(axb, np.zeros(1))
+        self._masked_band = Rectangle((0, 0), 0, 1.0, facecolor=MASKED_COLOR, edgecolor="none", alpha=0.6,
+                                      hatch="///", zorder=0)
+        axb.add_patch(self._masked_band)
+        self._q_bars = bars(axb, np.zeros(1), color=KEPT_COLOR)
         axb.set_ylim(0, 1.0)
-        axb.set_xlabel("key (position attended to); grey bars: future keys, masked")
+        axb.set_xlabel(f"key (position attended to); {MASKED_LABEL}")
         axb.set_ylabel("weight")
         axb.grid(axis="y", alpha=0.3)
         for a in (ax.title, axb.title):
             a.set_fontsize(11)
-        fig.dynamic(self._im, *ax.spines.values(), self._row_box, ax.title, self._q_bars, axb.title)
+        fig.dynamic(self._im, *ax.spines.values(), self._row_box, ax.title, self._masked_band, self._q_bars,
+                    axb.title)
 
     def _relabel_single(self, chars: str) -> None:
         """Limits and character labels for a text of ``len(chars)`` positions."""
@@ -220,9 +235,13 @@ class AttentionExplorer(Explorer):
         self._ax_map.set_ylim(T - 0.5, -0.5)
         self._ax_bar.set_xlim(-0.5, T - 0.5)  # shared with the heatmap
         self._row_box.set_width(T)
-        fs = _tick_fontsize(T, 440)
-        self._single.set_char_ticks(self._ax_map, "y", list(chars), fs, marks=False, room=MAX_TICK_FONT)
-        self._single.set_char_ticks(self._ax_bar, "x", list(chars), fs, marks=False, room=MAX_TICK_FONT)
+        f = self._single.figure
+        box = self._ax_map.get_position()
+        width, height = box.width * f.get_figwidth() * f.dpi, box.height * f.get_figheight() * f.dpi
+        self._single.set_char_ticks(self._ax_map, "y", list(chars), _tick_fontsize(T, height), marks=False,
+                                    room=MAX_TICK_FONT)
+        self._single.set_char_ticks(self._ax_bar, "x", list(chars), _tick_fontsize(T, width), marks=False,
+                                    room=MAX_TICK_FONT)
 
     def _draw_grid(self, chars: str, w: torch.Tensor, layer: int, q: int) -> bytes:
         fig = self._grid
@@ -235,7 +254,7 @@ class AttentionExplorer(Explorer):
             im.set_data(w[h].numpy())
             box.set_y(q - 0.5)
             ax.title.set_text(f"layer {layer}, head {h}")
-        self._grid_title.set_text(f"Layer {layer}, all {self.n_head} heads (query {q} "
+        self._grid_title.set_text(f"Layer {layer}, all {self.n_head} heads\n(query {q} "
                                   f"({readable(chars[q])}) outlined in red)")
         return fig.render()
 
@@ -245,7 +264,7 @@ class AttentionExplorer(Explorer):
         H = self.n_head
         rows, cols = _grid_shape(H)
         f = fig.figure
-        f.subplots_adjust(left=0.06, right=0.87, top=0.9, bottom=0.07, wspace=0.25, hspace=0.3)
+        f.subplots_adjust(left=0.09, right=0.87, top=0.91, bottom=0.07, wspace=0.22, hspace=0.25)
         axes = np.atleast_1d(f.subplots(rows, cols)).ravel()
         self._grid_parts = []
         for h, ax in enumerate(axes):
@@ -264,36 +283,50 @@ class AttentionExplorer(Explorer):
             ax.title.set_fontsize(10)
             fig.dynamic(im, *ax.spines.values(), box, ax.title)
             self._grid_parts.append((im, box, ax))
-        cax = f.add_axes((0.9, 0.15, 0.015, 0.7))
+        cax = f.add_axes((0.9, 0.15, 0.02, 0.7))
         f.colorbar(self._grid_parts[0][0], cax=cax).set_label("attention weight (square-root scale)")
-        self._grid_title = f.suptitle("", fontsize=12)
+        self._grid_title = f.suptitle("", fontsize=11)
         fig.dynamic(self._grid_title)
 
     def _relabel_grid(self, chars: str) -> None:
-        """Limits and character labels (bottom row: keys, left column: queries)."""
+        """Limits and character labels (bottom row: keys, left column: queries).
+
+        The labels keep a readable size (:data:`GRID_TICK_FONT`); where the
+        cells are narrower than a character, only every n-th position is labelled.
+        """
         T, H = len(chars), self.n_head
         cols = _grid_shape(H)[1]
-        fs = _tick_fontsize(T, 0.7 * DPI * _grid_figsize(H)[0] / cols)
+        every_x, every_y = self._grid_label_steps(T)
         for h, (im, box, ax) in enumerate(self._grid_parts):
             im.set_extent((-0.5, T - 0.5, T - 0.5, -0.5))
             ax.set_xlim(-0.5, T - 0.5)
             ax.set_ylim(T - 0.5, -0.5)
             box.set_width(T)
             if h + cols >= H:
-                self._grid.set_char_ticks(ax, "x", list(chars), fs, marks=False, room=MAX_TICK_FONT)
+                self._grid.set_char_ticks(ax, "x", _every(chars, every_x), GRID_TICK_FONT, marks=False,
+                                          room=GRID_TICK_FONT)
             if h % cols == 0:
-                self._grid.set_char_ticks(ax, "y", list(chars), fs, marks=False, room=MAX_TICK_FONT)
+                self._grid.set_char_ticks(ax, "y", _every(chars, every_y), GRID_TICK_FONT, marks=False,
+                                          room=GRID_TICK_FONT)
+        self.state["grid_label_steps"] = (every_x, every_y)
+
+    def _grid_label_steps(self, T: int) -> tuple[int, int]:
+        """Label every n-th key (x) and query (y) so that labels of GRID_TICK_FONT do not overlap."""
+        f = self._grid.figure
+        ax = self._grid_parts[0][2]
+        cell = ax.get_position().width * f.get_figwidth() * f.dpi / max(T, 1)  # pixels per position
+        glyph = GRID_TICK_FONT * f.dpi / 72.0  # a glyph's height in pixels; it is about 0.6 of that wide
+        return max(1, int(np.ceil(0.75 * glyph / cell))), max(1, int(np.ceil(1.1 * glyph / cell)))
+
+
+def _every(chars: str, n: int) -> list[str]:
+    """Every ``n``-th character as a label (from position 0), the others blank."""
+    return [c if i % n == 0 else "" for i, c in enumerate(chars)]
 
 
 def _grid_shape(H: int) -> tuple[int, int]:
     cols = {1: 1, 2: 2, 3: 3, 4: 2, 5: 3, 6: 3, 9: 3}.get(H, 4)
     return (H + cols - 1) // cols, cols
-
-
-def _grid_figsize(H: int) -> tuple[float, float]:
-    rows, cols = _grid_shape(H)
-    side = {1: 7.0, 2: 4.3, 3: 3.6}.get(cols, 3.0)
-    return (side * cols + 1.0, side * rows + 0.6)
 
 
 def _tick_fontsize(T: int, pixels: float = 600) -> float:
