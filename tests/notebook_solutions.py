@@ -1,13 +1,15 @@
 """Read the exercises of a notebook source: stub, worked solution and test of each question.
 
-The sources mark exercises with Otter-Grader's block markers (see
-docs/instructor/authoring.md); this module reads them back so that the tests
+The sources mark exercises in cell metadata, from which Otter-Grader's block
+markers are rebuilt (tools/exercise_marks.py, docs/instructor/authoring.md);
+this module reads them back so that the tests
 can run a worked solution or a catalogued wrong answer through its checker.
 """
 from __future__ import annotations
 
 import linecache
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ import jupytext
 import yaml
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+sys.path.append(str(NOTEBOOKS.parent / "tools"))
+import exercise_marks  # noqa: E402  (the exercise marks in cell metadata -> otter's marker cells)
 
 
 @dataclass
@@ -54,7 +58,7 @@ def notebook_path(stem: str) -> Path:
 def questions(notebook: str | Path) -> dict[str, Question]:
     """Every question of a notebook source, in order, by name."""
     path = notebook if isinstance(notebook, Path) else notebook_path(notebook)
-    nb = jupytext.read(path)
+    nb = exercise_marks.expand(jupytext.read(path), path.name)
     found: dict[str, Question] = {}
     current: Question | None = None
     block: str | None = None

@@ -1,7 +1,8 @@
 """Build the classroom editions of the course from its one source, with Otter-Grader.
 
 The notebooks in ``notebooks/`` are the self-study edition and the source of
-the others: their exercises carry Otter-Grader's block markers (see
+the others: their exercises' cells carry exercise marks in their metadata,
+from which Otter-Grader's block markers are rebuilt (``tools/exercise_marks.py``,
 ``docs/instructor/authoring.md``). ``python tools/editions.py`` runs
 ``otter assign`` on each of them and writes
 
@@ -28,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its path
+import exercise_marks  # noqa: E402
 from outputs import OutputError, check_replaceable, swap_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +58,9 @@ def sources(notebooks: Path = NOTEBOOKS) -> list[Path]:
 
 
 def master_notebook(path: Path) -> nbformat.NotebookNode:
-    """The self-study notebook with the assignment configuration cell in front."""
-    nb = nbformat.read(path, as_version=4)
+    """The self-study notebook as ``otter assign`` reads it: the marker cells rebuilt from the
+    exercise marks (``tools/exercise_marks.py``), the assignment configuration cell in front."""
+    nb = exercise_marks.expand(nbformat.read(path, as_version=4), path.name)
     config = nbformat.v4.new_raw_cell(ASSIGNMENT_CONFIG.format(name=path.stem))
     nb.cells.insert(0, config)
     return nb
