@@ -37,20 +37,23 @@ def course_distributions() -> set[str]:
     """The distributions installing the course brings in: ``pyproject.toml``'s dependencies, recursively.
 
     The first level is read from ``pyproject.toml`` (the source of truth, even
-    before a reinstall); the rest from the installed packages' metadata. Extras
-    are not followed (the course asks for none); markers are evaluated here.
+    before a reinstall); the rest from the installed packages' metadata,
+    following the extras that a requirement names (``nbconvert[webpdf]``).
     """
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    seen: set[str] = {"glmlib"}
-    todo = list(project["dependencies"])
+    seen: set[tuple[str, str]] = set()
+    todo = [(line, "") for line in project["dependencies"]]
     while todo:
-        req = Requirement(todo.pop())
-        name = _normal(req.name)
-        if name in seen or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+        line, extra = todo.pop()
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate({"extra": extra}):
             continue
-        seen.add(name)
-        todo.extend(md.requires(name) or [])
-    return seen
+        name = _normal(req.name)
+        for wanted in {"", *req.extras}:
+            if (name, wanted) not in seen:
+                seen.add((name, wanted))
+                todo.extend((dep, wanted) for dep in md.requires(name) or [])
+    return {"glmlib"} | {name for name, _ in seen}
 
 
 def imported_modules(source: str) -> dict[str, int]:
@@ -127,7 +130,7 @@ def test_an_optional_import_is_not_counted() -> None:
 def test_the_course_environment_is_not_the_test_environment(course: set[str]) -> None:
     """The test tools are not (indirectly) course dependencies, or the check above would prove nothing."""
     assert {"torch", "jupyterlab", "transformers", "ipywidgets"} <= course
-    assert not {"pytest", "nbval", "playwright", "jupyterhub"} & course
+    assert not {"pytest", "nbval", "jupyterhub"} & course
 
 
 # ------------------------------------------------------------------ control characters
