@@ -20,6 +20,7 @@ from glmlib.data import CharTokenizer
 from glmlib.model import GPT, GPTConfig, window_start
 from glmlib.sampling import warp
 from glmlib.widgets import GenerationExplorer, generation_explorer
+from glmlib.widgets._render import CHOSEN_COLOR
 from glmlib.widgets.generation_path import (FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings,
                                             fill_length)
 
@@ -312,8 +313,9 @@ def test_view_shows_each_step_and_the_next(gpt, tok):
         ex.view.value = view
         st = ex.state
         assert st["chosen"] == st["tokens"][view - 1] and st["chosen"] in st["candidates"]
-        chosen_buttons = [b for b in ex.candidates if b.button_style == "success"]
+        chosen_buttons = [b for b, mark in zip(ex.candidates, ex.button_marks()) if mark == "chosen"]
         assert [b.token for b in chosen_buttons] == [st["chosen"]]
+        assert chosen_buttons[0].style.button_color == CHOSEN_COLOR  # the chosen bar's colour
         assert f"step {view}:" in ex.step_info.value
     ex.view.value = 11
     assert ex.state["chosen"] is None and "next" in ex.step_info.value
@@ -328,10 +330,11 @@ def test_buttons_show_the_top_candidates_after_warping(gpt, tok):
     on_buttons = [b.token for b in ex.candidates]
     assert on_buttons == st["candidates"] and len(on_buttons) == gx.N_BUTTONS
     assert set(on_buttons[:3]) == set(torch.topk(after, 3).indices.tolist())
-    for b in ex.candidates:
+    for b, mark in zip(ex.candidates, ex.button_marks()):
         p = float(after[b.token])
         assert f"{p:.2f}" in b.description
-        assert b.button_style == ("" if p > 0 else "warning")  # removed tokens still forceable, marked
+        assert mark == ("" if p > 0 else "removed")  # removed tokens still forceable, marked
+        assert b.style.text_decoration == (None if p > 0 else "line-through")
 
 
 # --------------------------------------------------------------------------- forcing and branches
@@ -375,7 +378,7 @@ def test_clicking_a_candidate_at_an_earlier_step_starts_a_branch(gpt, tok):
     prefix = tok.encode("sea") + original[:4] + [other]
     assert ex.state["tokens"][5:] == generate(gpt, prefix, 10, Settings(0.9), generator)
     # both listed side by side; switching back shows the original
-    assert "\u25b6" in ex.comparison.value and ex.comparison.value.count("<tr>") == 2
+    assert "\u25b8" in ex.comparison.value and ex.comparison.value.count("<tr>") == 2
     labels = [s["label"] for s in ex.state["paths"]]
     assert labels[0].startswith("sampled") and labels[1].startswith("forced")
     ex.path_select.value = 0
@@ -495,6 +498,38 @@ def test_wrong_model_or_tokenizer_raises(gpt, tok):
 
 
 # --------------------------------------------------------------------------- the widget
+
+
+def test_one_colour_per_meaning_in_chart_buttons_and_text(gpt, tok):
+    """Blue = kept after warping, grey x / struck-through = removed, navy = chosen; the rank colours
+    (green, yellow, orange, pink) only ever mean a rank."""
+    from matplotlib.colors import to_hex
+
+    from glmlib.widgets._render import KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR
+    from glmlib.widgets.surprise_view import RANK_BUCKETS
+
+    ex = generation_explorer(gpt, tok, prompt="bob ", top_k=3, seed=1)
+    ex.step(4)
+    ex.view.value = 2
+    st = ex.state
+    rank_colours = {c for _, _, c in RANK_BUCKETS}
+    after = [to_hex(c) for c in ex._bars_after.get_facecolor()]
+    chosen_at = st["drawn_chosen"]
+    assert {c for i, c in enumerate(after) if i not in chosen_at} == {KEPT_COLOR}
+    assert [after[i] for i in chosen_at] == [CHOSEN_COLOR]
+    assert {to_hex(c) for c in ex._bars_before.get_facecolor()} == {MODEL_COLOR}
+    drawn_after = st["drawn_after"]
+    assert st["drawn_removed"] == [i for i, h in enumerate(drawn_after) if h == 0] != []
+    legend = {t.get_text(): h for t, h in zip(ex._ax_cand.get_legend().get_texts(),
+                                              ex._ax_cand.get_legend().legend_handles)}
+    assert to_hex(legend["kept, after warping"].get_facecolor()) == KEPT_COLOR
+    assert to_hex(legend["model (temperature 1)"].get_facecolor()) == MODEL_COLOR
+    assert to_hex(legend["chosen"].get_facecolor()) == CHOSEN_COLOR
+    assert legend["removed by the settings"].get_marker() == ex._removed.get_marker() == "x"
+    used = set(after) | {to_hex(c) for c in ex._bars_before.get_facecolor()} | {REMOVED_COLOR}
+    assert not used & rank_colours  # no chart colour doubles as a rank colour
+    for b in ex.candidates:  # no button borrows a colour style (ipywidgets' warning is orange)
+        assert b.button_style == "" and b.style.button_color in (None, CHOSEN_COLOR)
 
 
 def test_widget_basics(gpt, tok):

@@ -167,6 +167,31 @@ def test_selecting_a_position_shows_the_distribution_there(gpt, tok, expected, p
         assert view.image.value != png
 
 
+def test_the_texts_character_bar_has_the_colour_of_its_rank(gpt, tok):
+    """The distribution's bar for the text's character is coloured as its rank is everywhere else
+    (the text above, the surprise bars), never a colour of its own; the other bars are the model's."""
+    from matplotlib.colors import to_hex
+
+    from glmlib.widgets._render import MODEL_COLOR
+    from glmlib.widgets.surprise_view import TARGET_LABEL
+
+    view = surprise_view(gpt, tok, text=TEXT)
+    seen = set()
+    for position in range(1, len(TEXT)):
+        view.position.value = position
+        st = view.state
+        target = tok.stoi[st["char"]]
+        colours = [to_hex(c) for c in st["drawn_colors"]]
+        bucket = int(rank_bucket(np.array([st["rank"]]))[0])
+        for token, colour in zip(st["drawn_order"], colours):
+            assert colour == (RANK_BUCKETS[bucket][2] if token == target else MODEL_COLOR)
+        assert colours.count(MODEL_COLOR) == len(colours) - 1
+        assert view._dist_bars.get_edgecolor()[st["drawn_order"].index(target)][:3].tolist() == [0, 0, 0]
+        seen.add(bucket)
+    assert len(seen) >= 3, "the text should reach several rank buckets"
+    assert TARGET_LABEL in view._ax_dist.get_xlabel() and "rank colour" in TARGET_LABEL
+
+
 def test_the_texts_character_is_drawn_even_beyond_the_top_twenty(shipped):
     model, tokenizer = shipped
     view = surprise_view(model, tokenizer, text="ROMEO:\nWhat light is thisQ")

@@ -34,8 +34,8 @@ import torch
 from ..device import cpu_threads
 from ..sampling import warp
 from ._backgrounds import LayoutFigure
-from ._render import (AFTER_COLOR, Explorer, bar_verts, bars, html_escape, image_widget,
-                      message_html, visible)
+from ._render import (CHOSEN_COLOR, KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside,
+                      html_escape, image_widget, message_html, small_html, visible)
 from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
 from .surprise_view import RANK_BUCKETS, RankBars, bucket_legend, rank_bucket
 
@@ -44,8 +44,7 @@ N_BUTTONS = 10  # candidates offered as buttons (the dropdown offers every token
 MAX_STEPS = 1000  # per path
 MAX_PATHS = 8  # the oldest (not shown) path goes first
 PROMPT_SHOWN = 300  # characters of a long prompt shown before the generated text
-BEFORE_COLOR = "#c6dbef"
-CHOSEN_COLOR = "#08306b"
+REMOVED_MARK_COLOR = "#888888"  # the x under a candidate the settings remove (its bar after warping is 0)
 DEFAULT_PROMPT = "ROMEO:\n"
 
 
@@ -82,7 +81,7 @@ class GenerationExplorer(Explorer):
         self._quiet = False
         self._limits = (1.05, 10.0, 50)  # probability axis, surprise axis, steps axis
         problems = self._build_controls(prompt, temperature, top_k, top_p, seed)
-        self._fig = LayoutFigure((11.0, 6.0))
+        self._fig = LayoutFigure((7.2, 5.5))
         self._build_axes()
         self._connect()
         self._new_prompt()
@@ -102,18 +101,19 @@ class GenerationExplorer(Explorer):
         if isinstance(seed, bool) or not isinstance(seed, Integral) or _seed_problem(int(seed)):
             problems.append(f"seed must be an int in [0, 2**63), got {seed!r}; using 0.")
             seed = 0
-        style = {"description_width": "90px"}
-        wide = widgets.Layout(width="400px")
+        style = {"description_width": "80px"}
+        wide = widgets.Layout(width="330px")
         self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
-                                       style=style, layout=widgets.Layout(width="640px", height="60px"))
+                                       style={"description_width": "50px"},
+                                       layout=widgets.Layout(width="240px", height="92px"))
         self.temperature = widgets.FloatSlider(value=t, min=0.0, max=2.0, step=0.05, description="temperature",
                                                readout_format=".2f", style=style, layout=wide)
         self.top_k = widgets.IntSlider(value=k, min=0, max=self.V, description="top-k", style=style,
                                        layout=wide)
         self.top_p = widgets.FloatSlider(value=p, min=0.01, max=1.0, step=0.01, description="top-p",
                                          readout_format=".2f", style=style, layout=wide)
-        self.seed = widgets.IntText(value=int(seed), description="seed", style=style,
-                                    layout=widgets.Layout(width="200px"))
+        self.seed = widgets.IntText(value=int(seed), description="seed", style={"description_width": "40px"},
+                                    layout=widgets.Layout(width="196px"))
         button = widgets.Layout(width="96px")
         self.step_button = widgets.Button(description="step", icon="step-forward", layout=button,
                                           tooltip="choose the next token with the current settings")
@@ -124,19 +124,21 @@ class GenerationExplorer(Explorer):
                                            tooltip="start a new path from the prompt (this one stays listed)")
         for name in ("step", "step10", "undo", "reset"):
             getattr(self, f"{name}_button").add_class(f"glm-{name}")
-        self.greedy_button = widgets.Button(description="add greedy path", layout=widgets.Layout(width="196px"),
+        self.greedy_button = widgets.Button(description="add greedy path", layout=widgets.Layout(width="160px"),
                                             tooltip="list the greedy continuation, as long as this path")
         self.view = widgets.IntSlider(value=1, min=1, max=1, description="step shown", style=style,
-                                      layout=widgets.Layout(width="640px"))
-        self.path_select = widgets.Dropdown(options=[("1", 0)], value=0, description="path", style=style,
-                                            layout=widgets.Layout(width="640px"))
-        self.candidates = [widgets.Button(layout=widgets.Layout(width="84px")) for _ in range(N_BUTTONS)]
+                                      layout=widgets.Layout(width="330px"))
+        self.path_select = widgets.Dropdown(options=[("1", 0)], value=0, description="path",
+                                            style={"description_width": "40px"},
+                                            layout=widgets.Layout(width="330px"))
+        self.candidates = [widgets.Button(layout=widgets.Layout(width="62px", padding="0 2px"))
+                           for _ in range(N_BUTTONS)]
         for b in self.candidates:
             b.add_class("glm-candidate")
         self.any_token = widgets.Dropdown(options=[(visible(c), i) for i, c in enumerate(self.tokenizer.itos)],
-                                          value=0, description="any token", style=style,
-                                          layout=widgets.Layout(width="200px"))
-        self.force_button = widgets.Button(description="force", layout=widgets.Layout(width="80px"),
+                                          value=0, description="any token", style={"description_width": "70px"},
+                                          layout=widgets.Layout(width="160px"))
+        self.force_button = widgets.Button(description="force", layout=widgets.Layout(width="70px"),
                                            tooltip="force this token at the step shown")
         self.readout, self.text, self.step_info, self.comparison = (widgets.HTML() for _ in range(4))
         self.text.add_class("glm-generated-text")
@@ -145,19 +147,22 @@ class GenerationExplorer(Explorer):
         return problems
 
     def _layout(self) -> None:
-        help_text = widgets.HTML(
-            "<small>temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Click a candidate to force "
-            "it at the step shown (at an earlier step this starts a branch). Characters are coloured by "
-            f"their rank under the model; forced ones are underlined. {bucket_legend()}</small>")
+        """Settings and moves on top; the path, the step and its candidates beside the picture."""
+        help_text = small_html(
+            "temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Click a candidate to force it at the "
+            "step shown (at an earlier step this starts a branch); struck-through candidates are removed by "
+            f"the settings. Forced characters are underlined. {bucket_legend()}")
+        self.step_info.layout = widgets.Layout(min_height="3.2em")
         self.widget = widgets.VBox([
-            self.prompt,
-            widgets.HBox([widgets.VBox([self.temperature, self.top_k, self.top_p]),
+            widgets.HBox([self.prompt, widgets.VBox([self.temperature, self.top_k, self.top_p]),
                           widgets.VBox([self.seed, widgets.HBox([self.step_button, self.step10_button]),
-                                        widgets.HBox([self.undo_button, self.reset_button]),
-                                        self.greedy_button])]),
-            help_text, self.readout, self.text, self.view, self.step_info,
-            widgets.HBox(self.candidates), widgets.HBox([self.any_token, self.force_button]),
-            self.image, self.path_select, self.comparison])
+                                        widgets.HBox([self.undo_button, self.reset_button])])]),
+            help_text, self.readout,
+            beside([self.text, self.view, self.step_info,
+                    widgets.HBox(self.candidates[:5]), widgets.HBox(self.candidates[5:]),
+                    widgets.HBox([self.any_token, self.force_button]),
+                    self.path_select, self.greedy_button], [self.image], width="340px"),
+            self.comparison])
         self.widget.add_class("glm-generation-explorer")
 
     def _connect(self) -> None:
@@ -395,31 +400,32 @@ class GenerationExplorer(Explorer):
     def _build_axes(self) -> None:
         """Two panels: the candidates at the step shown; surprise and kept tokens along the path."""
         fig = self._fig.figure
-        fig.subplots_adjust(left=0.07, right=0.93, top=0.94, bottom=0.09, hspace=0.4)
+        fig.subplots_adjust(left=0.11, right=0.9, top=0.94, bottom=0.1, hspace=0.42)
         self._ax_cand, self._ax_path = fig.subplots(2, 1, height_ratios=[1.2, 1.0])
         self._ax_kept = self._ax_path.twinx()
         ax = self._ax_cand
-        self._bars_before = bars(ax, np.zeros(N_DRAWN), color=BEFORE_COLOR)
-        self._bars_after = bars(ax, np.zeros(N_DRAWN), color=AFTER_COLOR)
-        (self._removed,) = ax.plot([], [], "x", color="#888888", ms=5, mew=1.2)
+        self._bars_before = bars(ax, np.zeros(N_DRAWN), color=MODEL_COLOR)
+        self._bars_after = bars(ax, np.zeros(N_DRAWN), color=KEPT_COLOR)
+        (self._removed,) = ax.plot([], [], "x", color=REMOVED_MARK_COLOR, ms=5, mew=1.2)
         ax.set_xlim(-0.6, N_DRAWN - 0.4)
         ax.set_ylabel("probability")
         ax.grid(axis="y", alpha=0.3)
+        from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
-        ax.legend(handles=[Patch(color=BEFORE_COLOR, label="model (temperature 1)"),
-                           Patch(color=AFTER_COLOR, label="after warping (current settings)"),
-                           Patch(color=CHOSEN_COLOR, label="chosen")], loc="upper right", fontsize=8)
+        ax.legend(handles=[Patch(color=MODEL_COLOR, label="model (temperature 1)"),
+                           Patch(color=KEPT_COLOR, label="kept, after warping"),
+                           Line2D([], [], ls="", marker="x", color=REMOVED_MARK_COLOR, label="removed by the settings"),
+                           Patch(facecolor=CHOSEN_COLOR, edgecolor="black", label="chosen")],
+                  loc="upper right", fontsize=8)
         ax.set_title(" ", fontsize=10)
         ax = self._ax_path
-        ax.set_title("Along the path: each character's surprise (colour = its rank under the model)",
-                     fontsize=10)
+        ax.set_title("Along the path: surprise of each character (colour = rank)", fontsize=10)
         self._surprise = RankBars(ax)
         (self._forced_marks,) = ax.plot([], [], "v", color="#111111", ms=5)
         (self._kept_line,) = self._ax_kept.plot([], [], "-", color="#6a3d9a", lw=1.2, drawstyle="steps-mid")
         self._view_line = ax.axvline(1, color="#111111", lw=1, ls=":")
         ax.set_ylabel("surprise -log p\n(nats, model)")
-        ax.set_xlabel("step (\u25bc = forced); purple line: tokens the current settings keep there "
-                      "(right axis)")
+        ax.set_xlabel("step (\u25bc = forced); purple: tokens the settings keep (right axis)")
         self._ax_kept.set_ylabel("kept tokens", color="#6a3d9a")
         self._apply_limits(self._limits)
         self._fig.dynamic(self._bars_before, self._bars_after, self._removed, self._surprise.collection,
@@ -456,11 +462,15 @@ class GenerationExplorer(Explorer):
         before, after = st["probs_before"][drawn].numpy(), st["probs_after"][drawn].numpy()
         self._bars_before.set_verts(bar_verts(before, width=0.8))
         self._bars_after.set_verts(bar_verts(after, width=0.45))
-        self._bars_after.set_facecolor([CHOSEN_COLOR if t == st["chosen"] else AFTER_COLOR for t in drawn])
+        chosen = np.array([t == st["chosen"] for t in drawn])
+        self._bars_after.set_facecolor([CHOSEN_COLOR if c else KEPT_COLOR for c in chosen])
+        self._bars_after.set_edgecolor(["black" if c else "none" for c in chosen])
+        self._bars_after.set_linewidth(1.2)
         removed = np.flatnonzero(after == 0)
         self._removed.set_data(removed, np.full(len(removed), 0.0))
         labels = [visible(self.tokenizer.itos[t]) for t in drawn]
         self._fig.set_char_ticks(self._ax_cand, "x", labels, fontsize=10, marks=False)
+        st["drawn_removed"] = [int(i) for i in removed]
         # short: a title's glyphs are drawn at every redraw (the numbers are in the text above too)
         self._ax_cand.title.set_text(f"Candidates at step {st['view']}"
                                      f"{' (next)' if st['chosen'] is None else ''}: {st['kept']} kept")
@@ -490,7 +500,7 @@ class GenerationExplorer(Explorer):
             p = float(st["probs_after"][token])
             button.token = token
             button.description = f"{visible(self.tokenizer.itos[token])}  {p:.2f}"
-            button.button_style = "success" if token == st["chosen"] else ("" if p > 0 else "warning")
+            _mark_button(button, chosen=token == st["chosen"], removed=p == 0)
             button.tooltip = (f"force {visible(self.tokenizer.itos[token])!r}: p {p:.3f} after warping, "
                               f"{float(st['probs_before'][token]):.3f} under the model"
                               + ("" if p > 0 else " (removed by the current settings)"))
@@ -499,6 +509,10 @@ class GenerationExplorer(Explorer):
         self.step_button.disabled = self.step10_button.disabled = n >= MAX_STEPS
 
     # ------------------------------------------------------------------ text panels
+
+    def button_marks(self) -> list[str]:
+        """How each candidate button is marked: ``"chosen"``, ``"removed"`` or ``""``."""
+        return [getattr(b, "mark", "") for b in self.candidates]
 
     def _summary_html(self) -> str:
         st = self.state
@@ -516,7 +530,7 @@ class GenerationExplorer(Explorer):
         prompt = self.prompt.value
         shown = ("\u2026" if len(prompt) > PROMPT_SHOWN else "") + prompt[-PROMPT_SHOWN:]
         spans = _path_spans(st, self.tokenizer)
-        return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;max-height:300px;"
+        return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.5;max-height:150px;"
                 f"overflow-y:auto;border:1px solid #ddd;padding:4px'><span style='color:#888'>"
                 f"{html_escape(shown)}</span>{spans}</div>")
 
@@ -535,7 +549,7 @@ class GenerationExplorer(Explorer):
     def _comparison_html(self) -> str:
         rows = []
         for i, (p, s) in enumerate(zip(self.paths, self.state["paths"])):
-            mark = "\u25b6" if i == self.current else ""
+            mark = "\u25b8 " if i == self.current else ""
             numbers = (f"{s['log_prob']:.2f}", f"{s['surprise']:.3f}") if s["steps"] else ("", "")
             rows.append(f"<tr><td>{mark}{i + 1}</td><td>{html_escape(s['label'])}</td><td>{s['steps']}</td>"
                         f"<td>{numbers[0]}</td><td>{numbers[1]}</td><td style='font-family:monospace;"
@@ -550,7 +564,17 @@ class GenerationExplorer(Explorer):
         if not keep_drawing and self.path is None:
             self.text.value = self.step_info.value = self.comparison.value = ""
             for b in self.candidates:
-                b.token, b.description, b.button_style = None, "", ""
+                b.token, b.description = None, ""
+                _mark_button(b, chosen=False, removed=False)
+
+
+def _mark_button(button: widgets.Button, chosen: bool, removed: bool) -> None:
+    """The button's colours say the same as the chart: navy = chosen, struck-through grey = removed."""
+    button.mark = "chosen" if chosen else ("removed" if removed else "")
+    button.button_style = ""
+    button.style.button_color = CHOSEN_COLOR if chosen else None
+    button.style.text_color = "white" if chosen else (REMOVED_MARK_COLOR if removed else None)
+    button.style.text_decoration = "line-through" if removed and not chosen else None
 
 
 # ---------------------------------------------------------------------- numbers

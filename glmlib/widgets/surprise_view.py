@@ -28,8 +28,8 @@ from matplotlib.path import Path
 from ..device import cpu_threads
 from ..model import window_start
 from ._backgrounds import LayoutFigure
-from ._render import (Explorer, bar_verts, bars, html_escape, image_widget, message_html, readable_text,
-                      visible)
+from ._render import (MODEL_COLOR, Explorer, bar_verts, bars, beside, html_escape, image_widget, message_html,
+                      readable_text, visible)
 
 DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
                 "It is the east, and Juliet is the sun.\n")
@@ -37,6 +37,7 @@ DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
 RANK_BUCKETS: tuple[tuple[int | None, str, str], ...] = (
     (1, "top-1", "#9ad48a"), (5, "top-5", "#fde68a"), (10, "top-10", "#fdba74"),
     (None, "beyond top-10", "#f9a8d4"))
+TARGET_LABEL = "the text's character outlined, in its rank colour"
 YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
 MAX_CHARS = 10_000  # the view's limit (score_text itself takes any length)
 N_DRAWN = 20  # tokens drawn in the distribution at a position
@@ -224,7 +225,7 @@ class SurpriseView(Explorer):
         self.state: dict[str, Any] = {"message": ""}
         self._score: TextScore | None = None
         self._busy = False
-        self._fig = LayoutFigure((11.0, 5.4))
+        self._fig = LayoutFigure((7.2, 5.2))
         self._build_axes()
         self.text.observe(self._on_text, "value")
         self.position.observe(self._on_position, "value")
@@ -238,24 +239,26 @@ class SurpriseView(Explorer):
     # ------------------------------------------------------------------ controls
 
     def _build_controls(self, text: str, examples: dict[str, str]) -> None:
-        style = {"description_width": "70px"}
+        style = {"description_width": "60px"}
         self._examples = examples
         self.examples = widgets.Dropdown(options=[YOUR_TEXT] + list(examples), value=YOUR_TEXT,
                                          description="example", style=style,
-                                         layout=widgets.Layout(width="420px",
+                                         layout=widgets.Layout(width="330px",
                                                                display="" if examples else "none"))
         self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
-                                     layout=widgets.Layout(width="760px", height="90px"))
+                                     layout=widgets.Layout(width="98%", height="60px"))
         self.position = widgets.IntSlider(value=1, min=1, max=1, description="position", style=style,
-                                          continuous_update=True, layout=widgets.Layout(width="760px"))
+                                          continuous_update=True, layout=widgets.Layout(width="98%"))
         self.readout = widgets.HTML()
         self.colored = widgets.HTML()
         self.colored.add_class("glm-surprise-text")
-        self.detail = widgets.HTML()
+        self.detail = widgets.HTML(layout=widgets.Layout(min_height="3.2em"))
         self.image = image_widget()
         self.widget = widgets.VBox([
-            self.examples, self.text, widgets.HTML(bucket_legend()), self.readout, self.colored,
-            self.position, self.detail, self.image])
+            widgets.HBox([self.examples, widgets.HTML(bucket_legend())],
+                         layout=widgets.Layout(align_items="center")),
+            self.text, self.readout,
+            beside([self.colored], [self.position, self.detail, self.image], width="330px")])
         self.widget.add_class("glm-surprise-view")
 
     def _on_text(self, change: Any) -> None:
@@ -349,7 +352,7 @@ class SurpriseView(Explorer):
         spans = char_spans(score.text[1:], rank_bucket(score.ranks), titles)
         first = html_escape(score.text[0]).replace("\n", "\u23ce\n")
         return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.45;"
-                f"max-height:320px;overflow-y:auto;border:1px solid #ddd;padding:4px'>"
+                f"max-height:470px;overflow-y:auto;border:1px solid #ddd;padding:4px;margin-right:8px'>"
                 f"<span title='0: nothing before it to predict from' style='color:#888'>{first}</span>"
                 f"{spans}</div>")
 
@@ -359,7 +362,7 @@ class SurpriseView(Explorer):
         top = torch.topk(st["probs"], 5)
         guesses = ", ".join(f"{html_escape(visible(self.tokenizer.itos[int(j)]))} {float(p):.2f}"
                             for p, j in zip(top.values, top.indices))
-        return (f"<div style='font-family:monospace'>position {position}: after "
+        return (f"<div style='font-family:monospace;font-size:12px'>position {position}: after "
                 f"\u2026<span style='color:#555'>{html_escape(readable_text(context))}</span> the model "
                 f"expects {guesses}; the text has <b>{html_escape(visible(st['char']))}</b>: rank "
                 f"{st['rank']}, p {math.exp(st['log_prob']):.3f}, log p {st['log_prob']:.2f} nats</div>")
@@ -368,7 +371,7 @@ class SurpriseView(Explorer):
 
     def _build_axes(self) -> None:
         fig = self._fig.figure
-        fig.subplots_adjust(left=0.07, right=0.985, top=0.93, bottom=0.1, hspace=0.55)
+        fig.subplots_adjust(left=0.12, right=0.98, top=0.94, bottom=0.11, hspace=0.55)
         self._ax_text, self._ax_dist = fig.subplots(2, 1)
         ax = self._ax_text
         self._surprise_bars = RankBars(ax)
@@ -377,11 +380,10 @@ class SurpriseView(Explorer):
         ax.set_xlabel("position in the text")
         ax.grid(axis="y", alpha=0.3)
         ax = self._ax_dist
-        self._dist_bars = bars(ax, np.zeros(N_DRAWN), color="#9ecae1")
+        self._dist_bars = bars(ax, np.zeros(N_DRAWN), color=MODEL_COLOR)
         ax.set_xlim(-0.6, N_DRAWN - 0.4)
         ax.set_ylabel("probability")
-        ax.set_xlabel("the model's most probable tokens at the selected position "
-                      "(the text's character in orange); \u23ce = newline, \u2423 = space")
+        ax.set_xlabel(f"the model's most probable tokens here; {TARGET_LABEL}")
         ax.grid(axis="y", alpha=0.3)
         ax.set_ylim(0, 1.05)
         ax.set_title(" ", fontsize=10)
@@ -406,7 +408,10 @@ class SurpriseView(Explorer):
             order[-1] = target  # the text's character is always drawn
         heights = probs[order].numpy()
         self._dist_bars.set_verts(bar_verts(heights))
-        self._dist_bars.set_facecolor(["#fd8d3c" if t == target else "#9ecae1" for t in order])
+        own = RANK_BUCKETS[int(rank_bucket(np.array([st["rank"]]))[0])][2]  # the colour of its rank, as above
+        self._dist_bars.set_facecolor([own if t == target else MODEL_COLOR for t in order])
+        self._dist_bars.set_edgecolor(["black" if t == target else "none" for t in order])
+        self._dist_bars.set_linewidth(1.2)
         self._fig.layout(_nice_limit(float(heights.max())), lambda top: self._ax_dist.set_ylim(0, top))
         labels = [visible(self.tokenizer.itos[t]) for t in order]
         self._fig.set_char_ticks(self._ax_dist, "x", labels, fontsize=10, marks=False)
@@ -415,6 +420,7 @@ class SurpriseView(Explorer):
                                 f"(rank {st['rank']}, p {math.exp(st['log_prob']):.3f})", fontsize=10)
         self.image.value = self._fig.render()
         st["drawn_order"] = order
+        st["drawn_colors"] = [tuple(c) for c in self._dist_bars.get_facecolor()]
         st["drawn_labels"] = labels
         st["drawn_heights"] = np.array([p.vertices[:, 1].max() for p in self._dist_bars.get_paths()])
         st["drawn_surprise"], st["drawn_buckets"] = self._surprise_bars.drawn()
