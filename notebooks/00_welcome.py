@@ -542,12 +542,7 @@ import glmlib.exercises.welcome as ex
 # the wrong axis, the first position instead of the last, the last sequence of
 # the batch instead of the last position, and a leftover time axis of length 1.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q00_next_token_probs
-# points: 1
-
-# %%
+# %% exercise={"question": "q00_next_token_probs", "points": 1}
 def next_token_probs(logits: torch.Tensor) -> torch.Tensor:
     """(B, T, V) logits -> (B, V) probabilities of the token after each sequence."""
     # your code here
@@ -556,10 +551,7 @@ def next_token_probs(logits: torch.Tensor) -> torch.Tensor:
 
 ex.check_next_token_probs(next_token_probs)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # `logits[:, -1, :]` keeps every sequence (`:` on axis 0, `B`), takes the
@@ -570,7 +562,7 @@ ex.check_next_token_probs(next_token_probs)
 # is the model's guess for the character after "To be, or not".
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def next_token_probs(logits: torch.Tensor) -> torch.Tensor:
@@ -582,20 +574,8 @@ def next_token_probs(logits: torch.Tensor) -> torch.Tensor:
 ex.check_next_token_probs(next_token_probs)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_next_token_probs(next_token_probs).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2 (warm-up): one row of the causal mask
@@ -610,12 +590,7 @@ ex.check_next_token_probs(next_token_probs).require()
 #
 # *Hint:* compare `torch.arange(T)` with `i`.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q00_causal_row
-# points: 1
-
-# %%
+# %% exercise={"question": "q00_causal_row", "points": 1}
 def causal_row(i: int, T: int) -> torch.Tensor:
     """Bool (T,): True where query i may attend key j."""
     # your code here
@@ -624,10 +599,7 @@ def causal_row(i: int, T: int) -> torch.Tensor:
 
 ex.check_causal_row(causal_row)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # `torch.arange(T) <= i` compares every key position `j = 0 … T-1` with `i`
@@ -636,7 +608,7 @@ ex.check_causal_row(causal_row)
 # range(5)])` equals `causal_mask(5)`.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def causal_row(i: int, T: int) -> torch.Tensor:
@@ -647,20 +619,8 @@ def causal_row(i: int, T: int) -> torch.Tensor:
 ex.check_causal_row(causal_row)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_causal_row(causal_row).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -576,12 +576,7 @@ import glmlib.exercises.language_models as ex
 # that wraps around from the last token to the first, and pairs counted both
 # ways.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q01_bigram_counts
-# points: 2
-
-# %%
+# %% exercise={"question": "q01_bigram_counts", "points": 2}
 def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
     """(V, V) counts: [a, b] = how often b follows a."""
     # your code here
@@ -590,10 +585,7 @@ def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
 
 ex.check_bigram_counts(bigram_counts)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # `zip(ids[:-1], ids[1:])` walks over the adjacent pairs; for an empty or
@@ -602,7 +594,7 @@ ex.check_bigram_counts(bigram_counts)
 # `bincount` trick used above does the same in one call.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
@@ -616,20 +608,8 @@ def bigram_counts(ids: list[int], vocab_size: int) -> torch.Tensor:
 ex.check_bigram_counts(bigram_counts)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_bigram_counts(bigram_counts).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: add-k smoothing
@@ -647,12 +627,7 @@ ex.check_bigram_counts(bigram_counts).require()
 # the counts, normalising columns instead of rows, a transposed table, `NaN`
 # or zeros for an empty row, and changing the input counts in place.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q01_add_k_probs
-# points: 2
-
-# %%
+# %% exercise={"question": "q01_add_k_probs", "points": 2}
 def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
     """(V, V) float table of add-k smoothed next-token probabilities."""
     # your code here
@@ -661,10 +636,7 @@ def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
 
 ex.check_add_k_probs(add_k_probs)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Adding `k` to every entry and summing the row gives $N(a) + kV$ directly,
@@ -675,7 +647,7 @@ ex.check_add_k_probs(add_k_probs)
 # the caller's table).
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
@@ -689,20 +661,8 @@ def add_k_probs(counts: torch.Tensor, k: float) -> torch.Tensor:
 ex.check_add_k_probs(add_k_probs)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_add_k_probs(add_k_probs).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3: the chain rule, with start and end tokens
@@ -728,12 +688,7 @@ ex.check_add_k_probs(add_k_probs).require()
 # instead of its log, the log of a sum, the negative log-likelihood, bits
 # instead of nats, an average instead of a sum, and a transposed lookup.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q01_line_log_prob
-# points: 2
-
-# %%
+# %% exercise={"question": "q01_line_log_prob", "points": 2}
 def line_log_prob(probs: torch.Tensor, ids: list[int], bos: int, eos: int) -> float:
     """Natural log-probability of <bos> ids <eos> under a bigram table."""
     # your code here
@@ -742,10 +697,7 @@ def line_log_prob(probs: torch.Tensor, ids: list[int], bos: int, eos: int) -> fl
 
 ex.check_line_log_prob(line_log_prob)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Wrapping the line first makes every prediction one adjacent pair: `n`
@@ -754,7 +706,7 @@ ex.check_line_log_prob(line_log_prob)
 # probabilities is the chain rule in log space; it cannot underflow.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def line_log_prob(probs: torch.Tensor, ids: list[int], bos: int, eos: int) -> float:
@@ -766,20 +718,8 @@ def line_log_prob(probs: torch.Tensor, ids: list[int], bos: int, eos: int) -> fl
 ex.check_line_log_prob(line_log_prob)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_line_log_prob(line_log_prob).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -651,12 +651,7 @@ import glmlib.exercises.tokens as ex
 # character listed once per occurrence, the list in the wrong order (sorted, or
 # from a `set`), and an unknown id of `len(stoi)` or `-1` instead of `unk_id`.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q02_encode_with_unk
-# points: 2
-
-# %%
+# %% exercise={"question": "q02_encode_with_unk", "points": 2}
 def encode_with_unk(text: str, stoi: dict[str, int], unk_id: int) -> tuple[list[int], list[str]]:
     """One id per character (unk_id if unknown), and the distinct unknown characters in order."""
     # your code here
@@ -665,10 +660,7 @@ def encode_with_unk(text: str, stoi: dict[str, int], unk_id: int) -> tuple[list[
 
 ex.check_encode_with_unk(encode_with_unk)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # `stoi.get(ch, unk_id)` looks a character up with a default. The unknown
@@ -678,7 +670,7 @@ ex.check_encode_with_unk(encode_with_unk)
 # forgetting *which* character was unknown: that is why the list is returned.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def encode_with_unk(text: str, stoi: dict[str, int], unk_id: int) -> tuple[list[int], list[str]]:
@@ -694,20 +686,8 @@ def encode_with_unk(text: str, stoi: dict[str, int], unk_id: int) -> tuple[list[
 ex.check_encode_with_unk(encode_with_unk)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_encode_with_unk(encode_with_unk).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: the training examples under a block size
@@ -727,12 +707,7 @@ ex.check_encode_with_unk(encode_with_unk).require()
 # (Python counts it from the end), a pair with an empty context, a missing last
 # example, and a context that includes its own target.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q02_context_target_pairs
-# points: 2
-
-# %%
+# %% exercise={"question": "q02_context_target_pairs", "points": 2}
 def context_target_pairs(ids: list[int], block_size: int) -> list[tuple[list[int], int]]:
     """Every (context, target) example: ids[t] after the last block_size tokens before it."""
     # your code here
@@ -741,10 +716,7 @@ def context_target_pairs(ids: list[int], block_size: int) -> list[tuple[list[int
 
 ex.check_context_target_pairs(context_target_pairs)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # The context of target `t` starts at `max(0, t - block_size)`: without the
@@ -754,7 +726,7 @@ ex.check_context_target_pairs(context_target_pairs)
 # `block_size = T`: `T` of them, with contexts of every length from 1 to `T`.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def context_target_pairs(ids: list[int], block_size: int) -> list[tuple[list[int], int]]:
@@ -765,20 +737,8 @@ def context_target_pairs(ids: list[int], block_size: int) -> list[tuple[list[int
 ex.check_context_target_pairs(context_target_pairs)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_context_target_pairs(context_target_pairs).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3 (transfer): batches that never cross a document boundary
@@ -814,12 +774,7 @@ ex.check_context_target_pairs(context_target_pairs).require()
 # *Hint:* a document that starts at offset `o` in `data` has length `L`; which
 # starts `s` keep `s + block_size + 1 <= o + L`?
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q02_doc_batch
-# points: 3
-
-# %%
+# %% exercise={"question": "q02_doc_batch", "points": 3}
 def doc_batch(data: torch.Tensor, doc_lengths: list[int], batch_size: int, block_size: int,
               generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """B windows (x) and their shifted targets (y), each inside one document; both (B, T)."""
@@ -829,10 +784,7 @@ def doc_batch(data: torch.Tensor, doc_lengths: list[int], batch_size: int, block
 
 ex.check_doc_batch(doc_batch)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # A document of length `L` at offset `o` has the `L - block_size` valid starts
@@ -846,7 +798,7 @@ ex.check_doc_batch(doc_batch)
 # end-of-text token, and lets windows cross them.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def valid_starts(doc_lengths: list[int], block_size: int) -> list[int]:
@@ -883,20 +835,8 @@ for kind, docs in (("lines", train_text.splitlines(keepends=True)), ("speeches",
 ex.check_doc_batch(doc_batch)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_doc_batch(doc_batch).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 4: the gradient of an embedding table
@@ -926,12 +866,7 @@ ex.check_doc_batch(doc_batch).require()
 # instead of summed gradients, one table per sequence instead of one for the
 # batch, and a transposed result.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q02_embedding_grad
-# points: 2
-
-# %%
+# %% exercise={"question": "q02_embedding_grad", "points": 2}
 def embedding_grad(ids: torch.Tensor, grad_out: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """dL/dW (V, C) for emb = W[ids], given grad_out = dL/d(emb) of shape ids.shape + (C,)."""
     # your code here
@@ -940,10 +875,7 @@ def embedding_grad(ids: torch.Tensor, grad_out: torch.Tensor, vocab_size: int) -
 
 ex.check_embedding_grad(embedding_grad)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Flattening turns any batch shape into `N` positions; the one-hot matrix
@@ -956,7 +888,7 @@ ex.check_embedding_grad(embedding_grad)
 # zero: both were shown above.)
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def embedding_grad(ids: torch.Tensor, grad_out: torch.Tensor, vocab_size: int) -> torch.Tensor:
@@ -970,20 +902,8 @@ def embedding_grad(ids: torch.Tensor, grad_out: torch.Tensor, vocab_size: int) -
 ex.check_embedding_grad(embedding_grad)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_embedding_grad(embedding_grad).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

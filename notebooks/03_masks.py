@@ -477,12 +477,7 @@ glmlib.widgets.mask_explorer(T=8)
 # pairs and says what a wrong mask looks like (a future key, a blocked
 # diagonal, one key too many or too few).
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q03_local_mask
-# points: 2
-
-# %%
+# %% exercise={"question": "q03_local_mask", "points": 2}
 def local_causal_mask(T: int, window: int) -> torch.Tensor:
     """Bool (T, T): True where query i may attend key j, i - window < j <= i."""
     # your code here
@@ -491,10 +486,7 @@ def local_causal_mask(T: int, window: int) -> torch.Tensor:
 
 ex.check_local_causal_mask(local_causal_mask)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Two conditions, each a comparison of a column of query indices with a row of
@@ -504,7 +496,7 @@ ex.check_local_causal_mask(local_causal_mask)
 # `window + 1` keys.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def local_causal_mask(T: int, window: int) -> torch.Tensor:
@@ -519,20 +511,8 @@ def local_causal_mask(T: int, window: int) -> torch.Tensor:
 ex.check_local_causal_mask(local_causal_mask)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_local_causal_mask(local_causal_mask).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: one additive mask for a padded batch
@@ -549,12 +529,7 @@ ex.check_local_causal_mask(local_causal_mask).require()
 # number instead of `-inf`, `0` and `-inf` swapped, a future key, a padded key
 # left visible, padding applied to the queries instead of the keys.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q03_padded_additive
-# points: 2
-
-# %%
+# %% exercise={"question": "q03_padded_additive", "points": 2}
 def padded_causal_additive(lengths: list[int], T: int) -> torch.Tensor:
     """Float (B, T, T): 0.0 where query i of sequence b may attend key j, -inf elsewhere."""
     # your code here
@@ -563,10 +538,7 @@ def padded_causal_additive(lengths: list[int], T: int) -> torch.Tensor:
 
 ex.check_padded_causal_additive(padded_causal_additive)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Build the boolean mask first, then convert it once. The padding part is
@@ -576,7 +548,7 @@ ex.check_padded_causal_additive(padded_causal_additive)
 # additive mask: a blocked weight would be tiny instead of exactly zero.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def padded_causal_additive(lengths: list[int], T: int) -> torch.Tensor:
@@ -592,20 +564,8 @@ def padded_causal_additive(lengths: list[int], T: int) -> torch.Tensor:
 ex.check_padded_causal_additive(padded_causal_additive)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_padded_causal_additive(padded_causal_additive).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3 (transfer): causal averaging as one matrix product
@@ -627,12 +587,7 @@ ex.check_padded_causal_additive(padded_causal_additive).require()
 # given equal scores everywhere. It says when a row does not sum to 1 or a
 # query sees the future.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q03_causal_average
-# points: 3
-
-# %%
+# %% exercise={"question": "q03_causal_average", "points": 3}
 def causal_average(x: torch.Tensor) -> torch.Tensor:
     """(B, T, C) -> (B, T, C): output i is the mean of x[:, 0..i], as one matrix product."""
     # your code here
@@ -641,10 +596,7 @@ def causal_average(x: torch.Tensor) -> torch.Tensor:
 
 ex.check_causal_average(causal_average)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # A lower-triangular matrix of ones picks positions $0..i$ in row $i$; dividing
@@ -657,7 +609,7 @@ ex.check_causal_average(causal_average)
 # its own weights instead of a flat average.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def causal_average(x: torch.Tensor) -> torch.Tensor:
@@ -671,20 +623,8 @@ def causal_average(x: torch.Tensor) -> torch.Tensor:
 ex.check_causal_average(causal_average)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_causal_average(causal_average).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -744,12 +744,7 @@ glmlib.widgets.attention_explorer(model, tokenizer, text=line)
 # masked entries) and names the usual slips: overflow, normalising the wrong
 # axis, subtracting the wrong maximum.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q04_softmax
-# points: 1
-
-# %%
+# %% exercise={"question": "q04_softmax", "points": 1}
 def softmax(x: torch.Tensor) -> torch.Tensor:
     """Softmax over the last axis, safe for huge logits and -inf entries."""
     # your code here
@@ -758,10 +753,7 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
 
 ex.check_softmax(softmax)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Shift invariance (section 2) lets us subtract each row's maximum $m$:
@@ -772,7 +764,7 @@ ex.check_softmax(softmax)
 # divides by) its own number.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def softmax(x: torch.Tensor) -> torch.Tensor:
@@ -785,20 +777,8 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
 ex.check_softmax(softmax)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_softmax(softmax).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: scaled dot-product attention
@@ -816,12 +796,7 @@ ex.check_softmax(softmax).require()
 # missing or wrong scale ($d_k$, $\sqrt{d_v}$, ...), an ignored or flipped mask,
 # a mask applied after the softmax, and `k.T` on a batch.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q04_attention
-# points: 2
-
-# %%
+# %% exercise={"question": "q04_attention", "points": 2}
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
               mask: torch.Tensor | None = None) -> torch.Tensor:
     """softmax(q k^T / sqrt(d_k), blocked keys -inf) v."""
@@ -831,10 +806,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 
 ex.check_attention(attention)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Transpose only the last two axes of `k`: `k.T` reverses *every* axis, the
@@ -845,7 +817,7 @@ ex.check_attention(attention)
 # "may attend".
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -861,20 +833,8 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 ex.check_attention(attention)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_attention(attention).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3: multi-head attention without a loop
@@ -895,12 +855,7 @@ ex.check_attention(attention).require()
 # head split that mixes positions, a merge without its transpose, a scale by
 # $\sqrt{C}$ instead of $\sqrt{D}$, a missing mask or `W_o`, transposed weights.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q04_multi_head
-# points: 2
-
-# %%
+# %% exercise={"question": "q04_multi_head", "points": 2}
 def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch.Tensor,
                          W_o: torch.Tensor, n_head: int) -> torch.Tensor:
     """Causal multi-head attention, (B, T, C) -> (B, T, C), all heads at once."""
@@ -910,10 +865,7 @@ def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, 
 
 ex.check_multi_head_attention(multi_head_attention)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # `view(B, T, H, D)` cuts each position's $C$ channels into $H$ groups of $D$
@@ -926,7 +878,7 @@ ex.check_multi_head_attention(multi_head_attention)
 # (and your `attention`) take from the last axis.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch.Tensor,
@@ -947,20 +899,8 @@ def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, 
 ex.check_multi_head_attention(multi_head_attention)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_multi_head_attention(multi_head_attention).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 4 (transfer): a previous-character head, by hand
@@ -991,12 +931,7 @@ ex.check_multi_head_attention(multi_head_attention).require()
 # large must the matching score be for a weight of 0.95 when `i` other keys
 # each score 0?
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q04_previous_char_head
-# points: 3
-
-# %%
+# %% exercise={"question": "q04_previous_char_head", "points": 3}
 def previous_char_head(T: int, V: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hand-set (W_q, W_k, W_v) of a head that attends to, and copies, the previous character."""
     # your code here
@@ -1005,10 +940,7 @@ def previous_char_head(T: int, V: int) -> tuple[torch.Tensor, torch.Tensor, torc
 
 ex.check_previous_char_head(previous_char_head)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Work in a head of size $d = T$ and only read the position channels. Query
@@ -1024,7 +956,7 @@ ex.check_previous_char_head(previous_char_head)
 # mask hides: the weights spread evenly instead.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def previous_char_head(T: int, V: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -1042,20 +974,8 @@ def previous_char_head(T: int, V: int) -> tuple[torch.Tensor, torch.Tensor, torc
 ex.check_previous_char_head(previous_char_head)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_previous_char_head(previous_char_head).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

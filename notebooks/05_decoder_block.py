@@ -973,12 +973,7 @@ print("with dropout the final validation loss is lower:", drop["val"][-1] < no_d
 # copy, an FFN that reads the block's input instead of the updated stream,
 # and swapped LayerNorms.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q05_block_writes
-# points: 2
-
-# %%
+# %% exercise={"question": "q05_block_writes", "points": 2}
 def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One pre-LN block: (out, attn_write, ffn_write), each (B, T, C), out = x + attn_write + ffn_write."""
     # your code here
@@ -987,10 +982,7 @@ def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> tuple[torch.Tensor, 
 
 ex.check_pre_ln_block(pre_ln_block)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Each sublayer reads a *normalised copy* of the stream and writes its output
@@ -1001,7 +993,7 @@ ex.check_pre_ln_block(pre_ln_block)
 # instead, and its writes are no longer simply added.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -1015,20 +1007,8 @@ def pre_ln_block(x: torch.Tensor, attn, ffn, ln_1, ln_2) -> tuple[torch.Tensor, 
 ex.check_pre_ln_block(pre_ln_block)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_pre_ln_block(pre_ln_block).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: the parameter count, with and without biases
@@ -1045,12 +1025,7 @@ ex.check_pre_ln_block(pre_ln_block).require()
 # the tied output layer counted a second time, a missing position embedding
 # or final LayerNorm, and the ways of getting `bias=False` wrong.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q05_param_count
-# points: 2
-
-# %%
+# %% exercise={"question": "q05_param_count", "points": 2}
 def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bias: bool = True) -> int:
     """Parameters of glmlib.model.GPT for this config (the tied output layer counted once)."""
     # your code here
@@ -1059,10 +1034,7 @@ def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bia
 
 ex.check_param_count(param_count)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # With biases this is $VC + T_{\max}C + L(12C^2 + 13C) + 2C$; without, each
@@ -1072,7 +1044,7 @@ ex.check_param_count(param_count)
 # shares the token embedding's weights.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bias: bool = True) -> int:
@@ -1088,20 +1060,8 @@ def param_count(vocab_size: int, block_size: int, n_layer: int, n_embd: int, bia
 ex.check_param_count(param_count)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_param_count(param_count).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3 (transfer): RMSNorm
@@ -1122,12 +1082,7 @@ ex.check_param_count(param_count).require()
 # $\epsilon$ outside the square root or missing, the sum instead of the mean,
 # the wrong axis and a missing gain.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q05_rms_norm
-# points: 3
-
-# %%
+# %% exercise={"question": "q05_rms_norm", "points": 3}
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """x / sqrt(mean(x^2) + eps) * weight, over the last axis."""
     # your code here
@@ -1136,10 +1091,7 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.
 
 ex.check_rms_norm(rms_norm)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # The mean square replaces the variance, and nothing is subtracted: LayerNorm
@@ -1149,7 +1101,7 @@ ex.check_rms_norm(rms_norm)
 # inside the root, so a zero vector gives $0$ rather than $0/0$.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -1161,20 +1113,8 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.
 ex.check_rms_norm(rms_norm)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_rms_norm(rms_norm).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

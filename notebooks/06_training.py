@@ -547,22 +547,14 @@ print("the bigram, for comparison:\n" + tokenizer.decode([romeo] + bigram_ids))
 # logits in the hundreds. For a wrong answer it says what the mistake looks
 # like.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q06_cross_entropy
-# points: 2
-
-# %%
+# %% exercise={"question": "q06_cross_entropy", "points": 2}
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError
 
 
 ex.check_cross_entropy(cross_entropy)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Subtracting the row maximum $m$ makes the largest exponent $e^0 = 1$, so
@@ -573,7 +565,7 @@ ex.check_cross_entropy(cross_entropy)
 # $p_y$ itself is far below the smallest float.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -586,20 +578,8 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 ex.check_cross_entropy(cross_entropy)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_cross_entropy(cross_entropy).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2 (transfer): the whole training loop
@@ -655,12 +635,7 @@ print(", ".join(f"{name}={getattr(setting, name)}" for name in (
     "lr", "min_lr", "warmup_iters", "weight_decay", "grad_clip", "seed")))
 print(f"target: validation loss below {ex.TRAIN_LOOP_TARGET:.2f}")
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q06_train_loop
-# points: 3
-
-# %%
+# %% exercise={"question": "q06_train_loop", "points": 3}
 def train_loop(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig,
                generator: torch.Generator) -> float:
     raise NotImplementedError
@@ -668,10 +643,7 @@ def train_loop(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: 
 
 ex.check_train_loop(train_loop)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # The order inside a step is what matters. The learning rate is set before
@@ -684,7 +656,7 @@ ex.check_train_loop(train_loop)
 # of `val_ids` fit in one batch here.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def train_loop(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: TrainConfig,
@@ -715,20 +687,8 @@ def train_loop(model: GPT, train_ids: torch.Tensor, val_ids: torch.Tensor, cfg: 
 ex.check_train_loop(train_loop)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_train_loop(train_loop).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -648,22 +648,14 @@ print("different seed, different text:", first != other)
 # The checker tries `k = 2` and `k = 1` on one row, a tie at the boundary,
 # `k = V`, `k > V`, and a batch of three rows.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q07_top_k
-# points: 1
-
-# %%
+# %% exercise={"question": "q07_top_k", "points": 1}
 def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
     raise NotImplementedError
 
 
 ex.check_top_k(top_k)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # `torch.topk` returns the $k$ largest values of each row in decreasing
@@ -673,7 +665,7 @@ ex.check_top_k(top_k)
 # `torch.topk` refuses a `k` larger than the row, hence the `min`.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -685,20 +677,8 @@ def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
 ex.check_top_k(top_k)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_top_k(top_k).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: top-p
@@ -720,22 +700,14 @@ ex.check_top_k(top_k).require()
 # `p`, `p = 1` (twice, once on a row whose last tokens are extremely
 # improbable), and a batch of four rows.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q07_top_p
-# points: 2
-
-# %%
+# %% exercise={"question": "q07_top_p", "points": 2}
 def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
     raise NotImplementedError
 
 
 ex.check_top_p(top_p)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # A token stays while the probability ranked *above* it is still below $p$:
@@ -747,7 +719,7 @@ ex.check_top_p(top_p)
 # is already exactly 1.0 after two tokens, so the last two would be removed.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
@@ -764,20 +736,8 @@ def top_p(logits: torch.Tensor, p: float) -> torch.Tensor:
 ex.check_top_p(top_p)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_top_p(top_p).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3: min-p
@@ -801,22 +761,14 @@ ex.check_top_p(top_p).require()
 # `min_p = 0`, a flat and a peaked row in one batch, and a row in which an
 # earlier filter already set some logits to `-inf`.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q07_min_p
-# points: 2
-
-# %%
+# %% exercise={"question": "q07_min_p", "points": 2}
 def min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
     raise NotImplementedError
 
 
 ex.check_min_p(min_p)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # The threshold is a probability, so the comparison happens after the
@@ -826,7 +778,7 @@ ex.check_min_p(min_p)
 # keep $z_i \ge \max_j z_j + \ln(\text{min\_p})$.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
@@ -838,20 +790,8 @@ def min_p(logits: torch.Tensor, min_p: float) -> torch.Tensor:
 ex.check_min_p(min_p)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_min_p(min_p).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 4 (transfer): a repetition penalty
@@ -886,22 +826,14 @@ ex.check_min_p(min_p).require()
 # logits, ids that occur several times, a batch whose rows have different
 # contexts, `penalty = 1`, `penalty < 1` and an empty context.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q07_repetition_penalty
-# points: 3
-
-# %%
+# %% exercise={"question": "q07_repetition_penalty", "points": 3}
 def repetition_penalty(logits: torch.Tensor, context: torch.Tensor, penalty: float) -> torch.Tensor:
     raise NotImplementedError
 
 
 ex.check_repetition_penalty(repetition_penalty)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # A boolean `(B, V)` mask says which ids occur in each row's context:
@@ -915,7 +847,7 @@ ex.check_repetition_penalty(repetition_penalty)
 # of about 1.2 a good balance.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def repetition_penalty(logits: torch.Tensor, context: torch.Tensor, penalty: float) -> torch.Tensor:
@@ -927,20 +859,8 @@ def repetition_penalty(logits: torch.Tensor, context: torch.Tensor, penalty: flo
 ex.check_repetition_penalty(repetition_penalty)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_repetition_penalty(repetition_penalty).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary

@@ -765,22 +765,14 @@ print(f"score, query at 109 and key at 105: {rotate(q_vec, 109) @ rotate(k_vec, 
 # attention) on the texts "abab", "aaaa", "abcab" and "ababa", with scores
 # worked out by hand.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q08_same_char_score
-# points: 2
-
-# %%
+# %% exercise={"question": "q08_same_char_score", "points": 2}
 def same_char_score(weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     raise NotImplementedError
 
 
 ex.check_same_char_score(same_char_score)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Two `(T, T)` boolean masks, combined: `ids[:, None] == ids[None, :]` is
@@ -798,7 +790,7 @@ ex.check_same_char_score(same_char_score)
 # and induction heads were found.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def same_char_score(weights: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -817,20 +809,8 @@ for l in range(L):
     print(f"layer {l}: " + "  ".join(f"{s:.3f}" for s in scores_copy[l].tolist()))
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_same_char_score(same_char_score).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 2: where does the window start?
@@ -847,22 +827,14 @@ ex.check_same_char_score(same_char_score).require()
 # token too many, the second restart, a long text, an odd block size,
 # `block_size = 1` and the shipped model's 128.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q08_window_start
-# points: 2
-
-# %%
+# %% exercise={"question": "q08_window_start", "points": 2}
 def my_window_start(length: int, block_size: int) -> int:
     raise NotImplementedError
 
 
 ex.check_window_start(my_window_start)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Replaying the rule token by token is the clearest way to get it right. The
@@ -871,7 +843,7 @@ ex.check_window_start(my_window_start)
 # `block_size - keep + 1` tokens.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def my_window_start(length: int, block_size: int) -> int:
@@ -886,20 +858,8 @@ def my_window_start(length: int, block_size: int) -> int:
 ex.check_window_start(my_window_start)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_window_start(my_window_start).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ### Exercise 3 (transfer): a sliding-window KV cache
@@ -932,12 +892,7 @@ ex.check_window_start(my_window_start).require()
 # tokens, window 1, window 4 with a batch of 2 and 2 heads, and a window
 # longer than the text. Nothing like it appears earlier in the course.
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN QUESTION
-# name: q08_window_step
-# points: 3
-
-# %%
+# %% exercise={"question": "q08_window_step", "points": 3}
 def window_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
                 v: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     raise NotImplementedError
@@ -945,10 +900,7 @@ def window_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k
 
 ex.check_window_step(window_step)
 
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN SOLUTION
-
-# %% [markdown]
+# %% [markdown] exercise="solution"
 # <details><summary>About the solution</summary>
 #
 # Append first, then trim, then attend: the new token belongs to its own
@@ -961,7 +913,7 @@ ex.check_window_step(window_step)
 # slides (section 4); with rotary or ALiBi positions they stay valid.
 # </details>
 
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="solution"
 # NBVAL_CHECK_OUTPUT
 # BEGIN SOLUTION NO PROMPT
 def window_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k: torch.Tensor,
@@ -975,20 +927,8 @@ def window_step(cache_k: torch.Tensor, cache_v: torch.Tensor, q: torch.Tensor, k
 ex.check_window_step(window_step)
 # END SOLUTION
 
-# %% [raw] jupyter={"source_hidden": true}
-# # END SOLUTION
-
-# %% [raw] jupyter={"source_hidden": true}
-# # BEGIN TESTS
-
-# %% jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} exercise="tests"
 ex.check_window_step(window_step).require()
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END TESTS
-
-# %% [raw] jupyter={"source_hidden": true}
-# # END QUESTION
 
 # %% [markdown]
 # ## Summary
