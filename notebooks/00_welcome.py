@@ -46,7 +46,9 @@
 #   what the earlier ones built. Every notebook runs top to bottom in a fresh
 #   kernel (*Kernel → Restart Kernel and Run All Cells*) in under three minutes
 #   on a laptop CPU, offline. Studying one is another matter: plan 60–90
-#   minutes per notebook, exercises included.
+#   minutes per notebook, exercises included. The top of each notebook gives
+#   its own two figures: how long *Run All* takes on a 2-core laptop, and how
+#   long to set aside for studying it.
 # * **Shape of a notebook.** Learning objectives; the intuition in prose; the
 #   maths; the idea written *from scratch* in the notebook; then the same thing
 #   from the course library `glmlib` and a check that the two agree (and agree
@@ -74,8 +76,19 @@
 #   ```
 #
 #   A test in `tests/` fails when a pair has drifted apart.
-# * **Randomness.** Every random number comes from an explicit seed, so the
-#   numbers and text you see are the ones you get.
+# * **Randomness, and what can differ on your computer.** Every random
+#   number comes from an explicit seed, so a notebook computes the same
+#   numbers and text every time it runs on your computer (timings aside),
+#   and most of them are the same on any computer. Not quite all:
+#   processors and maths libraries round floating-point arithmetic
+#   differently in the last digits. That changes nothing you can see in a
+#   count or a shape, but a cell that trains a model grows those differences
+#   over hundreds of steps, a cell that samples text can now and then draw
+#   a different character, and a cell that times something depends on the
+#   machine and on what else it is doing. Where the prose talks about such
+#   a cell, it states what holds on any computer (which is larger, which
+#   comes first) and a checking cell tests it; exact figures are given as
+#   those of the run stored with the notebook.
 
 # %% [markdown]
 # ## Environment check
@@ -110,7 +123,7 @@ assert sys.version_info >= (3, 11), "the course needs Python 3.11 or newer"
 # set the environment variable `GLMLIB_DEVICE=mps` (or `cpu`, `cuda`) to choose
 # yourself. Nothing in the course *needs* a GPU. The early notebooks keep
 # their small computations on the CPU, so that the numbers you get match the
-# ones printed here.
+# ones printed here (a GPU rounds differently in the last digits).
 
 # %%
 device = pick_device()
