@@ -7,6 +7,7 @@ import torch
 from glmlib.data import CharTokenizer
 from glmlib.model import GPT, GPTConfig
 from glmlib.widgets import MaskExplorer, SamplingExplorer
+from glmlib.widgets._render import _descendants
 
 TOK = CharTokenizer.from_text("abcdefghijklm ")
 
@@ -23,7 +24,7 @@ def test_a_clamped_start_value_is_noted_on_screen(gpt: GPT) -> None:
     assert ex.state["notes"] == ["top_p 0.001 is outside this control's range [0.01, 1.0]; using 0.01",
                                  "n_chars 5000 is outside this control's range [1, 2000]; using 2000"]
     assert "top_p 0.001" in ex.notes.value and "n_chars 5000" in ex.notes.value
-    assert ex.notes in ex.widget.children  # shown, not only recorded
+    assert ex.notes in list(_descendants(ex.widget))  # shown, not only recorded
     ex.top_p.value = 0.5  # the learner moves the slider: its note goes, the other stays
     assert ex.state["notes"] == ["n_chars 5000 is outside this control's range [1, 2000]; using 2000"]
     assert "top_p" not in ex.notes.value
@@ -47,7 +48,7 @@ def test_a_query_past_the_text_is_noted_on_screen(gpt: GPT) -> None:
     ex = AttentionExplorer(gpt, TOK, text="abcd", query=500)
     assert ex.query.value == 3
     assert ex.state["notes"] == ["query 500 is outside the text's positions [0, 3]; using 3"]
-    assert "query 500" in ex.notes.value and ex.notes in ex.widget.children
+    assert "query 500" in ex.notes.value and ex.notes in list(_descendants(ex.widget))
     ex.query.value = 1
     assert ex.state["notes"] == [] and ex.notes.value == ""
     assert AttentionExplorer(gpt, TOK, text="abcd", query=2).state["notes"] == []

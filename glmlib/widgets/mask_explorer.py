@@ -89,7 +89,7 @@ class MaskExplorer(Explorer):
             self.readout, self.image])
         self.widget.add_class("glm-mask-explorer")
         self.state: dict[str, Any] = {"message": ""}
-        self._fig = FigureImage((15.0, 4.4))
+        self._fig = FigureImage((11.6, 3.6))  # 928 px: the notebook's width on a 1366x768 screen
         self._built_T: int | None = None
         self._build()
         self._busy = False
@@ -167,7 +167,7 @@ class MaskExplorer(Explorer):
     def _build(self) -> None:
         """The four panels, built once; a new T only resizes them (see ``_resize``)."""
         f = self._fig.figure
-        f.subplots_adjust(left=0.04, right=0.925, top=0.83, bottom=0.14, wspace=0.32)
+        f.subplots_adjust(left=0.05, right=0.92, top=0.8, bottom=0.14, wspace=0.36)
         self._axes = axes = f.subplots(1, 4)
         titles = ["boolean mask\n(blue = True = may attend)", "additive mask\n(0 allowed, \u2212\u221e blocked)",
                   "weights before masking\nsoftmax(q k\u1d40/\u221ad)", "weights after masking\n(each row sums to 1)"]
@@ -179,7 +179,7 @@ class MaskExplorer(Explorer):
         self._images = [axes[0].imshow(zeros, cmap=_BOOL_CMAP, vmin=0, vmax=1),
                         axes[1].imshow(zeros, cmap=_ADD_CMAP, vmin=0, vmax=1)]
         self._images += [ax.imshow(zeros, cmap=ATTENTION_CMAP, norm=attention_norm()) for ax in axes[2:]]
-        cax = f.add_axes((0.94, 0.14, 0.01, 0.69))
+        cax = f.add_axes((0.935, 0.14, 0.012, 0.66))
         f.colorbar(self._images[-1], cax=cax).set_label("attention weight")
         # cell labels as text-shaped markers: one artist each, far faster than T*T Text artists
         (zero,) = axes[1].plot([], [], ls="", marker="$0$", color="#222222")
@@ -200,7 +200,7 @@ class MaskExplorer(Explorer):
             self._fig.set_char_ticks(ax, "y", numbers, 8, marks=False)
         size = 9 if T <= 8 else 6
         self._labels[0].set_markersize(size * 0.8)
-        self._labels[1].set_markersize(size * 1.6)
+        self._labels[1].set_markersize(size * 1.4)
         for label in self._labels:
             label.set_visible(T <= ANNOTATE_UP_TO)
         self._built_T = T
