@@ -1,4 +1,5 @@
-# Two entry points: `make lab` opens the course, `make test` runs every test.
+# Two entry points: `make lab` opens the course, `make test` runs every test
+# (`make check`: the everyday subset, see the README's "Tests and benchmarks").
 # Both build the virtual environment in .venv on first use (needs only Python 3.11+):
 # `make lab` installs the course (requirements.txt), `make test` adds the test stack
 # (requirements-test.txt); each has its own stamp file.
@@ -11,7 +12,7 @@ LAB_SETTINGS := jupyter/lab/settings/overrides.d/glmlib.json
 # JupyterLab refuses to run as root (a container, many lab images) unless told
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: lab test benchmarks sync student grade site clean
+.PHONY: lab test check benchmarks sync student grade site clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if (3, 11) <= v <= (3, 14) else \
@@ -37,10 +38,22 @@ lab: $(COURSE)
 # says how to get it and is skipped (it fails in CI, where .ci/run installs npm)
 PROXY := .proxy/node_modules/.bin/configurable-http-proxy
 
+# Every test, spread over two processes; tests sharing a server or a build stay on one (conftest.py).
+# pytest's exit status is make's: "no tests collected" (5) fails like any other.
+PYTEST_WORKERS ?= 2
 test: $(TESTS)
 	@test -x $(PROXY) || ! command -v npm >/dev/null || \
 	  npm install --prefix .proxy --no-fund --no-audit --loglevel=error configurable-http-proxy@5
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The everyday tier (a couple of minutes): the unit and checker tests (not `slow`, no browser), and
+# a run of each notebook changed relative to main (committed or not). `make test` before a merge.
+CHANGED_NOTEBOOKS = $(shell { git diff --name-only main -- notebooks; \
+  git ls-files --others --exclude-standard -- notebooks; } 2>/dev/null | \
+  sed -n 's|^\(notebooks/[0-9][0-9]_[a-z0-9_]*\)\.\(py\|ipynb\)$$|\1.ipynb|p' | sort -u)
+check: $(TESTS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow and not browser" \
+	  tests $(filter $(wildcard notebooks/*.ipynb),$(CHANGED_NOTEBOOKS))
 
 # One table: training and generation against GPT2LMHeadModel, time to a validation loss;
 # each figure a ratio measured in turns in this run (widgets and notebooks: benchmarks/*.py).

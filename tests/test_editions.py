@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import notebook_runs
 from notebook_solutions import NOTEBOOKS, Question, questions, run_code
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,9 +37,9 @@ def catalogue(stem: str):
 
 
 @pytest.fixture(scope="session")
-def release(tmp_path_factory) -> Path:
-    """All editions, built once into a temporary folder exactly as ``make student`` does."""
-    return editions.build(tmp_path_factory.mktemp("editions") / "release")
+def release(request) -> Path:
+    """All editions, built once per test run (shared by its workers) exactly as ``make student`` does."""
+    return notebook_runs.shared_release(request.config)
 
 
 def _meaningful(line: str) -> bool:
@@ -195,10 +196,37 @@ def test_grading_instructor_full_marks_and_wrong_answers_lose_their_points(
             assert points[q.name].why, f"{q.name} lost its points without a reason"
 
 
+def _code_cells(nb: nbformat.NotebookNode, drop_tests: bool) -> list[str]:
+    """Code cells without solution markers, the tests blocks (``drop_tests``) or otter's own cells."""
+    cells, in_tests = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and re.match(r"#\s+(BEGIN|END)\s+TESTS", cell.source.strip()):
+            in_tests = cell.source.strip().split()[1].upper() == "BEGIN"
+        if cell.cell_type != "code" or (drop_tests and in_tests):
+            continue
+        if cell.source.startswith(("# Initialize Otter", "grader.check")):
+            continue
+        code = "\n".join(line for line in cell.source.splitlines()
+                         if not re.match(r"\s*# (BEGIN|END) SOLUTION", line)).strip()
+        if code:
+            cells.append(code)
+    return cells
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stem", STEMS)
-def test_instructor_edition_gets_full_marks(release: Path, stem: str) -> None:
-    points = grade.grade(release / "instructor" / f"{stem}.ipynb", release / "autograder")
+def test_instructor_edition_gets_full_marks(release: Path, request, stem: str) -> None:
+    """The instructor edition's code is the notebook's; the notebook's one shared run, graded in its
+    kernel with the autograder's own tests (hidden cases included), scores full marks.
+    (``otter run`` on an instructor edition is covered end to end by the mixed-answers test.)"""
+    instructor = nbformat.read(release / "instructor" / f"{stem}.ipynb", as_version=4)
+    source = nbformat.read(NOTEBOOKS / f"{stem}.ipynb", as_version=4)
+    assert _code_cells(instructor, drop_tests=False) == _code_cells(source, drop_tests=True)
+    run = notebook_runs.graded_run(request.config, NOTEBOOKS / f"{stem}.ipynb")
+    failed = notebook_runs.failed_cells(NOTEBOOKS / f"{stem}.ipynb", run)
+    assert not failed, f"{stem}: code cells {failed} failed in the shared run"
+    points = [grade.Points(name, score, possible, why)
+              for name, (score, possible, why) in notebook_runs.points_of(run).items()]
     assert {p.question for p in points} == set(questions(stem))
     assert all(p.score == p.possible for p in points), grade.report(points)
     assert grade.report(points).splitlines()[-1] == (
