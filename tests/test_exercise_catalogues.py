@@ -66,10 +66,10 @@ def test_worked_solution_passes_quickly_leaving_the_random_state(stem: str, name
     env = run_code(CATALOGUES[stem].SETUP + q.solution)
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: what the checker costs, not how busy the host is
     run_code(q.test, env)
     limit = 60.0 if name == "q06_train_loop" else 5.0  # the training loop trains a model
-    assert time.perf_counter() - start < limit, f"the checker took more than {limit:g} s"
+    assert time.process_time() - start < limit, f"the checker took more than {limit:g} s of CPU"
     assert torch.equal(torch.get_rng_state(), before), "the checker changed the global random state"
 
 

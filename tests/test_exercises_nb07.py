@@ -128,10 +128,10 @@ def test_checkers_are_fast():
     ns = run_code(SETUP)
     for q in QUESTIONS.values():
         run_code(q.solution, ns)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: what the checkers cost, not how busy the host is
     for q in QUESTIONS.values():
         run_code(q.test, ns)
-    assert time.perf_counter() - start < 5.0
+    assert time.process_time() - start < 5.0
 
 
 def test_checkers_do_not_need_transformers():
