@@ -46,13 +46,15 @@ test: $(TESTS)
 	  npm install --prefix .proxy --no-fund --no-audit --loglevel=error configurable-http-proxy@5
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-# The everyday tier (a couple of minutes): the unit and checker tests (not `slow`, no browser), and
+# The everyday tier (a couple of minutes): the unit and checker tests (not `slow`, no browser; not the
+# editions, install and classroom tests, which build releases and environments), and
 # a run of each notebook changed relative to main (committed or not). `make test` before a merge.
 CHANGED_NOTEBOOKS = $(shell { git diff --name-only main -- notebooks; \
   git ls-files --others --exclude-standard -- notebooks; } 2>/dev/null | \
   sed -n 's|^\(notebooks/[0-9][0-9]_[a-z0-9_]*\)\.\(py\|ipynb\)$$|\1.ipynb|p' | sort -u)
 check: $(TESTS)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow and not browser" \
+	  --ignore=tests/test_editions.py --ignore=tests/test_install.py --ignore=tests/test_classroom_hub.py \
 	  tests $(filter $(wildcard notebooks/*.ipynb),$(CHANGED_NOTEBOOKS))
 
 # One table: training and generation against GPT2LMHeadModel, time to a validation loss;
