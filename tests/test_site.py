@@ -18,8 +18,11 @@ from __future__ import annotations
 import functools
 import html
 import http.server
+import importlib
 import importlib.util
+import json
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -135,6 +138,21 @@ def test_unbalanced_markers_and_stray_solutions_are_errors():
         site_tool.prepare(nb, "student", "x.ipynb")
 
 
+def test_exercise_marks_in_metadata_give_the_same_pages():
+    marks = importlib.import_module("exercise_marks")
+    folded = marks.collapse(exercise_notebook())
+    assert all(cell.cell_type != "raw" for cell in folded.cells)  # no marker cell a learner could see
+    for edition in site_tool.EDITIONS:
+        want, got = site_tool.prepare(exercise_notebook(), edition), site_tool.prepare(folded, edition)
+        assert [(c.cell_type, c.source) for c in got.cells] == [(c.cell_type, c.source) for c in want.cells]
+
+
+def test_a_stray_exercise_mark_is_an_error():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"exercise": "solution"})])
+    with pytest.raises(site_tool.SiteError, match="outside a question"):
+        site_tool.prepare(nb, "student", "x.ipynb")
+
+
 def test_bad_edition_is_refused():
     with pytest.raises(ValueError, match=r"edition must be one of .*'teacher'"):
         site_tool.prepare(exercise_notebook(), "teacher")
@@ -182,6 +200,65 @@ def test_home_page_links_the_notebooks():
     assert "](data/README.md)" not in page  # repository files are not pages of the site
 
 
+def test_home_page_is_the_course_and_the_rest_has_pages_of_its_own():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    pages = site_tool.site_pages(readme, "self-study", NOTEBOOKS)
+    home = pages["index"]
+    assert len(home) < 8000, "the home page should be the course, not the whole README"
+    for heading in ("## What you will build", "## How to start"):
+        assert heading in home
+    for nb in NOTEBOOKS:  # each notebook's row ends with its run time and study time
+        row = next(line for line in home.splitlines() if f"(notebooks/{nb.stem}.ipynb)" in line)
+        assert re.search(r"\| under \d+ min \| 60–90 min \|$", row), row
+    _, _, sections = site_tool.readme_sections(readme)
+    for section in sections:  # every README section on exactly one page, written once
+        plain = [line for line in section.body.splitlines() if len(line) > 30 and not set(line) & set("[`|")]
+        if plain:
+            where = [page for page, text in pages.items() if plain[0] in text]
+            assert len(where) == 1, (section.title, where)
+    for page in site_tool.PAGES:
+        assert f"]({page}.md)" in home and pages[page].startswith("# ")
+
+
+def test_notebook_times_come_from_the_stored_run_or_the_budget(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1"), nbformat.v4.new_code_cell("2")])
+    nb.cells[0].metadata["execution"] = {"iopub.execute_input": "2026-12-02T00:00:00.0Z",
+                                         "iopub.status.idle": "2026-12-02T00:00:01.0Z"}
+    nb.cells[1].metadata["execution"] = {"iopub.execute_input": "2026-12-02T00:00:01.0Z",
+                                         "iopub.status.idle": "2026-12-02T00:01:35.0Z"}
+    path = tmp_path / "01_x.ipynb"
+    nbformat.write(nb, path)
+    assert site_tool.run_seconds(path) == 95 and site_tool.run_time(path) == "under 2 min"
+    for cell in nb.cells:
+        del cell.metadata["execution"]
+    nbformat.write(nb, path)
+    assert site_tool.run_time(path) == f"under {site_tool.notebook_budget_s() / 60:g} min"
+    assert "Study time:</strong> 60–90 min" in site_tool.times_line(path)
+
+
+def test_search_titles_hold_text_not_tex(tmp_path):
+    assert site_tool.plain_tex(r"3. Why divide by \sqrt{d_k}? A measurement") == "3. Why divide by √d_k? A measurement"
+    assert site_tool.plain_tex(r"\(P(x_t \mid x_{<t}) \approx \frac{a}{b}\)") == "P(x_t | x_<t) ≈ (a)/(b)"
+    index = {"titles": [r"about \ln V"], "alltitles": {r"about \ln V": [[0, "x"]]}, "terms": {}}
+    (tmp_path / "searchindex.js").write_text("Search.setIndex(" + json.dumps(index) + ")")
+    assert site_tool.clean_search_index(tmp_path) == 2
+    text = (tmp_path / "searchindex.js").read_text(encoding="utf-8")
+    assert "\\" not in text and '"about ln V"' in text and text.startswith("Search.setIndex(")
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="the full maths check needs Node.js")
+def test_maths_mathjax_cannot_typeset_fails_the_build(tmp_path):
+    good = ("a.html", r"P(x) \approx \prod_t P(x_t \mid x_{<t})", False)
+    bell = ("b.html", "k \x07pprox 10", False)  # "\approx" in a plain string: "\a" is a control character
+    errors = site_tool.maths_errors([good, bell, ("c.html", r"\frac{a}{b", True), ("d.html", r"\aprox", False)])
+    assert len(errors) == 3 and errors[0].startswith("b.html") and "control character" in errors[0]
+    assert "Missing close brace" in errors[1] and "Undefined control sequence" in errors[2]
+    page = tmp_path / "p.html"
+    page.write_text('<span class="math notranslate nohighlight">\\(k \x07pprox 10\\)</span>')
+    with pytest.raises(site_tool.SiteError, match="MathJax cannot typeset"):
+        site_tool.check_maths(tmp_path, "self-study")
+
+
 # --------------------------------------------------------------------------- the built site
 
 @pytest.fixture(scope="session")
@@ -204,7 +281,7 @@ def page_text(path: Path) -> str:
 
 def solution_lines(path: Path) -> list[str]:
     """Distinctive code lines of a notebook's worked solutions (not found in its other cells)."""
-    nb = nbformat.read(path, as_version=4)
+    nb = importlib.import_module("exercise_marks").expand(nbformat.read(path, as_version=4))
     inside, solution, other = False, [], []
     for cell in nb.cells:
         mark = site_tool.marker(cell)
@@ -363,6 +440,17 @@ RAW_MATH = """() => {
 }"""
 
 
+# What MathJax could not typeset: its error nodes ("Math input error", a TeX error's message)
+# and the red text it draws for an undefined macro.
+MATH_ERRORS = """() => {
+  const bad = Array.from(document.querySelectorAll(
+    'mjx-merror, [data-mjx-error], mjx-container [style*="color: red"], mjx-container [mathcolor="red"]'));
+  const text = document.body.innerText.includes('Math input error') ? ['Math input error'] : [];
+  return text.concat(bad.map(e => (e.getAttribute('data-mjx-error') || e.getAttribute('title')
+                                   || e.textContent).slice(0, 80)));
+}"""
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_every_page_offline_typeset_and_complete(browser, server, built_site):
@@ -378,6 +466,8 @@ def test_every_page_offline_typeset_and_complete(browser, server, built_site):
             assert broken == [], f"{path}: images that did not load: {broken[:5]}"
             raw_math = visit.page.evaluate(RAW_MATH)
             assert raw_math == [], f"{path}: untypeset maths left in the text: {raw_math}"
+            math_errors = visit.page.evaluate(MATH_ERRORS)
+            assert math_errors == [], f"{path}: maths MathJax could not typeset: {math_errors[:5]}"
             if visit.page.locator("mjx-container").count():
                 typeset_pages += 1
         assert visit.blocked == [], f"{len(visit.blocked)} request(s) left the site: {visit.blocked[:5]}"
@@ -425,6 +515,38 @@ def test_search_nucleus_lands_on_notebook_07(browser, server):
         assert visit.blocked == [] and visit.errors == []
     finally:
         visit.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_search_results_show_maths_as_text(browser, server):
+    visit = Visit(browser, server)
+    try:
+        visit.page.goto(f"{server}/search.html?q=divide", wait_until="load")
+        results = visit.page.locator("#search-results ul.search li")
+        results.first.wait_for(timeout=60_000)
+        visit.page.wait_for_function(
+            "() => document.querySelectorAll('#search-results li p.context').length > 0", timeout=60_000)
+        time.sleep(1)  # the other summaries arrive one by one
+        text = visit.page.locator("#search-results").inner_text()
+        assert "√d_k" in text, text[:500]  # 04's summary: "why the scores are divided by √d_k"
+        for tex in ("\\(", "\\)", "\\sqrt", "\\frac", "\\text"):
+            assert tex not in text, f"raw TeX {tex!r} in the search results: {text[:800]}"
+        assert visit.blocked == [] and visit.errors == []
+    finally:
+        visit.close()
+
+
+@pytest.mark.slow
+def test_search_index_and_pages_hold_no_tex_titles_or_emoji_marks(built_site):
+    for edition_root in (built_site, built_site / "student"):
+        index = (edition_root / "searchindex.js").read_text(encoding="utf-8")
+        titles = json.loads(index[index.index("(") + 1:index.rindex(")")])["alltitles"]
+        assert [t for t in titles if "\\" in t] == [], "TeX in the search index's titles"
+        for page in edition_root.glob("notebooks/*.html"):
+            text = page_text(page)
+            assert not set(text) & set("✅⏳❌"), f"{page.name}: emoji status marks (no font on many servers)"
+            assert re.search(r"Run time: under \d+ min on a 2-core CPU\. Study time: 60–90 min", text), page.name
 
 
 @pytest.mark.browser

@@ -18,17 +18,22 @@ from __future__ import annotations
 
 import argparse
 import copy
+import html
+import json
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its path
+import exercise_marks  # noqa: E402
 from outputs import OutputError, check_replaceable, staging, swap_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,16 +104,14 @@ class SiteError(RuntimeError):
 
 def marker(cell: nbformat.NotebookNode) -> str | None:
     """The otter-grader block marker of a raw cell (``"BEGIN SOLUTION"``, ...), else ``None``."""
-    if cell.cell_type != "raw":
-        return None
-    m = re.match(r"\s*#\s*(BEGIN|END)\s+(QUESTION|SOLUTION|TESTS|PROMPT)\b", cell.source)
-    return f"{m.group(1)} {m.group(2)}" if m else None
+    return exercise_marks.marker(cell)
 
 
 def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> nbformat.NotebookNode:
     """A copy of an executed notebook, ready for the site's ``edition``.
 
-    - Otter-Grader's marker cells and the hidden test blocks are dropped, and
+    - The exercise marks (cell metadata, see ``tools/exercise_marks.py``) or
+      Otter-Grader's marker cells delimit the exercises; the markers and the hidden test blocks are dropped, and
       so are the marker comments in code (``# NBVAL_CHECK_OUTPUT``, ...).
     - Solution blocks: folded (``hide-input``) in the self-study edition,
       removed, prose included, from the student edition.
@@ -120,7 +123,10 @@ def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> 
     """
     if edition not in EDITIONS:
         raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
-    nb = copy.deepcopy(nb)
+    try:
+        nb = exercise_marks.expand(nb, name)  # a copy, with otter's marker cells
+    except exercise_marks.MarkError as exc:
+        raise SiteError(str(exc)) from exc
     nb.metadata.pop("widgets", None)
     cells, block = [], None
     for cell in nb.cells:
@@ -224,33 +230,192 @@ def _link_line(line: str, seen: set[str]) -> tuple[str, int]:
     return "".join(text for text, _ in pieces), made
 
 
-# --------------------------------------------------------------------------- home page
+# --------------------------------------------------------------------------- home page and pages
 
-def home_page(readme: str, edition: str, notebooks: list[Path]) -> str:
-    """The README as the site's home page: notebook names linked, repository links made plain."""
-    stems = {p.stem for p in notebooks}
+# The README's sections, by title, on the site's pages other than the home page (in this order).
+# The home page takes "Quick start" and "The notebooks"; a "###" section goes with its "##"
+# section unless it is named here; a section named nowhere lands on the last page.
+PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "install": ("Installing the course", ("Installation", "Troubleshooting")),
+    "teaching": ("Exercises, editions and teaching a class",
+                 ("Exercises, and the editions for a class", "Editing notebooks",
+                  "Teaching a class on JupyterHub")),
+    "library": ("The library, the model and training",
+                ("The library: `glmlib`", "The corpus and the trained model", "Training from the shell",
+                 "Using a GPU")),
+    "tests": ("Tests and benchmarks", ("Tests and benchmarks",)),
+    "about": ("About this website", ("Read the course as a website", "Licence")),
+}
+HOME_SECTIONS = ("Quick start", "The notebooks")
+STUDY_TIME = "60–90 min"  # per notebook, exercises included (the course handbook)
+TIME_BUDGETS = ROOT / "benchmarks" / "time_notebooks.py"
 
+
+class Section:
+    """One ``##`` or ``###`` section of the README: its level, title and body (heading excluded)."""
+
+    def __init__(self, level: int, title: str, body: str = "", parent: str | None = None) -> None:
+        self.level, self.title, self.body, self.parent = level, title, body, parent
+
+
+def readme_sections(readme: str) -> tuple[str, str, list[Section]]:
+    """The README's title, its introduction (before the first section) and its sections."""
+    lines = readme.split("\n")
+    title, intro, sections = "", [], []
+    fence, current, parent = False, None, None
+    for line in lines:
+        if line.strip().startswith(("```", "~~~")):
+            fence = not fence
+        m = None if fence else re.match(r"(#{1,3}) (.+?)\s*$", line)
+        if m and len(m.group(1)) == 1 and not title:
+            title = m.group(2)
+            continue
+        if m and len(m.group(1)) in (2, 3):
+            level = len(m.group(1))
+            parent = m.group(2) if level == 2 else parent
+            current = Section(level, m.group(2), "", parent if level == 3 else None)
+            sections.append(current)
+            continue
+        if current is None:
+            intro.append(line)
+        else:
+            current.body += line + "\n"
+    return title, "\n".join(intro).strip(), sections
+
+
+def page_of(section: Section) -> str:
+    """The page a README section lands on: ``"index"`` or a key of :data:`PAGES`."""
+    for title in (section.title, section.parent):
+        if title in HOME_SECTIONS:
+            return "index"
+        for page, (_, titles) in PAGES.items():
+            if title in titles:
+                return page
+    return list(PAGES)[-1]
+
+
+def _site_links(text: str, stems: set[str]) -> str:
+    """Repository links made plain text; notebook names linked to their pages."""
     def link_notebook(m: re.Match) -> str:
         stem = m.group(1)
         return f"[`{stem}`](notebooks/{stem}.ipynb)" if stem in stems else m.group(0)
 
-    # links into the repository (not part of the site) become plain text
-    text = re.sub(r"\[([^\]]+)\]\((?!https?://|#)([^)]+)\)", r"\1", readme)
-    text = re.sub(r"`(\d\d_[a-z_]+)`", link_notebook, text)
-    lines = text.split("\n")
+    text = re.sub(r"\[([^\]]+)\]\((?!https?://|#)([^)]+)\)", r"\1", text)
+    return re.sub(r"`(\d\d_[a-z_]+)`", link_notebook, text)
+
+
+def _join(sections: list[Section], page_title: str) -> str:
+    """The sections of one page, a ``###`` whose ``##`` is elsewhere raised to ``##``; a section
+    named as the page itself gives its text without a heading, its ``###`` raised to ``##``."""
+    here = {s.title for s in sections} - {page_title}
+    out = []
+    for s in sections:
+        level = 3 if s.level == 3 and s.parent in here else 2
+        heading = "" if s.title == page_title else f"{'#' * level} {s.title}\n\n"
+        out.append(f"{heading}{s.body.strip()}\n")
+    return "\n".join(out)
+
+
+def run_seconds(path: Path) -> float | None:
+    """How long the notebook's stored run took, top to bottom, from its cells' recorded times."""
+    from datetime import datetime
+
+    nb = nbformat.read(path, as_version=4)
+    times = [c.metadata.get("execution", {}) for c in nb.cells if c.cell_type == "code"]
+    times = [t for t in times if "iopub.execute_input" in t and "iopub.status.idle" in t]
+    if not times:
+        return None
+    start = datetime.fromisoformat(times[0]["iopub.execute_input"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(times[-1]["iopub.status.idle"].replace("Z", "+00:00"))
+    return (end - start).total_seconds()
+
+
+def notebook_budget_s() -> float:
+    """The time limit of one notebook, ``NOTEBOOK_BUDGET_S`` of ``benchmarks/time_notebooks.py``."""
+    import ast
+
+    tree = ast.parse(TIME_BUDGETS.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "NOTEBOOK_BUDGET_S":
+            return float(ast.literal_eval(node.value))
+    raise SiteError(f"no NOTEBOOK_BUDGET_S in {TIME_BUDGETS}")
+
+
+def run_time(path: Path) -> str:
+    """A notebook's run time in words: its last recorded run rounded up, else its time limit."""
+    seconds = run_seconds(path)
+    seconds = notebook_budget_s() if seconds is None else seconds
+    return f"under {max(1, math.ceil(seconds / 60))} min"
+
+
+def times_line(path: Path) -> str:
+    """The line under a notebook page's title: how long it takes to run and to study."""
+    return (f"<p class=\"glm-times\"><strong>Run time:</strong> {run_time(path)} on a 2-core CPU. "
+            f"<strong>Study time:</strong> {STUDY_TIME}, exercises included.</p>")
+
+
+def _notebook_table(body: str, notebooks: list[Path]) -> str:
+    """The README's notebook table with a run-time and a study-time column."""
+    paths = {p.stem: p for p in notebooks}
+    rows = []
+    for line in body.split("\n"):
+        m = re.match(r"\|\s*\d\d\s*\|\s*\[?`(\d\d_[a-z_]+)`", line)
+        if line.startswith("| # |"):
+            line += " run | study |"
+        elif re.match(r"\|(-+\|)+$", line):
+            line += "---|---|"
+        elif m and m.group(1) in paths:
+            line += f" {run_time(paths[m.group(1)])} | {STUDY_TIME} |"
+        rows.append(line)
+    budget = notebook_budget_s()
+    note = (f"\n*Run*: the notebook top to bottom on a 2-core CPU, as its stored outputs were last made "
+            f"(each notebook's limit is {budget / 60:g} minutes, `benchmarks/time_notebooks.py`). "
+            f"*Study*: a careful learner's time, exercises included.\n")
+    return "\n".join(rows).rstrip() + "\n" + note
+
+
+def site_pages(readme: str, edition: str, notebooks: list[Path]) -> dict[str, str]:
+    """The site's pages made from the README: ``index`` (the course) and one per :data:`PAGES`."""
+    _, _, sections = readme_sections(readme)
+    stems = {p.stem for p in notebooks}
+    placed: dict[str, list[Section]] = {"index": [], **{page: [] for page in PAGES}}
+    for section in sections:
+        placed[page_of(section)].append(section)
+    pages = {}
+    for page, (page_title, _) in PAGES.items():
+        pages[page] = f"# {page_title}\n\n" + _site_links(_join(placed[page], page_title), stems)
+    pages["index"] = home_page(readme, edition, notebooks)
+    return pages
+
+
+def home_page(readme: str, edition: str, notebooks: list[Path]) -> str:
+    """The course's home page: what you will build, the notebooks with their times, how to start."""
+    title, intro, sections = readme_sections(readme)
+    by_title = {s.title: s for s in sections}
     note = ("This is the **student edition**: the exercises without their solutions."
             if edition == "student" else
             "This is the **self-study edition**: each exercise's worked solution is folded under it; "
             "the <a href=\"student/index.html\">student edition</a> has none.")
-    block = ["", "```{admonition} Reading the course", ":class: glm-edition-note",
+    block = ["```{admonition} Reading the course", ":class: glm-edition-note",
              "This website shows the notebooks as they were last run, with their outputs. "
              "The explorers appear as pictures; to use them live, and to do the exercises, "
              "clone the repository and run `make lab`. " + note,
              "Every page is searchable (the search box on the left) and the first use of each "
-             "technical word links to the [glossary](glossary.md).", "```", ""]
-    toc = ["", "```{toctree}", ":maxdepth: 1", ":caption: The course", ":hidden:", ""]
-    toc += [f"notebooks/{p.stem}" for p in notebooks] + ["glossary", "```", ""]
-    return "\n".join(lines[:1] + block + lines[1:] + toc)
+             "technical word links to the [glossary](glossary.md).", "```"]
+    stems = {p.stem for p in notebooks}
+    parts = [f"# {title}", _site_links(intro, stems), "\n".join(block)]
+    if "The notebooks" in by_title:
+        table = _site_links(by_title["The notebooks"].body, stems)
+        parts.append("## What you will build\n\n" + _notebook_table(table, notebooks))
+    if "Quick start" in by_title:
+        parts.append("## How to start\n\n" + _site_links(by_title["Quick start"].body.strip(), stems))
+    more = [f"- [{page_title}]({page}.md)" for page, (page_title, _) in PAGES.items()]
+    parts.append("## More about the course\n\n" + "\n".join(more))
+    toc = ["```{toctree}", ":maxdepth: 1", ":caption: The course", ":hidden:", ""]
+    toc += [f"notebooks/{p.stem}" for p in notebooks] + ["glossary", "```"]
+    toc += ["", "```{toctree}", ":maxdepth: 1", ":caption: About the course", ":hidden:", ""]
+    toc += list(PAGES) + ["```"]
+    return "\n\n".join(part for part in parts if part) + "\n\n" + "\n".join(toc) + "\n"
 
 
 # --------------------------------------------------------------------------- build
@@ -292,10 +457,128 @@ def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
     copy_mathjax(dest / "_static" / "mathjax")
     shutil.copy(WEBSITE / "glossary.md", dest / "glossary.md")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    (dest / "index.md").write_text(home_page(readme, edition, notebooks), encoding="utf-8")
+    for page, text in site_pages(readme, edition, notebooks).items():
+        (dest / f"{page}.md").write_text(text, encoding="utf-8")
     for path in notebooks:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.write(prepare(nb, edition, path.name), dest / "notebooks" / path.name)
+        nb = prepare(nbformat.read(path, as_version=4), edition, path.name)
+        add_times(nb, times_line(path))
+        nbformat.write(nb, dest / "notebooks" / path.name)
+
+
+def add_times(nb: nbformat.NotebookNode, line: str) -> None:
+    """Put ``line`` under the notebook's title (the first heading of its first Markdown cell)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            head, sep, rest = cell.source.partition("\n")
+            if head.startswith("# "):
+                cell.source = f"{head}\n\n{line}\n{sep}{rest}"
+            else:
+                cell.source = f"{line}\n\n{cell.source}"
+            return
+
+
+# TeX commands a search result can show as text (what is not here loses its backslash)
+TEX_SYMBOLS = {
+    "approx": "≈", "cdot": "·", "times": "×", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥", "ne": "≠",
+    "neq": "≠", "to": "→", "rightarrow": "→", "leftarrow": "←", "infty": "∞", "sum": "Σ", "prod": "Π",
+    "mid": "|", "in": "∈", "ldots": "…", "dots": "…", "cdots": "…", "sqrt": "√", "propto": "∝",
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε",
+    "theta": "θ", "lambda": "λ", "mu": "μ", "pi": "π", "sigma": "σ", "tau": "τ", "phi": "φ",
+    "Delta": "Δ", "Sigma": "Σ", "log": "log", "ln": "ln", "exp": "exp", "max": "max", "min": "min",
+    "quad": " ", "qquad": " ", "left": "", "right": "", "big": "", "Big": "", "displaystyle": "",
+}
+
+
+def plain_tex(tex: str) -> str:
+    """TeX as readable text, for search results: ``\\(\\sqrt{d_k}\\)`` -> ``√d_k``."""
+    text = re.sub(r"\\[()\[\]]", "", tex)
+    text = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", text)
+    text = re.sub(r"\\(?:text|mathrm|mathbf|mathit|operatorname|textbf|textit)\s*\{([^{}]*)\}", r"\1", text)
+    text = re.sub(r"\\([A-Za-z]+)\s?", _plain_command, text)
+    text = re.sub(r"\\[,;:! ]", " ", text).replace("\\{", "{").replace("\\}", "}")
+    text = text.replace("{", "").replace("}", "").replace("\\", " ")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _plain_command(m: re.Match) -> str:
+    text = TEX_SYMBOLS.get(m.group(1), m.group(1))
+    return text if text in ("√", "") else text + " "
+
+
+def clean_search_index(html_dir: Path) -> int:
+    """Write the titles in the search index as text, not TeX; return how many changed."""
+    path = html_dir / "searchindex.js"
+    raw = path.read_text(encoding="utf-8")
+    head, _, rest = raw.partition("(")
+    index = json.loads(rest[:rest.rindex(")")])
+    changed = sum("\\" in t for t in index.get("titles", [])) + sum("\\" in t for t in index.get("alltitles", {}))
+    index["titles"] = [plain_tex(t) if "\\" in t else t for t in index.get("titles", [])]
+    index["alltitles"] = {(plain_tex(t) if "\\" in t else t): v for t, v in index.get("alltitles", {}).items()}
+    path.write_text(f"{head}({json.dumps(index, ensure_ascii=False, separators=(',', ':'))})",
+                    encoding="utf-8")
+    return changed
+
+
+MATH_ELEMENT = re.compile(r'<(span|div) class="math notranslate nohighlight">(.*?)</\1>', re.DOTALL)
+
+
+def page_maths(html_dir: Path) -> list[tuple[str, str, bool]]:
+    """Every maths expression of the built pages: (page, TeX without delimiters, display)."""
+    found = []
+    for page in sorted(html_dir.rglob("*.html")):
+        if "_static" in page.parts:
+            continue
+        for m in MATH_ELEMENT.finditer(page.read_text(encoding="utf-8")):
+            tex = html.unescape(m.group(2)).strip()
+            display = tex.startswith("\\[") or m.group(1) == "div"
+            if tex[:2] in ("\\(", "\\[") and tex[-2:] in ("\\)", "\\]"):
+                tex = tex[2:-2]
+            found.append((page.relative_to(html_dir).as_posix(), tex, display))
+    return found
+
+
+def maths_errors(items: list[tuple[str, str, bool]]) -> list[str]:
+    """What MathJax cannot typeset among ``items``, as "page: TeX: message" lines.
+
+    The site's own MathJax typesets every expression in Node.js (``tools/check_maths.js``);
+    without Node.js, only control characters and unbalanced braces are caught.
+    """
+    node = shutil.which("node")
+    if node is None:
+        print("site: Node.js not found: the maths is checked for control characters and braces only",
+              file=sys.stderr)
+        return [f"{page}: {tex!r}: {why}" for page, tex, _ in items if (why := _tex_slip(tex))]
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "maths.json"
+        listing.write_text(json.dumps([[i, tex, display] for i, (_, tex, display) in enumerate(items)]))
+        proc = subprocess.run([node, str(ROOT / "tools" / "check_maths.js"), str(mathjax_dir()), str(listing)],
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SiteError(f"checking the maths with MathJax failed:\n{proc.stderr[-2000:]}")
+    return [f"{items[i][0]}: {items[i][1]!r}: {message}" + (f" ({slip})" if (slip := _tex_slip(items[i][1])) else "")
+            for i, message in json.loads(proc.stdout)]
+
+
+def _tex_slip(tex: str) -> str | None:
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", tex):
+        return "a control character (a backslash lost to a string escape, e.g. \\a of \\approx?)"
+    depth = 0
+    for i, ch in enumerate(tex):
+        if ch in "{}" and (i == 0 or tex[i - 1] != "\\"):
+            depth += 1 if ch == "{" else -1
+            if depth < 0:
+                return "a } without its {"
+    return "a { without its }" if depth else None
+
+
+def check_maths(html_dir: Path, edition: str) -> int:
+    """Fail the build when MathJax cannot typeset some maths of ``html_dir``; return how many were checked."""
+    items = page_maths(html_dir)
+    errors = maths_errors(items)
+    if errors:
+        raise SiteError(f"{len(errors)} maths expression(s) of the {edition} edition MathJax cannot typeset "
+                        "(it would show 'Math input error' or red text):\n  " + "\n  ".join(errors[:20]))
+    return len(items)
 
 
 def sphinx(src: Path, out: Path, edition: str) -> None:
@@ -326,6 +609,8 @@ def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path]
             if html.exists():
                 shutil.rmtree(html)
             sphinx(src, html, edition)
+            check_maths(html, edition)
+            clean_search_index(html)
             shutil.copytree(html, new / SUBDIR[edition], dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns(".buildinfo*", "_sources", ".doctrees"))
         (new / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ and _images/ as they are

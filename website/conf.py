@@ -59,6 +59,8 @@ html_theme = "furo"
 # the staged copy (this folder's _static plus MathJax); paths here are relative to website/
 html_static_path = [os.environ.get("GLM_SITE_STATIC", "_static")]
 html_css_files = ["course.css"]
+# search results show maths as text, not TeX (deferred: it wraps searchtools.js, loaded after it)
+html_js_files = [("search_maths.js", {"defer": "defer"})]
 html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None
