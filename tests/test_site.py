@@ -259,6 +259,13 @@ def test_maths_mathjax_cannot_typeset_fails_the_build(tmp_path):
         site_tool.check_maths(tmp_path, "self-study")
 
 
+def test_without_node_control_characters_and_braces_still_fail(monkeypatch):
+    monkeypatch.setattr(site_tool.shutil, "which", lambda name: None)
+    errors = site_tool.maths_errors([("a.html", "k \x07pprox 10", False), ("b.html", r"\frac{a}{b", True),
+                                     ("c.html", r"\sqrt{d_k}", False)])
+    assert len(errors) == 2 and "control character" in errors[0] and "{ without its }" in errors[1]
+
+
 # --------------------------------------------------------------------------- the built site
 
 @pytest.fixture(scope="session")
