@@ -3,11 +3,16 @@
 Nothing is executed: the pages show the outputs stored in ``notebooks/*.ipynb``.
 For each edition this script stages, in ``build/site-src/<edition>/``,
 
-- ``index.md``, the home page: the README, with the notebook table linked;
-- ``notebooks/NN_name.ipynb``, prepared for the edition (see :func:`prepare`);
+- ``index.md``, the home page: the course (the README's introduction, its
+  notebook table with each notebook's run and study times, its quick start);
+- one page per entry of :data:`PAGES`, made of the README's other sections;
+- ``notebooks/NN_name.ipynb``, prepared for the edition (see :func:`prepare`),
+  with its run and study times under its title;
 - ``glossary.md`` and ``_static/`` from ``website/``, and MathJax 3 in ``_static/mathjax``;
 
-then runs Sphinx with ``website/conf.py``. The self-study edition (solutions
+then runs Sphinx with ``website/conf.py``, checks that MathJax can typeset
+every maths expression of the pages (:func:`check_maths`; the build fails
+otherwise) and writes the search index's titles as text, not TeX. The self-study edition (solutions
 folded under each exercise) goes to ``site/``, the student edition (no
 solutions) to ``site/student/``. The new site is written next to ``site/`` and
 swapped in at the end, so a failed build leaves the old one in place.
