@@ -12,7 +12,7 @@ anything. Maths is typeset by the copy of MathJax 3.2 that the PyPI package
 copied into ``_static/mathjax`` by ``tools/build_site.py`` (Sphinx's default
 MathJax comes from a CDN).
 
-``tools/build_site.py`` stages the sources (the README as home page, the notebooks
+``tools/build_site.py`` stages the sources (the home page and the other pages from the README, the notebooks
 prepared for one edition, ``glossary.md``) in a build folder and runs Sphinx
 there with this file; the edition arrives as the environment variable
 ``GLM_SITE_EDITION`` (``self-study`` or ``student``).
