@@ -52,6 +52,7 @@ CELLS = [
     "sampling_explorer(model, tokenizer, temperature=0.8)",
     "gx = generation_explorer(model, tokenizer, prompt=\"ROMEO:\\n\", temperature=0.8, top_k=20, seed=7)\n"
     "gx.step(12)\n"
+    "gx.add_greedy_path()\n"
     "gx",
     'surprise_view(model, tokenizer, text="ROMEO:\\nBut soft, what light through yonder window breaks?\\n'
     'It is the east, and Juliet is the sun.\\n")',
@@ -94,12 +95,18 @@ def test_every_explorer_fits_a_laptop_screen(browser, lab):
             heights[shot_name] = round(box["height"])
             if box["height"] > MAX_HEIGHT:
                 problems.append(f"{shot_name}: {box['height']:.0f} px tall")
+        print("heights at 1366x768:", heights)
+        # the same width (the same layout), taller: no toolbar over a picture
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": 1100})
+        for css, shot_name in EXPLORERS.items():
+            explorer = page.locator(f".{css}").first
+            explorer.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
             png = explorer.screenshot(timeout=30_000)
             SHOTS.mkdir(parents=True, exist_ok=True)
             (SHOTS / f"laptop_{shot_name}.png").write_bytes(png)
             if os.environ.get("GLM_SCREENSHOTS"):
                 save_small_png(png, README_SHOTS / f"{shot_name}.png")
-        print("heights at 1366x768:", heights)
         assert not problems, f"taller than {MAX_HEIGHT} px at 1366x768: {problems} (all: {heights})"
         assert not external, f"the page tried to reach the network: {external[:5]}"
     finally:

@@ -308,6 +308,9 @@ def test_attention_legend_matches_the_masked_keys_drawn(gpt, tok):
     assert region.mean() < 235  # grey, not the white of an empty axis
     ex.query.value = len(text) - 1  # the last query may look at every key: nothing masked
     assert ex.state["drawn_masked_keys"] is None and not band.get_visible()
+    assert "grey" not in ex.state["drawn_legend"] and "every key" in ex.state["drawn_legend"]
+    ex.query.value = 0
+    assert ex.state["drawn_masked_keys"] == (0.5, len(text) - 0.5) and "grey band" in ex.state["drawn_legend"]
 
 
 def test_attention_grid_labels_are_readable(gpt, tok):

@@ -20,6 +20,7 @@ MAX_TICK_FONT = 10.0  # points; the axes always leave room for labels this large
 GRID_TICK_FONT = 7.5  # points: the all-heads grid labels every n-th position at this size, never smaller
 FIGSIZE = (7.7, 7.6)  # inches at 80 dpi: beside the controls on a 1366x768 screen
 MASKED_LABEL = "grey band: future keys, masked (weight 0)"
+UNMASKED_LABEL = "the last query may attend to every key"
 
 
 class AttentionExplorer(Explorer):
@@ -193,6 +194,10 @@ class AttentionExplorer(Explorer):
         self._masked_band.set_x(q + 0.5)  # keys after the query: the causal mask hides them
         self._masked_band.set_width(len(chars) - 1 - q)
         self._masked_band.set_visible(q < len(chars) - 1)
+        label = f"key (position attended to); {MASKED_LABEL if q < len(chars) - 1 else UNMASKED_LABEL}"
+        if self._ax_bar.get_xlabel() != label:  # the legend names only what is drawn
+            self._ax_bar.set_xlabel(label)
+            fig.invalidate()
         self._ax_bar.title.set_text(f"Weights of query {q} ({readable(chars[q])}) over the keys")
         return fig.render()
 

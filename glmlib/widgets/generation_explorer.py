@@ -81,7 +81,7 @@ class GenerationExplorer(Explorer):
         self._quiet = False
         self._limits = (1.05, 10.0, 50)  # probability axis, surprise axis, steps axis
         problems = self._build_controls(prompt, temperature, top_k, top_p, seed)
-        self._fig = LayoutFigure((7.2, 5.5))
+        self._fig = LayoutFigure((7.2, 5.2))
         self._build_axes()
         self._connect()
         self._new_prompt()
@@ -101,7 +101,7 @@ class GenerationExplorer(Explorer):
         if isinstance(seed, bool) or not isinstance(seed, Integral) or _seed_problem(int(seed)):
             problems.append(f"seed must be an int in [0, 2**63), got {seed!r}; using 0.")
             seed = 0
-        style = {"description_width": "80px"}
+        style = {"description_width": "88px"}
         wide = widgets.Layout(width="330px")
         self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
                                        style={"description_width": "50px"},
@@ -554,9 +554,10 @@ class GenerationExplorer(Explorer):
             rows.append(f"<tr><td>{mark}{i + 1}</td><td>{html_escape(s['label'])}</td><td>{s['steps']}</td>"
                         f"<td>{numbers[0]}</td><td>{numbers[1]}</td><td style='font-family:monospace;"
                         f"white-space:pre'>{_path_spans(_spans_state(p), self.tokenizer, tail=80)}</td></tr>")
-        return ("<table style='border-collapse:collapse' cellpadding='3'><tr style='text-align:left'>"
+        return ("<div style='max-height:96px;overflow-y:auto'>"  # a few rows in view; more scroll
+                "<table style='border-collapse:collapse' cellpadding='2'><tr style='text-align:left'>"
                 "<th>path</th><th>how</th><th>chars</th><th>log P</th><th>nats/char</th>"
-                "<th>generated (last 80 characters)</th></tr>" + "".join(rows) + "</table>")
+                "<th>generated (last 80 characters)</th></tr>" + "".join(rows) + "</table></div>")
 
     def _show_message(self, message: str, keep_drawing: bool = False) -> None:
         self.state["message"] = message

@@ -73,8 +73,8 @@ class SamplingExplorer(Explorer):
         if temperature > 2:
             raise ValueError(f"temperature must be in [0, 2] for the explorer, got {temperature!r}")
 
-        style = {"description_width": "78px"}
-        wide = widgets.Layout(width="292px")
+        style = {"description_width": "88px"}
+        wide = widgets.Layout(width="296px")
         self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
                                        style=style, layout=widgets.Layout(width="292px", height="56px"))
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
@@ -86,10 +86,9 @@ class SamplingExplorer(Explorer):
                                          step=0.01, description="top-p", readout_format=".2f",
                                          style=style, layout=wide)
         self.scale = widgets.ToggleButtons(options=[("fitted", "fitted"), ("log", "log"), ("0..1", "fixed")],
-                                           value=scale, description="axis", style={**style, "button_width": "62px"},
+                                           value=scale, style={"button_width": "58px"},
                                            tooltips=["each chart fits its tallest bar", "log scale: the tail",
-                                                     "fixed 0 to 1: compare sharpening and flattening"],
-                                           layout=widgets.Layout(width="292px"))
+                                                     "fixed 0 to 1: compare sharpening and flattening"])
         self.seed = widgets.IntText(value=seed, description="seed", style=style,
                                     layout=widgets.Layout(width="150px"))
         self.sample_button = widgets.Button(description="sample 1", icon="plus", layout=widgets.Layout(width="130px"),
@@ -107,7 +106,10 @@ class SamplingExplorer(Explorer):
             "temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Order: temperature, then top-k, "
             "then top-p. Newline is shown as \u23ce, space as \u2423.")
         self.widget = widgets.VBox([
-            beside([self.prompt, self.temperature, self.top_k, self.top_p, self.scale,
+            beside([self.prompt, self.temperature, self.top_k, self.top_p,
+                    widgets.HBox([widgets.HTML("<div style='text-align:right;padding-right:8px'>y axis</div>",
+                                               layout=widgets.Layout(width="92px")),
+                                  self.scale]),
                     widgets.HBox([self.seed, self.sample_button]),
                     widgets.HBox([self.n_chars, self.generate_button]),
                     help_text, self.notes, self.readout], [self.image], width="300px"),
