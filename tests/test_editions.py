@@ -202,7 +202,7 @@ def _code_cells(nb: nbformat.NotebookNode, drop_tests: bool) -> list[str]:
     for cell in nb.cells:
         if cell.cell_type == "raw" and re.match(r"#\s+(BEGIN|END)\s+TESTS", cell.source.strip()):
             in_tests = cell.source.strip().split()[1].upper() == "BEGIN"
-        if cell.cell_type != "code" or (drop_tests and in_tests):
+        if cell.cell_type != "code" or (drop_tests and (in_tests or cell.metadata.get("exercise") == "tests")):
             continue
         if cell.source.startswith(("# Initialize Otter", "grader.check")):
             continue
