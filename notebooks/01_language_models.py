@@ -33,6 +33,9 @@
 #
 # **Builds on:** notebook 00 (conventions, seeds). The character tokenizer is
 # used here as a black box; notebook 02 builds it.
+#
+# **Time:** *Run All* takes under a minute on a 2-core laptop; set aside 60–75
+# minutes to study the notebook, exercises included.
 
 # %%
 import math

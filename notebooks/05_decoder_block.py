@@ -41,6 +41,9 @@
 # **Builds on:** 02 (embeddings), 03 (the causal mask), 04 (multi-head
 # attention, `glmlib.attention.MultiHeadAttention`).
 #
+# **Time:** *Run All* takes about a minute on a 2-core laptop; set aside 75–90
+# minutes to study the notebook, exercises included.
+#
 # The block we are building, in the pre-LN form GPT-2 uses, is
 #
 # $$

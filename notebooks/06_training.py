@@ -39,6 +39,10 @@
 #
 # **Builds on:** the chain rule and perplexity (01), tokens and shifted
 # `(x, y)` batches (02), and the GPT itself (05).
+#
+# **Time:** *Run All* takes about 2 minutes on a 2-core laptop (most of it the
+# live training run of section 7); set aside 75–90 minutes to study the
+# notebook, exercises included.
 
 # %%
 import math
@@ -728,8 +732,8 @@ ex.check_train_loop(train_loop).require()
 #   LayerNorm gains); the learning rate warms up, then follows
 #   a cosine down to a floor; clipping caps the global gradient norm without
 #   changing its direction.
-# * A two-minute run on a CPU already beats the bigram by a wide margin; the
-#   shipped model, trained longer, does better still.
+# * A run of a minute or two on a CPU already beats the bigram by a wide
+#   margin; the shipped model, trained longer, does better still.
 # * A training step is an order of operations: set the learning rate, clear
 #   the old gradients, forward, backward, clip, step. Each slip (gradients
 #   that accumulate, a schedule never applied, clipping before backward, an

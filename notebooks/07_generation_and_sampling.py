@@ -44,6 +44,9 @@
 # **Builds on:** sampling from a bigram (01), the GPT (05) and the trained
 # model shipped with the course (06).
 #
+# **Time:** *Run All* takes about a minute on a 2-core laptop; set aside 75–90
+# minutes to study the notebook, exercises included.
+#
 # **Notation.** As everywhere in the course, $T$ is the length of a sequence
 # (time) and the temperature is $\tau$ (tau).
 

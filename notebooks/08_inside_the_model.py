@@ -47,6 +47,9 @@
 # positional embeddings (05), the trained model (06) and generation (07).
 # As everywhere in the course, $T$ is the length of a sequence and the
 # temperature is $\tau$.
+#
+# **Time:** *Run All* takes about a minute on a 2-core laptop; set aside 75–90
+# minutes to study the notebook, exercises included.
 
 # %%
 import math
