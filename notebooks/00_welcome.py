@@ -453,9 +453,10 @@ plt.show()
 # ### Seeds
 #
 # All randomness goes through an explicit `torch.Generator`: the same seed
-# gives the same numbers, and so the same sampled text. Functions that draw
-# random numbers take a `generator=` argument; pass one seeded with
-# `torch.Generator().manual_seed(seed)`.
+# gives the same numbers, and so the same sampled text (on another computer
+# a trained model's text can, rarely, differ: see *How to use the course*).
+# Functions that draw random numbers take a `generator=` argument; pass one
+# seeded with `torch.Generator().manual_seed(seed)`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
