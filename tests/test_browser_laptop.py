@@ -44,7 +44,7 @@ CELLS = [
     "model, tokenizer = load_pretrained()",
     'chain_rule_view(model, tokenizer, "\\nBut soft, what light through yonder window breaks?")',
     'mask_explorer(T=8, lengths="8, 5")',
-    'attention_explorer(model, tokenizer, text="ROMEO:\\nBut soft, what light?\\n\\nJULIET:\\nAy me!")',
+    'attention_explorer(model, tokenizer, text="ROMEO:\\nBut soft, what light?\\n\\nJULIET:\\nAy me!", query=22)',
     'cfg = preset("notebook", max_iters=60, eval_interval=20, sample_chars=80)\n'
     "dash = TrainingDashboard(max_iters=cfg.max_iters)\n"
     "display(dash)\n"
@@ -71,11 +71,13 @@ def write_notebook(root: Path) -> str:
 
 
 def save_small_png(png: bytes, path: Path) -> int:
-    """``png`` as a palette PNG (256 colours at most), optimised; returns its size in bytes."""
+    """``png`` as an optimised palette PNG of 256 colours (enough to keep faint attention weights and
+    thin lines' colours); returns its size in bytes."""
     from PIL import Image
 
     with Image.open(io.BytesIO(png)) as img:
-        small = img.convert("RGB").quantize(colors=64, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        small = img.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                           dither=Image.Dither.NONE)
     path.parent.mkdir(parents=True, exist_ok=True)
     small.save(path, format="PNG", optimize=True)
     return path.stat().st_size
