@@ -187,6 +187,7 @@ def test_the_texts_character_bar_has_the_colour_of_its_rank(gpt, tok):
             assert colour == (RANK_BUCKETS[bucket][2] if token == target else MODEL_COLOR)
         assert colours.count(MODEL_COLOR) == len(colours) - 1
         assert view._dist_bars.get_edgecolor()[st["drawn_order"].index(target)][:3].tolist() == [0, 0, 0]
+        assert list(view._target_mark.get_xdata()) == [st["drawn_order"].index(target)]  # marked, even at p ~ 0
         seen.add(bucket)
     assert len(seen) >= 3, "the text should reach several rank buckets"
     assert TARGET_LABEL in view._ax_dist.get_xlabel() and "rank colour" in TARGET_LABEL

@@ -37,7 +37,7 @@ DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
 RANK_BUCKETS: tuple[tuple[int | None, str, str], ...] = (
     (1, "top-1", "#9ad48a"), (5, "top-5", "#fde68a"), (10, "top-10", "#fdba74"),
     (None, "beyond top-10", "#f9a8d4"))
-TARGET_LABEL = "the text's character outlined, in its rank colour"
+TARGET_LABEL = "\u25b2 the text's character (outlined, in its rank colour)"
 YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
 MAX_CHARS = 10_000  # the view's limit (score_text itself takes any length)
 N_DRAWN = 20  # tokens drawn in the distribution at a position
@@ -387,7 +387,8 @@ class SurpriseView(Explorer):
         ax.grid(axis="y", alpha=0.3)
         ax.set_ylim(0, 1.05)
         ax.set_title(" ", fontsize=10)
-        self._fig.dynamic(self._dist_bars, self._marker, ax.title)
+        (self._target_mark,) = ax.plot([], [], ls="", marker="^", color="#111111", ms=6)  # seen even at p ~ 0
+        self._fig.dynamic(self._dist_bars, self._target_mark, self._marker, ax.title)
 
     def _draw_text(self, score: TextScore) -> None:
         """The surprise of every position (the background: redrawn only for a new text)."""
@@ -412,7 +413,9 @@ class SurpriseView(Explorer):
         self._dist_bars.set_facecolor([own if t == target else MODEL_COLOR for t in order])
         self._dist_bars.set_edgecolor(["black" if t == target else "none" for t in order])
         self._dist_bars.set_linewidth(1.2)
-        self._fig.layout(_nice_limit(float(heights.max())), lambda top: self._ax_dist.set_ylim(0, top))
+        top = _nice_limit(float(heights.max()))
+        self._fig.layout(top, lambda top: self._ax_dist.set_ylim(0, top))
+        self._target_mark.set_data([order.index(target)], [0.04 * top])
         labels = [visible(self.tokenizer.itos[t]) for t in order]
         self._fig.set_char_ticks(self._ax_dist, "x", labels, fontsize=10, marks=False)
         self._marker.set_xdata([position, position])
