@@ -599,3 +599,36 @@ def test_explorers_on_the_shipped_model():
     att.layer.value, att.head.value = model.config.n_layer - 1, model.config.n_head - 1
     idx = torch.tensor([tokenizer.encode(att.text.value)])
     torch.testing.assert_close(att.state["weights"], model.attention_maps(idx)[-1, 0, -1])
+
+
+# --------------------------------------------------------------------------- fonts
+
+EMOJI_CAPABLE = {0x231A, 0x231B, 0x2328, 0x23CF, *range(0x23E9, 0x23F4), *range(0x23F8, 0x23FB), 0x24C2,
+                 0x25AA, 0x25AB, 0x25B6, 0x25C0, *range(0x25FB, 0x25FF), *range(0x2600, 0x27C0),
+                 *range(0x2B05, 0x2B08), 0x2B1B, 0x2B1C, 0x2B50, 0x2B55, 0xFE0F}
+
+
+def test_every_mark_the_widgets_draw_needs_no_emoji_font():
+    """Each non-ASCII character in the widgets' code (status marks, symbols in titles and labels)
+    and the stand-ins for newline and space is in DejaVu Sans, the font matplotlib ships, and has
+    no emoji form a browser could pick instead."""
+    import re
+    from pathlib import Path
+
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    import glmlib.widgets
+    from glmlib.data import visible
+
+    font = FT2Font(font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans")))
+    sources = Path(glmlib.widgets.__file__).parent.glob("*.py")
+    found = {ord(visible("\n")), ord(visible(" "))}
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        found |= {ord(c) for c in text if ord(c) > 127}
+        found |= {int(h, 16) for h in re.findall(r"\\u([0-9a-fA-F]{4})", text)}
+    assert 0x23CE in found and 0x2423 in found  # the newline and space stand-ins are among them
+    for code in sorted(found):
+        assert code not in EMOJI_CAPABLE, f"U+{code:04X} ({chr(code)}) may be drawn as an emoji"
+        assert font.get_char_index(code), f"U+{code:04X} ({chr(code)}) is not in DejaVu Sans"
