@@ -433,6 +433,9 @@ plt.show()
 # *generate* and the text is greedy (and repetitive). Push the temperature
 # up, generate again, and watch the text fall apart; then add top-k or top-p
 # and see how much higher the temperature can go before the text breaks.
+# The vertical axis fits the tallest bar, so a flat distribution stays
+# readable; under *y axis* choose *0..1* to compare flattening and sharpening
+# on one fixed scale, or *log* to see the tail of rare characters.
 
 # %%
 from glmlib.widgets import sampling_explorer
@@ -444,10 +447,11 @@ sampling_explorer(model, tokenizer)
 #
 # The sampling explorer shows one step. The **generation explorer** walks the
 # loop of section 1 one character at a time. For the step shown it draws the
-# candidates: light blue is the model's own probability, orange is after
-# temperature, top-k and top-p, dark blue is the character chosen. The buttons
-# offer the ten most likely characters; *any token* offers the whole
-# vocabulary.
+# candidates: light blue is the model's own probability, blue is what is left
+# after temperature, top-k and top-p (a grey × marks a character they remove,
+# and its button is struck through), dark blue with a black outline is the
+# character chosen. The buttons offer the ten most likely characters; *any
+# token* offers the whole vocabulary.
 #
 # * **step** / **step 10** choose with the settings on the sliders; **undo**
 #   takes a character back (and the random generator with it); **reset**
