@@ -353,10 +353,24 @@ def run_time(path: Path) -> str:
     return f"under {max(1, math.ceil(seconds / 60))} min"
 
 
+OWN_TIMES = re.compile(r"\*\*Time:\*\*")  # a notebook that states its own times under its title
+OWN_STUDY = re.compile(r"set aside (\d+[–-]\d+\s+minutes|about an hour)")
+
+
+def study_time(path: Path) -> str:
+    """A notebook's study time: what its own header says, else the handbook's 60-90 minutes."""
+    nb = nbformat.read(path, as_version=4)
+    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+    m = OWN_STUDY.search(re.sub(r"\s+", " ", first.replace("\n#", " ")))
+    if not m:
+        return STUDY_TIME
+    return "about 1 h" if m.group(1) == "about an hour" else re.sub(r"\s+minutes", " min", m.group(1))
+
+
 def times_line(path: Path) -> str:
     """The line under a notebook page's title: how long it takes to run and to study."""
     return (f"<p class=\"glm-times\"><strong>Run time:</strong> {run_time(path)} on a 2-core CPU. "
-            f"<strong>Study time:</strong> {STUDY_TIME}, exercises included.</p>")
+            f"<strong>Study time:</strong> {study_time(path)}, exercises included.</p>")
 
 
 def _notebook_table(body: str, notebooks: list[Path]) -> str:
@@ -370,7 +384,7 @@ def _notebook_table(body: str, notebooks: list[Path]) -> str:
         elif re.match(r"\|(-+\|)+$", line):
             line += "---|---|"
         elif m and m.group(1) in paths:
-            line += f" {run_time(paths[m.group(1)])} | {STUDY_TIME} |"
+            line += f" {run_time(paths[m.group(1)])} | {study_time(paths[m.group(1)])} |"
         rows.append(line)
     budget = notebook_budget_s()
     note = (f"\n*Run*: the notebook top to bottom on a 2-core CPU, as its stored outputs were last made "
@@ -471,9 +485,12 @@ def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
 
 
 def add_times(nb: nbformat.NotebookNode, line: str) -> None:
-    """Put ``line`` under the notebook's title (the first heading of its first Markdown cell)."""
+    """Put ``line`` under the notebook's title (the first heading of its first Markdown cell),
+    unless the notebook states its times there itself."""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
+            if OWN_TIMES.search(cell.source):
+                return
             head, sep, rest = cell.source.partition("\n")
             if head.startswith("# "):
                 cell.source = f"{head}\n\n{line}\n{sep}{rest}"
