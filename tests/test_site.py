@@ -579,3 +579,14 @@ def test_glossary_link_from_notebook_04_reaches_its_entry(browser, server):
         assert visit.blocked == [] and visit.errors == []
     finally:
         visit.close()
+
+
+def test_home_page_shows_every_explorer_picture():
+    """The README's explorer screenshots are pictures on the home page (the build copies them), not link text."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    home = site_tool.site_pages(readme, "self-study", NOTEBOOKS)["index"]
+    shots = sorted(p.name for p in site_tool.SCREENSHOTS.glob("*.png"))
+    assert len(shots) == 7
+    for name in shots:
+        assert re.search(rf"!\[[^\]]+\]\(screenshots/{re.escape(name)}\)", home), name
+    assert "docs/screenshots" not in home

@@ -4,7 +4,8 @@ Nothing is executed: the pages show the outputs stored in ``notebooks/*.ipynb``.
 For each edition this script stages, in ``build/site-src/<edition>/``,
 
 - ``index.md``, the home page: the course (the README's introduction, its
-  notebook table with each notebook's run and study times, its quick start);
+  notebook table with each notebook's run and study times, its explorers'
+  pictures from ``docs/screenshots/``, its quick start);
 - one page per entry of :data:`PAGES`, made of the README's other sections;
 - ``notebooks/NN_name.ipynb``, prepared for the edition (see :func:`prepare`),
   with its run and study times under its title;
@@ -238,7 +239,7 @@ def _link_line(line: str, seen: set[str]) -> tuple[str, int]:
 # --------------------------------------------------------------------------- home page and pages
 
 # The README's sections, by title, on the site's pages other than the home page (in this order).
-# The home page takes "Quick start" and "The notebooks"; a "###" section goes with its "##"
+# The home page takes "Quick start", "The notebooks" and "The explorers"; a "###" section goes with its "##"
 # section unless it is named here; a section named nowhere lands on the last page.
 PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "install": ("Installing the course", ("Installation", "Troubleshooting")),
@@ -251,7 +252,8 @@ PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tests": ("Tests and benchmarks", ("Tests and benchmarks",)),
     "about": ("About this website", ("Read the course as a website", "Licence")),
 }
-HOME_SECTIONS = ("Quick start", "The notebooks")
+HOME_SECTIONS = ("Quick start", "The notebooks", "The explorers")
+SCREENSHOTS = ROOT / "docs" / "screenshots"  # the explorers as JupyterLab draws them (README and home page)
 STUDY_TIME = "60–90 min"  # per notebook, exercises included (the course handbook)
 TIME_BUDGETS = ROOT / "benchmarks" / "time_notebooks.py"
 
@@ -305,7 +307,8 @@ def _site_links(text: str, stems: set[str]) -> str:
         stem = m.group(1)
         return f"[`{stem}`](notebooks/{stem}.ipynb)" if stem in stems else m.group(0)
 
-    text = re.sub(r"\[([^\]]+)\]\((?!https?://|#)([^)]+)\)", r"\1", text)
+    text = text.replace(f"]({SCREENSHOTS.relative_to(ROOT).as_posix()}/", "](screenshots/")
+    text = re.sub(r"(?<!!)\[([^\]]+)\]\((?!https?://|#)([^)]+)\)", r"\1", text)  # images stay
     return re.sub(r"`(\d\d_[a-z_]+)`", link_notebook, text)
 
 
@@ -426,6 +429,8 @@ def home_page(readme: str, edition: str, notebooks: list[Path]) -> str:
     if "The notebooks" in by_title:
         table = _site_links(by_title["The notebooks"].body, stems)
         parts.append("## What you will build\n\n" + _notebook_table(table, notebooks))
+    if "The explorers" in by_title:
+        parts.append("## The explorers\n\n" + _site_links(by_title["The explorers"].body.strip(), stems))
     if "Quick start" in by_title:
         parts.append("## How to start\n\n" + _site_links(by_title["Quick start"].body.strip(), stems))
     more = [f"- [{page_title}]({page}.md)" for page, (page_title, _) in PAGES.items()]
@@ -475,6 +480,7 @@ def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
     shutil.copytree(WEBSITE / "_static", dest / "_static")
     copy_mathjax(dest / "_static" / "mathjax")
     shutil.copy(WEBSITE / "glossary.md", dest / "glossary.md")
+    shutil.copytree(SCREENSHOTS, dest / "screenshots")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for page, text in site_pages(readme, edition, notebooks).items():
         (dest / f"{page}.md").write_text(text, encoding="utf-8")
