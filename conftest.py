@@ -1,5 +1,7 @@
 """The test session's shared runs, its short schedules, and how pytest-xdist spreads the tests.
 
+- under pytest-xdist, ``OMP_NUM_THREADS=1`` in each worker and what it starts
+  (one torch thread per process: the workers already fill the cores);
 - ``GLMLIB_QUICK=1`` for everything the tests start (kernels, ``otter run``):
   notebook 06's live training cell then runs a short schedule (the stored
   outputs, which the prose quotes, stay those of the full run).
@@ -22,6 +24,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent
 os.environ.setdefault("GLMLIB_QUICK", "1")
+# Several pytest-xdist workers share the cores: each worker, and every kernel or grader it starts, on
+# one torch thread. Two processes of two spinning OpenMP threads on two cores stall each other (a
+# notebook run took 130 s instead of 17); tests that need more threads set them themselves.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(ROOT / "tests"))
 
 import notebook_runs  # noqa: E402
