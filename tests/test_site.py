@@ -246,8 +246,10 @@ def test_search_titles_hold_text_not_tex(tmp_path):
     assert "\\" not in text and '"about ln V"' in text and text.startswith("Search.setIndex(")
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="the full maths check needs Node.js")
 def test_maths_mathjax_cannot_typeset_fails_the_build(tmp_path):
+    if shutil.which("node") is None:
+        from conftest import missing
+        missing("the full maths check needs Node.js (apt-get install nodejs; .ci/run installs it)")
     good = ("a.html", r"P(x) \approx \prod_t P(x_t \mid x_{<t})", False)
     bell = ("b.html", "k \x07pprox 10", False)  # "\approx" in a plain string: "\a" is a control character
     errors = site_tool.maths_errors([good, bell, ("c.html", r"\frac{a}{b", True), ("d.html", r"\aprox", False)])
