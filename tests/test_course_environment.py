@@ -1,6 +1,7 @@
 """The course runs in the environment that ``make lab`` builds, which holds no test tools.
 
-Every module that a notebook or ``glmlib`` imports must come from the standard
+Every module that a notebook, ``glmlib`` or the classroom tools (``make student``,
+``make grade``) import must come from the standard
 library, from ``glmlib`` itself, or from a distribution that installing the
 course brings in (``pyproject.toml``'s dependencies and theirs, recursively).
 A module that only ``requirements-test.txt`` installs would pass every test and
@@ -27,6 +28,9 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 LIBRARY = sorted((ROOT / "glmlib").rglob("*.py"))
+# what `make student` and `make grade` run, in the course's environment too (`make site` has the test stack)
+CLASSROOM_TOOLS = [ROOT / "tools" / name for name in
+                   ("editions.py", "grade.py", "exercise_marks.py", "fold_exercise_marks.py", "outputs.py")]
 
 
 def _normal(name: str) -> str:
@@ -94,8 +98,8 @@ def foreign_imports(path: Path, course: set[str], base: Path = ROOT) -> list[str
     """The imports of ``path`` that the course's own environment could not satisfy."""
     bad = []
     for module, line in imported_modules(path.read_text(encoding="utf-8")).items():
-        if module in sys.stdlib_module_names or module == "glmlib":
-            continue
+        if module in sys.stdlib_module_names or module == "glmlib" or (path.parent / f"{module}.py").exists():
+            continue  # the standard library, the course's package, or a module beside this one
         dists = providers(module)
         if not dists & course:
             where = ", ".join(sorted(dists)) or "no installed distribution"
@@ -109,7 +113,7 @@ def course() -> set[str]:
     return course_distributions()
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS + LIBRARY, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("path", NOTEBOOKS + LIBRARY + CLASSROOM_TOOLS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_import_is_a_course_dependency(path: Path, course: set[str]) -> None:
     assert not foreign_imports(path, course)
 
