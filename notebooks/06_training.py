@@ -384,7 +384,7 @@ print("from scratch == torch.nn.utils.clip_grad_norm_:", same)
 # samples a little text. The `"notebook"` preset is a GPT of under a million
 # parameters that learns a fair amount of Shakespeare in a minute or two on
 # an idle 2-core laptop CPU (the cell after the dashboard prints how long it
-# took; the run stored with this notebook took 57 s, and a run takes longer
+# took; the run stored with this notebook took 49 s, and a run takes longer
 # when other programs compete for the cores).
 #
 # The dashboard below updates as it trains: the loss of every batch (noisy),

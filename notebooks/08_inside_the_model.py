@@ -635,8 +635,8 @@ print(f"speed-up: {ratios[rounds // 2]:.1f}x (median of the rounds' ratios; rang
 
 # %% [markdown]
 # Times vary from machine to machine and run to run, and the ratio varies
-# too (the run stored with this notebook measured 5.0x, its three rounds
-# from 4.5x to 5.8x). What holds on any CPU, and the cell below checks, is
+# too (the run stored with this notebook measured 4.5x, its three rounds
+# from 4.2x to 4.9x). What holds on any CPU, and the cell below checks, is
 # that the cache wins in every round, and by much less than you might
 # expect: section 4 counts the tokens, and the cache feeds about fifty times
 # fewer of them through the network. But for a
