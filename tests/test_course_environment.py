@@ -30,7 +30,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 LIBRARY = sorted((ROOT / "glmlib").rglob("*.py"))
 # what `make student` and `make grade` run, in the course's environment too (`make site` has the test stack)
 CLASSROOM_TOOLS = [ROOT / "tools" / name for name in
-                   ("editions.py", "grade.py", "exercise_marks.py", "fold_exercise_marks.py", "outputs.py")]
+                   ("editions.py", "grade.py", "exercise_marks.py", "outputs.py")]
 
 
 def _normal(name: str) -> str:

@@ -11,8 +11,8 @@ carry one metadata key, ``exercise``:
 :func:`expand` turns these marks back into Otter-Grader's raw marker cells
 (``# BEGIN QUESTION`` ... ``# END QUESTION``), which ``otter assign``
 (``tools/editions.py``), the website (``tools/build_site.py``) and the tests
-read. :func:`collapse` is its inverse, used once to convert the notebooks
-(``tools/fold_exercise_marks.py``).
+read. :func:`collapse` is its inverse: marker cells folded into marks (how the
+notebooks were converted; the tests build their example notebooks with it).
 """
 from __future__ import annotations
 
