@@ -7,6 +7,7 @@ can run a worked solution or a catalogued wrong answer through its checker.
 """
 from __future__ import annotations
 
+import itertools
 import linecache
 import re
 import sys
@@ -85,13 +86,19 @@ def questions(notebook: str | Path) -> dict[str, Question]:
     return found
 
 
-def run_code(code: str, namespace: dict | None = None, filename: str = "<learner>") -> dict:
+_RUNS = itertools.count(1)
+
+
+def run_code(code: str, namespace: dict | None = None, filename: str | None = None) -> dict:
     """Execute ``code`` in ``namespace`` (a fresh one by default) and return the namespace.
 
-    The code is registered with ``linecache`` under ``filename``, as a notebook
-    cell is, so that a checker can read the learner's source.
+    Each run gets a file name of its own (``<learner-1>``, ``<learner-2>``, ...),
+    registered with ``linecache`` as IPython registers a notebook cell, so that
+    a checker reads the learner's source exactly as it would in a notebook:
+    running the test code afterwards does not overwrite the learner's cell.
     """
     namespace = {} if namespace is None else namespace
+    filename = filename or f"<learner-{next(_RUNS)}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     exec(compile(code, filename, "exec"), namespace)
     return namespace

@@ -1,7 +1,7 @@
 """Notebook 04's exercises: the worked solutions pass, stubs say "not yet", every catalogued mistake is named."""
 from __future__ import annotations
 
-
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -94,9 +94,70 @@ def test_a_transpose_of_fixed_axes_gets_a_hint() -> None:
     assert result.status == "fail" and "count axes from the end" in result.message, result
 
 
+# ------------------------------------------------------------ correct variants: none loses a point
+
+CORRECT = {
+    "softmax": [
+        "def softmax(x):\n"
+        "    return torch.exp(x - torch.logsumexp(x, dim=-1, keepdim=True))\n",
+        "def softmax(x):\n"
+        "    return (x - x.logsumexp(-1, keepdim=True)).exp()\n",
+        "def softmax(x):\n"
+        "    m = x.amax(dim=-1, keepdim=True)\n"
+        "    e = (x - m).exp()\n"
+        "    return e / e.sum(dim=-1, keepdim=True)\n",
+    ],
+    "attention": [
+        "def attention(q, k, v, mask=None):\n"
+        "    s = q @ k.mT * q.shape[-1] ** -0.5\n"
+        "    if mask is not None:\n"
+        "        s = torch.where(mask, s, float('-inf'))\n"
+        "    return torch.softmax(s, dim=-1) @ v\n",
+        "def attention(q, k, v, mask=None):\n"
+        "    s = torch.einsum('...qd,...kd->...qk', q / math.sqrt(q.shape[-1]), k)\n"
+        "    if mask is not None:\n"
+        "        s = s + torch.zeros(mask.shape).masked_fill(~mask, float('-inf'))\n"
+        "    return s.softmax(-1) @ v\n",
+    ],
+    "multi_head_attention": [
+        # the idiom of notebooks 04 and 05: one generator expression over the three projections
+        "def multi_head_attention(x, W_q, W_k, W_v, W_o, n_head):\n"
+        "    B, T, C = x.shape\n"
+        "    q, k, v = ((x @ W).view(B, T, n_head, C // n_head).transpose(1, 2) for W in (W_q, W_k, W_v))\n"
+        "    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)\n"
+        "    return out.transpose(1, 2).reshape(B, T, C) @ W_o\n",
+        "def multi_head_attention(x, W_q, W_k, W_v, W_o, n_head):\n"
+        "    B, T, C = x.shape\n"
+        "    D = C // n_head\n"
+        "    q = (x @ W_q).view(B, T, n_head, D).transpose(1, 2)\n"
+        "    k = (x @ W_k).view(B, T, n_head, D).transpose(1, 2)\n"
+        "    v = (x @ W_v).view(B, T, n_head, D).transpose(1, 2)\n"
+        "    s = q @ k.transpose(-2, -1) / math.sqrt(D)\n"
+        "    s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float('-inf'))\n"
+        "    out = torch.softmax(s, dim=-1) @ v\n"
+        "    return out.transpose(1, 2).reshape(B, T, C) @ W_o\n",
+        "def multi_head_attention(x, W_q, W_k, W_v, W_o, n_head):\n"
+        "    B, T, C = x.shape\n"
+        "    allowed = torch.ones(T, T, dtype=torch.bool).tril()\n"
+        "    q, k, v = [(x @ W).unflatten(-1, (n_head, -1)).transpose(1, 2) for W in [W_q, W_k, W_v]]\n"
+        "    out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)\n"
+        "    return out.transpose(1, 2).flatten(2) @ W_o\n",
+    ],
+}
+CORRECT_CASES = [(name, i) for name, codes in CORRECT.items() for i in range(len(codes))]
+CHECKERS = {"softmax": ex.check_softmax, "attention": ex.check_attention,
+            "multi_head_attention": ex.check_multi_head_attention}
 
 
+@pytest.mark.parametrize("name, i", CORRECT_CASES, ids=[f"{n}-{i}" for n, i in CORRECT_CASES])
+def test_correct_variants_pass(name: str, i: int) -> None:
+    """Stable formulations (logsumexp), other idioms (einsum, where, a comprehension over the projections)."""
+    result = CHECKERS[name](run_code(SETUP + CORRECT[name][i])[name])
+    assert result.passed, result
 
 
-
-
+def test_a_weight_just_below_the_bar_is_not_printed_as_the_bar() -> None:
+    assert ex._floor4(0.94999) == "0.9499" and ex._floor4(0.95) == "0.9500"
+    code = WRONG["q04_previous_char_head"]["scale too small"][0].replace("s = 1.0", "s = 7.0")
+    result = ex.check_previous_char_head(run_code(SETUP + code)["previous_char_head"])
+    assert "below the 0.95 required" in result.message, result

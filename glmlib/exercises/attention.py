@@ -58,6 +58,10 @@ def _softmax_mistakes(x: torch.Tensor) -> list[Mistake]:
     return mistakes
 
 
+SOFTMAX_ATOL = 1e-4
+"""How close to ``torch.softmax`` a softmax must be: float32 rounding of stable formulations, with room."""
+
+
 def check_softmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(x)`` must equal ``torch.softmax(x, dim=-1)``, also for huge logits and ``-inf``."""
     inf = float("inf")
@@ -81,7 +85,9 @@ def check_softmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
                                (torch, "log_softmax", "torch.log_softmax", hint),
                                (F, "log_softmax", "F.log_softmax", hint),
                                (torch.Tensor, "log_softmax", "Tensor.log_softmax", hint)])
-    result = run_diagnosed("softmax", fn, cases, shortcuts=shortcuts)
+    # float32 tolerance: a stable formulation such as exp(x - logsumexp(x)) rounds logsumexp(x) to the
+    # float32 grid, whose spacing near 1000 is 6.1e-5, so it may differ from torch.softmax by 3e-5
+    result = run_diagnosed("softmax", fn, cases, atol=SOFTMAX_ATOL, shortcuts=shortcuts)
     if result.status == "fail" and "must match the size of tensor" in result.message:
         result.message += (" (a reduction without `keepdim=True` drops its axis, so the result no longer "
                            "broadcasts against x row by row)")
@@ -107,6 +113,13 @@ def _attention_mistakes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     mistakes = [
         Mistake(_sdpa(q, k, v, mask, scale=1.0),
                 "the scores are not scaled: divide q k^T by sqrt(d_k) (the measurement of section 3 shows why)"),
+        Mistake(_sdpa(q, k, v, mask, scale=1.0) / math.sqrt(d_k),
+                "you scaled after the softmax, a common mistake: dividing the weights by sqrt(d_k) leaves each "
+                "row summing to 1/sqrt(d_k) instead of 1, and the softmax still saturates. Divide the scores "
+                "q k^T by sqrt(d_k) *before* the softmax"),
+        Mistake(_softmax_over_queries(q, k, v, mask),
+                "the softmax runs over the queries (dim=-2): each *query's* weights over the keys must sum to "
+                "1, so normalise along the keys, the last axis (`dim=-1`)"),
         Mistake(_sdpa(q, k, v, mask, scale=1 / d_k),
                 "the scores are divided by d_k: divide by its square root, sqrt(d_k)"),
         Mistake(_sdpa(q, k, v, mask, scale=math.sqrt(d_k)),
@@ -135,6 +148,32 @@ def _attention_mistakes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                 "the mask is applied after the softmax: the blocked weights are zeroed but the "
                                 "rows no longer sum to 1; add -inf to the scores before the softmax instead"))
     return mistakes
+
+
+def _softmax_over_queries(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+                          mask: torch.Tensor | None) -> torch.Tensor:
+    """Attention with the right scale and mask but the softmax over the queries (``dim=-2``)."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-2) @ v
+
+
+def _diagnose_attention(case: Case, got: torch.Tensor) -> str | None:
+    """Recognise -inf written into the weights after the softmax: inf and NaN in the rows with a blocked key."""
+    mask = case.kwargs.get("mask")
+    if mask is None or torch.isfinite(got).all() or not torch.isfinite(case.expected).all():
+        return None
+    q, k, _ = case.args
+    rows_with_a_block = (~mask).expand(*got.shape[:-1], k.shape[-2]).any(-1)  # (..., T_q)
+    bad_rows = ~torch.isfinite(got).all(-1)
+    if torch.equal(bad_rows, rows_with_a_block):
+        return ("your output holds inf or NaN in exactly the rows that have a blocked key: did you write "
+                "-inf into the attention *weights*, after the softmax? -inf belongs in the scores, before "
+                "the softmax, where exp(-inf) = 0 gives a blocked key a weight of exactly 0; in the weights "
+                "it multiplies the values into inf and NaN")
+    return ("your output holds inf or NaN: a -inf reached the weights or the values; fill blocked *scores* "
+            "with -inf before the softmax, and check that every row keeps at least one key")
 
 
 def _k_dot_T(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -176,7 +215,7 @@ def check_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
     shortcuts = forbidden(fn, [(F, "scaled_dot_product_attention", "F.scaled_dot_product_attention", hint),
                                (_attention, "scaled_dot_product_attention",
                                 "glmlib.attention.scaled_dot_product_attention", hint)])
-    result = run_diagnosed("attention", fn, cases, shortcuts=shortcuts)
+    result = run_diagnosed("attention", fn, cases, _diagnose_attention, shortcuts=shortcuts)
     if result.status == "fail" and "Dimension out of range" in result.message:
         result.message += (" (the inputs may have any number of leading axes, none included: count axes from "
                            "the end, e.g. `k.transpose(-2, -1)`)")
@@ -212,6 +251,50 @@ def _scrambled_heads(x, W_q, W_k, W_v, W_o, n_head: int, split_right: bool, merg
     return concat @ W_o
 
 
+def _masked_heads(x, W_q, W_k, W_v, W_o, n_head: int, allowed: torch.Tensor, nan_rows: bool) -> torch.Tensor:
+    """Multi-head attention split and merged right, but with the bool mask ``allowed`` (T, T) instead of the
+    causal one; a query with no key left gets NaN (a hand-written softmax) or 0 (PyTorch's SDPA)."""
+    B, T, C = x.shape
+    q, k, v = ((x @ W).view(B, T, n_head, C // n_head).transpose(1, 2) for W in (W_q, W_k, W_v))
+    heads = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)  # (B, H, T, D)
+    if nan_rows:
+        heads = heads.masked_fill(~allowed.any(-1)[:, None], NAN)
+    return heads.transpose(1, 2).reshape(B, T, C) @ W_o
+
+
+def _heads_not_transposed(x, W_q, W_k, W_v, W_o, n_head: int, merge_transposed: bool) -> torch.Tensor:
+    """A wrong multi-head attention: ``view(B, T, H, D)`` without ``transpose(1, 2)``, so that attention runs
+    over the heads of each position (T acts as a batch axis, H as the sequence)."""
+    B, T, C = x.shape
+    q, k, v = ((x @ W).view(B, T, n_head, C // n_head) for W in (W_q, W_k, W_v))
+    heads = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, T, H, D)
+    if merge_transposed:
+        heads = heads.transpose(1, 2)
+    return heads.reshape(B, T, C) @ W_o
+
+
+_NO_TRANSPOSE = ("the heads were never moved in front of the time axis: on `(B, T, H, D)` attention runs over "
+                 "the *heads* of each position, not over the positions. After `view(B, T, H, D)`, "
+                 "`transpose(1, 2)` to `(B, H, T, D)` before attending, and back before merging")
+_BLOCKS_PAST = ("your mask blocks the past and lets each query see the future (keys j >= i), a common mistake: "
+                "the causal mask allows keys j <= i, the lower triangle (`tril`, True = may attend), or "
+                "`is_causal=True`")
+_ONLY_FUTURE = ("your mask lets each query see only the future (keys j > i): `triu(diagonal=1)` marks the "
+                "*blocked* keys (nn.MultiheadAttention's convention), but SDPA's True means *may attend*. "
+                "Use the lower triangle `tril()` (or `is_causal=True`); the last query, with no key left, gives "
+                "NaN or 0")
+_NO_DIAGONAL = ("your mask blocks the diagonal: each query must see itself too (keys j <= i, `tril()`, not "
+                "`tril(-1)`); query 0, with no key left, gives NaN or 0")
+
+
+def _diagnose_multi_head(case: Case, got: torch.Tensor) -> str | None:
+    if torch.isnan(got).any():
+        t = int(torch.isnan(got).any(-1).nonzero()[0][-1])
+        return (f"position {t} of your output is NaN: a query whose every key is blocked has nothing to "
+                f"attend to. Is your mask blocking the past or the diagonal? Query i may see keys 0..i")
+    return None
+
+
 def check_multi_head_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
     """``fn(x, W_q, W_k, W_v, W_o, n_head)`` must equal ``nn.MultiheadAttention`` (causal, no biases)."""
     shapes = {"B=1, T=3, C=4, H=2": (1, 3, 4, 2), "B=2, T=5, C=12, H=3": (2, 5, 12, 3),
@@ -236,6 +319,10 @@ def check_multi_head_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
             Mistake(_torch_mha(x, W_q.T, W_k.T, W_v.T, W_o.T, H),
                     "the weights are used transposed: here a projection is `x @ W` (nn.Linear would store W.T)"),
         ]
+        i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+        for allowed, message in ((j >= i, _BLOCKS_PAST), (j > i, _ONLY_FUTURE), (j < i, _NO_DIAGONAL)):
+            mistakes += [Mistake(_masked_heads(x, *ws, H, allowed, nan_rows), message) for nan_rows in (False, True)]
+        mistakes += [Mistake(_heads_not_transposed(x, *ws, H, merge), _NO_TRANSPOSE) for merge in (False, True)]
         if 1 < H:
             mistakes += [
                 Mistake(_scrambled_heads(x, *ws, H, split_right=False, merge_right=False),
@@ -259,7 +346,7 @@ def check_multi_head_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
     shortcuts = forbidden(fn, [(nn, "MultiheadAttention", "nn.MultiheadAttention", hint),
                                (F, "multi_head_attention_forward", "F.multi_head_attention_forward", hint),
                                (_attention, "MultiHeadAttention", "glmlib.attention.MultiHeadAttention", hint)])
-    return run_diagnosed("multi_head_attention", fn, cases, atol=1e-4, shortcuts=shortcuts)
+    return run_diagnosed("multi_head_attention", fn, cases, _diagnose_multi_head, atol=1e-4, shortcuts=shortcuts)
 
 
 # ------------------------------------------------------------ exercise 4: a previous-character head
@@ -290,6 +377,11 @@ def _matrices(got: Any, T: int, V: int) -> tuple[tuple[torch.Tensor, ...] | None
     return (W_q, W_k, W_v), None
 
 
+def _floor4(w: float) -> str:
+    """``w`` rounded *down* to four decimals, so that a weight just below the bar never prints as the bar."""
+    return f"{math.floor(w * 1e4) / 1e4:.4f}"
+
+
 def _previous_head_verdict(got: Any, T: int, V: int, seed: int) -> str | None:
     """``None`` when the head attends to the previous position and copies its character, else why not."""
     matrices, problem = _matrices(got, T, V)
@@ -317,9 +409,10 @@ def _previous_head_verdict(got: Any, T: int, V: int, seed: int) -> str | None:
             return (f"query {i} attends to itself, the current position (weight {weights[i, i].item():.2f}), "
                     f"not to the previous one: key j must match the query of position j + 1")
         if top == i - 1:
-            return (f"the previous position gets the most weight but only {on_previous[i - 1].item():.2f} at query "
-                    f"{i} (T = {T}): the scores are too close together; scale W_q or W_k up. Remember the "
-                    f"1/sqrt(d) and that query i has i other keys competing")
+            return (f"the previous position gets the most weight, but only {_floor4(on_previous[i - 1].item())} "
+                    f"at query {i} (T = {T}), below the {PREVIOUS_WEIGHT} required: the scores are too close "
+                    f"together; scale W_q or W_k up. Remember the 1/sqrt(d) and that query i has i other keys "
+                    f"competing")
         return f"query {i} puts most of its weight on key {top}, not on the previous position {i - 1}"
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (T, V)
     wanted = F.one_hot(torch.cat([ids[:1], ids[:-1]]), V).float()  # the previous character (itself at 0)

@@ -91,6 +91,41 @@ WRONG = {
             "        s = s.masked_fill(~mask, float('-inf'))\n"
             "    return torch.softmax(s, dim=-1) @ v\n",
             "sqrt(d_v)"),
+        "scaled after the softmax": (
+            "def attention(q, k, v, mask=None):\n"
+            "    s = q @ k.transpose(-2, -1)\n"
+            "    if mask is not None:\n"
+            "        s = s.masked_fill(~mask, float('-inf'))\n"
+            "    return torch.softmax(s, dim=-1) / math.sqrt(q.shape[-1]) @ v\n",
+            "scaled after the softmax"),
+        "output divided by sqrt(d_k)": (
+            "def attention(q, k, v, mask=None):\n"
+            "    s = q @ k.transpose(-2, -1)\n"
+            "    if mask is not None:\n"
+            "        s = s.masked_fill(~mask, float('-inf'))\n"
+            "    return torch.softmax(s, dim=-1) @ v / math.sqrt(k.shape[-1])\n",
+            "scaled after the softmax"),
+        "softmax over the queries": (
+            "def attention(q, k, v, mask=None):\n"
+            "    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
+            "    if mask is not None:\n"
+            "        s = s.masked_fill(~mask, float('-inf'))\n"
+            "    return torch.softmax(s, dim=-2) @ v\n",
+            "runs over the queries"),
+        "-inf written into the weights after the softmax": (
+            "def attention(q, k, v, mask=None):\n"
+            "    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)\n"
+            "    if mask is not None:\n"
+            "        w = w.masked_fill(~mask, float('-inf'))\n"
+            "    return w @ v\n",
+            "into the attention *weights*"),
+        "an additive mask added to the weights": (
+            "def attention(q, k, v, mask=None):\n"
+            "    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)\n"
+            "    if mask is not None:\n"
+            "        w = w + torch.zeros(mask.shape).masked_fill(~mask, float('-inf'))\n"
+            "    return w @ v\n",
+            "into the attention *weights*"),
         "mask ignored": (
             "def attention(q, k, v, mask=None):\n"
             "    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])\n"
@@ -136,6 +171,30 @@ WRONG = {
         "merge without the transpose": (
             _mha(merge="out.reshape(B, T, C)"),
             "merge is not"),
+        "heads never transposed in front of the time axis": (
+            _mha(split="(x @ {W}).view(B, T, n_head, D)", merge="out.reshape(B, T, C)"),
+            "never moved in front of the time axis"),
+        "heads transposed only when merging": (
+            _mha(split="(x @ {W}).view(B, T, n_head, D)"),
+            "never moved in front of the time axis"),
+        "a mask that blocks the past (upper triangle)": (
+            _mha(causal="False, attn_mask=torch.ones(T, T, dtype=torch.bool).triu()"),
+            "blocks the past"),
+        "the blocked-keys mask passed as allowed (triu(1))": (
+            _mha(causal="False, attn_mask=torch.ones(T, T, dtype=torch.bool).triu(1)"),
+            "see only the future"),
+        "a hand-written mask that blocks the diagonal": (
+            "def multi_head_attention(x, W_q, W_k, W_v, W_o, n_head):\n"
+            "    B, T, C = x.shape\n"
+            "    D = C // n_head\n"
+            "    q = (x @ W_q).view(B, T, n_head, D).transpose(1, 2)\n"
+            "    k = (x @ W_k).view(B, T, n_head, D).transpose(1, 2)\n"
+            "    v = (x @ W_v).view(B, T, n_head, D).transpose(1, 2)\n"
+            "    s = q @ k.transpose(-2, -1) / math.sqrt(D)\n"
+            "    s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(), float('-inf'))\n"
+            "    out = torch.softmax(s, dim=-1) @ v\n"
+            "    return out.transpose(1, 2).reshape(B, T, C) @ W_o\n",
+            "blocks the diagonal"),
         "scaled by sqrt(C)": (
             _mha(scale=", scale=1 / math.sqrt(C)"),
             "sqrt(C)"),
