@@ -123,7 +123,19 @@ def _diagnose_padded(case: Case, got: torch.Tensor) -> str | None:
         future = keys[None, :] > keys[:, None]  # (T, T)
         if (allowed & future).any():
             b, i, j = (int(a) for a in (allowed & future).nonzero()[0])
+            past = keys[None, :] < keys[:, None]  # (T, T): j < i
+            if not (allowed & past).any() and (allowed_wanted & past).any():
+                return (f"sequence {b}, row {i} allows key {j} > {i} and no row allows an earlier key: is the "
+                        f"mask letting queries see the future? Yours blocks the past (the upper triangle, "
+                        f"j >= i), a common mistake; the causal part allows j <= i")
             return (f"sequence {b}, row {i} allows key {j} > {i}: is the mask letting queries see the future?")
+        diagonal = torch.eye(T, dtype=torch.bool)
+        lost = allowed_wanted & diagonal & ~allowed  # (B, T, T): a real query blocked from itself
+        if lost.any() and not (allowed & ~allowed_wanted).any():
+            b, i, _ = (int(a) for a in lost.nonzero()[0])
+            return (f"sequence {b}: row {i} blocks key {i}, the query's own position: the causal part allows "
+                    f"j <= i, the diagonal included (`tril()`, not `tril(-1)`, or `j <= i`, not `j < i`); "
+                    f"without it row 0 has no key at all, and a row of only -inf gives NaN")
         padded_key = keys[None, :] >= torch.as_tensor(lengths)[:, None]  # (B, T): key j is padding
         if (allowed & padded_key[:, None, :]).any():
             b, i, j = (int(a) for a in (allowed & padded_key[:, None, :]).nonzero()[0])

@@ -68,13 +68,19 @@ WRONG = {
             "    allowed = (pos[None, :] <= pos[:, None])[None] & real[:, None, :]\n"
             "    return torch.zeros(allowed.shape).masked_fill(allowed, float('-inf'))\n",
             "swapped"),
-        "causal part transposed": (
+        "causal part transposed: a mask that blocks the past": (
+            "def padded_causal_additive(lengths, T):\n"
+            "    real = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]\n"
+            "    allowed = torch.ones(T, T, dtype=torch.bool).triu()[None] & real[:, None, :]\n"
+            "    return torch.zeros(allowed.shape).masked_fill(~allowed, float('-inf'))\n",
+            "blocks the past"),
+        "the diagonal blocked (j < i)": (
             "def padded_causal_additive(lengths, T):\n"
             "    pos = torch.arange(T)\n"
             "    real = pos[None, :] < torch.tensor(lengths)[:, None]\n"
-            "    allowed = (pos[None, :] >= pos[:, None])[None] & real[:, None, :]\n"
+            "    allowed = (pos[None, :] < pos[:, None])[None] & real[:, None, :]\n"
             "    return torch.zeros(allowed.shape).masked_fill(~allowed, float('-inf'))\n",
-            "see the future"),
+            "the query's own position"),
         "glmlib.masks used": (
             "def padded_causal_additive(lengths, T):\n"
             "    return masks.to_additive(masks.causal_mask(T) & masks.padding_mask(lengths, T))\n",
