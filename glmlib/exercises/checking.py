@@ -187,9 +187,128 @@ def _difference(expected: Any, got: Any) -> str:
 
 # ------------------------------------------------------------------ shortcuts
 
+_recorded: list[Sequence[Shortcut]] | None = None  # while grading: forbid() records, the learner traps
+
+
 @contextlib.contextmanager
-def forbid(shortcuts: Sequence[Shortcut]) -> Iterator[None]:
-    """Make each forbidden function raise ``ShortcutUsed`` while the learner's code runs."""
+def recording_shortcuts() -> Iterator[None]:
+    """While grading, the learner's functions run in another process (``glmlib.exercises.remote``):
+    ``forbid`` then records what to trap there instead of trapping here."""
+    global _recorded
+    saved, _recorded = _recorded, []
+    try:
+        yield
+    finally:
+        _recorded = saved
+
+
+def active_shortcuts() -> list[Shortcut]:
+    """The shortcuts of every ``forbid`` block now open (while grading)."""
+    return [s for group in (_recorded or []) for s in group]
+
+
+def _torch_owned(owner: Any) -> bool:
+    name = owner.__name__ if inspect.ismodule(owner) else getattr(owner, "__module__", "") or ""
+    return name == "torch" or name.startswith("torch.")
+
+
+def _op_stem(name: str) -> str:
+    """``"torch.nn.functional.softmax"``, ``"aten::_softmax"``, ``"_softmax.default"`` -> ``"softmax"``."""
+    name = name.replace("::", ".")
+    parts = name.split(".")
+    if len(parts) > 1 and parts[-1] in ("default", "int", "Tensor", "Dimname", "out"):
+        parts = parts[:-1]
+    return parts[-1].lstrip("_")
+
+
+# An operator PyTorch reaches under another name than the function's: SDPA picks a kernel.
+_OP_PREFIX = {"scaled_dot_product_attention": "scaled_dot_product", "nll_loss": "nll_loss",
+              "cross_entropy": "cross_entropy"}
+NUMPY_LABEL = "a NumPy round trip"
+NUMPY_HINT = ("this exercise is about tensors: keep the computation in torch (no `.numpy()`, `np.asarray(t)` "
+              "or NumPy functions applied to tensors)")
+
+
+class _OperatorTrap:
+    """Sees every torch function and every ATen operator the learner's code runs, however it is
+    spelled (``torch.softmax``, ``x.softmax``, ``torch.ops.aten._softmax``, an alias, a library that
+    calls it), and stops at the first forbidden one; also stops tensors escaping to NumPy."""
+
+    def __init__(self, shortcuts: Sequence[Shortcut], numpy: bool, seen: "Seen") -> None:
+        from torch.overrides import TorchFunctionMode
+        from torch.utils._python_dispatch import TorchDispatchMode
+        stems = {}
+        for s in shortcuts:
+            if _torch_owned(s.owner):
+                stems.setdefault(_OP_PREFIX.get(s.attribute, s.attribute.lstrip("_")), s.label)
+
+        def check(name: str) -> None:
+            stem = _op_stem(name)
+            for prefix, label in stems.items():
+                if stem == prefix or (prefix in _OP_PREFIX.values() and stem.startswith(prefix)):
+                    seen.caught(label)
+            if numpy and stem in ("numpy", "array__"):
+                seen.caught(NUMPY_LABEL)
+
+        class Functions(TorchFunctionMode):
+            def __torch_function__(self, func, types, args=(), kwargs=None):
+                check(_function_name(func))
+                return func(*args, **(kwargs or {}))
+
+        class Operators(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                check(func._overloadpacket.__name__)
+                return func(*args, **(kwargs or {}))
+
+        self.modes = [Functions(), Operators()] if stems else [Functions()]
+
+    def __enter__(self) -> "_OperatorTrap":
+        for mode in self.modes:
+            mode.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for mode in reversed(self.modes):
+            mode.__exit__(None, None, None)
+
+
+class Seen:
+    """The first forbidden call of one run of the learner's code (kept even if the code catches it)."""
+
+    def __init__(self) -> None:
+        self.used: str | None = None
+
+    def caught(self, label: str) -> None:
+        self.used = self.used or label
+        raise ShortcutUsed(label)
+
+
+def _function_name(func: Any) -> str:
+    for attribute in ("_qualified_op_name", "__qualname__", "__name__"):
+        name = getattr(func, attribute, None)
+        if isinstance(name, str):
+            return name
+    return ""
+
+
+@contextlib.contextmanager
+def forbid(shortcuts: Sequence[Shortcut], numpy: bool = True) -> Iterator[Seen]:
+    """Make each forbidden function raise ``ShortcutUsed`` while the learner's code runs.
+
+    Two nets: the attributes themselves are swapped for a trap (this catches
+    library functions such as ``glmlib.train.train``), and for shortcuts owned by
+    torch an operator-level trap sees the operator under any spelling. Tensors
+    converted to NumPy are stopped too (``numpy=False`` allows them). The ``Seen`` it yields keeps
+    the first forbidden call even when the learner's code catches the exception.
+    """
+    seen = Seen()
+    if _recorded is not None:  # grading: the learner's process traps (see recording_shortcuts)
+        _recorded.append(list(shortcuts))
+        try:
+            yield seen
+        finally:
+            _recorded.pop()
+        return
     saved = []
     try:
         for s in shortcuts:
@@ -197,10 +316,11 @@ def forbid(shortcuts: Sequence[Shortcut]) -> Iterator[None]:
             saved.append((s, original))
 
             def trap(*args, _s=s, **kwargs):
-                raise ShortcutUsed(_s.label)
+                seen.caught(_s.label)
 
             setattr(s.owner, s.attribute, trap)
-        yield
+        with _OperatorTrap(shortcuts, numpy, seen):
+            yield seen
     finally:
         for s, original in reversed(saved):
             setattr(s.owner, s.attribute, original)
@@ -248,12 +368,14 @@ def call_learner(exercise: str, fn: Callable, case: Case,
                  shortcuts: Sequence[Shortcut] = ()) -> tuple[Any, CheckResult | None]:
     """Call ``fn`` on one case; return its result, or a ready ``CheckResult`` when it did not answer."""
     try:
-        with forbid(shortcuts):
+        with forbid(shortcuts) as seen:
             got = fn(*case.args, **case.kwargs)
+        if seen.used:  # a forbidden call the learner's code caught and went past
+            raise ShortcutUsed(seen.used)
     except NotImplementedError:
         return None, not_yet(exercise)
     except ShortcutUsed as err:
-        hint = next(s.hint for s in shortcuts if s.label == str(err))
+        hint = next((s.hint for s in shortcuts if s.label == str(err)), NUMPY_HINT)
         return None, failed(exercise, f"your code calls `{err}`, which this exercise asks you to "
                                       f"write yourself: {hint}")
     except Exception as err:  # the learner's code raised: report it, don't crash
@@ -305,6 +427,9 @@ def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5
 
 def source_of(fn: Callable) -> str:
     """The learner's source code, or "" when Python cannot find it."""
+    known = getattr(fn, "learner_source", None)  # a function in the learner's process (grading)
+    if isinstance(known, str):
+        return known
     try:
         return inspect.getsource(fn)
     except (OSError, TypeError):
