@@ -10,7 +10,11 @@ from which Otter-Grader's block markers are rebuilt (``tools/exercise_marks.py``
   secrets, each exercise ending in ``grader.check(...)``, with ``tests/``;
 - ``release/instructor/``: the notebooks with solutions inline and their
   outputs, plus the instructor guide (``guide/``);
-- ``release/autograder/NN_name.zip``: what ``otter run`` grades a submission with.
+- ``release/autograder/NN_name.zip``: what ``otter run`` grades a submission with,
+  and what otter's Docker grading or an LMS running otter's autograder
+  (Gradescope) installs: the course's requirements (``pyproject.toml``'s
+  dependencies, torch pinned) and ``glmlib`` from a wheel of this checkout,
+  which the zip carries (``files/glmlib-*.whl``).
 
 ``release/`` is rebuilt whole: it is written next to itself and swapped in
 at the end, so a failed build never leaves a half-written release.
@@ -24,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from pathlib import Path
 
 import nbformat
@@ -46,7 +51,13 @@ run_tests: false
 show_question_points: true
 tests:
   files: true
+requirements: requirements.txt
+autograder_files:
+  - {wheel}
 """
+# Where otter's Docker image and Gradescope unpack an autograder zip; its ``autograder_files`` land in
+# ``files/`` there, and the environment (``environment.yml``, pip section) is installed from that folder.
+AUTOGRADER_SOURCE = "/autograder/source"
 
 SOLUTION_TAG = "otter_assign_solution_cell"
 ANSWER_TAG = "otter_answer_cell"
@@ -57,11 +68,42 @@ def sources(notebooks: Path = NOTEBOOKS) -> list[Path]:
     return sorted(p for p in notebooks.glob("[0-9][0-9]_*.ipynb"))
 
 
-def master_notebook(path: Path) -> nbformat.NotebookNode:
+def course_wheel(target: Path, root: Path = ROOT) -> Path:
+    """``glmlib``'s wheel (no dependencies), built in ``target`` from a copy of the checkout as git sees
+    it (tracked and new files, not ignored ones), so that no stale ``build/`` folder gets into it."""
+    source = target / "source"
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
+                            capture_output=True)
+    if listed.returncode == 0:
+        for name in filter(None, listed.stdout.decode().split("\0")):
+            if (root / name).is_file():
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / name, source / name)
+    else:  # not a git checkout (an unpacked archive): everything but environments and build outputs
+        shutil.copytree(root, source, ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "release", ".release-*", "*.egg-info", "__pycache__"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(target),
+                           str(source)], capture_output=True, text=True)
+    wheels = sorted(target.glob("glmlib-*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        raise RuntimeError(f"building glmlib's wheel failed:\n{done.stdout}\n{done.stderr}")
+    shutil.rmtree(source)
+    return wheels[0]
+
+
+def autograder_requirements(wheel: Path, root: Path = ROOT) -> str:
+    """The autograder's pip requirements: the course's dependencies as ``pyproject.toml`` lists them
+    (torch pinned), then ``glmlib`` from ``wheel`` where the zip is unpacked in the container."""
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return "\n".join([*project["dependencies"], f"{AUTOGRADER_SOURCE}/files/{wheel.name}"]) + "\n"
+
+
+def master_notebook(path: Path, wheel: str = "glmlib.whl") -> nbformat.NotebookNode:
     """The self-study notebook as ``otter assign`` reads it: the marker cells rebuilt from the
-    exercise marks (``tools/exercise_marks.py``), the assignment configuration cell in front."""
+    exercise marks (``tools/exercise_marks.py``), the assignment configuration cell in front
+    (``wheel``: the name of glmlib's wheel, next to the notebook, that the autograder carries)."""
     nb = exercise_marks.expand(nbformat.read(path, as_version=4), path.name)
-    config = nbformat.v4.new_raw_cell(ASSIGNMENT_CONFIG.format(name=path.stem))
+    config = nbformat.v4.new_raw_cell(ASSIGNMENT_CONFIG.format(name=path.stem, wheel=wheel))
     nb.cells.insert(0, config)
     return nb
 
@@ -117,11 +159,16 @@ def instructor_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def assign(path: Path, work: Path) -> Path:
-    """Run ``otter assign`` on one notebook; return its output directory."""
+def assign(path: Path, work: Path, wheel: Path) -> Path:
+    """Run ``otter assign`` on one notebook (its autograder to carry ``wheel``); return its output
+    directory."""
     master = work / "master" / path.name
     master.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(master_notebook(path), master)
+    for extra in (work / "master").glob("glmlib-*.whl"):
+        extra.unlink()
+    shutil.copy2(wheel, master.parent / wheel.name)
+    (master.parent / "requirements.txt").write_text(autograder_requirements(wheel), encoding="utf-8")
+    nbformat.write(master_notebook(path, wheel.name), master)
     out = work / path.stem
     done = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-pdfs", str(master), str(out)],
                           capture_output=True, text=True, cwd=work)
@@ -139,8 +186,10 @@ def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: 
         work, new = Path(tmp) / "work", Path(tmp) / "release"
         for part in ("student/tests", "instructor", "autograder"):
             (new / part).mkdir(parents=True)
+        (work / "wheel").mkdir(parents=True)
+        wheel = course_wheel(work / "wheel")
         for path in sources(notebooks):
-            out = assign(path, work)
+            out = assign(path, work, wheel)
             student = nbformat.read(out / "student" / path.name, as_version=4)
             nbformat.write(student_edition(student), new / "student" / path.name)
             solved = nbformat.read(out / "autograder" / path.name, as_version=4)
