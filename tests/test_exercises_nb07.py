@@ -143,3 +143,39 @@ def test_checkers_do_not_need_transformers():
     import subprocess
 
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ------------------------------------------------------------ correct variants, and slips near a misconception
+
+CORRECT = {
+    "q07_top_k": (
+        "def top_k(logits, k):\n"
+        "    k = min(k, logits.shape[-1])\n"
+        "    kth = logits.sort(dim=-1, descending=True).values[..., k - 1 : k]\n"
+        "    return torch.where(logits >= kth, logits, float('-inf'))\n"),
+    "q07_min_p": (
+        "def min_p(logits, min_p):\n"
+        "    log_p = torch.log_softmax(logits, dim=-1)\n"
+        "    bar = log_p.amax(dim=-1, keepdim=True) + math.log(min_p) if min_p > 0 else -math.inf\n"
+        "    return logits.masked_fill(log_p < bar, float('-inf'))\n"),
+    "q07_repetition_penalty": (
+        "def repetition_penalty(logits, context, penalty):\n"
+        "    z = logits.gather(1, context)\n"
+        "    return logits.scatter(1, context, torch.where(z > 0, z / penalty, z * penalty))\n"),
+}
+
+
+@pytest.mark.parametrize("question", sorted(CORRECT))
+def test_other_correct_formulations_pass(question: str) -> None:
+    result = result_of(question, run_code(SETUP + CORRECT[question]))
+    assert result.passed, result
+
+
+def test_an_off_by_one_top_k_is_not_called_nucleus_sampling() -> None:
+    """k + 1 tokens in every row is a count slip, not a varying nucleus: the probe tells them apart."""
+    code = ("def top_k(logits, k):\n"
+            "    k = min(k + 1, logits.shape[-1])\n"
+            "    kth = torch.topk(logits, k, dim=-1).values[..., -1:]\n"
+            "    return logits.masked_fill(logits < kth, float('-inf'))\n")
+    result = result_of("q07_top_k", run_code(SETUP + code))
+    assert result.status == "fail" and "nucleus" not in result.message and "kept 3 tokens" in result.message, result

@@ -177,7 +177,46 @@ _TIE = ("a token tied with the k-th largest logit was removed: keep *every* toke
         "(e.g. with topk's indices) drops one of the tied tokens at random")
 
 
-def _top_k_diagnosis(case: Case, got: torch.Tensor) -> str | None:
+# Two rows for one k: top-k keeps k tokens of each, a cut on the running total of the probabilities
+# (nucleus sampling) keeps one token of the peaked row and most of the flat one.
+_NUCLEUS_PROBE = torch.tensor([[6.0, 1.0, 0.5, 0.0, -0.5, -1.0],
+                               [0.3, 0.2, 0.1, 0.0, -0.1, -0.2]])
+
+
+def _kept_counts_if_prefixes(logits: torch.Tensor, got: Any) -> list[int] | None:
+    """How many tokens each row kept, when every row kept its most probable tokens (and nothing else)."""
+    if not (isinstance(got, torch.Tensor) and got.shape == logits.shape and got.is_floating_point()):
+        return None
+    counts = []
+    for z, kept in zip(_rows(logits), _rows(~torch.isneginf(got))):
+        m = int(kept.sum())
+        if m and not torch.equal(kept, z >= z.sort(descending=True).values[m - 1]):
+            return None
+        counts.append(m)
+    return counts
+
+
+def _nucleus_message(fn: Callable, shortcuts: Sequence[Shortcut], case: Case, got: torch.Tensor) -> str | None:
+    """A diagnosis when the learner's "top-k" keeps a number of tokens that depends on the distribution."""
+    logits, k = case.args
+    counts = _kept_counts_if_prefixes(logits, got)
+    if not counts or all(m in (k, logits.shape[-1]) for m in counts):
+        return None
+    probe = Case("probe", (_NUCLEUS_PROBE.clone(), 3), None)
+    out, early = call_learner("top_k", fn, probe, shortcuts)
+    probe_counts = None if early is not None else _kept_counts_if_prefixes(_NUCLEUS_PROBE, out)
+    if not probe_counts or probe_counts[0] == probe_counts[1]:
+        return None
+    peaked, flat = probe_counts
+    return (f"you kept the {counts[0]} most probable tokens, not k = {k}, and with k = 3 your filter keeps "
+            f"{peaked} token{'s' * (peaked != 1)} of a peaked row but {flat} of a flat one: that is nucleus "
+            f"(top-p) sampling under the name top-k, a common mix-up. Top-p keeps the smallest set of likely "
+            f"tokens whose total probability reaches p, so its size varies; top-k keeps a fixed number, "
+            f"every token whose logit is >= the k-th largest")
+
+
+def _top_k_diagnosis(case: Case, got: torch.Tensor, nucleus: Callable[[Case, torch.Tensor], str | None]
+                     = lambda case, got: None) -> str | None:
     logits, k = case.args
     message = _filter_diagnosis(logits, case.expected, got)
     if message:
@@ -188,7 +227,7 @@ def _top_k_diagnosis(case: Case, got: torch.Tensor) -> str | None:
         return (f"you kept {V - k + 1} tokens: that is what a threshold at the k-th *smallest* logit "
                 f"keeps; did you sort in ascending order? The k-th largest comes from "
                 f"`torch.sort(..., descending=True)` or `torch.topk`")
-    return _count_message(logits, case.expected, got)
+    return nucleus(case, got) or _count_message(logits, case.expected, got)
 
 
 def check_top_k(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
@@ -199,7 +238,11 @@ def check_top_k(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
     crash = {"k=10 larger than the vocabulary (V=3) keeps all":
              "k is larger than the vocabulary here (k=10, V=3): such a k must keep every token; "
              "clamp it first, e.g. `k = min(k, logits.shape[-1])`"}
-    return _run("top_k", fn, _top_k_cases(), _top_k_diagnosis, shortcuts, crash)
+
+    def diagnose(case: Case, got: torch.Tensor) -> str | None:
+        return _top_k_diagnosis(case, got, lambda c, g: _nucleus_message(fn, shortcuts, c, g))
+
+    return _run("top_k", fn, _top_k_cases(), diagnose, shortcuts, crash)
 
 
 # ------------------------------------------------------------ top-p
@@ -292,13 +335,21 @@ def _min_p_cases() -> list[Case]:
         ("min_p=1 keeps only the most probable", z, 1.0, _only(z, [1]), []),
         ("min_p=0 keeps everything", z, 0.0, z.clone(), []),
         ("a flat row keeps all four, a peaked row one (min_p=0.5)", rows, 0.5,
-         _only(rows, [[0, 1, 2, 3], [3]]), [Mistake(torch.full((2, 4), NEG_INF), _ABSOLUTE)]),
+         _only(rows, [[0, 1, 2, 3], [3]]), [Mistake(torch.full((2, 4), NEG_INF), _ABSOLUTE),
+                                            Mistake(_only(rows, [[], [3]]), _BATCH_MAX),
+                                            Mistake(_only(rows, [[0, 1, 2], [3]]), _COLUMN_MAX)]),
         ("a row that an earlier filter cut (-inf stays -inf), min_p=0.3", filtered, 0.3,
          _only(filtered, [1, 3]), []),
     ]
     return [Case(name, (x.clone(), m), expected, mistakes=mistakes) for name, x, m, expected, mistakes in named]
 
 
+_BATCH_MAX = ("the flat row lost every token: its bar came from the top probability of the whole batch "
+              "(`probs.max()`), which here is the peaked row's. Each row has its own top token: take the "
+              "maximum along the last axis, `probs.max(dim=-1, keepdim=True).values`")
+_COLUMN_MAX = ("the flat row lost its top token: the maximum was taken over the batch axis (dim=0), one per "
+               "column, not one per row; take it along the last axis, "
+               "`probs.max(dim=-1, keepdim=True).values`")
 _LOGIT_SPACE = ("you compared logits, not probabilities: the rule is on p = softmax(logits), "
                 "p_i >= min_p * max_j p_j (a constant added to every logit changes nothing)")
 
@@ -309,6 +360,8 @@ def _min_p_diagnosis(case: Case, got: torch.Tensor) -> str | None:
     if message and "no token survived" in message:
         message += ("; the top token always passes p_max >= min_p * p_max (for min_p <= 1): did you "
                     "compare logits instead of probabilities, or use > instead of >=?")
+        if logits.dim() > 1:
+            message += " Or is the bar not computed row by row (the maximum along the last axis)?"
     return message
 
 
@@ -389,6 +442,11 @@ def _repetition_diagnosis(case: Case, got: torch.Tensor) -> str | None:
         for i in row:
             seen[r, i] = True
     changed = got != logits
+    if not changed.any() and penalty != 1.0 and seen.any():
+        return (f"your function returns the logits unchanged: with penalty {penalty:g}, the logits of the "
+                f"tokens that occur in the context must change (a positive one divided by the penalty, a "
+                f"negative one multiplied). Did you return `logits` itself, or change a copy and return the "
+                f"original?")
     outside = changed & ~seen
     if outside.any():
         r, i = (int(x) for x in torch.nonzero(outside)[0])

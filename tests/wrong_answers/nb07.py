@@ -31,6 +31,13 @@ WRONG = {
             "    kth = torch.topk(logits, k, dim=-1).values[..., -1:]\n"
             "    return torch.softmax(logits.masked_fill(logits < kth, float('-inf')), dim=-1)\n",
             "probabilities"),
+        "nucleus sampling under the name top-k (a fixed p = 0.9)": (
+            "def top_k(logits, k):\n"
+            "    probs, order = torch.softmax(logits, dim=-1).sort(dim=-1, descending=True)\n"
+            "    keep_sorted = probs.cumsum(dim=-1) - probs < 0.9\n"
+            "    keep = keep_sorted.scatter(-1, order, keep_sorted)\n"
+            "    return logits.masked_fill(~keep, float('-inf'))\n",
+            "nucleus (top-p) sampling under the name top-k"),
         "calls glmlib.sampling, which the prompt forbids": (
             "def top_k(logits, k):\n"
             "    from glmlib.sampling import top_k_filter\n"
@@ -94,6 +101,16 @@ WRONG = {
             "    probs = torch.softmax(logits, dim=-1)\n"
             "    return logits.masked_fill(probs <= min_p * probs.max(dim=-1, keepdim=True).values, float('-inf'))\n",
             "instead of >="),
+        "the maximum over the whole batch": (
+            "def min_p(logits, min_p):\n"
+            "    probs = torch.softmax(logits, dim=-1)\n"
+            "    return logits.masked_fill(probs < min_p * probs.max(), float('-inf'))\n",
+            "whole batch"),
+        "the maximum over the batch axis (dim=0)": (
+            "def min_p(logits, min_p):\n"
+            "    probs = torch.softmax(logits, dim=-1)\n"
+            "    return logits.masked_fill(probs < min_p * probs.max(dim=0).values, float('-inf'))\n",
+            "over the batch axis"),
         "removed tokens set to 0 instead of -inf": (
             "def min_p(logits, min_p):\n"
             "    probs = torch.softmax(logits, dim=-1)\n"
@@ -133,6 +150,19 @@ WRONG = {
             "    seen[:, context[0]] = True\n"
             "    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)\n",
             "row 0's context"),
+        "the identity: logits returned unchanged": (
+            "def repetition_penalty(logits, context, penalty):\n"
+            "    return logits\n",
+            "returns the logits unchanged"),
+        "penalises a copy, returns the original": (
+            "def repetition_penalty(logits, context, penalty):\n"
+            "    out = logits.clone()\n"
+            "    for b in range(logits.shape[0]):\n"
+            "        ids = context[b].unique()\n"
+            "        z = out[b, ids]\n"
+            "        out[b, ids] = torch.where(z > 0, z / penalty, z * penalty)\n"
+            "    return logits\n",
+            "returns the logits unchanged"),
         "the penalty the wrong way round": (
             "def repetition_penalty(logits, context, penalty):\n"
             "    seen = torch.zeros_like(logits, dtype=torch.bool).scatter(1, context, True)\n"
