@@ -218,6 +218,14 @@ def _rms_mistakes(x: torch.Tensor, weight: torch.Tensor, eps: float) -> list[Mis
         Mistake(x / (x.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt() * weight,
                 "you divided by the standard deviation, which subtracts the mean first: RMSNorm uses mean(x^2) "
                 "itself, with no centring"),
+        Mistake(x / (x.var(dim=-1, keepdim=True) + eps).sqrt() * weight,
+                "you divided by `x.var()`, the variance, a common mistake: it subtracts the mean first (and, by "
+                "default, divides by C - 1). RMSNorm uses the mean of the squares with no centring, "
+                "`x.pow(2).mean(-1, keepdim=True)`"),
+        Mistake(x / (x.var() + eps).sqrt() * weight,
+                "you divided by `x.var()` of the whole tensor: the variance subtracts the mean (and divides by "
+                "n - 1), and without `dim` it mixes every position. RMSNorm uses the mean of the squares of "
+                "each vector, `x.pow(2).mean(-1, keepdim=True)`"),
         Mistake(x / (x.pow(2).mean() + eps).sqrt() * weight,
                 "you normalised by the mean square of the whole tensor: each position's vector is normalised on "
                 "its own, over its channels (the last axis, keepdim=True)"),

@@ -171,6 +171,10 @@ _PLUS_ONE = ("the new query attends to window + 1 keys: trim the cache to the la
 _MINUS_ONE = "the new query attends to only window - 1 keys; the window is the last `window` tokens, the new one included"
 _BEFORE = ("the new token's query does not see its own key: append the new k and v to the cache "
            "*before* attending (for the first token there is nothing else to attend to)")
+_TOP_LEFT = ("the new query sees only the oldest entry of the cache: `F.scaled_dot_product_attention(..., "
+             "is_causal=True)` aligns its causal mask to the top left, so with one query and n keys the query "
+             "counts as position 0 and may attend key 0 alone. The one new query may see every key in the "
+             "trimmed cache: attend without a mask (is_causal=False)")
 _SCALE = "the scores are not divided by sqrt(D) (D = q.shape[-1]), as in every attention of this course"
 
 
@@ -224,6 +228,9 @@ def _window_run(fn: Callable, name: str, B: int, H: int, D: int, window: int, T:
     for t in range(T):
         step = slice(t, t + 1)
         mistakes = [Mistake(value[..., step, :], message) for value, message in wrong]
+        if t > 0:  # (a learner who attends before appending fails at token 0 already, with zeros)
+            oldest = v[..., max(0, t + 1 - window):, :][..., :1, :]
+            mistakes.insert(0, Mistake(oldest, _TOP_LEFT))
         mistakes.append(Mistake(torch.full((B, H, 1, D), float("nan")), _BEFORE))
         case = Case(f"{name}, token {t}", (cache_k.clone(), cache_v.clone(), q[..., step, :].clone(),
                                           k[..., step, :].clone(), v[..., step, :].clone(), window),

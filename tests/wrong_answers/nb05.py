@@ -123,6 +123,12 @@ WRONG = {
         "divided by the standard deviation": (
             _RMS.format(expr="x / torch.sqrt(x.var(-1, keepdim=True, unbiased=False) + eps) * weight"),
             "standard deviation"),
+        "x.var() for the mean square": (
+            _RMS.format(expr="x / torch.sqrt(x.var(-1, keepdim=True) + eps) * weight"),
+            "`x.var()`, the variance"),
+        "x.var() of the whole tensor": (
+            _RMS.format(expr="x / torch.sqrt(x.var() + eps) * weight"),
+            "`x.var()` of the whole tensor"),
         "PyTorch's RMSNorm": (
             _RMS.format(expr="F.rms_norm(x, (x.shape[-1],), weight, eps)"),
             "F.rms_norm"),

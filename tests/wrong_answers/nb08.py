@@ -112,6 +112,13 @@ WRONG = {
             "    w = torch.softmax(q @ cache_k.transpose(-2, -1) / math.sqrt(q.shape[-1]), dim=-1)\n"
             "    return w @ cache_v, cache_k[..., -window:, :], cache_v[..., -window:, :]\n",
             "trim the cache"),
+        "PyTorch's SDPA with is_causal=True on the one new query": (
+            "def window_step(cache_k, cache_v, q, k, v, window):\n"
+            "    cache_k = torch.cat([cache_k, k], dim=-2)[..., -window:, :]\n"
+            "    cache_v = torch.cat([cache_v, v], dim=-2)[..., -window:, :]\n"
+            "    out = F.scaled_dot_product_attention(q, cache_k, cache_v, is_causal=True)\n"
+            "    return out, cache_k, cache_v\n",
+            "aligns its causal mask to the top left"),
         "forgets to divide by sqrt(D)": (
             "def window_step(cache_k, cache_v, q, k, v, window):\n"
             "    cache_k = torch.cat([cache_k, k], dim=-2)[..., -window:, :]\n"
