@@ -50,12 +50,25 @@ def _as_ids_and_unknown(fn: Callable) -> Callable:
             raise TypeError("return the unknown characters as a list in the order they first appear; "
                             "a set has no order")
         if isinstance(ids, torch.Tensor):
+            if ids.is_floating_point() or ids.dtype == torch.bool:
+                raise TypeError(f"your ids tensor has dtype {ids.dtype}: token ids are integers (an embedding "
+                                f"table is indexed with them), e.g. a list of ints or an int64 tensor")
             ids = ids.tolist()
         try:
-            return [int(i) for i in ids], [str(c) for c in unknown]
+            return [_token_id(i) for i in ids], [str(c) for c in unknown]
         except (TypeError, ValueError):
             raise TypeError(f"ids must be a list of ints and unknown a list of characters, got {out!r}") from None
     return wrapped
+
+
+def _token_id(value: Any) -> int:
+    """``value`` as a token id: an int (or an integer 0-d tensor), never a float or a bool."""
+    if isinstance(value, torch.Tensor) and value.dim() == 0 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"token ids are integers, got {type(value).__name__} {value!r}")
+    return value
 
 
 def _encode_cases() -> list[Case]:
@@ -110,8 +123,20 @@ def _as_pairs(fn: Callable) -> Callable:
         out = fn(list(ids), block_size)
         if out is None or out is Ellipsis:
             return out
+        if isinstance(out, torch.Tensor):
+            raise TypeError("return a list of (context, target) pairs, e.g. [([5], 6), ([5, 6], 7)], not a tensor")
         try:
-            return [([int(i) for i in ctx], int(tgt)) for ctx, tgt in out]
+            pairs = [(ctx.tolist() if isinstance(ctx, torch.Tensor) else ctx, tgt) for ctx, tgt in out]
+        except (TypeError, ValueError):
+            raise TypeError("return a list of (context, target) pairs, e.g. [([5], 6), ([5, 6], 7)], "
+                            f"got {out!r}") from None
+        floats = [v for ctx, tgt in pairs for v in (*ctx, tgt) if isinstance(v, float)
+                  or (isinstance(v, torch.Tensor) and v.is_floating_point())]
+        if floats:
+            raise TypeError(f"your pairs hold the float {floats[0]!r}: token ids are integers; keep them as "
+                            f"the ints of `ids`")
+        try:
+            return [([int(i) for i in ctx], int(tgt)) for ctx, tgt in pairs]
         except (TypeError, ValueError):
             raise TypeError("return a list of (context, target) pairs, e.g. [([5], 6), ([5, 6], 7)], "
                             f"got {out!r}") from None
@@ -215,6 +240,9 @@ def _batch_of(fn: Callable, data: torch.Tensor, doc_lengths: list[int], batch_si
     if x.shape != (batch_size, block_size) or y.shape != (batch_size, block_size):
         raise ValueError(f"x and y must both have shape (batch_size, block_size) = {(batch_size, block_size)}, "
                          f"got {tuple(x.shape)} and {tuple(y.shape)}")
+    if x.dtype != data.dtype or y.dtype != data.dtype:
+        raise TypeError(f"x and y hold token ids: keep data's dtype, {data.dtype} (an embedding table is indexed "
+                        f"with integers); got {x.dtype} and {y.dtype}")
     return torch.stack((x, y))  # (2, B, T): [0] is x, [1] is y
 
 
@@ -257,6 +285,9 @@ def check_doc_batch(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Che
                               if value is not None])
         got, early = call_learner(exercise, _batch_of, case)
         if early is not None:
+            if "only integer tensors of a single element" in early.message:
+                return failed(exercise, f"{early.message}. A Python list cannot be indexed with a tensor of "
+                                        f"indices: make `starts` a tensor first, `torch.tensor(starts)[pick]`")
             if "raised IndexError" in early.message or "stack expects" in early.message:
                 return failed(exercise, f"{early.message}. A window ran past the end of the data: is a start "
                                         f"near the end of the last document allowed although its y would need "

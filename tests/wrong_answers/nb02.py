@@ -26,6 +26,10 @@ WRONG = {
             "def encode_with_unk(text, stoi, unk_id):\n"
             "    return [stoi.get(c, unk_id) for c in text], {c for c in text if c not in stoi}\n",
             "a set has no order"),
+        "float ids": (
+            "def encode_with_unk(text, stoi, unk_id):\n"
+            "    ids = torch.tensor([stoi.get(c, unk_id) for c in text], dtype=torch.float32)\n"
+            "    return ids, list(dict.fromkeys(c for c in text if c not in stoi))\n", "token ids are integers"),
         "len(stoi) as the unknown id": (
             "def encode_with_unk(text, stoi, unk_id):\n"
             "    ids = [stoi.get(c, len(stoi)) for c in text]\n"
@@ -48,6 +52,10 @@ WRONG = {
         "an empty context for ids[0]": (
             "def context_target_pairs(ids, block_size):\n"
             "    return [(ids[max(0, t - block_size):t], ids[t]) for t in range(len(ids))]\n", "empty context"),
+        "float targets": (
+            "def context_target_pairs(ids, block_size):\n"
+            "    return [(ids[max(0, t - block_size):t], float(ids[t])) for t in range(1, len(ids))]\n",
+            "token ids are integers"),
         "the context includes the target": (
             "def context_target_pairs(ids, block_size):\n"
             "    return [(ids[max(0, t - block_size):t + 1], ids[t]) for t in range(1, len(ids))]\n",
@@ -115,6 +123,32 @@ WRONG = {
             "        xs.append(data[s:s + block_size])\n"
             "        ys.append(data[s + 1:s + block_size + 1])\n"
             "    return torch.stack(xs), torch.stack(ys)\n", "not the windows the prescribed draw picks"),
+        "float token ids (windows gathered into a float tensor)": (
+            "def doc_batch(data, doc_lengths, batch_size, block_size, generator):\n"
+            "    starts, offset = [], 0\n"
+            "    for n in doc_lengths:\n"
+            "        starts += range(offset, offset + n - block_size)\n"
+            "        offset += n\n"
+            "    if not starts:\n"
+            "        raise ValueError('no window')\n"
+            "    s = torch.tensor(starts)[torch.randint(len(starts), (batch_size,), generator=generator)]\n"
+            "    x, y = torch.zeros(batch_size, block_size), torch.zeros(batch_size, block_size)\n"
+            "    for b in range(batch_size):\n"
+            "        x[b] = data[s[b]:s[b] + block_size]\n"
+            "        y[b] = data[s[b] + 1:s[b] + block_size + 1]\n"
+            "    return x, y\n", "keep data's dtype"),
+        "the list of starts indexed with a tensor": (
+            "def doc_batch(data, doc_lengths, batch_size, block_size, generator):\n"
+            "    starts, offset = [], 0\n"
+            "    for n in doc_lengths:\n"
+            "        starts += range(offset, offset + n - block_size)\n"
+            "        offset += n\n"
+            "    if not starts:\n"
+            "        raise ValueError('no window')\n"
+            "    pick = torch.randint(len(starts), (batch_size,), generator=generator)\n"
+            "    s = starts[pick]\n"
+            "    idx = s[:, None] + torch.arange(block_size)\n"
+            "    return data[idx], data[idx + 1]\n", "make `starts` a tensor first"),
         "no ValueError when no window fits": (
             "def doc_batch(data, doc_lengths, batch_size, block_size, generator):\n"
             "    starts, offset = [], 0\n"
