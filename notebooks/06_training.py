@@ -734,11 +734,11 @@ ex.check_train_loop(train_loop).require()
 #   changing its direction.
 # * A run of a minute or two on a CPU already beats the bigram by a wide
 #   margin; the shipped model, trained longer, does better still.
-# * A training step is an order of operations: set the learning rate, clear
-#   the old gradients, forward, backward, clip, step. Each slip (gradients
-#   that accumulate, a schedule never applied, clipping before backward, an
-#   evaluation in train mode) leaves a trace a checker can see, and most of
-#   them cost validation loss.
+# * A training step is an order of operations, which Exercise 2 asks you to
+#   find. Each slip (gradients that accumulate, a schedule never applied, a
+#   clipping bar other than the one asked for, an evaluation in train mode or
+#   on too few windows) leaves a trace a checker can see, and most of them
+#   cost validation loss.
 #
 # **Next, notebook 07:** the model gives a distribution over the next
 # character; how we *choose* from it (greedy, temperature, top-k, top-p)

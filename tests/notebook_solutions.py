@@ -7,7 +7,7 @@ can run a worked solution or a catalogued wrong answer through its checker.
 """
 from __future__ import annotations
 
-import itertools
+import hashlib
 import linecache
 import re
 import sys
@@ -86,19 +86,17 @@ def questions(notebook: str | Path) -> dict[str, Question]:
     return found
 
 
-_RUNS = itertools.count(1)
-
-
 def run_code(code: str, namespace: dict | None = None, filename: str | None = None) -> dict:
     """Execute ``code`` in ``namespace`` (a fresh one by default) and return the namespace.
 
-    Each run gets a file name of its own (``<learner-1>``, ``<learner-2>``, ...),
-    registered with ``linecache`` as IPython registers a notebook cell, so that
-    a checker reads the learner's source exactly as it would in a notebook:
-    running the test code afterwards does not overwrite the learner's cell.
+    The code gets a file name of its own, made from a hash of its text, and is
+    registered with ``linecache`` under it, as Jupyter's kernel does with a
+    notebook cell: a checker reads the learner's source exactly as it would in
+    a notebook (running the test code afterwards does not overwrite the
+    learner's cell), and the same code run twice is the same cell run twice.
     """
     namespace = {} if namespace is None else namespace
-    filename = filename or f"<learner-{next(_RUNS)}>"
+    filename = filename or f"<learner-{hashlib.sha1(code.encode()).hexdigest()[:12]}>"
     linecache.cache[filename] = (len(code), None, code.splitlines(keepends=True), filename)
     exec(compile(code, filename, "exec"), namespace)
     return namespace

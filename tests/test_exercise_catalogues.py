@@ -10,6 +10,7 @@ are tested in ``test_exercises_nbNN.py``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import time
 
@@ -51,6 +52,14 @@ def failure_of(stem: str, name: str, code: str) -> str:
     with pytest.raises(ExerciseFailed) as failure:
         run_code(QUESTIONS[stem][name].test, env)
     return str(failure.value)
+
+
+def test_learner_code_keeps_its_own_source_as_in_a_notebook() -> None:
+    """A checker that reads the learner's source (the loop rules of 03 and 04) sees the learner's cell,
+    not the test code run after it: each run has its own file name, as each notebook cell has."""
+    env = run_code("def learner(x):\n    return [x for _ in range(2)]\n")
+    run_code("result = learner(1)\n", env)
+    assert inspect.getsource(env["learner"]) == "def learner(x):\n    return [x for _ in range(2)]\n"
 
 
 @pytest.mark.parametrize("stem", STEMS)

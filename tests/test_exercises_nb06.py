@@ -208,7 +208,7 @@ def test_an_unchanged_loop_is_trained_once_and_a_changed_one_again() -> None:
     assert again is first and time.perf_counter() - start < 0.5
     changed = run_code(code.replace("cfg.grad_clip)", "cfg.grad_clip * 2)"))["train_loop"]
     result = ex.check_train_loop(changed)
-    assert result.status == "fail" and "global norm of cfg.grad_clip" in result.message, result
+    assert result.status == "fail" and "pass `cfg.grad_clip` as max_norm" in result.message, result
 
 
 def test_no_solution_line_is_in_the_checkers() -> None:
@@ -219,3 +219,19 @@ def test_no_solution_line_is_in_the_checkers() -> None:
             line = line.strip()
             if len(line) > 3 and not line.startswith(("#", "ex.check", "def ", '"""', "generator:")):
                 assert line not in lines, f"{q.name}: {line!r} is in glmlib"
+
+
+def test_a_loop_that_clips_correctly_by_hand_or_by_keyword_passes() -> None:
+    """Clipping written out (the global norm, scaled down only above the bar) and max_norm= by keyword."""
+    loop = SETUP + SOLUTION_LOOP.replace("ex.check_train_loop(train_loop)", "")
+    by_keyword = loop.replace("clip_grad_norm_(model.parameters(), cfg.grad_clip)",
+                              "clip_grad_norm_(model.parameters(), max_norm=cfg.grad_clip)")
+    by_hand = loop.replace(
+        "torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)",
+        "norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters()))\n"
+        "        for p in model.parameters():\n"
+        "            p.grad.mul_(min(1.0, cfg.grad_clip / (float(norm) + 1e-6)))")
+    assert by_keyword != loop and by_hand != loop
+    for code in (by_keyword, by_hand):
+        result = ex.check_train_loop(run_code(code)["train_loop"])
+        assert result.passed, result

@@ -151,6 +151,9 @@ TRAIN_LOOP_CONFIG = TrainConfig(
 TRAIN_LOOP_TARGET = 2.40
 """The validation loss (nats per character) a correct loop must get below in ``max_iters`` steps."""
 
+EVAL_ATOL = 1e-4
+"""How close the returned validation loss must be to the checker's: float32 sums of 64 windows, with room."""
+
 VAL_TOKENS = 2049
 """The checker's validation text: the first 2,049 tokens of the validation split (64 windows of 32)."""
 
@@ -229,6 +232,8 @@ class _Forward:
     training: bool
     grad: bool
     backward: bool = False
+    step: int = 0  # the optimizer steps taken before this call
+    tokens: int = 0  # how many positions it computed logits for
 
 
 @dataclass
@@ -241,6 +246,7 @@ class _Probe:
     steps: int = 0
     backwards_since_step: int = 0
     clips_since_step: list[str] = field(default_factory=list)  # "before" / "after" loss.backward()
+    low_norms: list[tuple[int, float]] = field(default_factory=list)  # (step, norm) of norms below grad_clip
 
     def __post_init__(self) -> None:
         self.params = list(self.model.parameters())
@@ -253,7 +259,10 @@ class _Probe:
             if frame.f_code in _FORBIDDEN_CODE:
                 raise ShortcutUsed(_FORBIDDEN_CODE[frame.f_code])
             frame = frame.f_back
-        record = _Forward(training=self.model.training, grad=torch.is_grad_enabled())
+        hidden = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        tokens = int(hidden.shape[:-1].numel()) if hidden is not None and hidden.dim() >= 1 else 0
+        record = _Forward(training=self.model.training, grad=torch.is_grad_enabled(), step=self.steps,
+                          tokens=tokens)
         self.forwards.append(record)
         logits = output[0] if isinstance(output, tuple) else output
         if isinstance(logits, torch.Tensor) and logits.requires_grad:
@@ -320,6 +329,15 @@ class _Probe:
                 message = (f"{seen}, above cfg.grad_clip = {cfg.grad_clip}: clip to a global norm of "
                            f"cfg.grad_clip (all parameters together, not each value or tensor alone)")
             raise _Stop(message)
+        if norm < cfg.grad_clip * (1 - 1e-3):
+            same = [(s, n) for s, n in self.low_norms if math.isclose(n, norm, rel_tol=1e-5)]
+            if len(same) >= 2:
+                steps = ", ".join(str(s) for s, _ in same[:2])
+                raise _Stop(f"at steps {steps} and {step} the gradients reaching optimizer.step() all have the "
+                            f"same global norm, {norm:.4g}, below cfg.grad_clip = {cfg.grad_clip}: they are "
+                            f"clipped to {norm:.4g}. Clip to a global norm of cfg.grad_clip itself: a smaller "
+                            f"bar shrinks every step and slows training")
+            self.low_norms.append((step, norm))
         self.steps += 1
         self.backwards_since_step = 0
         self.clips_since_step = []
@@ -327,6 +345,16 @@ class _Probe:
     def clip_recorder(self, original: Callable) -> Callable:
         def clip(*args: Any, **kwargs: Any) -> Any:
             self.clips_since_step.append("after" if self.backwards_since_step else "before")
+            if getattr(original, "__name__", "") == "clip_grad_norm_":
+                bar = args[1] if len(args) > 1 else kwargs.get("max_norm")
+                try:
+                    bar = float(bar)
+                except (TypeError, ValueError):
+                    bar = None
+                if bar is not None and not math.isclose(bar, self.cfg.grad_clip, rel_tol=1e-6):
+                    raise _Stop(f"step {self.steps} clips the gradients to a global norm of {bar:g}; the "
+                                f"setting says cfg.grad_clip = {self.cfg.grad_clip}: pass `cfg.grad_clip` "
+                                f"as max_norm (a smaller bar shrinks every step, a larger one clips nothing)")
             return original(*args, **kwargs)
         return clip
 
@@ -480,10 +508,17 @@ def _check_train_loop(exercise: str, fn: Callable[..., float]) -> CheckResult:
         return failed(exercise, f"you returned {returned:.4f} without evaluating the trained model on val_ids "
                                 f"(no forward pass after training); its mean loss over the windows of val_ids "
                                 f"is {measured:.4f}")
-    if not math.isclose(returned, measured, rel_tol=0, abs_tol=1e-3):
-        return failed(exercise, f"you returned {returned:.4f}, but the mean loss of your trained model over "
+    windows = (len(val_ids) - 1) // cfg.block_size
+    seen = sum(f.tokens for f in evals if f.step == probe.steps)  # positions evaluated after training
+    if seen == (windows - 1) * cfg.block_size:
+        return failed(exercise, f"your evaluation after training computed {windows - 1} windows of "
+                                f"cfg.block_size = {cfg.block_size} tokens, but val_ids holds {windows} (len(val_ids) = "
+                                f"{len(val_ids)}, the last target included): did the range stop one window "
+                                f"early? The windows start at 0, T, ..., (n - 1) T with n = (len(val_ids) - 1) // T")
+    if not math.isclose(returned, measured, rel_tol=0, abs_tol=EVAL_ATOL):
+        return failed(exercise, f"you returned {returned:.5f}, but the mean loss of your trained model over "
                                 f"every non-overlapping window of val_ids (windows of cfg.block_size tokens "
-                                f"starting at 0, T, 2T, ..., targets shifted by one) is {measured:.4f}: "
+                                f"starting at 0, T, 2T, ..., targets shifted by one) is {measured:.5f}: "
                                 f"evaluate on all of those windows, in eval mode")
     if measured >= TRAIN_LOOP_TARGET:
         near = f" (that is about ln V = {ln_v:.2f}: the model learned nothing)" if measured > ln_v - 0.3 else ""

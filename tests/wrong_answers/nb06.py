@@ -124,6 +124,18 @@ WRONG = {
             _loop(_SET_LR + _BATCH + "        optimizer.zero_grad()\n        loss.backward()\n"
                   + "        optimizer.step()\n"),
             "were not clipped"),
+        "clips below cfg.grad_clip": (
+            _loop(_SET_LR + _BATCH + "        optimizer.zero_grad()\n        loss.backward()\n"
+                  + "        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)\n"
+                  + "        optimizer.step()\n"),
+            "pass `cfg.grad_clip` as max_norm"),
+        "clips by hand below cfg.grad_clip": (
+            _loop(_SET_LR + _BATCH + "        optimizer.zero_grad()\n        loss.backward()\n"
+                  + "        norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in model.parameters()))\n"
+                  + "        for p in model.parameters():\n"
+                  + "            p.grad.mul_(min(1.0, 0.5 / (float(norm) + 1e-6)))\n"
+                  + "        optimizer.step()\n"),
+            "they are clipped to 0.5"),
         "clips each value instead of the global norm": (
             _loop(_SET_LR + _BATCH + "        optimizer.zero_grad()\n        loss.backward()\n"
                   + "        torch.nn.utils.clip_grad_value_(model.parameters(), cfg.grad_clip)\n"
@@ -154,6 +166,17 @@ WRONG = {
                   "    _, val = model(val_ids[: n * T].view(n, T), val_ids[1 : n * T + 1].view(n, T))\n"
                   "    return val.item()\n"),
             "torch.no_grad()"),
+        "evaluation drops the last window": (
+            _loop(_GOOD_STEP,
+                  "    T = cfg.block_size\n"
+                  "    model.eval()\n"
+                  "    losses = []\n"
+                  "    with torch.no_grad():\n"
+                  "        for s in range(0, len(val_ids) - T - 1, T):\n"
+                  "            _, l = model(val_ids[None, s : s + T], val_ids[None, s + 1 : s + T + 1])\n"
+                  "            losses.append(l.item())\n"
+                  "    return sum(losses) / len(losses)\n"),
+            "stop one window early"),
         "returns the last training loss": (
             _loop(_GOOD_STEP, "    return loss.item()\n"),
             "without evaluating"),
