@@ -1,0 +1,133 @@
+"""The sandbox a submission runs in while it is graded, from what Linux already provides.
+
+On Linux, ``wrap(argv)`` returns a command that runs ``argv``
+
+- in new namespaces (util-linux's ``unshare``): no network at all (a network
+  namespace with no interface up), its own process tree (it cannot see or
+  signal anything outside; ending its first process ends every process it
+  started) and its own mounts;
+- on a read-only view of the whole file system, with fresh, size-limited
+  ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock``; its working folder
+  (``/tmp/work``, also its ``HOME``) is thrown away with it; the grader's home,
+  the submissions and the grading output are hidden (empty);
+- as an unprivileged user of its own (``setpriv``; only when the grader runs
+  as root), without capabilities and unable to gain any;
+- under ``prlimit``: an address-space limit (memory), a process limit and a
+  file-size limit, no core files.
+
+As root every part applies. As another user the same runs inside a user
+namespace when the system allows it (most do): everything but the change of
+user, which the read-only view makes up for. Elsewhere (macOS, Windows, a
+system without user namespaces) ``mode()`` is ``"none"`` and grading refuses
+to run unless told ``unsafe=True``: see the instructor guide.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+WORK = "/tmp/work"
+SCRATCH_SIZE = "512m"
+FIRST_UID = 61000  # sandbox users: 61000 + slot, one per grading process running at once
+
+_SETUP = r"""
+set -eu
+mount --make-rprivate /
+mount -o remount,bind,ro /
+for d in /tmp /var/tmp /dev/shm /run/lock; do
+  [ -d "$d" ] && mount -t tmpfs -o "size=$SCRATCH,mode=1777,nosuid,nodev" tmpfs "$d"
+done
+i=0
+for keep in $KEEP; do                                   # set aside what must stay visible under a hidden folder
+  mkdir -p "/tmp/.keep/$i" && mount --rbind "$keep" "/tmp/.keep/$i" && i=$((i + 1))
+done
+for hide in $HIDE; do
+  [ -d "$hide" ] && mount -t tmpfs -o "size=1m,mode=755,nosuid,nodev" tmpfs "$hide"
+done
+i=0
+for keep in $KEEP; do
+  mkdir -p "$keep" && mount --move "/tmp/.keep/$i" "$keep" && mount -o remount,bind,ro "$keep" && i=$((i + 1))
+done
+mkdir -p "$WORK"
+if [ -n "$SANDBOX_UID" ]; then
+  chown "$SANDBOX_UID:$SANDBOX_UID" "$WORK"
+  cd "$WORK"
+  exec setpriv --reuid="$SANDBOX_UID" --regid="$SANDBOX_UID" --clear-groups --inh-caps=-all \
+    --bounding-set=-all --no-new-privs -- prlimit $LIMITS -- "$@"
+fi
+cd "$WORK"
+exec prlimit $LIMITS -- "$@"
+"""
+
+
+class SandboxUnavailable(RuntimeError):
+    """This system cannot isolate a submission (and unsafe grading was not asked for)."""
+
+
+def _works(command: list[str]) -> bool:
+    try:
+        return subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def mode() -> str:
+    """``"root"`` (every part), ``"user"`` (all but the change of user) or ``"none"``."""
+    if not sys.platform.startswith("linux") or not all(shutil.which(t) for t in ("unshare", "prlimit", "setpriv")):
+        return "none"
+    probe = ["--net", "--mount", "--pid", "--fork", "--mount-proc", "sh", "-c",
+             "mount --make-rprivate / && mount -o remount,bind,ro / && mount -t tmpfs tmpfs /tmp"]
+    if os.geteuid() == 0 and _works(["unshare", *probe]):
+        return "root"
+    if _works(["unshare", "--user", "--map-root-user", *probe]):
+        return "user"
+    return "none"
+
+
+def describe(current: str | None = None) -> str:
+    """One sentence on what the sandbox isolates here."""
+    current = current or mode()
+    if current == "root":
+        return ("sandbox: own namespaces (no network, own processes), read-only file system with a "
+                "throwaway folder, an unprivileged user, memory, process and file-size limits")
+    if current == "user":
+        return ("sandbox: own namespaces (no network, own processes), read-only file system with a "
+                "throwaway folder, memory, process and file-size limits (no change of user: not root)")
+    return "NO SANDBOX: the submission's code runs as you, with your files and network (unsafe)"
+
+
+def _under(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def wrap(argv: list[str], *, slot: int = 0, memory_bytes: int = 6 * 2**30, hide: list[Path] = (),
+         current: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command and environment that run ``argv`` in the sandbox (``mode()`` must not be "none")."""
+    current = current or mode()
+    if current == "none":
+        raise SandboxUnavailable(describe(current))
+    hidden = {Path(p).resolve() for p in [*hide, Path.home(), Path("/root")] if Path(p).is_dir()}
+    needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
+              Path(__file__).resolve().parents[2]}  # the interpreter, the environment, glmlib's checkout
+    needed |= {Path(sys.executable).resolve().parent}
+    keep = sorted({n for n in needed for h in hidden if _under(n, h) and n != h}, key=lambda p: len(p.parts))
+    keep = [k for k in keep if not any(_under(k, other) and k != other for other in keep)]
+    hidden = {h for h in hidden if not any(_under(n, h) and n == h for n in needed)}
+    env = {
+        "SCRATCH": SCRATCH_SIZE, "WORK": WORK,
+        "KEEP": " ".join(str(k) for k in keep), "HIDE": " ".join(sorted(str(h) for h in hidden)),
+        "SANDBOX_UID": str(FIRST_UID + slot) if current == "root" else "",
+        "LIMITS": f"--as={memory_bytes} --nproc=256 --fsize={512 * 2**20} --core=0",
+    }
+    if any(" " in value for key, value in env.items() if key in ("KEEP", "HIDE")):
+        raise SandboxUnavailable("a folder the sandbox must hide or keep has a space in its name: "
+                                 f"{env['KEEP']} / {env['HIDE']}")
+    user = ["--user", "--map-root-user"] if current == "user" else []
+    command = ["unshare", *user, "--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child",
+               "sh", "-c", _SETUP, "sandbox", *argv]
+    return command, env
