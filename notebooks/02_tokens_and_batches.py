@@ -762,7 +762,8 @@ ex.check_context_target_pairs(context_target_pairs).require()
 # 2. If there is none, raise a `ValueError` that says so.
 # 3. Draw once, exactly like this:
 #    `pick = torch.randint(len(starts), (batch_size,), generator=generator)`,
-#    and use the starts `starts[pick]`.
+#    and use the starts `torch.tensor(starts)[pick]` (a Python list cannot be
+#    indexed with a tensor).
 # 4. Return `(x, y)`, both of shape `(batch_size, block_size)`, with `y` the
 #    window of `x` shifted by one, as in `get_batch`.
 #
@@ -771,8 +772,9 @@ ex.check_context_target_pairs(context_target_pairs).require()
 # tokens, one document, where `doc_batch` must equal `get_batch`) and one with
 # no valid window. Besides wrong shapes and an unshifted `y`, it names these
 # mistakes: windows that ignore the boundaries, a `y` that runs one token into
-# the next document, a missing last window in each document, and starts counted
-# from the beginning of each document instead of the beginning of `data`.
+# the next document, a missing last window in each document, starts counted
+# from the beginning of each document instead of the beginning of `data`, and
+# token ids that lost their integer dtype.
 #
 # *Hint:* a document that starts at offset `o` in `data` has length `L`; which
 # starts `s` keep `s + block_size + 1 <= o + L`?

@@ -1110,7 +1110,7 @@ ex.check_param_count(param_count).require()
 # $\epsilon = 0.1$ with small values, a zero vector next to a constant one,
 # $C = 1$) and recognises a subtracted mean (that is LayerNorm),
 # $\epsilon$ outside the square root or missing, the sum instead of the mean,
-# the wrong axis and a missing gain.
+# `x.var()` instead of the mean square, the wrong axis and a missing gain.
 
 # %% exercise={"question": "q05_rms_norm", "points": 3}
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:

@@ -169,9 +169,9 @@ def _diagnose_attention(case: Case, got: torch.Tensor) -> str | None:
     bad_rows = ~torch.isfinite(got).all(-1)
     if torch.equal(bad_rows, rows_with_a_block):
         return ("your output holds inf or NaN in exactly the rows that have a blocked key: did you write "
-                "-inf into the attention *weights*, after the softmax? -inf belongs in the scores, before "
-                "the softmax, where exp(-inf) = 0 gives a blocked key a weight of exactly 0; in the weights "
-                "it multiplies the values into inf and NaN")
+                "-inf into the attention *weights*, once the softmax had run? -inf belongs in the scores, "
+                "before the softmax, where exp(-inf) = 0 gives a blocked key a weight of exactly 0; in the "
+                "weights it multiplies the values into inf and NaN")
     return ("your output holds inf or NaN: a -inf reached the weights or the values; fill blocked *scores* "
             "with -inf before the softmax, and check that every row keeps at least one key")
 
@@ -280,7 +280,7 @@ _BLOCKS_PAST = ("your mask blocks the past and lets each query see the future (k
                 "the causal mask allows keys j <= i, the lower triangle (`tril`, True = may attend), or "
                 "`is_causal=True`")
 _ONLY_FUTURE = ("your mask lets each query see only the future (keys j > i): `triu(diagonal=1)` marks the "
-                "*blocked* keys (nn.MultiheadAttention's convention), but SDPA's True means *may attend*. "
+                "*blocked* keys (the opposite polarity, seen in notebook 03), but SDPA's True means *may attend*. "
                 "Use the lower triangle `tril()` (or `is_causal=True`); the last query, with no key left, gives "
                 "NaN or 0")
 _NO_DIAGONAL = ("your mask blocks the diagonal: each query must see itself too (keys j <= i, `tril()`, not "

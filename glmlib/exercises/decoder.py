@@ -198,6 +198,14 @@ def _torch_rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.
         return norm(x)
 
 
+def _unbiased_var(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """What ``x.var(dim, keepdim=True)`` (or ``x.var()``) returns, without its warning when one value is alone
+    (the C = 1 case, where it is 0 / 0 = NaN)."""
+    if dim is None:
+        return (x - x.mean()).pow(2).sum() / (x.numel() - 1)
+    return (x - x.mean(dim, keepdim=True)).pow(2).sum(dim, keepdim=True) / (x.shape[dim] - 1)
+
+
 def _rms_mistakes(x: torch.Tensor, weight: torch.Tensor, eps: float) -> list[Mistake]:
     C = x.shape[-1]
     square_mean = x.pow(2).mean(dim=-1, keepdim=True)
@@ -218,11 +226,11 @@ def _rms_mistakes(x: torch.Tensor, weight: torch.Tensor, eps: float) -> list[Mis
         Mistake(x / (x.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt() * weight,
                 "you divided by the standard deviation, which subtracts the mean first: RMSNorm uses mean(x^2) "
                 "itself, with no centring"),
-        Mistake(x / (x.var(dim=-1, keepdim=True) + eps).sqrt() * weight,
+        Mistake(x / (_unbiased_var(x, dim=-1) + eps).sqrt() * weight,
                 "you divided by `x.var()`, the variance, a common mistake: it subtracts the mean first (and, by "
                 "default, divides by C - 1). RMSNorm uses the mean of the squares with no centring, "
                 "`x.pow(2).mean(-1, keepdim=True)`"),
-        Mistake(x / (x.var() + eps).sqrt() * weight,
+        Mistake(x / (_unbiased_var(x) + eps).sqrt() * weight,
                 "you divided by `x.var()` of the whole tensor: the variance subtracts the mean (and divides by "
                 "n - 1), and without `dim` it mixes every position. RMSNorm uses the mean of the squares of "
                 "each vector, `x.pow(2).mean(-1, keepdim=True)`"),
