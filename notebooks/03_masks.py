@@ -390,6 +390,41 @@ plt.show()
 # it none is grey, so even output 0 reacts to input 7.
 
 # %% [markdown]
+# > **A common mistake: a mask that blocks the past.** Some texts write the
+# > causal mask as the positions to *block*, `torch.ones(T, T).triu(diagonal=1)`
+# > (True above the diagonal), which is what `nn.MultiheadAttention` expects:
+# > its boolean `attn_mask` marks blocked keys. Read with our convention (and
+# > SDPA's), True = *may attend*, the same tensor does the opposite: each
+# > query sees only its future, its past and itself are blocked, and the last
+# > query has no key at all, so its row of scores is all $-\infty$ and a
+# > written-out softmax gives $0/0$ = NaN (PyTorch's SDPA returns zeros there
+# > instead). Writing the additive mask with 0 for $j \ge i$ is the same
+# > mistake with the diagonal kept. The leak test catches both at once; here
+# > it is on the head above, with the blocked-keys mask read as "may attend":
+
+# %%
+# NBVAL_CHECK_OUTPUT
+blocked_keys = torch.ones(T, T, dtype=torch.bool).triu(diagonal=1)  # True = blocked: the future
+
+
+def one_head_allowing(x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """The head above with a bool mask read as True = may attend."""
+    scores = (x @ W_q) @ (x @ W_k).T / math.sqrt(C)  # (T, T)
+    return torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1) @ (x @ W_v)
+
+
+wrong = one_head_allowing(x, blocked_keys)
+moved = (wrong - one_head_allowing(x_changed, blocked_keys))[:t0].abs().amax().item()
+print(f"positions 0..{t0 - 1} unchanged when only the future changes:", moved == 0)
+print("rows that are NaN (a query with no key left):", torch.isnan(wrong).any(-1).nonzero().flatten().tolist())
+
+# %% [markdown]
+# > Every earlier position now moves with the future, and the last row,
+# > query 11, is NaN. The checkers of this course name this mistake when
+# > they see it ("is the mask letting queries see the future?", "your mask
+# > blocks the past").
+
+# %% [markdown]
 # Now the library. `glmlib.attention.MultiHeadAttention` takes `is_causal=True`;
 # the same test must hold for it, with several heads and a batch.
 

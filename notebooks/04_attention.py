@@ -363,6 +363,30 @@ for scaled in (False, True):
 # so you can change the model's width without re-tuning attention.)
 
 # %% [markdown]
+# > **A common mistake: scaling after the softmax.** Some write-ups put the
+# > factor in the wrong place, $\operatorname{softmax}(QK^\top)/\sqrt{d_k}$.
+# > That is wrong twice. The softmax has already saturated on the unscaled
+# > scores, so the measurement above applies in full; and dividing the
+# > *weights* by $\sqrt{d_k}$ leaves every row summing to $1/\sqrt{d_k}$
+# > instead of 1, so the output is a shrunken average. At $d_k = 40$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+g = torch.Generator().manual_seed(0)
+q40, k40 = torch.randn(3, 40, generator=g), torch.randn(32, 40, generator=g)  # 3 queries, 32 keys
+after = torch.softmax(q40 @ k40.T, dim=-1) / math.sqrt(40)   # the mistake
+before = torch.softmax(q40 @ k40.T / math.sqrt(40), dim=-1)  # the formula
+print("row sums, scaled after the softmax: ", [round(x, 3) for x in after.sum(-1).tolist()])
+print("row sums, scaled before the softmax:", [round(x, 3) for x in before.sum(-1).tolist()])
+print("largest share of a row, after: ", [round(x, 2) for x in (after.max(-1).values / after.sum(-1)).tolist()])
+print("largest share of a row, before:", [round(x, 2) for x in before.max(-1).values.tolist()])
+
+# %% [markdown]
+# > The rows sum to $1/\sqrt{40} \approx 0.158$, and within each row one key
+# > still takes most of the weight. Exercise 2's checker recognises this
+# > order and says so.
+
+# %% [markdown]
 # ## 4. One head from scratch
 #
 # A batch of $B$ sequences of $T$ token vectors of width $C$, one head of size
@@ -396,6 +420,25 @@ torch_out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
 print("glmlib output match: ", torch.allclose(head_out, lib_out, atol=1e-6))
 print("glmlib weights match:", torch.allclose(weights, lib_weights, atol=1e-6))
 print("torch SDPA match:    ", torch.allclose(head_out, torch_out, atol=1e-6))
+
+# %% [markdown]
+# > **Two common mistakes in these five lines.** First, masking the
+# > *weights*: `-inf` belongs in the scores, before the softmax, where
+# > $e^{-\infty} = 0$ turns it into a weight of exactly 0. Written into the
+# > weights after the softmax it stays $-\infty$, and multiplying the values
+# > turns it into $\pm\infty$ and NaN in every row with a blocked key.
+# > Second, the softmax over the wrong axis: `dim=-2` normalises each
+# > *column* (each key over the queries), so the columns sum to 1 and the
+# > rows, which are what a query uses, do not.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+unmasked = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(D), dim=-1)
+masked_after = unmasked.masked_fill(~masks.causal_mask(T), float("-inf"))  # the first mistake
+print("-inf in the weights, rows of the output that stay finite:",
+      torch.isfinite(masked_after @ v).all(-1)[0].tolist())
+over_queries = torch.softmax(scores, dim=-2)  # the second mistake
+print("softmax over dim=-2, row sums of sequence 0:", [round(x, 2) for x in over_queries[0].sum(-1).tolist()])
 
 # %% [markdown]
 # ## 5. Multi-head attention
@@ -490,6 +533,32 @@ print("nn.MultiheadAttention weights match:", torch.allclose(our_weights, ref_we
 # does the split with one reshape instead: $(B, T, C) \to (B, T, H, D) \to
 # (B, H, T, D)$, then a single batched attention over all heads at once
 # (exercise 3 asks you to write multi-head attention that way).
+
+# %% [markdown]
+# > **A common mistake: splitting the heads without the transpose.** After
+# > `view(B, T, H, D)` the heads sit *behind* the time axis. Attention works
+# > on the last two axes, so on `(B, T, H, D)` it attends over the $H$ heads
+# > of one position, with $T$ acting as a batch: the shapes all fit, but no
+# > position ever looks at another. `transpose(1, 2)` to `(B, H, T, D)`
+# > before attending, and back before the merge. With the weights above:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def heads_not_transposed(x: torch.Tensor) -> torch.Tensor:
+    """Multi-head attention with view(B, T, H, D) and no transpose (the mistake)."""
+    W, b = mha.qkv.weight.T, mha.qkv.bias
+    q, k, v = ((x @ W[:, i * C:(i + 1) * C] + b[i * C:(i + 1) * C]).view(B, T, H, D) for i in range(3))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # attends over the H axis
+    return out.reshape(B, T, C) @ mha.proj.weight.T + mha.proj.bias
+
+
+x_other = torch.randn(B, T, C, generator=torch.Generator().manual_seed(1))
+x_other[:, 3] = x[:, 3]  # every position changed but position 3
+with torch.no_grad():
+    not_transposed = heads_not_transposed(x)
+    print("equals multi-head attention:", torch.allclose(not_transposed, ours, atol=1e-5))
+    print("output at position 3 unchanged when every other position changes:",
+          torch.allclose(not_transposed[:, 3], heads_not_transposed(x_other)[:, 3], atol=1e-6))
 
 # %% [markdown]
 # ## 6. What does the trained model attend to?
@@ -796,8 +865,10 @@ ex.check_softmax(softmax).require()
 # You may use `torch.softmax` (or yours); `F.scaled_dot_product_attention` and
 # `glmlib`'s `scaled_dot_product_attention` are trapped. The checker compares
 # with `F.scaled_dot_product_attention` on eight inputs and recognises a
-# missing or wrong scale ($d_k$, $\sqrt{d_v}$, ...), an ignored or flipped mask,
-# a mask applied after the softmax, and `k.T` on a batch.
+# missing or wrong scale ($d_k$, $\sqrt{d_v}$, ...), scaling after the
+# softmax, a softmax over the queries, an ignored or flipped mask, a mask
+# applied after the softmax (zeroed weights, or `-inf` written into them), and
+# `k.T` on a batch.
 
 # %% exercise={"question": "q04_attention", "points": 2}
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -851,12 +922,15 @@ ex.check_attention(attention).require()
 # `(B, T, C)` and apply `W_o`.
 #
 # You may call your `attention` from exercise 2 or
-# `F.scaled_dot_product_attention`. No Python loop (the checker reads your
-# code); `nn.MultiheadAttention` and `glmlib`'s `MultiHeadAttention` are
+# `F.scaled_dot_product_attention`. No Python loop over the heads (the
+# checker reads your code; a comprehension over `(W_q, W_k, W_v)` is fine);
+# `nn.MultiheadAttention` and `glmlib`'s `MultiHeadAttention` are
 # trapped. The checker compares with `nn.MultiheadAttention` given the same
 # weights, on four shapes (one head, one channel per head, ...), and names a
-# head split that mixes positions, a merge without its transpose, a scale by
-# $\sqrt{C}$ instead of $\sqrt{D}$, a missing mask or `W_o`, transposed weights.
+# head split that mixes positions, heads never transposed in front of the
+# time axis, a merge without its transpose, a scale by $\sqrt{C}$ instead of
+# $\sqrt{D}$, a missing mask, a mask that blocks the past or the diagonal, a
+# missing `W_o`, transposed weights.
 
 # %% exercise={"question": "q04_multi_head", "points": 2}
 def multi_head_attention(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch.Tensor,

@@ -386,6 +386,15 @@ for name, ctx in contexts.items():
     print(f"{name:<14}" + "".join(f"{c:>11}" for c in counts))
 
 # %% [markdown]
+# > **A common mistake: nucleus sampling under the name top-k.** Some
+# > tutorials describe "top-k" as keeping the smallest set of tokens whose
+# > probabilities reach a threshold. That is top-p. The table shows how to
+# > tell them apart: top-k keeps its 10 tokens in both contexts, while top-p
+# > keeps 1 token in the confident context and 5 to 18 in the open one. A
+# > "top-k" that keeps a number of tokens that changes with the context is a
+# > top-p filter, and sampling with it behaves like top-p, not like top-k.
+
+# %% [markdown]
 # ## 6. The whole pipeline, and what it does to a distribution
 #
 # The three combine, always in the same order, the one Hugging Face's
@@ -704,7 +713,9 @@ print("different seed, different text:", first != other)
 # ...) but not `glmlib.sampling` or Hugging Face's warpers.
 #
 # The checker tries `k = 2` and `k = 1` on one row, a tie at the boundary,
-# `k = V`, `k > V`, and a batch of three rows.
+# `k = V`, `k > V`, and a batch of three rows. A filter whose number of kept
+# tokens changes with the distribution is top-p under another name (see the
+# box in section 5), and the checker says so.
 
 # %% exercise={"question": "q07_top_k", "points": 1}
 def top_k(logits: torch.Tensor, k: int) -> torch.Tensor:
@@ -816,7 +827,8 @@ ex.check_top_p(top_p).require()
 #
 # The checker's cases were worked out by hand: two thresholds on one
 # distribution, the same logits shifted by a constant, `min_p = 1` and
-# `min_p = 0`, a flat and a peaked row in one batch, and a row in which an
+# `min_p = 0`, a flat and a peaked row in one batch (where a bar taken from
+# the whole batch's top token, not each row's, shows), and a row in which an
 # earlier filter already set some logits to `-inf`.
 
 # %% exercise={"question": "q07_min_p", "points": 2}
@@ -882,7 +894,8 @@ ex.check_min_p(min_p).require()
 #
 # The checker's cases were worked out by hand: positive, negative and zero
 # logits, ids that occur several times, a batch whose rows have different
-# contexts, `penalty = 1`, `penalty < 1` and an empty context.
+# contexts, `penalty = 1`, `penalty < 1` and an empty context; logits
+# returned unchanged are named as such.
 
 # %% exercise={"question": "q07_repetition_penalty", "points": 3}
 def repetition_penalty(logits: torch.Tensor, context: torch.Tensor, penalty: float) -> torch.Tensor:
