@@ -70,10 +70,16 @@ student: $(COURSE)
 release/autograder: $(COURSE) tools/editions.py $(wildcard notebooks/[0-9]*.ipynb)
 	$(BIN)/python tools/editions.py
 
-# Grade one submission: `make grade SUBMISSION=path/to/04_attention.ipynb`.
-grade: release/autograder
-	@test -n "$(SUBMISSION)" || { echo "usage: make grade SUBMISSION=path/to/notebook.ipynb" >&2; exit 2; }
-	@$(BIN)/python tools/grade.py "$(SUBMISSION)"
+# Grade one submission, `make grade SUBMISSION=path/to/04_attention.ipynb` (the last line is
+# "score: X / Y"), or a class, `make grade SUBMISSIONS=folder/` (one subfolder per student, or files
+# named by student; gradebook and feedback in folder/grades/, or OUT=...; JOBS=n at once, default the
+# cores; GRADE_FLAGS=... more options of tools/grade.py). Sandboxed; graded against the course notebooks in notebooks/ (tools/grade.py).
+grade: $(COURSE)
+	@if [ -n "$(SUBMISSIONS)" ]; then \
+	  $(BIN)/python tools/grade.py --class "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS)) $(GRADE_FLAGS); \
+	elif [ -n "$(SUBMISSION)" ]; then \
+	  $(BIN)/python tools/grade.py "$(SUBMISSION)" $(GRADE_FLAGS); \
+	else echo "usage: make grade SUBMISSION=path/to/notebook.ipynb, or make grade SUBMISSIONS=folder/" >&2; exit 2; fi
 
 # The course as a static website in site/ (self-study edition; student edition in site/student/),
 # from the notebooks' stored outputs; open it with: python -m http.server -d site
