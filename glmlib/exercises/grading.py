@@ -319,12 +319,13 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
             if record.get("status") in ("error", "timeout"):
                 grade.notes.append(f"cell {record.get('cell')}: {record.get('status')}: {record.get('error')}")
         events = list(session.events)
+        owners = _question_of_cell(cells, [q.name for q in questions])
         for q in questions:
             if time.monotonic() > deadline:
                 return close(f"the notebook ran past {notebook_timeout:g} s")
             session.events = []
             result = _check(q, session, cells, salt)
-            grade.rows.append(_row(q, result, events + session.events, cells))
+            grade.rows.append(_row(q, result, events + session.events, owners))
         with contextlib.suppress(Exception):
             remote.write_message(learner_in, {"kind": "bye"})
     except remote.LearnerGone as err:
@@ -388,9 +389,9 @@ def _question_of_cell(cells: list[str], questions: list[str]) -> dict[int, str]:
     return owner
 
 
-def _row(q: Question, result: CheckResult, events: list[dict], cells: list[str]) -> QuestionGrade:
+def _row(q: Question, result: CheckResult, events: list[dict], owners: dict[int, str]) -> QuestionGrade:
+    """A cell's tampering counts against its own question; outside any question, against every one."""
     flags = []
-    owners = _question_of_cell(cells, [q.name])
     for e in events:
         where = str(e.get("where", ""))
         m = re.fullmatch(r"cell (\d+)", where)
