@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import shutil
 import subprocess
@@ -323,3 +324,136 @@ def test_installed_package_holds_no_solution_code(tmp_path: Path) -> None:
     assert fingerprints <= in_sources
     leaked = sorted(fingerprints & found)
     assert not leaked, f"solution code in the installed package: {leaked[:3]}"
+
+
+# ------------------------------------------------- the student edition, as a learner runs it
+
+LEARNER_STEM = "03_masks"  # three exercises that need nothing but torch and the checkers
+
+
+def _learner_notebook(release: Path, replace: dict[str, str] | None = None) -> nbformat.NotebookNode:
+    """The student edition of ``LEARNER_STEM`` cut to what its checks need (the first cell, the
+    imports, each exercise's cell and its check), some exercises' cells replaced by ``replace``."""
+    nb = nbformat.read(release / "student" / f"{LEARNER_STEM}.ipynb", as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    keep = [cells[0], next(c for c in cells if re.search(r"import glmlib\.exercises\.\w+ as ex", c.source))]
+    for before, cell in zip(cells, cells[1:]):
+        m = re.match(r'grader\.check\("(\w+)"\)', cell.source)
+        if m:
+            assert "NotImplementedError" in before.source, f"no stub before the check of {m.group(1)}"
+            if m.group(1) in (replace or {}):
+                before = nbformat.v4.new_code_cell(replace[m.group(1)])
+            keep += [before, cell]
+    nb.cells = keep
+    return nb
+
+
+def _run_as_learner(nb: nbformat.NotebookNode, folder: Path, name: str) -> nbformat.NotebookNode:
+    """Save ``nb`` as ``folder/name`` and run it top to bottom in a kernel started in ``folder``,
+    as JupyterLab starts one for a notebook there (errors kept as outputs, as a learner sees them)."""
+    import nbclient
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / name)
+    nb = nbformat.read(folder / name, as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, allow_errors=True,
+                            resources={"metadata": {"path": str(folder)}}).execute()
+    return nb
+
+
+def _shown(cell: nbformat.NotebookNode) -> str:
+    """Everything a cell shows: streams, results (plain text and markdown), errors with tracebacks."""
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type == "error":
+            parts.append("\n".join([out.ename, out.evalue, *out.traceback]))
+        else:
+            parts += [out.data.get(kind, "") for kind in ("text/plain", "text/markdown", "text/html")]
+    return "\n".join(parts)
+
+
+def _stderr(cell: nbformat.NotebookNode) -> str:
+    return "".join(out.text for out in cell.get("outputs", [])
+                   if out.output_type == "stream" and out.name == "stderr")
+
+
+def _checks(nb: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
+    return {m.group(1): c for c in nb.cells for m in [re.match(r'grader\.check\("(\w+)"\)', c.source)] if m}
+
+
+def _one_sentence(text: str) -> str:
+    text = text.strip()
+    assert text and len(text.splitlines()) == 1 and text.endswith("."), f"not one sentence: {text!r}"
+    assert "Traceback" not in text and "Error" not in text, text
+    return text
+
+
+@pytest.mark.slow
+def test_student_checks_say_not_yet_for_a_stub_and_diagnose_a_wrong_answer(release: Path, tmp_path: Path) -> None:
+    """Under an untouched stub ``grader.check`` says "not yet" (the checker's message), not a failed
+    doctest; a wrong answer shows the checker's whole diagnosis; a right one passes. The autograder
+    grades that same notebook as before: the stub and the wrong answer 0, the right answer its points."""
+    stub, wrong, right = questions(LEARNER_STEM).values()
+    wrong_code, fragment = next(iter(catalogue(LEARNER_STEM).WRONG[wrong.name].values()))
+    nb = _learner_notebook(release, {wrong.name: wrong_code, right.name: right.solution})
+    call = wrong.test.strip().removeprefix(">>>").strip().removesuffix(".require()")
+    nb.cells.append(nbformat.v4.new_code_cell(f"print({call}.message)"))  # the checker's own diagnosis
+    folder = tmp_path / "student"
+    shutil.copytree(release / "student" / "tests", folder / "tests")
+    ran = _run_as_learner(nb, folder, f"{LEARNER_STEM}.ipynb")
+    assert not any(out.output_type == "error" for c in ran.cells for out in c.get("outputs", [])), \
+        [_shown(c) for c in ran.cells if "error" in _shown(c).lower()]
+    assert not _shown(ran.cells[0]).strip(), "the first cell spoke although nothing is wrong"
+    checks = _checks(ran)
+
+    shown = _shown(checks[stub.name])
+    assert f"[NOT YET] {stub.name}" in shown and "replace the `raise NotImplementedError`" in shown, shown
+    for noise in ("Traceback", "Test case failed", "ExerciseFailed", "doctest", "❌"):
+        assert noise not in shown, f"the check of an untouched stub shows {noise!r}:\n{shown}"
+
+    diagnosis = ran.cells[-1].outputs[0].text.strip()
+    assert fragment in diagnosis
+    shown = _shown(checks[wrong.name])
+    assert "not yet" not in shown.lower() and "[NOT YET]" not in shown
+    assert " ".join(diagnosis.split()) in " ".join(shown.split()), f"diagnosis cut short:\n{shown}"
+
+    assert "All test cases passed" in _shown(checks[right.name]), _shown(checks[right.name])
+
+    # graded by the autograder exactly as before
+    out = tmp_path / "graded"
+    out.mkdir()
+    done = subprocess.run([sys.executable, "-m", "otter", "run", "-a",
+                           str(release / "autograder" / f"{LEARNER_STEM}.zip"), "-o", str(out), "--no-logo",
+                           str(folder / f"{LEARNER_STEM}.ipynb")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    tests = json.loads((out / "results.json").read_text())["tests"]
+    scores = {t["name"]: t["score"] for t in tests if t.get("max_score") is not None}
+    assert scores == {stub.name: 0, wrong.name: 0, right.name: right.points}, scores
+
+
+@pytest.mark.slow
+def test_a_renamed_or_moved_student_notebook_gets_one_sentence(release: Path, tmp_path: Path) -> None:
+    """Renamed next to its tests/, the checks still run and the first cell and each check say, in
+    one sentence, to rename it back; away from tests/, the first cell and each check say in one
+    sentence what is wrong and what to do: never a traceback."""
+    nb = _learner_notebook(release)
+    renamed_folder = tmp_path / "renamed"
+    shutil.copytree(release / "student" / "tests", renamed_folder / "tests")
+    renamed = _run_as_learner(nb, renamed_folder, "my copy of the masks notebook.ipynb")
+    moved = _run_as_learner(nb, tmp_path / "Downloads", f"{LEARNER_STEM}.ipynb")
+    for ran in (renamed, moved):
+        errors = [_shown(c) for c in ran.cells for out in c.get("outputs", []) if out.output_type == "error"]
+        assert not errors, errors
+
+    said = _one_sentence(_stderr(renamed.cells[0]))
+    assert f"{LEARNER_STEM}.ipynb" in said and "rename" in said.lower(), said
+    for name, cell in _checks(renamed).items():
+        assert _one_sentence(_stderr(cell)) == said
+        assert f"[NOT YET] {name}" in _shown(cell)
+
+    said = _one_sentence(_stderr(moved.cells[0]))
+    assert "tests/" in said and str(tmp_path / "Downloads") in said and "move" in said.lower(), said
+    for cell in _checks(moved).values():
+        assert _one_sentence(_stderr(cell)) == said
+        assert _shown(cell).strip() == said, "a check away from tests/ shows more than the sentence"

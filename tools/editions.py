@@ -62,6 +62,78 @@ AUTOGRADER_SOURCE = "/autograder/source"
 SOLUTION_TAG = "otter_assign_solution_cell"
 ANSWER_TAG = "otter_answer_cell"
 
+# The student edition's first cell, in place of otter's three lines (``grader = otter.Notebook(...)``):
+# the same grader, which while the learner works (not under grading, where it is otter's own) shows an
+# untouched exercise's check as the checker's "not yet" instead of a failed doctest and its traceback,
+# and says in one sentence what to do when the notebook is renamed or away from its tests/ folder.
+INIT_CELL = '''# Initialize Otter: grader.check("...") runs this notebook's checks, the files in tests/ next to it
+import os
+import re
+import sys
+
+import otter
+
+
+class NotYet:
+    """What grader.check shows for an exercise still to do; otter's result is ``.result``."""
+
+    def __init__(self, result, message):
+        self.result, self.message = result, message
+
+    def __getattr__(self, name):  # score, possible, passed_all... (not the display methods)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.result, name)
+
+    def __repr__(self):
+        return f"[NOT YET] {self.result.name} ({self.result.score:g} / {self.result.possible:g} points): {self.message}"
+
+    def _repr_markdown_(self):
+        return f"**[NOT YET]** **{self.result.name}** ({self.result.score:g} / {self.result.possible:g} points): {self.message}"
+
+
+class CourseGrader(otter.Notebook):
+    notebook, questions = __NOTEBOOK__, __QUESTIONS__
+
+    def __init__(self):
+        super().__init__(self.notebook if os.path.isfile(self.notebook) else None)
+        if not self._grading_mode:
+            self.tell(self.misplaced(self.questions) or self.renamed())
+
+    def misplaced(self, questions):
+        if not all(os.path.isfile(os.path.join("tests", q + ".py")) for q in questions):
+            return (f"grader: the checks of {self.notebook} are the files in a tests/ folder next to it, and "
+                    f"{os.getcwd()} has {'not those files' if os.path.isdir('tests') else 'no tests/ folder'}: "
+                    f"move the notebook back into the folder it came in (beside tests/), open it from there "
+                    f"and run its first cell again.")
+
+    def renamed(self):
+        if not os.path.isfile(self.notebook):
+            return (f"grader: this notebook is no longer named {self.notebook} ({os.getcwd()} has no file of "
+                    f"that name); its checks work all the same, but hand it in as {self.notebook}: rename it "
+                    f"back with File > Rename Notebook.")
+
+    def tell(self, sentence):
+        if sentence:
+            print(sentence, file=sys.stderr)
+
+    def check(self, question, global_env=None):
+        env = sys._getframe(1).f_globals if global_env is None else global_env
+        if self._grading_mode:
+            return super().check(question, env)
+        if self.misplaced([question]):
+            return self.tell(self.misplaced([question]))
+        result = super().check(question, env)
+        self.tell(self.renamed())
+        waiting = [re.search(r"ExerciseFailed: [^\\n]*?: not yet: (.*)", case.message or "", re.S)
+                   for case in result.test_case_results if not case.passed]
+        if waiting and all(waiting):
+            return NotYet(result, " ".join(waiting[0].group(1).split()))
+        return result
+
+
+grader = CourseGrader()'''
+
 
 def sources(notebooks: Path = NOTEBOOKS) -> list[Path]:
     """The course notebooks, in order (``NN_name.ipynb``)."""
@@ -130,16 +202,31 @@ def _unlock(cell: nbformat.NotebookNode) -> None:
         cell.metadata.pop("deletable", None)
 
 
+def init_cell(notebook: str, questions: list[str]) -> str:
+    """The student edition's first cell (``INIT_CELL``) for ``notebook`` and its exercises."""
+    return INIT_CELL.replace("__NOTEBOOK__", repr(notebook)).replace("__QUESTIONS__", repr(questions))
+
+
 def student_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop the cells that solution stripping left empty, unfold the rest."""
+    """Drop the cells that solution stripping left empty, unfold the rest; otter's first cell becomes
+    ``INIT_CELL`` (its source folded: the learner runs it, and may open it)."""
     nb = copy.deepcopy(nb)
+    questions = [m.group(1) for cell in nb.cells
+                 for m in [re.match(r'grader\.check\("(\w+)"\)', cell.source)] if cell.cell_type == "code" and m]
     keep = []
     for cell in nb.cells:
         if cell.cell_type == "code" and ANSWER_TAG in _tags(cell) and _only_comments(cell.source):
             continue
         _unfold(cell)
         _unlock(cell)
+        otter_init = re.match(r'# Initialize Otter\nimport otter\ngrader = otter\.Notebook\("([^"]+)"\)\s*$',
+                              cell.source)
+        if cell.cell_type == "code" and otter_init:
+            cell.source = init_cell(otter_init.group(1), questions)
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
         keep.append(cell)
+    if not any(cell.source.startswith("# Initialize Otter:") for cell in keep):
+        raise RuntimeError("otter assign wrote no first cell of the form the student edition replaces")
     nb.cells = keep
     return nb
 
