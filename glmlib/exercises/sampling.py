@@ -11,7 +11,7 @@ logits, a less probable token kept while a more probable one was removed.
 """
 from __future__ import annotations
 
-import sys
+import importlib
 from typing import Any, Callable, Sequence
 
 import torch
@@ -53,12 +53,10 @@ def _explain_crash(fn: Callable, hint: str) -> Callable:
 
 
 def _hf_shortcut(class_name: str, hint: str) -> list[Shortcut]:
-    """Trap a Hugging Face logits processor, if the learner's session has transformers loaded."""
-    hf = sys.modules.get("transformers")
-    if hf is None:
-        return []
+    """Trap a Hugging Face logits processor whenever transformers is installed: the learner's code
+    may import it only when it runs (inside the function), after the trap was set."""
     try:
-        cls = getattr(hf, class_name)
+        cls = getattr(importlib.import_module("transformers"), class_name)
     except Exception:  # an old or partial transformers: nothing to trap
         return []
     return [Shortcut(cls, "__call__", f"transformers.{class_name}", hint)]
