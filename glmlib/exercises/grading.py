@@ -211,6 +211,15 @@ def _source_of(cells: list[str], name: str) -> str:
     return found
 
 
+def skipped_when_grading(master: Path) -> list[str]:
+    """The sources of the course cells marked ``grading: skip`` (long demonstrations no exercise needs):
+    a submission's cell is skipped only when it is exactly such a cell, never an exercise's."""
+    import nbformat
+    nb = nbformat.read(master, as_version=4)
+    return [c.source.strip() for c in nb.cells if c.cell_type == "code" and c.metadata.get("grading") == "skip"
+            and not c.metadata.get("exercise")]
+
+
 def _code_cells(submission: Path) -> list[str]:
     import nbformat
     nb = nbformat.read(submission, as_version=4)
@@ -312,7 +321,8 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
     deadline = start + notebook_timeout
     try:
         remote.write_message(learner_in, {"kind": "start", "cells": cells, "cell_timeout": cell_timeout,
-                                          "call_timeout": call_timeout, "matplotlib": _matplotlib_cache()})
+                                          "call_timeout": call_timeout, "matplotlib": _matplotlib_cache(),
+                                          "skip": skipped_when_grading(master)})
         ready = session.answer(timeout=max(deadline - time.monotonic(), 1.0))
         grade.cell_seconds = [float(r.get("seconds", 0)) for r in ready.get("cells", [])]
         for record in ready.get("cells", []):

@@ -180,11 +180,13 @@ class _NoGrader:
         return lambda *args, **kwargs: None
 
 
-def run_cells(shell: Any, cells: list[str], watch: Watch, cell_timeout: float) -> list[dict]:
-    """Run the code cells in order; one record per cell (``ok``, ``error`` or ``timeout``)."""
+def run_cells(shell: Any, cells: list[str], watch: Watch, cell_timeout: float,
+              skip: frozenset[str] = frozenset()) -> list[dict]:
+    """Run the code cells in order; one record per cell (``ok``, ``error``, ``timeout``, ``skipped``).
+    ``skip``: the course's long demonstrations, skipped when a cell is exactly one of them."""
     records = []
     for index, source in enumerate(cells):
-        if not source.strip() or source.lstrip().startswith(OTTER_CELL):
+        if not source.strip() or source.lstrip().startswith(OTTER_CELL) or source.strip() in skip:
             records.append({"cell": index, "status": "skipped"})
             continue
         watch.where = f"cell {index}"
@@ -366,7 +368,8 @@ def main() -> None:
     shell = _shell()
     sys.stdout = sys.stderr = sink
     try:
-        records = run_cells(shell, cells, watch, float(start.get("cell_timeout", 300)))
+        records = run_cells(shell, cells, watch, float(start.get("cell_timeout", 300)),
+                            frozenset(str(s) for s in start.get("skip", [])))
     finally:
         sys.stdout, sys.stderr = real_out, real_err
     _stop_other_processes(watch)
