@@ -29,9 +29,9 @@ folder, which the class grading itself skips) receives:
   notebook, timed out, its process died, the grader itself failed;
 - ``feedback/STUDENT/NN_name.md``: every diagnosis in full, the notes (cells
   that raised, what the sandbox stopped) and the flags, to hand back;
-- ``cache/``: each grading, keyed by a hash of the submission's bytes, the
-  course notebook, the grader's code (``glmlib/exercises/*.py``), the sandbox
-  mode and the time limit. A re-run grades only what is new or changed (an
+- ``cache/``: each grading, keyed by a hash of the submission's path (in the
+  folder) and bytes, the course notebook, the grader's code
+  (``glmlib/exercises/*.py``), the sandbox mode and the time limit. A re-run grades only what is new or changed (an
   interrupted run goes on where it stopped); a grading whose grader crashed
   is not kept, so a re-run tries it again. ``--regrade`` ignores the cache.
 
@@ -253,7 +253,7 @@ def code_fingerprint() -> str:
 
 def cache_key(task: Task, code: str, settings: str) -> str:
     digest = hashlib.sha256(b"glmlib tools/grade.py cache 1\0")
-    for part in (task.path.read_bytes(), task.master.read_bytes() if task.master else b"",
+    for part in (task.file.encode(), task.path.read_bytes(), task.master.read_bytes() if task.master else b"",
                  code.encode(), settings.encode()):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()
@@ -346,6 +346,12 @@ class Output:
             return None
         data = path.read_bytes()
         return data if _sha(data) == self.files[rel] else None
+
+    def close(self) -> None:
+        """Let another run write here (the lock is released)."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def remove(self, rel: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -495,6 +501,10 @@ def _csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'s' if n != 1 else ''}"
+
+
 @dataclasses.dataclass
 class ClassResult:
     tasks: list[Task]
@@ -507,18 +517,18 @@ class ClassResult:
 
     @property
     def students(self) -> int:
-        return len({t.student for t in self.tasks})
+        return len({t.student for t in self.tasks if t.student})
 
     def summary(self) -> str:
         cached = f" ({self.cached} unchanged, from the cache)" if self.cached else ""
-        return (f"graded {self.graded:,} notebooks{cached} of {self.students:,} students in "
+        return (f"graded {_count(self.graded, 'notebook')}{cached} of {_count(self.students, 'student')} in "
                 f"{self.seconds:,.0f} s with {self.jobs} worker{'s' if self.jobs != 1 else ''}")
 
 
 def grade_class(folder: Path, out: Path | None = None, *, jobs: int | None = None, unsafe: bool = False,
                 timeout: float = grading.NOTEBOOK_TIMEOUT, regrade: bool = False,
                 masters_folder: Path = NOTEBOOKS, grader: Callable[..., NotebookGrade] = grading.grade_notebook,
-                progress: bool = True, log=print) -> ClassResult:
+                progress: bool = True) -> ClassResult:
     """Grade every notebook of every student in ``folder``; see the module's docstring."""
     start = time.monotonic()
     folder = Path(folder).resolve()
@@ -528,6 +538,16 @@ def grade_class(folder: Path, out: Path | None = None, *, jobs: int | None = Non
     known = masters(masters_folder)
     output = Output(out)
     output.claim()
+    try:
+        return _grade_into(output, folder, known, jobs=jobs, unsafe=unsafe, timeout=timeout, regrade=regrade,
+                           grader=grader, progress=progress, start=start)
+    finally:
+        output.close()
+
+
+def _grade_into(output: Output, folder: Path, known: dict[str, Path], *, jobs, unsafe, timeout, regrade,
+                grader, progress, start) -> ClassResult:
+    out = output.folder
     tasks = discover(folder, known, skip=[out])
     code = code_fingerprint()
     settings = f"sandbox={sandbox.mode()} unsafe={unsafe} timeout={timeout:g}"
