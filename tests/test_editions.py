@@ -442,7 +442,9 @@ def test_a_renamed_or_moved_student_notebook_gets_one_sentence(release: Path, tm
     shutil.copytree(release / "student" / "tests", renamed_folder / "tests")
     renamed = _run_as_learner(nb, renamed_folder, "my copy of the masks notebook.ipynb")
     moved = _run_as_learner(nb, tmp_path / "Downloads", f"{LEARNER_STEM}.ipynb")
-    for ran in (renamed, moved):
+    (tmp_path / "another" / "tests").mkdir(parents=True)  # a tests/ folder, but not this notebook's
+    astray = _run_as_learner(nb, tmp_path / "another", f"{LEARNER_STEM}.ipynb")
+    for ran in (renamed, moved, astray):
         errors = [_shown(c) for c in ran.cells for out in c.get("outputs", []) if out.output_type == "error"]
         assert not errors, errors
 
@@ -457,3 +459,6 @@ def test_a_renamed_or_moved_student_notebook_gets_one_sentence(release: Path, tm
     for cell in _checks(moved).values():
         assert _one_sentence(_stderr(cell)) == said
         assert _shown(cell).strip() == said, "a check away from tests/ shows more than the sentence"
+    said = _one_sentence(_stderr(astray.cells[0]))
+    assert "tests/ folder without them" in said and "move" in said.lower(), said
+    assert all(_shown(cell).strip() == said for cell in _checks(astray).values())

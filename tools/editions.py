@@ -86,10 +86,12 @@ class NotYet:
         return getattr(self.result, name)
 
     def __repr__(self):
-        return f"[NOT YET] {self.result.name} ({self.result.score:g} / {self.result.possible:g} points): {self.message}"
+        r = self.result
+        return f"[NOT YET] {r.name} ({r.score:g} / {r.possible:g} points): {self.message}"
 
     def _repr_markdown_(self):
-        return f"**[NOT YET]** **{self.result.name}** ({self.result.score:g} / {self.result.possible:g} points): {self.message}"
+        name, rest = repr(self).removeprefix("[NOT YET] ").split(" ", 1)
+        return f"**[NOT YET]** **{name}** {rest}"
 
 
 class CourseGrader(otter.Notebook):
@@ -103,7 +105,7 @@ class CourseGrader(otter.Notebook):
     def misplaced(self, questions):
         if not all(os.path.isfile(os.path.join("tests", q + ".py")) for q in questions):
             return (f"grader: the checks of {self.notebook} are the files in a tests/ folder next to it, and "
-                    f"{os.getcwd()} has {'not those files' if os.path.isdir('tests') else 'no tests/ folder'}: "
+                    f"{os.getcwd()} has {'a tests/ folder without them' if os.path.isdir('tests') else 'none'}: "
                     f"move the notebook back into the folder it came in (beside tests/), open it from there "
                     f"and run its first cell again.")
 
@@ -144,14 +146,17 @@ def course_wheel(target: Path, root: Path = ROOT) -> Path:
     """``glmlib``'s wheel (no dependencies), built in ``target`` from a copy of the checkout as git sees
     it (tracked and new files, not ignored ones), so that no stale ``build/`` folder gets into it."""
     source = target / "source"
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
-                            capture_output=True)
-    if listed.returncode == 0:
+    try:
+        listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
+                                capture_output=True)
+    except OSError:  # no git here
+        listed = None
+    if listed is not None and listed.returncode == 0:
         for name in filter(None, listed.stdout.decode().split("\0")):
             if (root / name).is_file():
                 (source / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(root / name, source / name)
-    else:  # not a git checkout (an unpacked archive): everything but environments and build outputs
+    else:  # not a git checkout (an unpacked archive): all but environments and build outputs
         shutil.copytree(root, source, ignore=shutil.ignore_patterns(
             ".git", ".venv", "build", "release", ".release-*", "*.egg-info", "__pycache__"))
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(target),
