@@ -258,7 +258,7 @@ def _check(question: Question, session: remote.Session, cells: list[str], salt: 
     return result
 
 
-def _learner_command(slot: int, unsafe: bool, memory: int, fds: tuple[int, int]
+def _learner_command(slot: int, unsafe: bool, memory: int, fds: tuple[int, int], hide: list[Path]
                      ) -> tuple[list[str], dict[str, str], str]:
     env = {"GLMLIB_GRADING_FDS": f"{fds[0]},{fds[1]}","HOME": sandbox.WORK, "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
            "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
@@ -275,15 +275,19 @@ def _learner_command(slot: int, unsafe: bool, memory: int, fds: tuple[int, int]
                 "Pass --unsafe-no-sandbox to do that anyway, only for code you trust")
         return python, {**os.environ, **env}, "none"
     argv = ["env", "-i", *(f"{k}={v}" for k, v in env.items()), *python]
-    command, outer = sandbox.wrap(argv, slot=slot, memory_bytes=memory)
+    command, outer = sandbox.wrap(argv, slot=slot, memory_bytes=memory, hide=hide)
     return command, {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **outer}, current
 
 
-def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: bool = False,
+def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: bool = False, hide: tuple = (),
                    notebook_timeout: float = NOTEBOOK_TIMEOUT, cell_timeout: float = CELL_TIMEOUT,
                    call_timeout: float = CALL_TIMEOUT, memory: int = MEMORY, salt: int | None = None
                    ) -> NotebookGrade:
-    """Grade ``submission`` against the exercises of the course notebook ``master``."""
+    """Grade ``submission`` against the exercises of the course notebook ``master``.
+
+    ``hide``: folders the submission must not see (the sandbox also hides its own folder, which may
+    hold other students' work, and your home folder).
+    """
     start = time.monotonic()
     questions = manifest(master)
     grade = NotebookGrade(master.stem, str(submission), [])
@@ -304,7 +308,8 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
     to_learner, learner_in = os.pipe()
     learner_out, from_learner = os.pipe()
     try:
-        command, env, grade.sandbox = _learner_command(slot, unsafe, memory, (to_learner, from_learner))
+        hidden = [Path(submission).resolve().parent, *map(Path, hide)]
+        command, env, grade.sandbox = _learner_command(slot, unsafe, memory, (to_learner, from_learner), hidden)
     except BaseException:
         for fd in (to_learner, learner_in, learner_out, from_learner):
             os.close(fd)
@@ -338,7 +343,7 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
             grade.rows.append(_row(q, result, events + session.events, owners))
         with contextlib.suppress(Exception):
             remote.write_message(learner_in, {"kind": "bye"})
-    except remote.LearnerGone as err:
+    except (remote.LearnerGone, BrokenPipeError) as err:
         reason = ("ran past its time" if time.monotonic() >= deadline - 1 else
                   _ending(process, str(err)))
         return close(f"the notebook's process {reason}")

@@ -36,22 +36,19 @@ FIRST_UID = 61000  # sandbox users: 61000 + slot, one per grading process runnin
 
 _SETUP = r"""
 set -eu
-mount --make-rprivate /
-mount -o remount,bind,ro /
+mount -n --make-rprivate /
+mount -n -o remount,bind,ro /
 for d in /tmp /var/tmp /dev/shm /run/lock; do
-  [ -d "$d" ] && mount -t tmpfs -o "size=$SCRATCH,mode=1777,nosuid,nodev" tmpfs "$d"
+  [ -d "$d" ] && mount -n -t tmpfs -o "size=$SCRATCH,mode=1777,nosuid,nodev" tmpfs "$d"
 done
-i=0
-for keep in $KEEP; do                                   # set aside what must stay visible under a hidden folder
-  mkdir -p "/tmp/.keep/$i" && mount --rbind "$keep" "/tmp/.keep/$i" && i=$((i + 1))
+# one path a line: set aside what must stay visible under a hidden folder, hide, put it back
+printf '%s\n' "$KEEP" | { i=0; while IFS= read -r keep; do [ -n "$keep" ] || continue
+  mkdir -p "/tmp/.keep/$i"; mount -n --rbind "$keep" "/tmp/.keep/$i"; i=$((i + 1)); done; }
+printf '%s\n' "$HIDE" | while IFS= read -r hide; do
+  if [ -n "$hide" ] && [ -d "$hide" ]; then mount -n -t tmpfs -o "size=1m,mode=755,nosuid,nodev" tmpfs "$hide"; fi
 done
-for hide in $HIDE; do
-  [ -d "$hide" ] && mount -t tmpfs -o "size=1m,mode=755,nosuid,nodev" tmpfs "$hide"
-done
-i=0
-for keep in $KEEP; do
-  mkdir -p "$keep" && mount --move "/tmp/.keep/$i" "$keep" && mount -o remount,bind,ro "$keep" && i=$((i + 1))
-done
+printf '%s\n' "$KEEP" | { i=0; while IFS= read -r keep; do [ -n "$keep" ] || continue
+  mkdir -p "$keep"; mount -n --move "/tmp/.keep/$i" "$keep"; mount -n -o remount,bind,ro "$keep"; i=$((i + 1)); done; }
 mkdir -p "$WORK"
 if [ -n "$SANDBOX_UID" ]; then
   chown "$SANDBOX_UID:$SANDBOX_UID" "$WORK"
@@ -81,7 +78,7 @@ def mode() -> str:
     if not sys.platform.startswith("linux") or not all(shutil.which(t) for t in ("unshare", "prlimit", "setpriv")):
         return "none"
     probe = ["--net", "--mount", "--pid", "--fork", "--mount-proc", "sh", "-c",
-             "mount --make-rprivate / && mount -o remount,bind,ro / && mount -t tmpfs tmpfs /tmp"]
+             "mount --make-rprivate / && mount -n -o remount,bind,ro / && mount -n -t tmpfs tmpfs /tmp"]
     if os.geteuid() == 0 and _works(["unshare", *probe]):
         return "root"
     if _works(["unshare", "--user", "--map-root-user", *probe]):
@@ -120,13 +117,12 @@ def wrap(argv: list[str], *, slot: int = 0, memory_bytes: int = 6 * 2**30, hide:
     hidden = {h for h in hidden if not any(_under(n, h) and n == h for n in needed)}
     env = {
         "SCRATCH": SCRATCH_SIZE, "WORK": WORK,
-        "KEEP": " ".join(str(k) for k in keep), "HIDE": " ".join(sorted(str(h) for h in hidden)),
+        "KEEP": "\n".join(str(k) for k in keep), "HIDE": "\n".join(sorted(str(h) for h in hidden)),
         "SANDBOX_UID": str(FIRST_UID + slot) if current == "root" else "",
         "LIMITS": f"--as={memory_bytes} --nproc=256 --fsize={512 * 2**20} --core=0",
     }
-    if any(" " in value for key, value in env.items() if key in ("KEEP", "HIDE")):
-        raise SandboxUnavailable("a folder the sandbox must hide or keep has a space in its name: "
-                                 f"{env['KEEP']} / {env['HIDE']}")
+    if any("\n" in str(p) for p in [*keep, *hidden]):
+        raise SandboxUnavailable("a folder the sandbox must hide or keep has a line break in its name")
     user = ["--user", "--map-root-user"] if current == "user" else []
     command = ["unshare", *user, "--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child",
                "sh", "-c", _SETUP, "sandbox", *argv]
