@@ -73,7 +73,8 @@ release/autograder: $(COURSE) tools/editions.py $(wildcard notebooks/[0-9]*.ipyn
 # Grade one submission, `make grade SUBMISSION=path/to/04_attention.ipynb` (the last line is
 # "score: X / Y"), or a class, `make grade SUBMISSIONS=folder/` (one subfolder per student, or files
 # named by student; gradebook and feedback in folder/grades/, or OUT=...; JOBS=n at once, default the
-# cores; GRADE_FLAGS=... more options of tools/grade.py). Sandboxed; graded against the course notebooks in notebooks/ (tools/grade.py).
+# cores; GRADE_FLAGS=... more options of tools/grade.py). Sandboxed; graded against the course
+# notebooks in notebooks/ (no release/ needed).
 grade: $(COURSE)
 	@if [ -n "$(SUBMISSIONS)" ]; then \
 	  $(BIN)/python tools/grade.py --class "$(SUBMISSIONS)" $(if $(OUT),--out "$(OUT)") $(if $(JOBS),--jobs $(JOBS)) $(GRADE_FLAGS); \
