@@ -9,9 +9,13 @@ environment variables, checked, and applied below:
 variable                    default      meaning
 ==========================  ===========  ====================================================
 CLASSROOM_THREADS           1            CPU threads of each student's torch/OpenMP/MKL
-CLASSROOM_MEM_LIMIT         2G           memory per student server (K, M, G, T suffixes)
-CLASSROOM_CPU_LIMIT         = threads    CPU cores per student server (systemd, docker)
+                                         (1 to 1024)
+CLASSROOM_MEM_LIMIT         2G           memory per student server: K, M, G, T (units of
+                                         1024, e.g. 512M, 1.5G) or whole bytes; 256M or more
+CLASSROOM_CPU_LIMIT         = threads    CPU cores per student server (systemd, docker):
+                                         0.01 to 1024
 CLASSROOM_IDLE_TIMEOUT      3600         seconds of inactivity before a server is stopped
+                                         (60 or more)
 CLASSROOM_SPAWNER           local        local, systemd or docker (what enforces the limits)
 CLASSROOM_REPO              (none)       git URL of the course handed out with nbgitpuller
 CLASSROOM_EDITION           student      what CLASSROOM_REPO holds: student (the student
@@ -22,23 +26,33 @@ CLASSROOM_FOLDER            repo's name  folder the course lands in, in each hom
 CLASSROOM_START             00_welcome.ipynb   first notebook opened
                                          (notebooks/00_welcome.ipynb for self-study)
 CLASSROOM_SHARED_PASSWORD   (none)       one password for everyone (a workshop) instead of
-                                         the machine's accounts (PAM)
+                                         the machine's accounts (PAM): 8 characters or
+                                         more, used exactly as given (one that begins
+                                         or ends with a space, or is only spaces, is
+                                         refused)
 CLASSROOM_USERS             (anyone)     comma-separated user names allowed to log in
+                                         (set but naming nobody, e.g. ",,,": refused)
 CLASSROOM_ADMINS            (none)       comma-separated admin user names
-CLASSROOM_DATA_DIR          (per user)   a shared, prebuilt corpus cache (GLMLIB_DATA_DIR)
-CLASSROOM_BIND_URL          http://:8000 where the hub listens
+CLASSROOM_DATA_DIR          (per user)   a shared, prebuilt corpus cache (GLMLIB_DATA_DIR):
+                                         an existing folder, absolute path
+CLASSROOM_BIND_URL          http://:8000 where the hub listens: http(s)://address:port/
 CLASSROOM_PYTHON            this Python  the course environment's Python (local, systemd)
 CLASSROOM_IMAGE             (none)       the course image (docker, required there)
 CLASSROOM_HUB_CONNECT_IP    172.17.0.1   the hub's address seen from a container (docker)
 ==========================  ===========  ====================================================
 
+A value outside what the table allows stops the hub at its start with one line
+naming the variable, the value and what is allowed: never a hub that starts and
+then fails every student's server, nor one that quietly admits anyone.
+
 Run as a script (``python classroom/jupyterhub_config.py``) it prints the
 settings it would apply and the nbgitpuller link to give students.
 """
+import math
 import os
 import re
 import sys
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 try:
     c = get_config()  # noqa: F821 (defined by JupyterHub when it loads this file)
@@ -58,41 +72,95 @@ def _setting(name, default):
     return os.environ.get(name, "").strip() or default
 
 
-def _whole(name, default, least):
+def _whole(name, default, least, most):
     raw = _setting(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < least:
-        raise ValueError(f"{name}={raw!r}: expected a whole number >= {least}")
+    value = int(raw) if re.fullmatch(r"\d{1,12}", raw) else None
+    if value is None or not least <= value <= most:
+        raise ValueError(f"{name}={raw!r}: expected a whole number from {least} to {most}")
     return value
 
 
 def _names(name):
     raw = _setting(name, "")
     names = {part.strip() for part in raw.split(",") if part.strip()}
+    if raw and not names:
+        # ",,," names nobody: never read it as "no list given", which would admit anyone.
+        raise ValueError(f"{name}={raw!r}: names no user; expected comma-separated user names, e.g. ada,grace "
+                         "(or leave it unset)")
     for user in names:
         if not re.fullmatch(r"[A-Za-z0-9_.@-]+", user):
             raise ValueError(f"{name}: user name {user!r} may hold only letters, digits and . _ @ -")
     return names
 
 
-THREADS = _whole("CLASSROOM_THREADS", 1, least=1)
+# JupyterHub's Spawner.mem_limit takes an int (bytes) or a string "<number><K|M|G|T>" (units of 1024);
+# anything else breaks every student's server when it starts, so it is checked here, at the hub's start.
+MEM_UNITS = {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3, "T": 1024 ** 4}
+MEM_LEAST, MEM_MOST = 256 * MEM_UNITS["M"], 1024 * MEM_UNITS["T"]  # a server alone takes ~100 MiB, a kernel ~400
 
-MEM_LIMIT = _setting("CLASSROOM_MEM_LIMIT", "2G")
-if not re.fullmatch(r"\d+(\.\d+)?[KMGT]?", MEM_LIMIT):
-    raise ValueError(f"CLASSROOM_MEM_LIMIT={MEM_LIMIT!r}: expected bytes or a number with K, M, G or T, e.g. 2G")
 
-_cpu = _setting("CLASSROOM_CPU_LIMIT", str(THREADS))
-try:
-    CPU_LIMIT = float(_cpu)
-except ValueError:
-    CPU_LIMIT = 0.0
-if not CPU_LIMIT > 0:
-    raise ValueError(f"CLASSROOM_CPU_LIMIT={_cpu!r}: expected a number of cores > 0, e.g. 1 or 0.5")
+def _memory(name, default):
+    """The memory limit as the spawner takes it: "2G" kept as written, plain bytes "2147483648" as an int."""
+    raw = _setting(name, default)
+    match = re.fullmatch(r"(\d{1,16}(?:\.\d{1,6})?)([KMGT]?)", raw)
+    if match and match.group(2) == "" and "." in match.group(1):
+        match = None  # the spawner reads a bare number as whole bytes only
+    size = int(float(match.group(1)) * MEM_UNITS[match.group(2)]) if match else None
+    if size is None or not MEM_LEAST <= size <= MEM_MOST:
+        raise ValueError(f"{name}={raw!r}: expected a memory size from 256M to 1024T: a number with K, M, G or T "
+                         "(units of 1024, e.g. 2G, 512M, 1.5G) or whole bytes (e.g. 2147483648)")
+    return raw if match.group(2) else size
 
-IDLE_TIMEOUT = _whole("CLASSROOM_IDLE_TIMEOUT", 3600, least=60)
+
+def _cores(name, default):
+    raw = _setting(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0.01 <= value <= 1024):
+        raise ValueError(f"{name}={raw!r}: expected a number of cores from 0.01 to 1024, e.g. 1 or 0.5")
+    return value
+
+
+def _bind_url(name, default):
+    """An http(s) URL JupyterHub can listen on: http://:8000, https://0.0.0.0:443/hub-prefix/, ..."""
+    raw = _setting(name, default)
+    allowed = f"{name}={raw!r}: expected http:// or https://, an address and a port, e.g. http://:8000 or http://0.0.0.0:8000"
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(allowed) from None
+    host = parts.hostname or ""
+    if (parts.scheme not in ("http", "https") or not parts.netloc or parts.username or parts.query or parts.fragment
+            or (port is not None and not 1 <= port <= 65535)
+            or not re.fullmatch(r"[A-Za-z0-9.:_-]*", host)
+            or not re.fullmatch(r"(/[A-Za-z0-9._~-]*)*", parts.path)):
+        raise ValueError(allowed)
+    return raw
+
+
+def _shared_password(name):
+    """The workshop's password exactly as given; blank or padded is refused (students could not type it)."""
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return ""  # unset: the machine's accounts (PAM)
+    if not raw.strip():
+        raise ValueError(f"{name} is set but holds only spaces: give a password of at least 8 characters, "
+                         "or unset it to use the machine's accounts")
+    if raw != raw.strip():
+        raise ValueError(f"{name} begins or ends with a space or a line break: remove it "
+                         "(students would have to type it; the password is used exactly as given)")
+    if len(raw) < 8:
+        raise ValueError(f"{name} has {len(raw)} characters: it needs at least 8")
+    return raw
+
+
+THREADS = _whole("CLASSROOM_THREADS", 1, least=1, most=1024)
+MEM_LIMIT = _memory("CLASSROOM_MEM_LIMIT", "2G")
+CPU_LIMIT = _cores("CLASSROOM_CPU_LIMIT", str(THREADS))
+IDLE_TIMEOUT = _whole("CLASSROOM_IDLE_TIMEOUT", 3600, least=60, most=365 * 24 * 3600)
 
 SPAWNER = _setting("CLASSROOM_SPAWNER", "local")
 if SPAWNER not in SPAWNERS:
@@ -113,15 +181,16 @@ if not re.fullmatch(r"[A-Za-z0-9_.-]+", FOLDER) or FOLDER in (".", ".."):
     raise ValueError(f"CLASSROOM_FOLDER={FOLDER!r}: expected one folder name (letters, digits, . _ -)")
 START = _setting("CLASSROOM_START", EDITIONS[EDITION][1]).lstrip("/")
 
-SHARED_PASSWORD = _setting("CLASSROOM_SHARED_PASSWORD", "")
-if SHARED_PASSWORD and len(SHARED_PASSWORD) < 8:
-    raise ValueError(f"CLASSROOM_SHARED_PASSWORD has {len(SHARED_PASSWORD)} characters: it needs at least 8")
+SHARED_PASSWORD = _shared_password("CLASSROOM_SHARED_PASSWORD")
 USERS = _names("CLASSROOM_USERS")
 ADMINS = _names("CLASSROOM_ADMINS")
 DATA_DIR = _setting("CLASSROOM_DATA_DIR", "")
 if DATA_DIR and not os.path.isabs(DATA_DIR):
     raise ValueError(f"CLASSROOM_DATA_DIR={DATA_DIR!r}: expected an absolute path, e.g. /srv/glm-data")
-BIND_URL = _setting("CLASSROOM_BIND_URL", "http://:8000")
+if DATA_DIR and not os.path.isdir(DATA_DIR):
+    raise ValueError(f"CLASSROOM_DATA_DIR={DATA_DIR!r}: no such folder; expected an existing folder holding the "
+                     "prebuilt corpus cache (classroom/README.md, section 1, says how to build it)")
+BIND_URL = _bind_url("CLASSROOM_BIND_URL", "http://:8000")
 PYTHON = _setting("CLASSROOM_PYTHON", sys.executable)
 IMAGE = _setting("CLASSROOM_IMAGE", "")
 if SPAWNER == "docker" and not IMAGE:
