@@ -645,7 +645,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None,
                         help="notebooks graded at once with --class (default: the number of cores)")
     parser.add_argument("--timeout", type=float, default=grading.NOTEBOOK_TIMEOUT,
-                        help=f"seconds for one notebook, its cells and its checks (default {grading.NOTEBOOK_TIMEOUT:g})")
+                        help="seconds for one notebook, its cells and its checks "
+                             f"(default {grading.NOTEBOOK_TIMEOUT:g})")
     parser.add_argument("--regrade", action="store_true", help="with --class: ignore the cache, grade everything")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
                         help="the course notebooks (default: notebooks/); a folder of autograder zips stands "
