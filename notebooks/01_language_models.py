@@ -413,7 +413,7 @@ def perplexity(probs: torch.Tensor, prev: torch.Tensor, nxt: torch.Tensor) -> fl
     return math.exp(-probs[prev, nxt].log().mean().item())
 
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 laplace = BigramLM(V, k=1.0, bos=BOS, eos=EOS)
 laplace.counts = bigram.counts.clone()  # same counts, different smoothing: no need to count again
@@ -433,7 +433,7 @@ for k in (1e-30, 1e-10, 1e-4, ks[best], 1.0, 100.0, 1000.0):
     print(f"{k:>8.3g} {tr:>8.3f} {va:>8.3f} {va - tr:>12.3f}" + ("   <- best k on the grid" if k == ks[best] else ""))
 print(f"uniform model: {V}")
 
-# %%
+# %% grading="skip"
 fig, (ax_all, ax_zoom) = plt.subplots(1, 2, figsize=(13, 4.2))
 for ax in (ax_all, ax_zoom):
     ax.semilogx(ks, train_ppl, label="training lines", color="tab:blue")
@@ -496,7 +496,7 @@ plt.show()
 # for every position at once, `(B, T, V)`; the log-softmax at position $t$ is
 # the model's distribution for token $t+1$ (notebook 02 shows why).
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 gpt, gpt_tok = load_pretrained()  # CPU
 gpt_ids = torch.tensor([gpt_tok.encode("\n" + sentence + "\n")])  # (1, n + 2)
@@ -510,7 +510,7 @@ for name, lp in (("bigram (k=1)", bigram_logp), ("GPT", gpt_logp)):
     print(f"{name:<13} log P = {total:8.3f} nats   {-total / len(lp) / math.log(2):.3f} bits/char   "
           f"perplexity {math.exp(-total / len(lp)):.3f}")
 
-# %%
+# %% grading="skip"
 chars = [show(c) for c in sentence] + ["end"]
 x = torch.arange(len(chars)).float()
 fig, ax = plt.subplots(figsize=(13, 3.8))
@@ -540,7 +540,7 @@ plt.show()
 # chart follows. It scores text with `glmlib.widgets.token_log_probs`, so first
 # we check that this function gives the numbers computed above.
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 from glmlib.widgets import chain_rule_view, token_log_probs
 
@@ -548,7 +548,7 @@ same_bigram = torch.allclose(token_log_probs(laplace, tok, sentence), bigram_log
 same_gpt = torch.allclose(token_log_probs(gpt, gpt_tok, "\n" + sentence + "\n"), gpt_logp, atol=1e-5)
 print(f"token_log_probs agrees: bigram {same_bigram}, GPT {same_gpt}")
 
-# %%
+# %% grading="skip"
 chain_rule_view(gpt, gpt_tok, "\n" + sentence)  # edit the text to score your own line
 
 # %% [markdown]
