@@ -407,7 +407,7 @@ cfg = preset("notebook", sample_chars=120)
 print(f"{cfg.n_layer} layers, {cfg.n_head} heads, n_embd={cfg.n_embd}, block_size={cfg.block_size}; "
       f"{cfg.max_iters} steps of {cfg.batch_size} x {cfg.block_size} characters")
 
-# %%
+# %% grading="skip"
 import os
 
 from glmlib.widgets import TrainingDashboard
@@ -418,7 +418,7 @@ dash = TrainingDashboard(max_iters=cfg.max_iters)
 display(dash)
 result = train(cfg, callbacks=[dash], text=text)
 
-# %%
+# %% grading="skip"
 live_model = result.model
 final = result.history[-1]
 print(f"{live_model.num_params():,} parameters, trained for {result.seconds:.0f} s "
@@ -426,7 +426,7 @@ print(f"{live_model.num_params():,} parameters, trained for {result.seconds:.0f}
 print(f"final estimate: train {final['train']:.3f}, val {final['val']:.3f} nats/character")
 print("sample after training:\n" + final["sample"])
 
-# %%
+# %% grading="skip"
 bigram = BigramLM(V).fit(train_ids)  # notebook 01's model, counted on the training split
 bigram_level = math.log(bigram.perplexity(val_ids[:16_384]))
 history = result.history
@@ -461,7 +461,7 @@ plt.show()
 # training estimate of 1.785 and a validation estimate of 1.799 nats per
 # character.
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 batch_losses = dash.history["loss"]  # one per step, as the dashboard drew them
 print("the first batch's loss is within 0.3 nats of ln V:", abs(batch_losses[0] - math.log(V)) < 0.3)
@@ -495,7 +495,7 @@ if recorded.get("val_loss") is not None:
     print(f"recorded when saved: loss {recorded['val_loss']:.3f} on the whole validation split")
 val_slice = val_ids[:16_384]
 
-# %%
+# %% grading="skip"
 losses = {
     "uniform guess": math.log(V),
     "bigram (notebook 01)": math.log(bigram.perplexity(val_slice)),
@@ -504,13 +504,13 @@ with torch.inference_mode():
     losses["live run (section 7)"] = evaluate(live_model, val_slice)
     losses["shipped GPT"] = evaluate(shipped, val_slice)
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 print("validation (first 16,384 characters)   loss   perplexity")
 for name in ("uniform guess", "bigram (notebook 01)", "shipped GPT"):
     print(f"  {name:<36} {losses[name]:.3f}   {math.exp(losses[name]):6.2f}")
 
-# %%
+# %% grading="skip"
 print(f"  {'live run (section 7)':<36} {losses['live run (section 7)']:.3f}   "
       f"{math.exp(losses['live run (section 7)']):6.2f}")
 
@@ -521,7 +521,7 @@ print(f"  {'live run (section 7)':<36} {losses['live run (section 7)']:.3f}   "
 # to about a dozen; the GPTs, which see a whole window of context, get to a
 # handful.
 
-# %%
+# %% grading="skip"
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
 names = list(losses)
 ppl = [math.exp(losses[n]) for n in names]
@@ -545,7 +545,7 @@ prompt = torch.tensor([shipped_tok.encode("ROMEO:\n")])
 out = shipped.generate(prompt, 250, temperature=0.8, generator=torch.Generator().manual_seed(0))
 print(shipped_tok.decode(out[0]))
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 romeo = tokenizer.encode("R")[0]
 bigram_ids = bigram.sample(120, start=romeo, generator=torch.Generator().manual_seed(0))
