@@ -559,7 +559,7 @@ print("the branch ends within 0.25 nats per character of the sampled path:",
 # newline and measure both. As a reference, the same measurements on 16
 # windows of real (validation) Shakespeare.
 
-# %%
+# %% grading="skip"
 @torch.no_grad()
 def measure(ids: torch.Tensor) -> tuple[float, float]:
     """(mean log-likelihood per character under the model, distinct 4-gram fraction) of ids (B, T)."""
@@ -585,13 +585,13 @@ val_text = train_val_split(load_shakespeare())[1]
 windows = [tokenizer.encode(val_text[i:i + block_size]) for i in range(0, n_samples * 4000, 4000)]
 real = measure(torch.tensor(windows))
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 print(f"{'setting':<12}{'log-lik/char':>14}{'distinct 4-grams':>18}")
 for name, (ll, div) in list(results.items()) + [("real text", real)]:
     print(f"{name:<12}{ll:>14.2f}{div:>18.2f}")
 
-# %%
+# %% grading="skip"
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.8), sharex=True, sharey=True)
 families = [("τ=", "C3", "Temperature sweep"), ("p=", "C0", "Top-p sweep at τ = 1"),
             ("k=", "C2", "Top-k sweep at τ = 1")]
@@ -635,7 +635,7 @@ plt.show()
 # and the figures in the table can move in the second decimal. The picture's
 # message does not change; the cell below checks it, with margins.
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 sweeps = {prefix: [name for name in results if name.startswith(prefix)] for prefix in ("τ=", "p=", "k=")}
 others = [name for name in results if name != "greedy"]
