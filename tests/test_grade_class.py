@@ -294,7 +294,7 @@ def test_students_and_notebooks_are_told_by_folder_or_by_file_name(tmp_path) -> 
 # ------------------------------------------------------------------ the pool, with a stand-in grader
 
 def stand_in_grader(submission: Path, master: Path, *, slot: int = 0, unsafe: bool = False,
-                    notebook_timeout: float = 0.0) -> NotebookGrade:
+                    notebook_timeout: float = 0.0, hide: tuple = ()) -> NotebookGrade:
     """Full marks, except ``crash_*`` (raises while GRADE_TEST_CRASH is set) and ``die_*`` (its process dies)."""
     if submission.name.startswith("crash") and os.environ.get("GRADE_TEST_CRASH"):
         raise RuntimeError("boom")

@@ -377,7 +377,7 @@ def _grade_task(payload: dict, grader: Callable[..., NotebookGrade]) -> dict:
     """Runs in a worker: one grading; any exception comes back as a result, not a crash."""
     try:
         graded = grader(Path(payload["path"]), Path(payload["master"]), slot=_SLOT, unsafe=payload["unsafe"],
-                        notebook_timeout=payload["timeout"])
+                        notebook_timeout=payload["timeout"], hide=tuple(payload.get("hide", ())))
         return {"grade": graded.to_json()}
     except Exception as err:
         return {"crash": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()}
@@ -568,7 +568,8 @@ def _grade_into(output: Output, folder: Path, known: dict[str, Path], *, jobs, u
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
 
     def payload(task: Task) -> dict:
-        return {"path": str(task.path), "master": str(task.master), "unsafe": unsafe, "timeout": timeout}
+        return {"path": str(task.path), "master": str(task.master), "unsafe": unsafe, "timeout": timeout,
+                "hide": [str(folder), str(out)]}  # other students' work and the grades: out of its sight
 
     bar = None
     if progress and todo:

@@ -18,7 +18,9 @@
 5. flags what the learner's process noticed (``tamper``: it changed torch,
    glmlib or the checkers, rebound a course name such as ``ex``, wrote a test
    file; ``sandbox``: it tried the network, files outside its folder, other
-   processes) and scores a tampering question 0.
+   processes) and scores a tampering question 0; a question that called a
+   forbidden function (``shortcut``) or passed only the visible cases
+   (``hidden``) is flagged too.
 
 Trusted here: this module, the checkers and torch in the grader's process.
 Not trusted: anything that runs next to the learner's code, including what
@@ -255,6 +257,9 @@ def _check(question: Question, session: remote.Session, cells: list[str], salt: 
             if not hidden.passed:
                 message = hidden.message.replace("case '", "hidden case (fresh inputs) '", 1)
                 result = CheckResult(hidden.exercise, hidden.status, message)
+                session.events.append({"kind": "hidden", "where": "the hidden cases",
+                                       "what": "right on every case the notebook shows, wrong on fresh inputs "
+                                               "(answers written for the visible cases?)"})
     return result
 
 
@@ -338,9 +343,11 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
         for q in questions:
             if time.monotonic() > deadline:
                 return close(f"the notebook ran past {notebook_timeout:g} s")
-            session.events = []
+            session.events, session.shortcuts = [], []
             result = _check(q, session, cells, salt)
-            grade.rows.append(_row(q, result, events + session.events, owners))
+            shortcuts = [{"kind": "shortcut", "where": f"a call of {q.function}", "what": f"called {label}"}
+                         for label in dict.fromkeys(session.shortcuts)]
+            grade.rows.append(_row(q, result, events + session.events + shortcuts, owners))
         with contextlib.suppress(Exception):
             remote.write_message(learner_in, {"kind": "bye"})
     except (remote.LearnerGone, BrokenPipeError) as err:
@@ -413,6 +420,8 @@ def _row(q: Question, result: CheckResult, events: list[dict], owners: dict[int,
         mine = (not m) or owners.get(int(m.group(1)), q.name) == q.name
         if e.get("kind") == "tamper" and mine:
             flags.append(f"tamper: {where}: {e.get('what')}")
+        elif e.get("kind") in ("shortcut", "hidden"):
+            flags.append(f"{e['kind']}: {e.get('what')}")
     score = q.points if result.passed and not flags else 0.0
-    status = result.status if not flags else "fail"
+    status = result.status if score or not flags else "fail"
     return QuestionGrade(q.name, score, q.points, status, result.message, sorted(set(flags)))

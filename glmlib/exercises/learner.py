@@ -79,7 +79,7 @@ class Watch:
     def note(self, kind: str, what: str) -> None:
         if self.where is None:  # the grading code's own doing
             return
-        if len(self.events) < 200 and not any(e["what"] == what and e["where"] == self.where for e in self.events):
+        if len(self.events) < 200 and not any(e["what"] == what for e in self.events):
             self.events.append({"kind": kind, "what": what, "where": self.where})
 
     # -- objects: torch, glmlib, its checkers, otter
@@ -118,6 +118,7 @@ class Watch:
                     continue
                 what = "replaced the code of" if after[0] is before[0] else "rebound"
                 self.note("tamper", f"{what} {key}")
+                self.baseline[key] = after  # said once, where it happened
         self.baseline.update({k: v for k, v in now.items() if k not in self.baseline})  # new lazy attributes
         if torch._C._len_torch_function_stack() or torch._C._len_torch_dispatch_stack():
             self.note("tamper", "left a torch function or dispatch mode active")

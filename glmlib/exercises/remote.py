@@ -30,7 +30,7 @@ import torch
 
 from .checking import Shortcut, ShortcutUsed, active_shortcuts
 
-MAX_MESSAGE = 512 * 2**20  # bytes: a larger answer is refused, not read
+MAX_MESSAGE = 64 * 2**20  # bytes: a larger answer is refused, not read
 _HEADER = struct.Struct("!Q")
 _MARK = "__glm__"
 
@@ -200,6 +200,7 @@ class Session:
         self.to_learner, self.from_learner = to_learner, from_learner
         self.call_timeout = call_timeout
         self.events: list[dict] = []  # what the learner's process noticed during calls (tampering, ...)
+        self.shortcuts: list[str] = []  # the forbidden functions its code called
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
         write_message(self.to_learner, message)
@@ -233,6 +234,7 @@ class Session:
             self._write_back(args, unpack(reply.get("args", ())))
             return unpack(reply.get("value"))
         if reply["kind"] == "shortcut":
+            self.shortcuts.append(str(reply.get("label")))
             raise ShortcutUsed(str(reply.get("label")))
         if reply["kind"] == "raised":
             kind, message = str(reply.get("type")), str(reply.get("message"))
