@@ -38,7 +38,7 @@ ONE_WORKER_MODULES = ("test_browser.py", "test_browser_generation.py", "test_cla
                       "test_site.py", "test_install.py", "test_grading.py", "test_autograder_env.py")
 # the longest groups, started first (seconds on an idle 2-core host, roughly)
 FIRST = ("test_install.py", "test_grading.py", "test_autograder_env.py", "test_classroom_hub.py", "test_site.py",
-         "test_browser.py", "grade-class",
+         "test_browser.py",
          "nb-07", "nb-06", "nb-05", "nb-08", "nb-01", "nb-04")
 
 
