@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
+from ._checks import is_whole
 from ._render import (ATTENTION_CMAP, DPI, KEPT_COLOR, MASKED_COLOR, Explorer, FigureImage, attention_norm,
                       bar_verts, bars, beside, html_escape, image_widget, message_html, readable, small_html,
                       visible)
@@ -44,12 +45,15 @@ class AttentionExplorer(Explorer):
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         L, H = config.n_layer, config.n_head
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < L:
+        if not is_whole(layer) or not 0 <= layer < L:
             raise ValueError(f"layer must be an int in [0, {L - 1}], got {layer!r}")
-        if head != ALL_HEADS and (isinstance(head, bool) or not isinstance(head, int) or not 0 <= head < H):
+        if head != ALL_HEADS and (not is_whole(head) or not 0 <= head < H):
             raise ValueError(f"head must be an int in [0, {H - 1}] or {ALL_HEADS!r}, got {head!r}")
-        if query is not None and (isinstance(query, bool) or not isinstance(query, int)):
+        if query is not None and not is_whole(query):
             raise ValueError(f"query must be an int (a position of the text) or None, got {query!r}")
+        layer = int(layer)
+        head = head if head == ALL_HEADS else int(head)
+        query = None if query is None else int(query)
         self.model, self.tokenizer = model, tokenizer
         self.n_layer, self.n_head, self.block_size = L, H, config.block_size
 

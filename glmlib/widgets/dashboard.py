@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 import time
+from numbers import Real
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+from ._checks import is_whole
 from ._render import Explorer, FigureImage, html_escape, image_widget
 
 
@@ -34,16 +36,15 @@ class TrainingDashboard(Explorer):
     """
 
     def __init__(self, max_iters: int | None = None, min_interval: float = 0.5) -> None:
-        if max_iters is not None and (isinstance(max_iters, bool) or not isinstance(max_iters, int)
-                                      or max_iters < 1):
+        if max_iters is not None and (not is_whole(max_iters) or max_iters < 1):
             raise ValueError(f"max_iters must be a positive int or None, got {max_iters!r}")
-        if not isinstance(min_interval, (int, float)) or min_interval < 0:
+        if isinstance(min_interval, bool) or not isinstance(min_interval, Real) or not min_interval >= 0:
             raise ValueError(f"min_interval must be a number of seconds >= 0, got {min_interval!r}")
-        self.max_iters = max_iters
+        self.max_iters = None if max_iters is None else int(max_iters)
         self.min_interval = float(min_interval)
         self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": [], "eval": []}
         self.state: dict[str, Any] = {"redraws": 0}
-        self.progress = widgets.IntProgress(value=0, min=0, max=max_iters or 1, description="step",
+        self.progress = widgets.IntProgress(value=0, min=0, max=self.max_iters or 1, description="step",
                                             bar_style="info", layout=widgets.Layout(width="420px"))
         self.status = widgets.HTML("<span style='font-family:monospace'>waiting for the first step</span>")
         self.sample = widgets.HTML()

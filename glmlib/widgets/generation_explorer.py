@@ -6,8 +6,12 @@ Controls:
 * ``step``, ``step 10``, ``undo``, ``reset``: move along the current path.
   ``reset`` starts a new path from the prompt; the old one stays listed for
   comparison.
-* ``temperature`` (0 to 2, 0 = greedy), ``top_k`` (0 = off), ``top_p``
-  (1.0 = off): the settings of the next step, and of what the picture shows.
+* ``temperature`` (0 = greedy, or 0.01 to 2), ``top_k`` (0 = off), ``top_p``
+  (0.01 to 1, 1.0 = off): the settings of the next step, and of what the
+  picture shows. A starting value outside these ranges is named in a message
+  in the widget and replaced by off (1.0 for the temperature); a temperature
+  under 0.01 set from code is named when a step is asked for, never handed
+  to torch (``logits / 1e-45`` overflows).
 * ``seed``: the generator of a new path (changing it starts one).
 * the candidate buttons and ``any character``: force a token at the step
   shown. At the next step this extends the path; at an earlier step it
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from numbers import Integral
 from typing import Any, Iterator
 
 import ipywidgets as widgets
@@ -34,6 +37,7 @@ import torch
 from ..device import cpu_threads
 from ..sampling import warp
 from ._backgrounds import LayoutFigure
+from ._checks import is_whole, temperature_problem, top_p_problem
 from ._render import (CHOSEN_COLOR, KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside,
                       html_escape, image_widget, message_html, small_html, visible)
 from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
@@ -98,7 +102,7 @@ class GenerationExplorer(Explorer):
             prompt = ""
         t, k, p, settings_problem = _slider_settings(temperature, top_k, top_p, self.V)
         problems += settings_problem
-        if isinstance(seed, bool) or not isinstance(seed, Integral) or _seed_problem(int(seed)):
+        if not is_whole(seed) or _seed_problem(int(seed)):
             problems.append(f"seed must be an int in [0, 2**63), got {seed!r}; using 0.")
             seed = 0
         style = {"description_width": "88px"}
@@ -196,9 +200,13 @@ class GenerationExplorer(Explorer):
             self._quiet = False
 
     def settings(self) -> Settings:
-        """The controls as ``generate`` settings (``None`` = off)."""
-        k, p = int(self.top_k.value), float(self.top_p.value)
-        return Settings(float(self.temperature.value), k if k > 0 else None, p if p < 1.0 else None)
+        """The controls as ``generate`` settings (``None`` = off); ``ValueError`` for a temperature
+        set from code that the explorer cannot show (between 0 and 0.01: it would read 0.00)."""
+        k, p, t = int(self.top_k.value), float(self.top_p.value), float(self.temperature.value)
+        problem = temperature_problem(t)
+        if problem:
+            raise ValueError(problem)
+        return Settings(t, k if k > 0 else None, p if p < 1.0 else None)
 
     # ------------------------------------------------------------------ the paths
 
@@ -265,6 +273,9 @@ class GenerationExplorer(Explorer):
         if path is None:
             return
         try:
+            if not is_whole(n) or n < 1:
+                raise ValueError(f"step takes a whole number of tokens >= 1, got {n!r}")
+            n = int(n)
             settings = self.settings()
             room = MAX_STEPS - len(path)
             for _ in range(min(n, room)):
@@ -634,8 +645,9 @@ def _slider_settings(temperature: Any, top_k: Any, top_p: Any, V: int) -> tuple[
     problems = []
     try:
         Settings(temperature, None, None)
-        if temperature > 2:
-            raise ValueError(f"the explorer's temperature goes up to 2, got {temperature!r}")
+        problem = temperature_problem(temperature)
+        if problem:
+            raise ValueError(problem)
     except (ValueError, TypeError) as err:
         problems.append(f"{err}; using 1.0.")
         temperature = 1.0
@@ -646,8 +658,9 @@ def _slider_settings(temperature: Any, top_k: Any, top_p: Any, V: int) -> tuple[
         top_k = None
     try:
         Settings(1.0, None, top_p)
-        if top_p is not None and top_p < 0.01:
-            raise ValueError(f"the explorer's top_p goes down to 0.01, got {top_p!r}")
+        problem = top_p_problem(top_p)
+        if problem:
+            raise ValueError(problem)
     except (ValueError, TypeError) as err:
         problems.append(f"{err}; using off.")
         top_p = None

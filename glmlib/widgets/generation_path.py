@@ -29,6 +29,7 @@ from ..attention import KVCache
 from ..device import cpu_threads
 from ..model import GPT, window_start
 from ..sampling import sample, warp
+from ._checks import is_whole
 
 SAMPLED, GREEDY, FORCED = "sampled", "greedy", "forced"
 
@@ -262,8 +263,9 @@ class GenerationPath:
     def force(self, token: int, settings: Settings) -> Step:
         """Append ``token`` whatever its probability; no random number is drawn."""
         V = self.source.model.config.vocab_size
-        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < V:
+        if not is_whole(token) or not 0 <= token < V:
             raise ValueError(f"a forced token must be an id in [0, {V}), got {token!r}")
+        token = int(token)
         logits = self.next_logits()
         return self._append(Step.make(token, FORCED, settings, logits, self.generator.get_state()))
 

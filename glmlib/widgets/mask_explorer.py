@@ -13,6 +13,7 @@ from matplotlib.colors import ListedColormap
 
 from ..attention import scaled_dot_product_attention
 from ..masks import causal_mask, combine, padding_mask, to_additive
+from ._checks import is_whole
 from ._render import ATTENTION_CMAP, Explorer, FigureImage, attention_norm, image_widget, message_html
 
 MAX_T = 16
@@ -55,17 +56,20 @@ class MaskExplorer(Explorer):
 
     def __init__(self, T: int = 8, causal: bool = True, lengths: str | list[int] | None = None,
                  seed: int = 0) -> None:
-        if isinstance(T, bool) or not isinstance(T, int) or not 1 <= T <= MAX_T:
+        if not is_whole(T) or not 1 <= T <= MAX_T:
             raise ValueError(f"T must be an int in [1, {MAX_T}], got {T!r}")
+        if not is_whole(seed):
+            raise ValueError(f"seed must be an int, got {seed!r}")
+        T, seed = int(T), int(seed)
         if lengths is None:
             lengths_text = str(T)
         elif isinstance(lengths, str):
             lengths_text = lengths
         else:
-            not_ints = [n for n in lengths if isinstance(n, bool) or not isinstance(n, int)]
+            not_ints = [n for n in lengths if not is_whole(n)]
             if not_ints:
                 raise ValueError(f"lengths must be whole numbers, got {not_ints[0]!r} in {list(lengths)!r}")
-            lengths_text = ", ".join(str(n) for n in lengths)
+            lengths_text = ", ".join(str(int(n)) for n in lengths)
         parse_lengths(lengths_text, T)
         style = {"description_width": "70px"}
         self.T = widgets.IntSlider(value=T, min=1, max=MAX_T, description="T", style=style,

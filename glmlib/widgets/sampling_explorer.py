@@ -3,8 +3,9 @@ the next-token distribution of a trained model.
 
 Controls and what they mean:
 
-* ``temperature``: 0 to 2; 0 means greedy (only the most likely token is kept).
-* ``top_k``: 0 to V; **0 means off** (keep all), otherwise keep the k most likely.
+* ``temperature``: 0, or 0.01 to 2; 0 means greedy (only the most likely token is kept).
+* ``top_k``: 0 to V; **0 means off** (keep all), otherwise keep the k most likely
+  (a starting ``top_k`` above V keeps all, as the slider's V does).
 * ``top_p``: 0.01 to 1; **1.0 means off** (keep all), otherwise keep the
   smallest set of most likely tokens whose probability adds up to at least p.
 * ``seed``: the random seed of the ``sample`` and ``generate`` buttons.
@@ -14,8 +15,10 @@ Controls and what they mean:
   (0 to 1 for both: flattening and sharpening show as bars shrinking and
   growing).
 
-A starting value beyond a control's range (``top_p=0.001``, ``n_chars=5000``)
-is moved to the nearest end of it, and a note under the controls says so.
+A starting value beyond a control's range (``top_p=0.001``, ``n_chars=5000``,
+``temperature=1e-45``) is refused with a ``ValueError`` naming the value and the
+range, never moved silently to the nearest end. Whole numbers may be Python or
+NumPy integers.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ import torch
 
 from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, top_p_filter, warp
 from ._backgrounds import LayoutFigure
+from ._checks import is_whole, temperature_problem, top_p_problem
 from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside, html_escape,
                       image_widget, message_html, readable_text, small_html, visible)
 
@@ -34,6 +38,7 @@ SCALES = ("fitted", "log", "fixed")  # the probability axis: fitted to the bars,
 FIT_LIMITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.05)  # a fitted axis's top, the lowest that fits
 LOG_FLOOR = 1e-8  # the lowest bottom of a log axis (it sits at the power of ten under the smallest bar)
 CUMULATIVE_COLOR = "#444444"
+MAX_CHARS = 2000  # the most characters one press of "generate" writes
 
 class SamplingExplorer(Explorer):
     """Next-token distribution of ``model`` after ``prompt``, before and after warping.
@@ -44,9 +49,7 @@ class SamplingExplorer(Explorer):
     (token ids in the order drawn, most probable first), ``settings``
     (``temperature, top_k, top_p`` as passed to ``glmlib.sampling.warp``),
     ``context`` (the text the model saw), ``cropped``, ``generated``,
-    ``message`` (empty, or why nothing could be drawn), ``notes`` (starting
-    values moved into a control's range, as shown under the controls),
-    ``scale`` and ``drawn_ylim_before`` / ``drawn_ylim_after`` (the bar
+    ``message`` (empty, or why nothing could be drawn), ``scale`` and ``drawn_ylim_before`` / ``drawn_ylim_after`` (the bar
     charts' probability axes as drawn).
     """
 
@@ -55,13 +58,20 @@ class SamplingExplorer(Explorer):
                  n_chars: int = 200, scale: str = "fitted") -> None:
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-        _check_temperature(temperature)
-        _check_top_k(top_k)
-        _check_top_p(top_p)
+        temperature = _check_temperature(temperature)
+        top_k, top_p = _check_top_k(top_k), _check_top_p(top_p)
+        for problem in (temperature_problem(temperature), top_p_problem(top_p)):
+            if problem:
+                raise ValueError(problem)
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-        if isinstance(seed, bool) or not isinstance(seed, int):
+        if not is_whole(seed):
             raise TypeError(f"seed must be an int, got {seed!r}")
+        if not is_whole(n_chars):
+            raise TypeError(f"n_chars must be a whole number from 1 to {MAX_CHARS}, got {n_chars!r}")
+        if not 1 <= n_chars <= MAX_CHARS:
+            raise ValueError(f"n_chars must be a whole number from 1 to {MAX_CHARS}, got {n_chars!r}")
+        seed, n_chars = int(seed), int(n_chars)
         config = getattr(model, "config", None)
         if config is None or not hasattr(config, "block_size"):
             raise TypeError(f"model must be a glmlib.model.GPT, got {type(model).__name__}")
@@ -70,8 +80,6 @@ class SamplingExplorer(Explorer):
                              f"expects {config.vocab_size}")
         self.model, self.tokenizer = model, tokenizer
         self.block_size, self.V = config.block_size, config.vocab_size
-        if temperature > 2:
-            raise ValueError(f"temperature must be in [0, 2] for the explorer, got {temperature!r}")
 
         style = {"description_width": "88px"}
         wide = widgets.Layout(width="296px")
@@ -80,7 +88,7 @@ class SamplingExplorer(Explorer):
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
                                                description="temperature", readout_format=".2f",
                                                style=style, layout=wide)
-        self.top_k = widgets.IntSlider(value=top_k or 0, min=0, max=self.V, description="top-k",
+        self.top_k = widgets.IntSlider(value=min(top_k or 0, self.V), min=0, max=self.V, description="top-k",
                                        style=style, layout=wide)
         self.top_p = widgets.FloatSlider(value=1.0 if top_p is None else top_p, min=0.01, max=1.0,
                                          step=0.01, description="top-p", readout_format=".2f",
@@ -93,13 +101,12 @@ class SamplingExplorer(Explorer):
                                     layout=widgets.Layout(width="150px"))
         self.sample_button = widgets.Button(description="sample 1", icon="plus", layout=widgets.Layout(width="130px"),
                                             tooltip="draw one token with these settings and append it")
-        self.n_chars = widgets.BoundedIntText(value=n_chars, min=1, max=2000, description="characters",
+        self.n_chars = widgets.BoundedIntText(value=n_chars, min=1, max=MAX_CHARS, description="characters",
                                               style=style, layout=widgets.Layout(width="150px"))
         self.generate_button = widgets.Button(description="generate", icon="play",
                                               layout=widgets.Layout(width="130px"),
                                               tooltip="continue the prompt with this many characters")
         self.readout = widgets.HTML()
-        self.notes = widgets.HTML()
         self.generated = widgets.HTML()
         self.image = image_widget()
         help_text = small_html(
@@ -112,14 +119,11 @@ class SamplingExplorer(Explorer):
                                   self.scale]),
                     widgets.HBox([self.seed, self.sample_button]),
                     widgets.HBox([self.n_chars, self.generate_button]),
-                    help_text, self.notes, self.readout], [self.image], width="300px"),
+                    help_text, self.readout], [self.image], width="300px"),
             self.generated])
         self.widget.add_class("glm-sampling-explorer")
 
         self.state: dict[str, Any] = {"message": ""}
-        self._notes = _clamping_notes({"top_k": (top_k or 0, self.top_k), "top_p": (top_p, self.top_p),
-                                       "n_chars": (n_chars, self.n_chars)})
-        self._show_notes()
         self._generator = torch.Generator().manual_seed(seed)
         self._cache: tuple[str, torch.Tensor] | None = None
         self._order_key: tuple[int, ...] | None = None
@@ -129,8 +133,6 @@ class SamplingExplorer(Explorer):
         self.prompt.observe(self._on_change, "value")
         for control in (self.temperature, self.top_k, self.top_p, self.scale):
             control.observe(self._on_change, "value")
-        for name in self._notes:  # a note goes once its control is moved
-            getattr(self, name).observe(lambda _, name=name: self._drop_note(name), "value")
         self.seed.observe(self._on_seed, "value")
         self.sample_button.on_click(lambda _: self.sample_one())
         self.generate_button.on_click(lambda _: self.generate())
@@ -139,10 +141,15 @@ class SamplingExplorer(Explorer):
     # ------------------------------------------------------------------ settings
 
     def settings(self) -> dict[str, Any]:
-        """The controls as ``warp`` arguments (``None`` = off)."""
+        """The controls as ``warp`` arguments (``None`` = off); ``ValueError`` for a temperature
+        set from code that the explorer cannot show (between 0 and 0.01)."""
         k = int(self.top_k.value)
         p = float(self.top_p.value)
-        return {"temperature": float(self.temperature.value),
+        temperature = float(self.temperature.value)
+        problem = temperature_problem(temperature)
+        if problem:
+            raise ValueError(problem)
+        return {"temperature": temperature,
                 "top_k": k if k > 0 else None,
                 "top_p": p if p < 1.0 else None}
 
@@ -165,15 +172,6 @@ class SamplingExplorer(Explorer):
             self.model.train(was_training)
             self._cache = (context, logits[0, -1].float().cpu())
         return self._cache[1]
-
-    def _show_notes(self) -> None:
-        self.state["notes"] = list(self._notes.values())
-        self.notes.value = "".join(f"<div style='color:#8a5a00'><small>note: {html_escape(n)}</small></div>"
-                                   for n in self._notes.values())
-
-    def _drop_note(self, name: str) -> None:
-        if self._notes.pop(name, None) is not None:
-            self._show_notes()
 
     # ------------------------------------------------------------------ actions
 
@@ -420,16 +418,6 @@ def _rgba(color: str) -> np.ndarray:
     return np.array(to_rgba(color))
 
 
-def _clamping_notes(requested: dict[str, tuple[Any, Any]]) -> dict[str, str]:
-    """For each ``name: (value asked for, control)`` whose control holds another value, a note."""
-    notes = {}
-    for name, (asked, control) in requested.items():
-        if asked is not None and asked != control.value:
-            notes[name] = (f"{name} {asked!r} is outside this control's range [{control.min}, "
-                           f"{control.max}]; using {control.value!r}")
-    return notes
-
-
 def _short(s: dict) -> str:
     t = "greedy" if s["temperature"] == 0 else f"T {s['temperature']:.2f}"
     k = f"k {s['top_k']}" if s["top_k"] is not None else "k off"
@@ -446,10 +434,10 @@ def _describe(s: dict) -> str:
 
 def sampling_explorer(model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,
                       top_k: int | None = None, top_p: float | None = None,
-                      seed: int = 0, scale: str = "fitted") -> SamplingExplorer:
+                      seed: int = 0, scale: str = "fitted", n_chars: int = 200) -> SamplingExplorer:
     """Build a :class:`SamplingExplorer`; the last expression of a cell displays it.
 
     ``scale`` is the probability axis: ``"fitted"``, ``"log"`` or ``"fixed"`` (0 to 1).
     """
     return SamplingExplorer(model, tokenizer, prompt=prompt, temperature=temperature, top_k=top_k,
-                            top_p=top_p, seed=seed, scale=scale)
+                            top_p=top_p, seed=seed, n_chars=n_chars, scale=scale)
