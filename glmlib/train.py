@@ -46,10 +46,11 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .data import CharTokenizer, corpus_sha256, get_batch, load_shakespeare, train_val_split
+from .checkpoints import checkpoint_paths, load_checkpoint, load_train_state, save_checkpoint
+from .data import corpus_sha256, get_batch, load_shakespeare, train_val_split
 from .device import cpu_threads, pick_device
-from .model import (GPT, GPTConfig, checkpoint_paths, load_checkpoint, load_train_state,
-                    save_checkpoint)
+from .model import GPT, GPTConfig
+from .tokenizers import CharTokenizer
 
 INT_FIELDS = {"block_size": 1, "n_layer": 1, "n_head": 1, "n_embd": 1, "batch_size": 1, "max_iters": 0,
               "warmup_iters": 0, "eval_interval": 1, "eval_iters": 1, "sample_chars": 0, "seed": 0}  # minimum
@@ -526,7 +527,7 @@ class _Run:
         where = checkpoint_paths(self.cfg.out)[0]
         saved, tokenizer, record = load_checkpoint(self.cfg.out)
         _check_same_run(record, self.cfg, where, self.world)
-        if tokenizer.itos != self.tokenizer.itos or record.get("text_sha256") != self.text_sha256:
+        if not tokenizer.same_as(self.tokenizer) or record.get("text_sha256") != self.text_sha256:
             raise ValueError(f"cannot resume {where}: it was trained on another text")
         state = load_train_state(self.cfg.out)
         try:

@@ -1,0 +1,360 @@
+"""Checkpoints: saving a trained model and loading it back, safely (notebooks 05-08).
+
+Weights in safetensors (no pickled code), the config and the tokenizer in
+JSON; a save replaces a checkpoint whole or not at all; every file is checked
+before a model is built from it. Also the trained model shipped with the
+course (:data:`PRETRAINED`, :func:`load_pretrained`).
+
+These names are importable from :mod:`glmlib.model` too, where they lived first.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import tempfile
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .data import CHECKOUT_DATA
+from .device import pick_device
+from .model import GPT, GPTConfig
+from .tokenizers import CharTokenizer, Tokenizer, tokenizer_from_record
+
+# The shipped model: data/ in a checkout; glmlib/_shipped/ (the same two files, as
+# package data) in an installed package. It is only read, never written.
+_INSTALLED_DATA = Path(__file__).resolve().parent / "_shipped"
+SHIPPED_DIR = _INSTALLED_DATA if (_INSTALLED_DATA / "shakespeare_gpt.json").is_file() else CHECKOUT_DATA
+DATA_DIR = SHIPPED_DIR  # the older name
+PRETRAINED = SHIPPED_DIR / "shakespeare_gpt"
+
+
+
+# A checkpoint NAME is two files, NAME.safetensors and NAME.json.
+#
+# Format 2 (written now): the safetensors file is the whole checkpoint, its
+# tensors and, in its header metadata, the record (config, tokenizer, extra) as
+# JSON text. One file is replaced by one rename, so a save replaces a checkpoint
+# whole or not at all; no pair of renames can promise that, and a folder with a
+# manifest would change every path users and the notebooks know. NAME.json is a
+# readable copy of the record, renamed into place just after the weights.
+#
+# Format 1 (the model shipped in data/): the record lives only in NAME.json.
+# Both formats load; the record inside the safetensors file wins when present.
+#
+# The record's "tokenizer" is Tokenizer.to_record(): the tokenizer's state and its
+# "kind" ("char", ...). Records written before kinds existed have none, and are
+# character tokenizers (glmlib.tokenizers.tokenizer_from_record).
+
+FORMAT = "glmlib-gpt"
+RECORD_KEY = "glmlib.record"
+TRAIN_STATE = "train_state."  # prefix of the tensors saved with ``train_state``
+RESERVED = ("config", "tokenizer")  # record keys that ``extra`` may not set
+WEIGHT_DTYPES = ("F64", "F32", "F16", "BF16")
+
+
+def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """``NAME.safetensors`` and ``NAME.json`` for the checkpoint ``NAME``.
+
+    The suffixes are appended to the whole name, so ``run.v1`` and ``run.v2``
+    (or ``lr0.001``) name different checkpoints; ``NAME.safetensors`` and
+    ``NAME.json`` name the same pair as ``NAME``.
+    """
+    path = Path(path)
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    if not path.name or path.name in (".", ".."):
+        raise ValueError(f"a checkpoint needs a file name, got {str(path)!r}")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def _check_json(value: object, where: str) -> None:
+    """Raise, naming ``where``, unless ``value`` is plain JSON: finite numbers, str keys."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value!r}; JSON has no NaN or infinity")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has the key {key!r}; JSON keys must be str")
+            _check_json(item, f"{where}[{key!r}]")
+    else:
+        raise TypeError(f"{where} is a {type(value).__name__} ({value!r:.60}), which JSON cannot hold; "
+                        f"convert it first (a tensor with float(x) or x.tolist())")
+
+
+def _new_file_mode() -> int:
+    """The permissions ``open()`` gives a new file: ``0o666`` less the umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _write_temp(target: Path, data: bytes, mode: int) -> Path:
+    """``data`` in a new hidden file next to ``target``, flushed to the disk."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes 0600; both files get the same, usual mode
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable (POSIX; elsewhere a no-op)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) unless it exists; a file in the way is named."""
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, f"{parent} is a file, not a folder")
+            break
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _write_checkpoint(weights: Path, sidecar: Path, tensors: dict[str, torch.Tensor], record: dict) -> None:
+    """Both files to temporary files, flushed; then the renames (the weights' is the commit)."""
+    from safetensors.torch import save
+
+    text = json.dumps(record, indent=2, allow_nan=False) + "\n"
+    blob = save(tensors, metadata={"format": FORMAT, RECORD_KEY: text})
+    try:
+        _make_folder(weights.parent)
+        temps: list[Path] = []
+        try:
+            mode = _new_file_mode()
+            temps.append(_write_temp(weights, blob, mode))
+            temps.append(_write_temp(sidecar, text.encode("utf-8"), mode))
+            os.replace(temps[0], weights)
+            os.replace(temps[1], sidecar)
+            _sync_folder(weights.parent)
+        finally:
+            for tmp in temps:
+                tmp.unlink(missing_ok=True)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write checkpoint {weights}: {err.strerror or err}") from None
+
+
+def _model_tensors(model: GPT) -> dict[str, torch.Tensor]:
+    """The weights to store: every tensor once (``lm_head.weight`` is ``wte.weight``), finite."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()
+             if k != "lm_head.weight"}
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:
+        raise ValueError(f"the model's weights {bad[:5]} contain NaN or infinite values; not saved")
+    return state
+
+
+def save_checkpoint(model: GPT, tokenizer: Tokenizer, path: str | os.PathLike,
+                    extra: dict | None = None, *, train_state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write the checkpoint ``path``: ``path.safetensors`` and its readable copy ``path.json``.
+
+    The record holds the config, the tokenizer and ``extra`` (JSON values; it
+    may not set ``config`` or ``tokenizer``). ``train_state`` (named tensors,
+    e.g. optimizer moments) is stored too, for :func:`load_train_state`.
+
+    The record goes inside the safetensors header as well as into the
+    ``.json`` file: the ``.safetensors`` file alone is then the whole
+    checkpoint, and one rename replaces it whole. (Two files cannot be renamed
+    as one; a folder with a manifest could, but would change the paths that
+    users and the notebooks know.) Everything is checked and both files are
+    written to temporary files, flushed, before anything is replaced, so a
+    failed or interrupted save leaves the previous checkpoint as it was.
+    Returns the path of the ``.safetensors`` file.
+    """
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a glmlib.model.GPT, got {type(model).__name__}")
+    if not isinstance(tokenizer, Tokenizer):
+        raise TypeError(f"tokenizer must be a glmlib.tokenizers.Tokenizer (such as CharTokenizer), "
+                        f"got {type(tokenizer).__name__}")
+    if tokenizer.vocab_size != model.config.vocab_size:
+        raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model expects "
+                         f"{model.config.vocab_size}")
+    extra = {} if extra is None else extra
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
+    clash = sorted(set(extra) & set(RESERVED))
+    if clash:
+        raise ValueError(f"extra may not set {clash}: the checkpoint records the model's own config "
+                         f"and tokenizer")
+    _check_json(extra, "extra")
+    tensors = _model_tensors(model)
+    for name, value in (train_state or {}).items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise TypeError(f"train_state must map str names to tensors, got {name!r}: {type(value).__name__}")
+        tensors[TRAIN_STATE + name] = value.detach().contiguous().cpu()
+    record = {"config": asdict(model.config), "tokenizer": tokenizer.to_record(), **extra}
+    weights, sidecar = checkpoint_paths(path)
+    _write_checkpoint(weights, sidecar, tensors, record)
+    return weights
+
+
+def _read_header(weights: Path) -> tuple[dict[str, tuple[list[int], str]], dict[str, str]]:
+    """``{name: (shape, dtype)}`` and the metadata of a safetensors file, reading only its header."""
+    from safetensors import SafetensorError, safe_open
+
+    if not weights.exists():
+        raise FileNotFoundError(f"checkpoint file {weights} not found")
+    if not weights.is_file():
+        raise ValueError(f"{weights} is not a file, so not a checkpoint")
+    try:
+        with safe_open(str(weights), "pt") as f:
+            tensors = {k: (f.get_slice(k).get_shape(), f.get_slice(k).get_dtype()) for k in f.keys()}
+            return tensors, dict(f.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{weights} is not a readable safetensors file (truncated or corrupt?): {err}") from None
+
+
+def _load_tensors(weights: Path, names: list[str]) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(weights), "pt") as f:
+            return {k: f.get_tensor(k) for k in names}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{weights} is not a readable safetensors file (truncated or corrupt?): {err}") from None
+
+
+def _parse_record(text: str, source: Path) -> dict:
+    try:
+        record = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise ValueError(f"{source} is not a valid checkpoint config: {err!r}") from None
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), dict) for k in RESERVED):
+        raise ValueError(f"{source} is not a valid checkpoint config: it needs a 'config' and a "
+                         f"'tokenizer' object")
+    return record
+
+
+def _read_sidecar(sidecar: Path) -> dict:
+    if not sidecar.is_file():
+        raise FileNotFoundError(f"checkpoint file {sidecar} not found")
+    try:
+        text = sidecar.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{sidecar} is not a valid checkpoint config: not UTF-8 text ({err})") from None
+    return _parse_record(text, sidecar)
+
+
+def _read_record(weights: Path, sidecar: Path, metadata: dict[str, str]) -> tuple[dict, Path]:
+    """The checkpoint's record and the file it came from (format 2: the weights file)."""
+    if metadata.get("format", FORMAT) != FORMAT:
+        raise ValueError(f"{weights} is not a glmlib checkpoint: its format is "
+                         f"{metadata['format']!r}, expected {FORMAT!r}")
+    if RECORD_KEY not in metadata:  # format 1
+        return _read_sidecar(sidecar), sidecar
+    record = _parse_record(metadata[RECORD_KEY], weights)
+    if sidecar.exists():
+        try:
+            same = _read_sidecar(sidecar) == record
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            warnings.warn(f"{sidecar} differs from the record inside {weights} (edited by hand, or "
+                          f"a save was interrupted between the two files); using the one in "
+                          f"{weights.name}", stacklevel=3)
+    return record, weights
+
+
+def _config_and_tokenizer(record: dict, source: Path) -> tuple[GPTConfig, Tokenizer]:
+    """The record's config and tokenizer, checked; errors name ``source``."""
+    try:
+        config = GPTConfig.from_dict(record["config"])
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{source}: bad config: {err}") from None
+    try:
+        tokenizer = tokenizer_from_record(record["tokenizer"])
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"{source}: bad tokenizer: {err}") from None
+    if tokenizer.vocab_size != config.vocab_size:
+        raise ValueError(f"{source}: tokenizer has {tokenizer.vocab_size} tokens but "
+                         f"config.vocab_size is {config.vocab_size}")
+    return config, tokenizer
+
+
+def _check_shapes(weights: Path, header: dict[str, tuple[list[int], str]], config: GPTConfig) -> list[str]:
+    """Compare the stored tensors with what ``config`` needs, before allocating anything.
+
+    The shapes come from a model on the ``meta`` device (no memory). Once
+    they match, building the real model needs no more memory than the file
+    holds. Returns the names of the weights to load.
+    """
+    with torch.device("meta"):
+        expected = {k: list(v.shape) for k, v in GPT(config).state_dict().items() if k != "lm_head.weight"}
+    stored = {k: v for k, v in header.items() if not k.startswith(TRAIN_STATE)}
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(stored) if stored[k][0] != expected[k])
+    if missing or unexpected or wrong:
+        details = "; ".join(
+            f"{label}: {names[:5]}" for label, names in
+            (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if names)
+        raise ValueError(f"{weights} does not match its config {asdict(config)}: {details}")
+    not_float = sorted(k for k, (_, dtype) in stored.items() if dtype not in WEIGHT_DTYPES)
+    if not_float:
+        raise ValueError(f"{weights}: the weights {not_float[:5]} are not floating point "
+                         f"({stored[not_float[0]][1]}); expected one of {WEIGHT_DTYPES}")
+    return sorted(expected)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[GPT, Tokenizer, dict]:
+    """Load a checkpoint written by :func:`save_checkpoint`; no pickled code is run.
+
+    Returns the model (in eval mode), its tokenizer and its record (config,
+    tokenizer and whatever ``extra`` was saved). Everything is checked before
+    the model is built (the config against sane bounds and against the tensor
+    shapes in the safetensors header) and after the weights are read (no NaN or
+    infinity); a bad file raises ``ValueError`` naming it, a missing one
+    ``FileNotFoundError``.
+    """
+    device = pick_device(device) if isinstance(device, str) else torch.device(device)
+    weights, sidecar = checkpoint_paths(path)
+    header, metadata = _read_header(weights)
+    record, source = _read_record(weights, sidecar, metadata)
+    config, tokenizer = _config_and_tokenizer(record, source)
+    state = _load_tensors(weights, _check_shapes(weights, header, config))
+    bad = sorted(k for k, v in state.items() if not torch.isfinite(v).all())
+    if bad:
+        raise ValueError(f"{weights}: the weights {bad[:5]} contain NaN or infinite values; "
+                         f"this checkpoint cannot be used (saved from a diverged run?)")
+    model = GPT(config)
+    model.load_state_dict(state, strict=False)  # lm_head.weight is tied to wte.weight
+    return model.to(device).eval(), tokenizer, record
+
+
+def load_train_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The ``train_state`` tensors saved with the checkpoint ``path`` (empty if none)."""
+    weights, _ = checkpoint_paths(path)
+    header, _ = _read_header(weights)
+    names = [k for k in header if k.startswith(TRAIN_STATE)]
+    return {k[len(TRAIN_STATE):]: v for k, v in _load_tensors(weights, names).items()}
+
+
+def load_pretrained(device: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer]:
+    """The trained Shakespeare model shipped in ``data/`` (:data:`PRETRAINED`), ready for inference."""
+    model, tokenizer, _ = load_checkpoint(PRETRAINED, device)
+    return model, tokenizer
