@@ -27,6 +27,7 @@ from glmlib.model import GPT, load_pretrained
 
 from bench_train import hf_twin, thread_counts
 from interleave import Spread, alternate, ratios
+from table import Row, fmt_rate, print_table
 
 PROMPT = "JULIET:\n"
 SETTINGS = dict(temperature=0.8, top_k=40)
@@ -94,9 +95,22 @@ def generation(n_threads: int, chars: int, rounds: int) -> Generation:
     return Generation(n_threads, chars, times, same)
 
 
-def main() -> None:
-    from report import generation_rows, print_table
+def generation_rows(g: Generation) -> list[Row]:
+    when = f"{g.threads} thread{'s' if g.threads > 1 else ''}"
+    rate = lambda name: fmt_rate(g.rate(name).values)  # noqa: E731
+    return [
+        (f"generate chars/s, KV cache vs GPT2LMHeadModel.generate, {when}", rate("cached"), rate("hf"),
+         g.ratio("cached", "hf").text()),
+        (f"generate chars/s, no cache vs GPT2LMHeadModel.generate, {when}", rate("uncached"), rate("hf"),
+         g.ratio("uncached", "hf").text()),
+        (f"generate chars/s, KV cache vs no cache, {when}", rate("cached"), rate("uncached"),
+         g.ratio("cached", "uncached").text()),
+        (f"  same characters as GPT2LMHeadModel, greedy, {g.chars} chars, {when}", "yes" if g.same_greedy else "NO",
+         "", ""),
+    ]
 
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=6)

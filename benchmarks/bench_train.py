@@ -42,6 +42,7 @@ from glmlib.model import GPT
 from glmlib.train import TrainConfig, flops_per_token, lr_at, preset, train
 
 from interleave import Lockstep, Spread, StopLoop, Tick, busy_cores, ratios
+from table import Row, fmt_rate, print_table
 
 MATMUL_N = 1024
 BLOCK = 5  # timed steps per turn, and per ratio
@@ -260,14 +261,48 @@ def time_to_quality(target: float, text: str) -> TimeToQuality:
     return TimeToQuality(target, steps, seconds, ratio, n_threads)
 
 
+def throughput_rows(t: Throughput) -> list[Row]:
+    when = f"{t.threads} thread{'s' if t.threads > 1 else ''}" + (f", {t.busy} core busy" if t.busy else "")
+    return [
+        (f"matmul 1024x1024 float32, GFLOP/s, {when}", "", "", t.gflops.text(".0f", "")),
+        (f"training tokens/s vs GPT2LMHeadModel ({t.attention}), {when}", fmt_rate(t.ours), fmt_rate(t.theirs),
+         t.ratio.text()),
+        *[row for name, flag in (("one piece", "--no-split-batch"), ("compiled", "--compile")) if name in t.variants
+          for row in variant_rows(t, name, flag, when)],
+        (f"training MFU (of that matmul), {when}", t.mfu(t.ours).text(".0%", ""), t.mfu(t.theirs).text(".0%", ""), ""),
+        (f"  same losses: largest gap over the first 20 steps, {when}", f"{t.loss_gap:.1e}", "", ""),
+        (f"  harness check: GPT2LMHeadModel vs a second copy of it, {when}", fmt_rate(t.theirs), fmt_rate(t.again),
+         ratios(t.theirs, t.again).text()),
+    ]
+
+
+def variant_rows(t: Throughput, name: str, flag: str, when: str) -> list[Row]:
+    """Another path of the trainer against GPT2LMHeadModel, and the trainer as shipped against it."""
+    rates = t.variants[name]
+    rows = [(f"  the trainer with {flag} vs GPT2LMHeadModel, {when}", fmt_rate(rates), fmt_rate(t.theirs),
+             ratios(rates, t.theirs).text()),
+            (f"  the trainer as shipped vs with {flag}, {when}", fmt_rate(t.ours), fmt_rate(rates),
+             ratios(t.ours, rates).text())]
+    if name == "compiled" and t.compile_seconds is not None:
+        rows.append((f"  {flag}: compilation (its first step less a usual one), {when}",
+                     f"{t.compile_seconds:.0f} s", "", ""))
+    return rows
+
+
+def time_to_quality_rows(q: TimeToQuality) -> list[Row]:
+    def cell(name: str) -> str:
+        steps, seconds = q.steps[name], q.seconds[name]
+        return "not reached" if steps is None else f"{seconds:,.0f} s ({steps:,.0f} steps)"
+    return [(f"time to validation loss {q.target:.2f}: notebook preset vs small recipe, {q.threads} threads",
+             cell("notebook"), cell("small"), q.ratio.text() if q.ratio else "")]
+
+
 def thread_counts(spec: str) -> list[int]:
     """``"1,all"`` -> ``[1, os.cpu_count()]``."""
     return [os.cpu_count() or 1 if part == "all" else int(part) for part in spec.split(",")]
 
 
 def main() -> None:
-    from report import print_table, throughput_rows, time_to_quality_rows
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=80, help="training steps per contender and thread count")
     parser.add_argument("--threads", default="1,all", help="thread counts, e.g. 1,all")
