@@ -339,7 +339,7 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
             if record.get("status") in ("error", "timeout"):
                 grade.notes.append(f"cell {record.get('cell')}: {record.get('status')}: {record.get('error')}")
         events = list(session.events)
-        owners = _question_of_cell(cells, [q.name for q in questions])
+        owners = _question_of_cell(cells, questions)
         for q in questions:
             if time.monotonic() > deadline:
                 return close(f"the notebook ran past {notebook_timeout:g} s")
@@ -397,17 +397,21 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
-def _question_of_cell(cells: list[str], questions: list[str]) -> dict[int, str]:
-    """Which question each cell belongs to: the first ``grader.check("q")`` at or after it."""
+def _question_of_cell(cells: list[str], questions: list[Question]) -> dict[int, str]:
+    """Which question each cell belongs to: the cells from the one defining its function to its
+    ``grader.check("q")`` cell. Every other cell (the course's, one added between questions or
+    before the first) belongs to no question: what it does counts against all of them."""
     owner: dict[int, str] = {}
-    pending: list[int] = []
+    functions = {q.name: q.function for q in questions}
     for index, source in enumerate(cells):
-        pending.append(index)
         m = re.search(r"grader\.check\(\s*['\"](\w+)['\"]", source)
-        if m and m.group(1) in questions:
-            for i in pending:
+        if not m or m.group(1) not in functions:
+            continue
+        defines = re.compile(rf"^def {re.escape(functions[m.group(1)])}\b", re.M)
+        first = next((i for i in range(index, -1, -1) if defines.search(cells[i])), None)
+        if first is not None:
+            for i in range(first, index + 1):
                 owner[i] = m.group(1)
-            pending = []
     return owner
 
 
@@ -417,7 +421,7 @@ def _row(q: Question, result: CheckResult, events: list[dict], owners: dict[int,
     for e in events:
         where = str(e.get("where", ""))
         m = re.fullmatch(r"cell (\d+)", where)
-        mine = (not m) or owners.get(int(m.group(1)), q.name) == q.name
+        mine = (not m) or owners.get(int(m.group(1)), q.name) == q.name  # no owner: every question
         if e.get("kind") == "tamper" and mine:
             flags.append(f"tamper: {where}: {e.get('what')}")
         elif e.get("kind") in ("shortcut", "hidden"):
