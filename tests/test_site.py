@@ -1,7 +1,9 @@
 """The course website (``make site``, ``tools/build_site.py``).
 
 - How notebooks are prepared for the site (no build): solution and test blocks,
-  explorer pictures, glossary links.
+  explorer pictures, glossary links; an invalid notebook or a broken picture stops
+  ``make site`` with one line naming the notebook and the cell (a tiny notebooks
+  folder, refused before Sphinx starts).
 - The built site (one build per test session, into a temporary folder): every
   notebook in order with previous/next links, the glossary, the student
   edition free of every solution line, no ``VBox(...)`` text.
@@ -592,3 +594,146 @@ def test_home_page_shows_every_explorer_picture():
     for name in shots:
         assert re.search(rf"!\[[^\]]+\]\(screenshots/{re.escape(name)}\)", home), name
     assert "docs/screenshots" not in home
+
+
+# --------------------------------------------------------------------------- broken notebooks and pictures
+# make site with an invalid notebook or a broken picture stops with one line naming the notebook and the
+# cell, and publishes nothing (issue #24). Built from a tiny notebooks folder: the check runs before any
+# page is staged, so these tests never start Sphinx.
+
+def png_bytes(size: int = 4) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode("ascii")
+
+
+def tiny_notebook(picture: str | None = None, mime: str = "image/png") -> nbformat.NotebookNode:
+    """A title, a code cell drawing one picture, a closing Markdown cell."""
+    draw = nbformat.v4.new_code_cell("fig = draw()\nfig")
+    draw.outputs = [nbformat.v4.new_output("display_data", data={
+        mime: b64(png_bytes()) if picture is None else picture, "text/plain": "<Figure>"})]
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01. Tiny\n\nA picture below."),
+                                          draw, nbformat.v4.new_markdown_cell("The end.")])
+
+
+def site_failure(tmp_path, monkeypatch, capsys, write) -> str:
+    """Run ``make site``'s command on a notebooks folder holding ``write(folder)``'s notebook;
+    return its one line of error, checking that nothing was published."""
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    write(folder)
+    monkeypatch.setattr(site_tool, "NOTEBOOKS", folder)
+    out = tmp_path / "site"
+    assert site_tool.main(["--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err  # one line, no traceback
+    assert not out.exists() and not list(tmp_path.glob(".site-new-*"))  # nothing published, nothing left
+    return err.strip()
+
+
+def test_make_site_names_an_invalid_notebook_and_its_cell(tmp_path, monkeypatch, capsys):
+    def write(folder):
+        nb = tiny_notebook()
+        nb.cells[1].outputs[0]["output_type"] = "picture"  # no such output type in nbformat's schema
+        nbformat.write(nb, folder / "01_tiny.ipynb", version=nbformat.NO_CONVERT)
+
+    err = site_failure(tmp_path, monkeypatch, capsys, write)
+    assert err.startswith("site: 01_tiny.ipynb, cell 2 (code: 'fig = draw()'): not a valid notebook:"), err
+    assert "output_type 'picture' is none of the forms nbformat allows (at cells/1/outputs/0)" in err
+    assert "iVBOR" not in err  # the picture's data is not quoted
+
+
+def test_make_site_names_a_notebook_that_is_not_json(tmp_path, monkeypatch, capsys):
+    err = site_failure(tmp_path, monkeypatch, capsys,
+                       lambda folder: (folder / "01_tiny.ipynb").write_text('{"cells": [', encoding="utf-8"))
+    assert err.startswith("site: 01_tiny.ipynb: not a notebook Jupyter can read"), err
+
+
+def test_make_site_refuses_a_broken_picture(tmp_path, monkeypatch, capsys):
+    truncated = b64(png_bytes(64)[:-40])
+    err = site_failure(tmp_path, monkeypatch, capsys,
+                       lambda folder: nbformat.write(tiny_notebook(truncated), folder / "01_tiny.ipynb"))
+    assert err.startswith("site: 01_tiny.ipynb, cell 2 (code: 'fig = draw()'), output 1: "
+                          "its image/png picture is a damaged PNG file"), err
+    assert "re-execute the notebook" in err
+
+
+@pytest.mark.parametrize("picture, mime, problem", [
+    ("not base64 at all!", "image/png", "is not valid base64"),
+    (b64(b"GIF89a" + bytes(40)), "image/png", "is not a PNG file"),
+    (b64(png_bytes()[:30]), "image/png", "is a damaged PNG file"),
+    ("", "image/png", "is empty"),
+    (b64(png_bytes()), "image/jpeg", "is not a JPEG file"),
+    ("<svg xmlns='http://www.w3.org/2000/svg'><rect", "image/svg+xml", "is not valid SVG"),
+    ("<html></html>", "image/svg+xml", "is not SVG (its root is <html>)"),
+])
+def test_every_kind_of_broken_output_picture_is_named(picture, mime, problem):
+    with pytest.raises(site_tool.SiteError) as error:
+        site_tool.check_notebook(tiny_notebook(picture, mime), "05_x.ipynb")
+    message = str(error.value)
+    assert message.startswith(f"05_x.ipynb, cell 2 (code: 'fig = draw()'), output 1: its {mime} picture {problem}")
+    assert "\n" not in message
+
+
+def test_good_pictures_pass(tmp_path):
+    site_tool.check_notebook(tiny_notebook(), "01_tiny.ipynb")
+    svg = "<svg xmlns='http://www.w3.org/2000/svg' width='4' height='4'><rect width='4' height='4'/></svg>"
+    site_tool.check_notebook(tiny_notebook(svg, "image/svg+xml"), "01_tiny.ipynb")
+    nb = tiny_notebook()
+    (tmp_path / "figure.png").write_bytes(png_bytes())
+    nb.cells[2].source = ("![a figure](figure.png) and, quoted as code, `![x](nowhere.png)`\n\n"
+                          "```\n![y](nowhere.png)\n```\n![on the web](https://example.org/x.png)")
+    site_tool.check_notebook(nb, "01_tiny.ipynb", tmp_path)
+
+
+def test_the_course_notebooks_and_pages_pass_the_check(tmp_path):
+    for path in NOTEBOOKS:
+        site_tool.read_notebook(path)
+    shutil.copytree(site_tool.SCREENSHOTS, tmp_path / "screenshots")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for page, text in site_tool.site_pages(readme, "self-study", NOTEBOOKS).items():
+        (tmp_path / f"{page}.md").write_text(text, encoding="utf-8")
+        site_tool.check_page_pictures(tmp_path / f"{page}.md", tmp_path)
+
+
+def test_pictures_linked_from_markdown_and_attachments_are_checked(tmp_path):
+    nb = tiny_notebook()
+    nb.cells[2].source = "The end: ![the loss](loss.png)"
+    with pytest.raises(site_tool.SiteError, match=r"^01_tiny\.ipynb, cell 3 \(markdown: 'The end: !\[the loss\]"
+                                                  r"\(loss\.png\)'\): the picture 'loss\.png' is missing"):
+        site_tool.check_notebook(nb, "01_tiny.ipynb", tmp_path)
+    (tmp_path / "loss.png").write_bytes(png_bytes()[:20])
+    with pytest.raises(site_tool.SiteError, match=r"the picture 'loss\.png' is a damaged PNG file"):
+        site_tool.check_notebook(nb, "01_tiny.ipynb", tmp_path)
+    nb.cells[2].source = '<img src="attachment:plot.png">'
+    with pytest.raises(site_tool.SiteError, match=r"cell 3 .*the picture 'attachment:plot\.png' is not attached"):
+        site_tool.check_notebook(nb, "01_tiny.ipynb", tmp_path)
+    nb.cells[2].attachments = {"plot.png": {"image/png": "QUJD"}}
+    with pytest.raises(site_tool.SiteError, match=r"cell 3 .*attached picture 'plot\.png' \(image/png\) is not a PNG"):
+        site_tool.check_notebook(nb, "01_tiny.ipynb", tmp_path)
+    nb.cells[2].attachments = {"plot.png": {"image/png": b64(png_bytes())}}
+    site_tool.check_notebook(nb, "01_tiny.ipynb", tmp_path)
+
+
+def test_a_page_linking_a_missing_or_broken_screenshot_fails(tmp_path):
+    page = tmp_path / "index.md"
+    (tmp_path / "screenshots").mkdir()
+    page.write_text("# Home\n\n![the sampling explorer](screenshots/sampling_explorer.png)\n", encoding="utf-8")
+    with pytest.raises(site_tool.SiteError, match=r"^the site's page index\.md: the picture "
+                                                  r"'screenshots/sampling_explorer\.png' is missing$"):
+        site_tool.check_page_pictures(page, tmp_path)
+    (tmp_path / "screenshots" / "sampling_explorer.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(10))
+    with pytest.raises(site_tool.SiteError, match=r"is a damaged PNG file"):
+        site_tool.check_page_pictures(page, tmp_path)
+    (tmp_path / "screenshots" / "sampling_explorer.png").write_bytes(png_bytes())
+    site_tool.check_page_pictures(page, tmp_path)

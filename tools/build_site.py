@@ -11,7 +11,12 @@ For each edition this script stages, in ``build/site-src/<edition>/``,
   with its run and study times under its title;
 - ``glossary.md`` and ``_static/`` from ``website/``, and MathJax 3 in ``_static/mathjax``;
 
-then runs Sphinx with ``website/conf.py``, checks that MathJax can typeset
+Before anything is staged, each notebook is checked (:func:`check_notebook`): one that
+Jupyter cannot read or calls invalid, or a picture that would show broken (an output,
+an attachment, a linked file; so are the pictures the pages link), stops the build
+with one line naming the notebook, the cell and what is wrong.
+
+It then runs Sphinx with ``website/conf.py``, checks that MathJax can typeset
 every maths expression of the pages (:func:`check_maths`; the build fails
 otherwise) and writes the search index's titles as text, not TeX. The self-study edition (solutions
 folded under each exercise) goes to ``site/``, the student edition (no
@@ -23,8 +28,11 @@ swapped in at the end, so a failed build leaves the old one in place.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import copy
 import html
+import io
 import json
 import math
 import os
@@ -34,7 +42,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
+from urllib.parse import unquote
 
 import nbformat
 
@@ -57,6 +67,20 @@ LIVE_NOTE = ("<p class=\"glm-live-note\">A picture of this widget as the noteboo
 DIRECTIVE = re.compile(r"^[ \t]*# (?:NBVAL_[A-Z_]+|BEGIN SOLUTION(?: NO PROMPT)?|END SOLUTION)[ \t]*(?:\n|$)",
                        re.MULTILINE)
 PROGRESS_BAR = re.compile(r"\d+%\|")  # a tqdm bar's text, e.g. "sampling: 100%|####| 16/16"
+# the first bytes of each raster picture a page may show
+PICTURE_SIGNATURES = {"image/png": (b"\x89PNG\r\n\x1a\n", "PNG"), "image/jpeg": (b"\xff\xd8\xff", "JPEG"),
+                      "image/gif": (b"GIF8", "GIF")}
+PICTURE_SUFFIXES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+                    ".svg": "image/svg+xml"}
+# a picture in Markdown or HTML: ![alt](src "title") or <img ... src="src">
+MARKDOWN_PICTURE = re.compile(r"""!\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+["'][^)]*)?\)"""
+                              r"""|<img\b[^>]*?\bsrc\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+MARKDOWN_CODE = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.DOTALL)  # pictures there are only shown as text
+
+
+def markdown_pictures(text: str) -> list[str]:
+    """The ``src`` of every picture a Markdown text shows (not those quoted in code)."""
+    return [m.group(1) or m.group(2) for m in MARKDOWN_PICTURE.finditer(MARKDOWN_CODE.sub("", text))]
 
 # glossary term -> the words that link to it (case-insensitive, whole words).
 # In each notebook the first use of a term in prose links to website/glossary.md.
@@ -104,6 +128,148 @@ _PROTECTED = re.compile(
 
 class SiteError(RuntimeError):
     """The site cannot be built from the notebooks as they are."""
+
+
+# --------------------------------------------------------------------------- checks
+# A page with a broken picture or a notebook Jupyter calls invalid is never published:
+# the build stops with one line naming the notebook, the cell and what is wrong.
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def cell_name(nb: nbformat.NotebookNode, index: int) -> str:
+    """``cell 7 (code: "fig = plot(...)")``: the 1-based position and the first line of its source."""
+    cell = nb.cells[index] if 0 <= index < len(nb.cells) else {}
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    source = "".join(source) if isinstance(source, list) else str(source)
+    first = next((line.strip() for line in source.splitlines() if line.strip()), "")
+    kind = cell.get("cell_type", "cell") if isinstance(cell, dict) else "cell"
+    return f"cell {index + 1} ({kind}: {_one_line(first, 50)!r})" if first else f"cell {index + 1} ({kind}, empty)"
+
+
+def picture_problem(mime: str, data) -> str | None:
+    """What is wrong with a picture stored as ``mime`` (base64 text, or SVG text), or ``None``."""
+    text = "".join(data) if isinstance(data, list) else data
+    if not isinstance(text, str) or not text.strip():
+        return "is empty"
+    if mime == "image/svg+xml":
+        try:
+            root = ElementTree.fromstring(text.encode("utf-8"))
+        except ElementTree.ParseError as exc:
+            return f"is not valid SVG ({_one_line(exc, 60)})"
+        return None if root.tag.rsplit("}", 1)[-1] == "svg" else f"is not SVG (its root is <{root.tag}>)"
+    try:
+        raw = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return f"is not valid base64 ({_one_line(exc, 60)})"
+    return picture_bytes_problem(mime, raw)
+
+
+def picture_bytes_problem(mime: str, raw: bytes) -> str | None:
+    """What is wrong with the bytes of a picture of type ``mime``, or ``None`` (decoded in full)."""
+    if mime not in PICTURE_SIGNATURES:
+        return None  # a type browsers may or may not show: not ours to judge
+    signature, kind = PICTURE_SIGNATURES[mime]
+    if not raw.startswith(signature):
+        return f"is not a {kind} file (it starts {raw[:8]!r})"
+    from PIL import Image  # matplotlib's dependency
+
+    try:
+        with Image.open(io.BytesIO(raw)) as picture:
+            picture.verify()  # the file's structure and checksums
+        with Image.open(io.BytesIO(raw)) as picture:
+            picture.load()  # every pixel decodes: a truncated picture fails here
+    except Exception as exc:  # noqa: BLE001 (Pillow raises many kinds for a damaged file)
+        return f"is a damaged {kind} file ({_one_line(exc, 60)})"
+    return None
+
+
+def local_picture_problem(folder: Path, src: str) -> str | None:
+    """What is wrong with a picture a page links as ``src`` relative to ``folder``, or ``None``;
+    pictures on the web, ``data:`` URLs and notebook attachments are checked elsewhere or not at all."""
+    if re.match(r"[a-z][a-z0-9+.-]*:", src, re.IGNORECASE) or src.startswith(("//", "#")):
+        return None
+    path = folder / unquote(src.split("#")[0].split("?")[0])
+    if not path.is_file():
+        return "is missing"
+    mime = PICTURE_SUFFIXES.get(path.suffix.lower())
+    if mime == "image/svg+xml":
+        return picture_problem(mime, path.read_text(encoding="utf-8", errors="replace"))
+    return picture_bytes_problem(mime, path.read_bytes()) if mime else None
+
+
+def check_notebook(nb: nbformat.NotebookNode, name: str, folder: Path | None = None) -> None:
+    """Fail with one line naming ``name`` and the cell when the notebook is invalid (nbformat's
+    schema) or holds a picture that would show broken: an output, an attachment, or (with
+    ``folder``, where the notebook lies) a local file linked from its Markdown."""
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as exc:
+        where = list(exc.absolute_path)
+        place = cell_name(nb, where[1]) if len(where) > 1 and where[0] == "cells" else "its metadata"
+        raise SiteError(f"{name}, {place}: not a valid notebook: {_schema_problem(exc)} "
+                        f"(at {'/'.join(map(str, where)) or 'the top'}); repair it in JupyterLab or re-create "
+                        "it from its .py pair") from None
+    for index, cell in enumerate(nb.cells):
+        for number, out in enumerate(cell.get("outputs", []), 1):
+            for mime, data in out.get("data", {}).items():
+                problem = picture_problem(mime, data) if mime.startswith("image/") else None
+                if problem:
+                    raise SiteError(f"{name}, {cell_name(nb, index)}, output {number}: its {mime} picture "
+                                    f"{problem}; re-execute the notebook so it stores a good one")
+        for attachment, bundle in (cell.get("attachments") or {}).items():
+            for mime, data in bundle.items():
+                problem = picture_problem(mime, data) if mime.startswith("image/") else None
+                if problem:
+                    raise SiteError(f"{name}, {cell_name(nb, index)}: the attached picture {attachment!r} "
+                                    f"({mime}) {problem}")
+        if cell.cell_type == "markdown":
+            for src in markdown_pictures(cell.source):
+                if src.startswith("attachment:"):
+                    if src[len("attachment:"):] not in (cell.get("attachments") or {}):
+                        raise SiteError(f"{name}, {cell_name(nb, index)}: the picture {src!r} is not "
+                                        "attached to the cell")
+                    continue
+                problem = local_picture_problem(folder, src) if folder is not None else None
+                if problem:
+                    raise SiteError(f"{name}, {cell_name(nb, index)}: the picture {src!r} {problem} "
+                                    f"(looked for in {folder})")
+
+
+def _schema_problem(exc: nbformat.ValidationError) -> str:
+    """nbformat's complaint in a few words (its own message of a "one of" rule quotes the whole entry)."""
+    if exc.validator in ("oneOf", "anyOf"):
+        entry = exc.instance
+        kinds = [f"{key} {entry[key]!r}" for key in ("output_type", "cell_type") if isinstance(entry, dict)
+                 and key in entry]
+        shown = kinds[0] if kinds else _one_line(repr(entry), 40)
+        return f"{shown} is none of the forms nbformat allows"
+    return _one_line(exc.message, 100)
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """The notebook at ``path``, checked (:func:`check_notebook`); one line naming it if it cannot be read."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except (OSError, ValueError) as exc:  # NotJSONError and UnicodeDecodeError are ValueErrors
+        raise SiteError(f"{path.name}: not a notebook Jupyter can read ({_one_line(exc, 100)}); "
+                        "re-create it from its .py pair") from None
+    except Exception as exc:  # noqa: BLE001 (nbformat's reader raises other kinds for odd JSON)
+        raise SiteError(f"{path.name}: not a notebook Jupyter can read ({type(exc).__name__}: "
+                        f"{_one_line(exc, 100)})") from None
+    check_notebook(nb, path.name, path.parent)
+    return nb
+
+
+def check_page_pictures(page: Path, root: Path) -> None:
+    """Fail with one line when a staged page links a picture that is missing or damaged."""
+    for src in markdown_pictures(page.read_text(encoding="utf-8")):
+        problem = local_picture_problem(page.parent, src)
+        if problem:
+            shown = page.relative_to(root).as_posix()
+            raise SiteError(f"the site's page {shown}: the picture {src!r} {problem}")
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -474,6 +640,7 @@ def copy_mathjax(dest: Path) -> None:
 
 def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
     """Write the Sphinx sources of ``edition`` into ``dest`` (emptied first)."""
+    read = {path: read_notebook(path) for path in notebooks}  # each checked before any page uses it
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "notebooks").mkdir(parents=True)
@@ -484,8 +651,9 @@ def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for page, text in site_pages(readme, edition, notebooks).items():
         (dest / f"{page}.md").write_text(text, encoding="utf-8")
+        check_page_pictures(dest / f"{page}.md", dest)
     for path in notebooks:
-        nb = prepare(nbformat.read(path, as_version=4), edition, path.name)
+        nb = prepare(read[path], edition, path.name)
         add_times(nb, times_line(path))
         nbformat.write(nb, dest / "notebooks" / path.name)
 
