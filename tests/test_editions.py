@@ -1,11 +1,12 @@
-"""The classroom editions: built from one source with otter-grader, graded with it.
+"""The classroom editions: built from one source with otter-grader; graded by the course's grader.
 
 - the student edition holds none of the worked solutions, runs top to bottom
   with every exercise unsolved, and scores 0, each checker saying "not yet";
 - the instructor edition scores full marks;
 - every catalogued wrong answer loses exactly its own exercise's points
   (with the autograder's own test files), and a notebook with some exercises
-  wrong loses exactly theirs when graded end to end with ``otter run``;
+  wrong loses exactly theirs when graded end to end by ``make grade``
+  (``tools/grade.py``: sandboxed, ``tests/test_grading.py``);
 - ``pip install .`` installs no solution code.
 """
 from __future__ import annotations
@@ -189,7 +190,7 @@ def test_grading_instructor_full_marks_and_wrong_answers_lose_their_points(
     wrong = {q.name: first_wrong[q.name] for q in found[::2]}
     mixed = tmp_path / f"{stem}.ipynb"
     nbformat.write(_with_answers(instructor, wrong), mixed)
-    points = {p.question: p for p in grade.grade(mixed, release / "autograder")}
+    points = {p.question: p for p in grade.grade(mixed)}
     for q in found:
         expected = 0 if q.name in wrong else q.points
         assert points[q.name].score == expected, f"{q.name}: {points[q.name]}"
@@ -255,12 +256,10 @@ def test_student_edition_runs_top_to_bottom_and_scores_zero(release: Path, tmp_p
     assert sum("not yet" in out.lower() for out in stub_outputs) >= len(found)
 
 
-def test_make_grade_prints_points_and_score_last(tmp_path: Path) -> None:
+def test_make_grade_prints_points_and_score_last(tmp_path: Path, release: Path) -> None:
     """The README's grading command, end to end, on a submission with one exercise wrong."""
     stem = STEMS[0]
-    done = subprocess.run(["make", "-s", "student"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    instructor = nbformat.read(ROOT / "release" / "instructor" / f"{stem}.ipynb", as_version=4)
+    instructor = nbformat.read(release / "instructor" / f"{stem}.ipynb", as_version=4)
     name, answers = next(iter(catalogue(stem).WRONG.items()))
     submission = tmp_path / f"{stem}.ipynb"
     nbformat.write(_with_answers(instructor, {name: next(iter(answers.values()))[0]}), submission)
@@ -278,9 +277,9 @@ def test_grade_names_an_unknown_notebook(tmp_path: Path, release: Path) -> None:
     stray = tmp_path / "holiday_photos.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), stray)
     with pytest.raises(grade.GradingError, match="cannot tell which notebook"):
-        grade.grade(stray, release / "autograder")
+        grade.grade(stray)
     with pytest.raises(grade.GradingError, match="no such file"):
-        grade.grade(tmp_path / "missing.ipynb", release / "autograder")
+        grade.grade(tmp_path / "missing.ipynb")
 
 
 # ------------------------------------------------------ the installed package
