@@ -273,6 +273,8 @@ def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: 
     """Write the student, instructor and autograder editions under ``release``."""
     release = release.resolve()
     check_replaceable(release, RELEASE_ALWAYS)  # before any work: never replace what the user made
+    for path in sources(notebooks):  # every notebook's marks whole (exercise_marks.check) before any work
+        exercise_marks.expand(nbformat.read(path, as_version=4), path.name)
     release.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=release.parent, prefix=".release-") as tmp:
         work, new = Path(tmp) / "work", Path(tmp) / "release"
@@ -302,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         release = build(args.out)
-    except OutputError as exc:
+    except (OutputError, exercise_marks.MarkError) as exc:  # one line naming the notebook, never otter's traceback
         sys.exit(f"editions: {exc}")
     print(f"wrote {release}/student, {release}/instructor and {release}/autograder")
 
