@@ -66,7 +66,15 @@ def greedy_filter(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    return greedy_filter(logits) if temperature == 0.0 else logits / temperature
+    if temperature == 0.0:
+        return greedy_filter(logits)
+    scaled = logits / temperature
+    overflow = (torch.isinf(scaled) & torch.isfinite(logits)).any(dim=-1, keepdim=True)  # (..., 1)
+    if overflow.any():  # so small a T that z / T overflows: take its limit, the top logits equally likely
+        top = logits.amax(dim=-1, keepdim=True)
+        limit = torch.zeros_like(logits).masked_fill(logits < top, NEG_INF)
+        scaled = torch.where(overflow, limit, scaled)
+    return scaled
 
 
 def _top_k(logits: torch.Tensor, k: int | None) -> torch.Tensor:

@@ -216,3 +216,15 @@ def test_same_seed_same_tokens_different_seed_different_tokens() -> None:
 def test_sample_keeps_leading_dimensions() -> None:
     out = sample(torch.randn(2, 3, 9), generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, 3) and out.dtype == torch.long
+
+
+def test_a_temperature_so_small_that_the_division_overflows_takes_its_limit() -> None:
+    logits = torch.tensor([[5.0, 1.0, 5.0, -2.0], [0.5, 0.25, 0.0, -1.0]])
+    warped = apply_temperature(logits, 1e-45)
+    assert torch.isfinite(warped[0, [0, 2]]).all() and torch.isneginf(warped[0, [1, 3]]).all()
+    assert torch.equal(torch.softmax(warped, -1)[0], torch.tensor([0.5, 0.0, 0.5, 0.0]))
+    assert torch.equal(torch.softmax(warped, -1)[1], torch.tensor([1.0, 0.0, 0.0, 0.0]))  # one top logit
+    assert torch.equal(apply_temperature(logits, 1e-3), logits / 1e-3)  # no overflow: plain division
+    torch.manual_seed(0)
+    drawn = sample(logits[0], temperature=1e-45)
+    assert int(drawn) in (0, 2)
