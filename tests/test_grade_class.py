@@ -328,3 +328,13 @@ def test_a_grading_that_raises_or_dies_gets_a_row_and_the_run_goes_on(tmp_path, 
     again = grade.grade_class(tmp_path, jobs=2, grader=stand_in_grader, progress=False)
     assert (again.graded, again.cached) == (2, 4)
     assert {r["student"] for r in _gradebook(tmp_path / "grades") if r["status"] == "error"} == {"die"}
+
+
+def test_a_notebook_whose_name_and_metadata_disagree_is_not_graded_as_either(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook(metadata={"otter": {"assignment_name": "03_masks"}})
+    path = tmp_path / "alice_04_attention.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(grade.GradingError, match="file name says 04_attention but the notebook says it is 03_masks"):
+        grade.identify(path, grade.masters())
+    nbformat.write(nbformat.v4.new_notebook(), path)
+    assert grade.identify(path, grade.masters()) == "04_attention"  # no stored name: the file name decides

@@ -123,9 +123,13 @@ def _name_match(name: str, known: Iterable[str]) -> re.Match | None:
 def identify(submission: Path, known: dict[str, Path]) -> str:
     """The course notebook ``submission`` is: by its stored assignment name, else by its file name."""
     stored = _stored_name(submission)
+    m = _name_match(submission.name, known)
+    if stored in known and m and m.group(0) != stored:
+        raise GradingError(f"{submission.name}: its file name says {m.group(0)} but the notebook says it is "
+                           f"{stored} (otter.assignment_name in its metadata); rename the file to the notebook "
+                           f"it holds, then grade it again")
     if stored in known:
         return stored
-    m = _name_match(submission.name, known)
     if m:
         return m.group(0)
     looked = [c for c in [stored, *re.findall(r"\d\d_[a-z0-9_]+?(?=\.ipynb$|[^a-z0-9_]|$)", submission.name)] if c]
