@@ -10,12 +10,14 @@ These names are importable from :mod:`glmlib.model` too, where they lived first.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
 import tempfile
+import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -46,6 +48,10 @@ PRETRAINED = SHIPPED_DIR / "shakespeare_gpt"
 # Format 1 (the model shipped in data/): the record lives only in NAME.json.
 # Both formats load; the record inside the safetensors file wins when present.
 #
+# Since glmlib 0.1 + #24 the header also holds CHECKSUM_KEY, the SHA-256 of every
+# byte after the header (all tensors), checked on every load; files without one
+# (older saves, the shipped model) load unchecked, as before.
+#
 # The record's "tokenizer" is Tokenizer.to_record(): the tokenizer's state and its
 # "kind" ("char", ...). Records written before kinds existed have none, and are
 # character tokenizers (glmlib.tokenizers.tokenizer_from_record).
@@ -55,6 +61,12 @@ RECORD_KEY = "glmlib.record"
 TRAIN_STATE = "train_state."  # prefix of the tensors saved with ``train_state``
 RESERVED = ("config", "tokenizer")  # record keys that ``extra`` may not set
 WEIGHT_DTYPES = ("F64", "F32", "F16", "BF16")
+CHECKSUM_KEY = "glmlib.sha256"  # header metadata: the SHA-256 of the tensors' bytes
+STALE_TEMP_SECONDS = 3600  # a temporary file this old is left over, whoever made it
+
+
+class CheckpointConflict(FileExistsError):
+    """Another run or program wrote the checkpoint after this writer last saw it; not replaced."""
 
 
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
@@ -64,11 +76,17 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     (or ``lr0.001``) name different checkpoints; ``NAME.safetensors`` and
     ``NAME.json`` name the same pair as ``NAME``.
     """
+    raw = os.fspath(path)
     path = Path(path)
     if path.suffix in (".safetensors", ".json"):
         path = path.with_suffix("")
-    if not path.name or path.name in (".", ".."):
-        raise ValueError(f"a checkpoint needs a file name, got {str(path)!r}")
+    if path.name in (".safetensors", ".json"):
+        raise ValueError(f"a checkpoint needs a file name before {path.name!r}, got {raw!r} "
+                         f"(e.g. 'model{path.name}' or just 'model')")
+    if not path.name or path.name in (".", "..") or raw.endswith(("/", os.sep)):
+        raise ValueError(f"a checkpoint needs a file name, got {raw!r}"
+                         + (f"; to save inside that folder, name the file: {raw.rstrip('/' + os.sep)}/model"
+                            if raw.endswith(("/", os.sep)) and path.name not in ("", ".", "..") else ""))
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
 
 
@@ -100,8 +118,8 @@ def _new_file_mode() -> int:
 
 
 def _write_temp(target: Path, data: bytes, mode: int) -> Path:
-    """``data`` in a new hidden file next to ``target``, flushed to the disk."""
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    """``data`` in a new hidden file next to ``target`` (``.NAME.<pid>.<random>.tmp``), flushed."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -113,6 +131,115 @@ def _write_temp(target: Path, data: bytes, mode: int) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (a reused id counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Remove the temporary files an interrupted save of ``target`` left (``kill -9``, power loss).
+
+    A temporary file is left over when the process that wrote it is gone
+    (its id is in the name) or it is older than :data:`STALE_TEMP_SECONDS`;
+    a save in progress elsewhere keeps its own. Returns what was removed.
+    """
+    removed = []
+    prefix = f".{target.name}."
+    try:
+        candidates = [p for p in target.parent.iterdir() if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+    except OSError:
+        return removed
+    for tmp in candidates:
+        pid_text = tmp.name[len(prefix):].split(".", 1)[0]
+        try:
+            old = time.time() - tmp.lstat().st_mtime > STALE_TEMP_SECONDS
+        except OSError:
+            continue
+        if not tmp.is_file() or tmp.is_symlink():
+            continue
+        gone = pid_text.isdigit() and int(pid_text) != os.getpid() and not _running(int(pid_text))
+        if gone or old:
+            try:
+                tmp.unlink()
+                removed.append(tmp)
+            except OSError:
+                pass
+    return removed
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """Which file a path holds: its device, inode, size and modification time."""
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, path: str | os.PathLike) -> "FileStamp | None":
+        """The stamp of the file at ``path``, or ``None`` when there is none."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class Claim:
+    """A writer's hold on a checkpoint name, for :func:`save_checkpoint`'s ``claim``.
+
+    It remembers the weights file the writer found there when it started
+    (``None``: none) and then the one it last wrote. A save with the claim
+    replaces only that file: when another run or program has written the
+    checkpoint meanwhile, it raises :class:`CheckpointConflict` and leaves
+    their file alone. Where there was none, the new file is linked into
+    place, which fails if one has appeared, so two writers cannot both
+    create it. (A replacement is checked just before its rename: a writer
+    slipping in between those two steps is not caught.)
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.weights = checkpoint_paths(path)[0]
+        self.stamp = FileStamp.of(self.weights)
+
+    def check(self) -> None:
+        now = FileStamp.of(self.weights)
+        if now != self.stamp:
+            raise _conflict(self.weights, "appeared" if self.stamp is None
+                            else "was removed" if now is None else "was replaced")
+
+
+def _conflict(weights: Path, what: str) -> CheckpointConflict:
+    return CheckpointConflict(f"checkpoint {weights} {what} after this run started (another run or program "
+                              f"with the same --out?); not replaced, so this model is not saved: use another out")
+
+
+def _commit_new(tmp: Path, weights: Path) -> None:
+    """Put ``tmp`` at ``weights`` only if nothing is there (a hard link, or O_EXCL where links fail)."""
+    try:
+        os.link(tmp, weights)
+        return
+    except FileExistsError:
+        raise _conflict(weights, "appeared") from None
+    except OSError:
+        pass  # a file system without hard links: reserve the name, then rename over it
+    try:
+        os.close(os.open(weights, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise _conflict(weights, "appeared") from None
+    try:
+        os.replace(tmp, weights)
+    except BaseException:
+        weights.unlink(missing_ok=True)  # our empty placeholder, not a checkpoint
+        raise
 
 
 def _sync_folder(folder: Path) -> None:
@@ -136,25 +263,55 @@ def _make_folder(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
 
 
-def _write_checkpoint(weights: Path, sidecar: Path, tensors: dict[str, torch.Tensor], record: dict) -> None:
-    """Both files to temporary files, flushed; then the renames (the weights' is the commit)."""
+def _data_section(blob: bytes | memoryview) -> memoryview:
+    """The bytes after a safetensors file's header: every tensor, nothing else."""
+    view = memoryview(blob)
+    return view[8 + int.from_bytes(view[:8], "little"):]
+
+
+def _serialize(tensors: dict[str, torch.Tensor], text: str) -> bytes:
+    """The safetensors file: the tensors, the record and the checksum of the tensors' bytes."""
     from safetensors.torch import save
 
+    metadata = {"format": FORMAT, RECORD_KEY: text}
+    digest = hashlib.sha256(_data_section(save(tensors, metadata=metadata))).hexdigest()
+    blob = save(tensors, metadata={**metadata, CHECKSUM_KEY: digest})
+    if hashlib.sha256(_data_section(blob)).hexdigest() != digest:  # the layout cannot depend on the header
+        raise RuntimeError("safetensors laid the tensors out differently twice; not saved")
+    return blob
+
+
+def _write_checkpoint(weights: Path, sidecar: Path, tensors: dict[str, torch.Tensor], record: dict,
+                      claim: Claim | None = None) -> None:
+    """Both files to temporary files, flushed; then the renames (the weights' is the commit)."""
     text = json.dumps(record, indent=2, allow_nan=False) + "\n"
-    blob = save(tensors, metadata={"format": FORMAT, RECORD_KEY: text})
+    blob = _serialize(tensors, text)
     try:
         _make_folder(weights.parent)
+        for target in (weights, sidecar):
+            remove_stale_temps(target)
         temps: list[Path] = []
         try:
             mode = _new_file_mode()
             temps.append(_write_temp(weights, blob, mode))
             temps.append(_write_temp(sidecar, text.encode("utf-8"), mode))
-            os.replace(temps[0], weights)
+            written = FileStamp.of(temps[0])  # a rename or link keeps it
+            if claim is None:
+                os.replace(temps[0], weights)
+            else:
+                claim.check()
+                if claim.stamp is None:
+                    _commit_new(temps[0], weights)
+                else:
+                    os.replace(temps[0], weights)
+                claim.stamp = written
             os.replace(temps[1], sidecar)
             _sync_folder(weights.parent)
         finally:
             for tmp in temps:
                 tmp.unlink(missing_ok=True)
+    except CheckpointConflict:
+        raise
     except OSError as err:
         raise OSError(err.errno, f"cannot write checkpoint {weights}: {err.strerror or err}") from None
 
@@ -170,7 +327,8 @@ def _model_tensors(model: GPT) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(model: GPT, tokenizer: Tokenizer, path: str | os.PathLike,
-                    extra: dict | None = None, *, train_state: dict[str, torch.Tensor] | None = None) -> Path:
+                    extra: dict | None = None, *, train_state: dict[str, torch.Tensor] | None = None,
+                    claim: Claim | None = None) -> Path:
     """Write the checkpoint ``path``: ``path.safetensors`` and its readable copy ``path.json``.
 
     The record holds the config, the tokenizer and ``extra`` (JSON values; it
@@ -183,7 +341,12 @@ def save_checkpoint(model: GPT, tokenizer: Tokenizer, path: str | os.PathLike,
     as one; a folder with a manifest could, but would change the paths that
     users and the notebooks know.) Everything is checked and both files are
     written to temporary files, flushed, before anything is replaced, so a
-    failed or interrupted save leaves the previous checkpoint as it was.
+    failed or interrupted save leaves the previous checkpoint as it was, and
+    the temporary files an earlier save left when it was killed are removed.
+    The header also holds the SHA-256 of the tensors, checked on every load.
+    With ``claim`` (a :class:`Claim`) the save replaces only the file the
+    claim holds, else raises :class:`CheckpointConflict`; without, it
+    replaces whatever is there.
     Returns the path of the ``.safetensors`` file.
     """
     if not isinstance(model, GPT):
@@ -209,8 +372,16 @@ def save_checkpoint(model: GPT, tokenizer: Tokenizer, path: str | os.PathLike,
         tensors[TRAIN_STATE + name] = value.detach().contiguous().cpu()
     record = {"config": asdict(model.config), "tokenizer": tokenizer.to_record(), **extra}
     weights, sidecar = checkpoint_paths(path)
-    _write_checkpoint(weights, sidecar, tensors, record)
+    check_not_a_folder(weights)
+    _write_checkpoint(weights, sidecar, tensors, record, claim)
     return weights
+
+
+def check_not_a_folder(weights: Path) -> None:
+    """Refuse a checkpoint name that is a folder (``runs`` would write ``runs.safetensors`` beside it)."""
+    base = weights.with_name(weights.name[:-len(".safetensors")])
+    if base.is_dir():
+        raise ValueError(f"{str(base)!r} is a folder; a checkpoint needs a file name, e.g. {str(base / 'model')!r}")
 
 
 def _read_header(weights: Path) -> tuple[dict[str, tuple[list[int], str]], dict[str, str]]:
@@ -227,6 +398,24 @@ def _read_header(weights: Path) -> tuple[dict[str, tuple[list[int], str]], dict[
             return tensors, dict(f.metadata() or {})
     except (SafetensorError, OSError, ValueError) as err:
         raise ValueError(f"{weights} is not a readable safetensors file (truncated or corrupt?): {err}") from None
+
+
+def _verify_checksum(weights: Path, metadata: dict[str, str]) -> None:
+    """The tensors' bytes against the SHA-256 in the header (files saved without one pass)."""
+    expected = metadata.get(CHECKSUM_KEY)
+    if expected is None:
+        return
+    digest = hashlib.sha256()
+    try:
+        with open(weights, "rb") as f:
+            f.seek(8 + int.from_bytes(f.read(8), "little"))
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as err:
+        raise ValueError(f"{weights} cannot be read: {err.strerror or err}") from None
+    if digest.hexdigest() != expected:
+        raise ValueError(f"{weights} is damaged: its tensors do not match the SHA-256 saved with them "
+                         f"(a changed byte, or an incomplete copy); it cannot be used")
 
 
 def _load_tensors(weights: Path, names: list[str]) -> dict[str, torch.Tensor]:
@@ -336,6 +525,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     header, metadata = _read_header(weights)
     record, source = _read_record(weights, sidecar, metadata)
     config, tokenizer = _config_and_tokenizer(record, source)
+    _verify_checksum(weights, metadata)
     state = _load_tensors(weights, _check_shapes(weights, header, config))
     bad = sorted(k for k, v in state.items() if not torch.isfinite(v).all())
     if bad:
@@ -349,9 +539,22 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 def load_train_state(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The ``train_state`` tensors saved with the checkpoint ``path`` (empty if none)."""
     weights, _ = checkpoint_paths(path)
-    header, _ = _read_header(weights)
+    header, metadata = _read_header(weights)
+    _verify_checksum(weights, metadata)
     names = [k for k in header if k.startswith(TRAIN_STATE)]
     return {k[len(TRAIN_STATE):]: v for k, v in _load_tensors(weights, names).items()}
+
+
+def load_record(path: str | os.PathLike) -> dict:
+    """The record of the checkpoint ``path`` (config, tokenizer, extra), checked like
+    :func:`load_checkpoint` checks it, without building the model."""
+    weights, sidecar = checkpoint_paths(path)
+    header, metadata = _read_header(weights)
+    record, source = _read_record(weights, sidecar, metadata)
+    config, _ = _config_and_tokenizer(record, source)
+    _check_shapes(weights, header, config)
+    _verify_checksum(weights, metadata)
+    return record
 
 
 def load_pretrained(device: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer]:

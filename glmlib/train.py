@@ -13,8 +13,13 @@ With ``out`` the run keeps its best model so far (by the validation estimate)
 in that checkpoint, together with what it needs to continue: the optimizer's
 moments, the step and the random generators' states (safetensors and JSON, no
 pickle). It never replaces an existing checkpoint unless told to
-(``--overwrite``), and ``--resume`` continues an interrupted run from its
-checkpoint to the same result as a run that was never interrupted. A loss
+(``--overwrite``), nor one another run or program wrote after this run started
+(:class:`~glmlib.checkpoints.CheckpointConflict`: two runs with the same
+``--out`` cannot both say "saved"), and ``--resume`` continues an interrupted
+run from its checkpoint to the same result as a run that was never
+interrupted; a checkpoint that cannot be continued (other settings, a
+finished run, a damaged file or training state) is refused in one line
+(:class:`ResumeError`). A loss
 that turns NaN or infinite stops the run at that step (:class:`TrainingDiverged`).
 
 On a CPU with several threads, each training step splits its batch across
@@ -46,7 +51,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoints import checkpoint_paths, load_checkpoint, load_train_state, save_checkpoint
+from .checkpoints import (CheckpointConflict, Claim, check_not_a_folder, checkpoint_paths, load_checkpoint,
+                          load_record, load_train_state, save_checkpoint)
 from .data import corpus_sha256, get_batch, load_shakespeare, train_val_split
 from .device import cpu_threads, pick_device
 from .model import GPT, GPTConfig
@@ -61,6 +67,10 @@ RUNTIME_FIELDS = ("sample_chars", "device", "threads", "compile", "split_batch",
 
 class TrainingDiverged(RuntimeError):
     """The loss (or the gradient) became NaN or infinite; the run stopped at that step."""
+
+
+class ResumeError(ValueError):
+    """The checkpoint at ``out`` cannot be continued (another run's settings, finished, damaged)."""
 
 
 @dataclass
@@ -342,6 +352,7 @@ def check_out(cfg: TrainConfig) -> None:
     if cfg.out is None:
         return
     weights, sidecar = checkpoint_paths(cfg.out)
+    check_not_a_folder(weights)
     for folder in (weights.parent, *weights.parent.parents):
         if folder.exists():
             if not folder.is_dir():
@@ -374,8 +385,9 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
+    claim = Claim(cfg.out) if cfg.out is not None else None  # what is there now; a later writer is refused
     with cpu_threads(cfg.threads):
-        return _Run(cfg, list(callbacks), text, device, rank, world).run()
+        return _Run(cfg, list(callbacks), text, device, rank, world, claim).run()
 
 
 def _encode_splits(text: str, tokenizer: CharTokenizer, block_size: int) -> dict[str, torch.Tensor]:
@@ -392,8 +404,9 @@ class _Run:
     """One training run: its data, model, optimizer, random generators and progress."""
 
     def __init__(self, cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]], text: str | None,
-                 device: torch.device, rank: int, world: int) -> None:
+                 device: torch.device, rank: int, world: int, claim: Claim | None = None) -> None:
         self.cfg, self.callbacks, self.device, self.rank, self.world = cfg, callbacks, device, rank, world
+        self.claim = claim
         text = load_shakespeare() if text is None else text
         self.tokenizer = CharTokenizer.from_text(text)
         self.text_sha256 = corpus_sha256(text)
@@ -511,7 +524,7 @@ class _Run:
                  "val_loss": self.result.val_loss if final else None, "best_val": val,
                  "text_sha256": self.text_sha256, "history": history}
         save_checkpoint(self.model, self.tokenizer, self.cfg.out, extra,
-                        train_state=None if final else self._train_state())
+                        train_state=None if final else self._train_state(), claim=self.claim)
         self.best_val, self.result.saved_step = val, step
 
     def _train_state(self) -> dict[str, torch.Tensor]:
@@ -525,11 +538,15 @@ class _Run:
     def _restore(self) -> None:
         """Continue the run saved at ``out``: weights, optimizer, random states, step, history."""
         where = checkpoint_paths(self.cfg.out)[0]
-        saved, tokenizer, record = load_checkpoint(self.cfg.out)
+        try:
+            saved, tokenizer, record = load_checkpoint(self.cfg.out)
+            state = load_train_state(self.cfg.out)
+        except ValueError as err:
+            raise ResumeError(f"cannot resume {where}: {err}") from None
         _check_same_run(record, self.cfg, where, self.world)
         if not tokenizer.same_as(self.tokenizer) or record.get("text_sha256") != self.text_sha256:
-            raise ValueError(f"cannot resume {where}: it was trained on another text")
-        state = load_train_state(self.cfg.out)
+            raise ResumeError(f"cannot resume {where}: it was trained on another text")
+        _check_train_state(state, self.model, record["iters_done"], where)
         try:
             self.model.load_state_dict(saved.state_dict())
             load_optimizer_tensors(self.model, self.optimizer, state)
@@ -537,8 +554,8 @@ class _Run:
             self.batch_gen.set_state(state["rng.batches"])
             if self.device.type == "cuda" and "rng.cuda" in state:
                 torch.cuda.set_rng_state(state["rng.cuda"], self.device)
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise ValueError(f"cannot resume {where}: its training state is damaged ({err})") from None
+        except (KeyError, RuntimeError, ValueError, TypeError) as err:
+            raise ResumeError(f"cannot resume {where}: its training state is damaged ({err})") from None
         self.start, self.best_val = record["iters_done"], record["best_val"]
         self.train_seconds = record["train_seconds"]
         self.result.history = [dict(h) for h in record["history"]]
@@ -560,23 +577,91 @@ def _check_same_run(record: dict, cfg: TrainConfig, where: Path, world: int) -> 
     """``record`` is a resumable checkpoint of a run with ``cfg``'s settings; else a clear error."""
     saved = record.get("train_config")
     if not isinstance(saved, dict) or record.get("best_val") is None:
-        raise ValueError(f"cannot resume {where}: it holds no training run to continue (a finished "
-                         f"run, or a model saved with save_checkpoint)")
+        raise ResumeError(f"cannot resume {where}: it holds no training run to continue (a finished "
+                          f"run, or a model saved with save_checkpoint)")
     done, best, seconds, history = (record.get(k) for k in ("iters_done", "best_val", "train_seconds", "history"))
-    if done == saved.get("max_iters"):
-        raise ValueError(f"cannot resume {where}: its run is finished ({done} iterations)")
-    if not (isinstance(done, int) and 0 <= done < cfg.max_iters and isinstance(best, (int, float))
-            and isinstance(seconds, (int, float)) and isinstance(history, list)
-            and all(isinstance(h, dict) for h in history)):
-        raise ValueError(f"cannot resume {where}: its record of the run is damaged (iters_done={done!r}, "
-                         f"best_val={best!r}, max_iters={cfg.max_iters})")
+    if isinstance(done, int) and done == saved.get("max_iters"):
+        raise ResumeError(f"cannot resume {where}: its run is finished ({done} iterations)")
     changed = [f"{k} (saved {saved.get(k)!r}, now {v!r})" for k, v in asdict(cfg).items()
                if k not in RUNTIME_FIELDS and saved.get(k) != v]
     if record.get("world_size") != world:
         changed.append(f"world size (saved {record.get('world_size')!r}, now {world})")
     if changed:
-        raise ValueError(f"cannot resume {where} with other settings: {', '.join(changed)}; "
-                         f"resume with the settings it was started with")
+        raise ResumeError(f"cannot resume {where} with other settings: {', '.join(changed)}; "
+                          f"resume with the settings it was started with")
+    if not (isinstance(done, int) and 0 <= done < cfg.max_iters and isinstance(best, (int, float))
+            and math.isfinite(best) and isinstance(seconds, (int, float)) and math.isfinite(seconds)
+            and seconds >= 0 and isinstance(history, list)
+            and all(isinstance(h, dict) for h in history)):
+        raise ResumeError(f"cannot resume {where}: its record of the run is damaged (iters_done={done!r}, "
+                          f"best_val={best!r}, max_iters={cfg.max_iters})")
+    _check_history(history, done, where)
+
+
+HISTORY_NUMBERS = ("train", "val", "seconds")  # besides "step", an int
+
+
+def _check_history(history: list[dict], done: int, where: Path) -> None:
+    """Each saved evaluation: a step in ``0..done`` after the one before, and finite numbers."""
+    last = -1
+    for i, entry in enumerate(history):
+        step = entry.get("step")
+        numbers = [entry.get(k) for k in HISTORY_NUMBERS if k in entry]
+        good = (isinstance(step, int) and not isinstance(step, bool) and last < step <= done
+                and {"train", "val"} <= entry.keys() and set(entry) <= {"step", *HISTORY_NUMBERS}
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                        for v in numbers))
+        if not good:
+            raise ResumeError(f"cannot resume {where}: its history entry {i} is damaged ({entry!r:.120}); "
+                              f"expected a step after {last} and at most {done}, finite train and val losses")
+        last = step
+
+
+def _check_train_state(state: dict[str, torch.Tensor], model: GPT, done: int, where: Path) -> None:
+    """The saved random states and optimizer moments are what this run would have made, by name."""
+    expected = len(torch.get_rng_state())
+    for name in ("rng.torch", "rng.batches"):
+        value = state.get(name)
+        if not (isinstance(value, torch.Tensor) and value.dtype == torch.uint8 and value.shape == (expected,)):
+            got = "missing" if value is None else f"{value.dtype} {tuple(value.shape)}"
+            raise ResumeError(f"cannot resume {where}: its training state {name!r} is not a random "
+                              f"generator's state ({got}; expected uint8 ({expected},))")
+        try:
+            torch.Generator().set_state(value)
+        except (RuntimeError, TypeError) as err:
+            raise ResumeError(f"cannot resume {where}: its training state {name!r} is not a random "
+                              f"generator's state ({err})") from None
+    params = dict(model.named_parameters())
+    moments = {k: v for k, v in state.items() if k.startswith("adamw.")}
+    for key, value in moments.items():
+        param, _, kind = key[len("adamw."):].rpartition(".")
+        if param not in params or kind not in ("exp_avg", "exp_avg_sq", "step"):
+            raise ResumeError(f"cannot resume {where}: its training state has {key!r}, which this model's "
+                              f"optimizer does not have")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise ResumeError(f"cannot resume {where}: its optimizer state {key!r} holds NaN or infinite "
+                              f"values; the file is damaged and cannot be continued")
+        if kind == "exp_avg_sq" and (value < 0).any():
+            raise ResumeError(f"cannot resume {where}: its optimizer state {key!r} has negative values; "
+                              f"the file is damaged and cannot be continued")
+    if done > 0:
+        missing = [f"adamw.{p}.{kind}" for p in params for kind in ("exp_avg", "exp_avg_sq", "step")
+                   if f"adamw.{p}.{kind}" not in moments]
+        if missing:
+            raise ResumeError(f"cannot resume {where}: its optimizer state lacks {missing[:3]} "
+                              f"({len(missing)} missing)")
+
+
+def check_resume(cfg: TrainConfig, world: int | None = None) -> None:
+    """Before any work: the checkpoint ``cfg.out`` is readable and continues a run with ``cfg``'s
+    settings (the text is compared once it is read); else :class:`ResumeError`, one line."""
+    where = checkpoint_paths(cfg.out)[0]
+    world = int(os.environ.get("WORLD_SIZE", "1")) if world is None else world
+    try:
+        record = load_record(cfg.out)
+    except ValueError as err:
+        raise ResumeError(f"cannot resume {where}: {err}") from None
+    _check_same_run(record, cfg, where, world)
 
 
 def optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -634,6 +719,8 @@ def _config_from_args(parser: argparse.ArgumentParser, argv: list[str] | None) -
         cfg = preset(name, **given) if name else TrainConfig(**given)
         pick_device(cfg.device)
         check_out(cfg)
+        if cfg.resume:
+            check_resume(cfg)
     except (ValueError, TypeError, OSError) as err:
         parser.error(str(err))
     return cfg
@@ -644,7 +731,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = _config_from_args(parser, argv)
     try:
         result = train(cfg, callbacks=[_print_progress])
-    except TrainingDiverged as err:
+    except (TrainingDiverged, ResumeError, CheckpointConflict) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
     rank = dist.get_rank() if dist.is_initialized() else 0
@@ -653,7 +740,8 @@ def main(argv: list[str] | None = None) -> None:
                           "tokens_per_second": round(result.tokens_per_second),
                           "final": {k: round(v, 4) for k, v in result.history[-1].items()
                                     if k in ("train", "val")},
-                          "saved": cfg.out, "saved_step": result.saved_step}))
+                          "saved": None if result.saved_step is None else str(checkpoint_paths(cfg.out)[0]),
+                          "saved_step": result.saved_step}))
     if dist.is_initialized():
         dist.destroy_process_group()
 
