@@ -11,6 +11,7 @@ existed, the shipped model's too) is a character tokenizer.
 """
 from __future__ import annotations
 
+import importlib
 import numbers
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -99,6 +100,8 @@ class Tokenizer(ABC):
 
 TOKENIZERS: dict[str, type[Tokenizer]] = {}
 DEFAULT_KIND = "char"  # a record without a kind was written before kinds existed
+# kinds whose module registers them when imported, imported on first need (no import at load time)
+_LAZY_KINDS = {"bpe": ".bpe"}
 
 
 def register(cls: type[Tokenizer]) -> type[Tokenizer]:
@@ -117,6 +120,8 @@ def tokenizer_from_record(record: dict) -> Tokenizer:
     if not isinstance(record, dict):
         raise ValueError(f"a tokenizer record is a dict, got {type(record).__name__}")
     kind = record.get("kind", DEFAULT_KIND)
+    if kind not in TOKENIZERS and kind in _LAZY_KINDS:
+        importlib.import_module(_LAZY_KINDS[kind], __package__)
     if kind not in TOKENIZERS:
         raise ValueError(f"unknown tokenizer kind {kind!r}; this glmlib knows {sorted(TOKENIZERS)}")
     return TOKENIZERS[kind].from_dict({k: v for k, v in record.items() if k != "kind"})
