@@ -250,6 +250,7 @@ class BPETokenizer(Tokenizer):
         self._special_re = (re.compile("|".join(map(re.escape, sorted(specials, key=len, reverse=True))))
                             if specials else None)
         self._cache: dict[str, list[int]] = {}
+        self._itos: list[str] | None = None
 
     # -- training -------------------------------------------------------------------------------
     @classmethod
@@ -289,6 +290,18 @@ class BPETokenizer(Tokenizer):
     @property
     def vocab_size(self) -> int:
         return len(self._bytes)
+
+    @property
+    def itos(self) -> list[str]:
+        """Each token's text, for labels and display (as ``CharTokenizer.itos``): its bytes as UTF-8,
+        a byte that is only part of a character written as an escape such as ``\\xe4``.
+
+        ``"".join(itos[i] for i in ids)`` is ``decode(ids)`` only when no character is split
+        across tokens: decode with :meth:`decode`.
+        """
+        if self._itos is None:
+            self._itos = [b.decode("utf-8", errors="backslashreplace") for b in self._bytes]
+        return self._itos
 
     def token_bytes(self, i: int) -> bytes:
         """The bytes token ``i`` stands for (a special token: its UTF-8 text)."""

@@ -46,7 +46,7 @@ def token_log_probs(model: BigramLM | GPT, tokenizer: Any, text: str) -> torch.T
                              f"prediction), got {text!r}")
         limit = model.config.block_size + 1
         if len(ids) > limit:
-            raise ValueError(f"the text has {len(ids)} characters; this model can score at most "
+            raise ValueError(f"the text has {len(ids)} tokens; this model can score at most "
                              f"block_size + 1 = {limit}")
         device = next(model.parameters()).device
         was_training = model.training
@@ -70,7 +70,14 @@ def _positions(model: Any, tokenizer: Any, text: str) -> tuple[list[str], bool]:
         if unpredicted_first:
             labels = labels[1:]
         return labels, unpredicted_first
-    return [visible(c) for c in text[1:]], True
+    return [visible(c) for c in _token_texts(tokenizer, text)[1:]], True
+
+
+def _token_texts(tokenizer: Any, text: str) -> list[str]:
+    """The text of each token of ``text``: its characters for a character tokenizer, a BPE token's
+    bytes as text (several characters, or an escaped part of one)."""
+    itos = getattr(tokenizer, "itos", None)
+    return [itos[i] if itos is not None else tokenizer.decode([i]) for i in tokenizer.encode(text)]
 
 
 class ChainRuleView(Explorer):
@@ -146,7 +153,7 @@ class ChainRuleView(Explorer):
             self._build(offset)
         ax = self._ax
         probs = st["probs"].double().numpy()
-        labels = ([visible(text[0])] if offset else []) + st["labels"]
+        labels = ([visible(_token_texts(self.tokenizer, text)[0])] if offset else []) + st["labels"]
         self._bars.set_verts(bar_verts(np.concatenate([[0.0] * offset, probs])))
         n = len(labels)
         fig.set_char_ticks(ax, "x", labels, float(np.clip(700 / max(n, 1), 6, MAX_TICK_FONT)),

@@ -115,6 +115,9 @@ class TextScore:
     ranks: torch.Tensor  # (N-1,) int64, 1 = the model's most probable token
     log_dists: torch.Tensor  # (N-1, V) log-probabilities of every token at each position
     starts: torch.Tensor  # (N-1,) int64, where each position's context starts
+    # the text of each token (its characters for a character tokenizer; a BPE token may hold several)
+    pieces: tuple[str, ...] = ()
+    ids: tuple[int, ...] = ()  # the token ids of ``text``
 
     @property
     def mean_surprise(self) -> float:
@@ -185,7 +188,9 @@ def score_text(model: Any, tokenizer: Any, text: str, batch_rows: int = BATCH_RO
     target = torch.tensor(ids[1:])[:, None]  # (N-1, 1)
     log_probs = log_dists.gather(1, target)[:, 0]
     ranks = 1 + (picked > picked.gather(1, target)).sum(-1)
-    return TextScore(text, log_probs, ranks, log_dists, starts)
+    itos = getattr(tokenizer, "itos", None)
+    pieces = tuple(itos[i] if itos is not None else tokenizer.decode([i]) for i in ids)
+    return TextScore(text, log_probs, ranks, log_dists, starts, pieces, tuple(ids))
 
 
 def char_spans(chars: str, buckets: np.ndarray, titles: list[str]) -> str:
@@ -319,10 +324,10 @@ class SurpriseView(Explorer):
             return
         i = position - 1
         probs = score.log_dists[i].exp()  # (V,)
-        char = score.text[position]
+        char = score.pieces[position]
         self.state.update(message="", position=position, char=char, rank=int(score.ranks[i]),
                           log_prob=float(score.log_probs[i]), probs=probs,
-                          context=score.text[int(score.starts[i]):position])
+                          context="".join(score.pieces[int(score.starts[i]):position]))
         self.detail.value = self._detail(position)
         with cpu_threads(1):
             self._draw_position(position, probs)
@@ -347,10 +352,10 @@ class SurpriseView(Explorer):
     def _colored(self, score: TextScore) -> str:
         probs = score.log_probs.exp().tolist()
         ranks = score.ranks.tolist()
-        titles = [f"{t}: {visible(score.text[t])} rank {r}, p {p:.3f}"
+        titles = [f"{t}: {visible(score.pieces[t])} rank {r}, p {p:.3f}"
                   for t, (r, p) in enumerate(zip(ranks, probs), start=1)]
-        spans = char_spans(score.text[1:], rank_bucket(score.ranks), titles)
-        first = html_escape(score.text[0]).replace("\n", "\u23ce\n")
+        spans = char_spans(score.pieces[1:], rank_bucket(score.ranks), titles)
+        first = html_escape(score.pieces[0]).replace("\n", "\u23ce\n")
         return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.45;"
                 f"max-height:470px;overflow-y:auto;border:1px solid #ddd;padding:4px;margin-right:8px'>"
                 f"<span title='0: nothing before it to predict from' style='color:#888'>{first}</span>"
@@ -395,7 +400,7 @@ class SurpriseView(Explorer):
         ax = self._ax_text
         surprise = (-score.log_probs).numpy()
         self._surprise_bars.set(np.arange(1, len(surprise) + 1), surprise, score.ranks.numpy())
-        ax.set_xlim(0.4, len(score.text) - 0.4)
+        ax.set_xlim(0.4, len(score.pieces) - 0.4)
         ax.set_ylim(0, max(1.0, float(surprise.max()) * 1.08))
         ax.set_title(f"Surprise of each character (colour = rank bucket); perplexity "
                      f"{score.perplexity:.2f}", fontsize=10)
@@ -403,7 +408,7 @@ class SurpriseView(Explorer):
 
     def _draw_position(self, position: int, probs: torch.Tensor) -> None:
         st = self.state
-        target = self.tokenizer.stoi[st["char"]]
+        target = self._score.ids[position]
         order = torch.argsort(probs, descending=True, stable=True)[:N_DRAWN].tolist()
         if target not in order:
             order[-1] = target  # the text's character is always drawn
