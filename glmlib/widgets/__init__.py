@@ -14,10 +14,11 @@ from .generation_explorer import GenerationExplorer, generation_explorer
 from .mask_explorer import MaskExplorer, mask_explorer
 from .sampling_explorer import SamplingExplorer, sampling_explorer
 from .surprise_view import SurpriseView, TextScore, score_text, surprise_view
+from .tokenizer_explorer import TokenizerExplorer, tokenizer_explorer
 
 __all__ = [
     "AttentionExplorer", "ChainRuleView", "GenerationExplorer", "MaskExplorer", "SamplingExplorer",
-    "SurpriseView", "TextScore", "TrainingDashboard", "attention_explorer", "chain_rule_view",
-    "generation_explorer", "mask_explorer", "sampling_explorer", "score_text", "surprise_view",
-    "token_log_probs",
+    "SurpriseView", "TextScore", "TokenizerExplorer", "TrainingDashboard", "attention_explorer",
+    "chain_rule_view", "generation_explorer", "mask_explorer", "sampling_explorer", "score_text", "surprise_view",
+    "token_log_probs", "tokenizer_explorer",
 ]
