@@ -85,7 +85,7 @@ class AttentionExplorer(Explorer):
         self._grid = FigureImage(FIGSIZE)
         self._built_for: dict[str, str | None] = {"single": None, "grid": None}
         self._busy = False
-        self._set_query_range(len(text), query)
+        self._set_query_range(self._n_tokens(text), query)
         self._note_query(query)
         for control in (self.text, self.layer, self.head, self.query):
             control.observe(self._on_change, "value")
@@ -123,12 +123,23 @@ class AttentionExplorer(Explorer):
         if moved:
             self.query.observe(lambda _: self._note_query(None), "value")
 
-    def _chars_and_maps(self) -> tuple[str, torch.Tensor]:
+    def _n_tokens(self, text: Any) -> int:
+        """How many tokens ``text`` has (its length where it cannot be encoded: refresh says why)."""
+        try:
+            return len(self.tokenizer.encode(text))
+        except (ValueError, TypeError):
+            return len(text) if isinstance(text, str) else 0
+
+    def _chars_and_maps(self) -> tuple[str | list[str], torch.Tensor]:
+        """The labels of the positions (a str when every token is one character, as for the
+        character tokenizer; else the text of each token, as for BPE) and the attention maps."""
         text = self.text.value
         if not text:
             raise ValueError("The text is empty: type at least one character.")
         ids = self.tokenizer.encode(text)[-self.block_size:]  # names any unknown characters
-        chars = text[-self.block_size:]
+        itos = getattr(self.tokenizer, "itos", None)
+        pieces = [itos[i] if itos is not None else self.tokenizer.decode([i]) for i in ids]
+        chars = "".join(pieces) if all(len(p) == 1 for p in pieces) else pieces
         if chars != self._chars:
             device = next(self.model.parameters()).device
             idx = torch.tensor([ids], device=device)
@@ -142,7 +153,7 @@ class AttentionExplorer(Explorer):
         if self._busy:
             return
         if change["owner"] is self.text:
-            self._set_query_range(len(change["new"]), None)
+            self._set_query_range(self._n_tokens(change["new"]), None)
         self.refresh()
 
     def refresh(self) -> None:
@@ -156,9 +167,9 @@ class AttentionExplorer(Explorer):
         layer, head, q = int(self.layer.value), self.head.value, int(self.query.value)
         weights = maps[layer] if head == ALL_HEADS else maps[layer, head]
         self.state.update(message="", chars=chars, layer=layer, head=head, query=q,
-                          cropped=len(self.text.value) > self.block_size,
+                          cropped=self._n_tokens(self.text.value) > self.block_size,
                           weights=weights, query_weights=weights[..., q, :])
-        note = (f" Only the last {self.block_size} characters (block_size) are shown."
+        note = (f" Only the last {self.block_size} tokens (block_size) are shown."
                 if self.state["cropped"] else "")
         top = int(weights[..., q, :].reshape(-1, len(chars)).mean(0).argmax())
         self.readout.value = (
