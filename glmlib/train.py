@@ -56,11 +56,15 @@ from .checkpoints import (CheckpointConflict, Claim, check_not_a_folder, checkpo
 from .data import corpus_sha256, get_batch, load_shakespeare, train_val_split
 from .device import cpu_threads, pick_device
 from .model import GPT, GPTConfig
-from .tokenizers import CharTokenizer
+from .tokenizers import CharTokenizer, Tokenizer
 
 INT_FIELDS = {"block_size": 1, "n_layer": 1, "n_head": 1, "n_embd": 1, "batch_size": 1, "max_iters": 0,
               "warmup_iters": 0, "eval_interval": 1, "eval_iters": 1, "sample_chars": 0, "seed": 0}  # minimum
 MAX_SEED = 2**63 - 2  # the evaluation batches use seed + 1, which must fit in an int64 too
+TOKENIZER_KINDS = ("char", "bpe")
+DEFAULT_BPE_VOCAB = 1024
+# fields added after runs were first saved: a saved run without them had these values
+ADDED_FIELDS = {"tokenizer": "char", "vocab_size": None}
 # fields that may change when a run is resumed: they do not change what it computes
 RUNTIME_FIELDS = ("sample_chars", "device", "threads", "compile", "split_batch", "out", "overwrite", "resume")
 
@@ -82,6 +86,10 @@ class TrainConfig:
     n_embd: int = 128
     dropout: float = 0.0
     activation: str = "gelu"
+    # tokens: "char" (one per character of the text) or "bpe" (byte-level BPE learned on the
+    # training split, vocab_size tokens in all: 256 bytes + merges; default 1024)
+    tokenizer: str = "char"
+    vocab_size: int | None = None
     # optimisation
     batch_size: int = 12
     max_iters: int = 2000
@@ -130,8 +138,25 @@ class TrainConfig:
         for name in ("compile", "split_batch", "overwrite", "resume"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        self._check_tokenizer()
         self._check_out()
         self.model_config(vocab_size=1)  # the model's own checks (heads, activation, sizes)
+
+    def _check_tokenizer(self) -> None:
+        if self.tokenizer not in TOKENIZER_KINDS:
+            raise ValueError(f"tokenizer must be one of {TOKENIZER_KINDS}, got {self.tokenizer!r}")
+        if self.tokenizer == "char" and self.vocab_size is not None:
+            raise ValueError(f"vocab_size is for tokenizer='bpe' (a character tokenizer has one token per "
+                             f"character of the text), got vocab_size={self.vocab_size!r} with tokenizer='char'")
+        if self.vocab_size is not None:
+            _check_int("vocab_size", self.vocab_size, 256)
+
+    def make_tokenizer(self, text: str) -> Tokenizer:
+        """The run's tokenizer for ``text``: its characters, or BPE learned on its training split."""
+        if self.tokenizer == "bpe":
+            from .bpe import BPETokenizer  # imported only by runs that use it
+            return BPETokenizer.train(train_val_split(text)[0], self.vocab_size or DEFAULT_BPE_VOCAB)
+        return CharTokenizer.from_text(text)
 
     def _check_out(self) -> None:
         if self.out is not None:
@@ -330,7 +355,7 @@ class Callback(Protocol):
 @dataclass
 class TrainResult:
     model: GPT
-    tokenizer: CharTokenizer
+    tokenizer: Tokenizer
     history: list[dict] = field(default_factory=list)  # one entry per evaluation
     seconds: float = 0.0
     tokens_per_second: float = 0.0
@@ -390,12 +415,13 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
         return _Run(cfg, list(callbacks), text, device, rank, world, claim).run()
 
 
-def _encode_splits(text: str, tokenizer: CharTokenizer, block_size: int) -> dict[str, torch.Tensor]:
+def _encode_splits(text: str, tokenizer: Tokenizer, block_size: int) -> dict[str, torch.Tensor]:
     train_text, val_text = train_val_split(text)
     splits = {"train": tokenizer.encode_tensor(train_text), "val": tokenizer.encode_tensor(val_text)}
     for name, ids in splits.items():
         if len(ids) <= block_size:
-            raise ValueError(f"the {name} split has {len(ids)} characters; training needs more than "
+            unit = "characters" if isinstance(tokenizer, CharTokenizer) else "tokens"
+            raise ValueError(f"the {name} split has {len(ids)} {unit}; training needs more than "
                              f"block_size={block_size}: give a longer text or a smaller block_size")
     return splits
 
@@ -408,7 +434,7 @@ class _Run:
         self.cfg, self.callbacks, self.device, self.rank, self.world = cfg, callbacks, device, rank, world
         self.claim = claim
         text = load_shakespeare() if text is None else text
-        self.tokenizer = CharTokenizer.from_text(text)
+        self.tokenizer = cfg.make_tokenizer(text)
         self.text_sha256 = corpus_sha256(text)
         self.splits = _encode_splits(text, self.tokenizer, cfg.block_size)
         torch.manual_seed(cfg.seed)
@@ -582,8 +608,8 @@ def _check_same_run(record: dict, cfg: TrainConfig, where: Path, world: int) -> 
     done, best, seconds, history = (record.get(k) for k in ("iters_done", "best_val", "train_seconds", "history"))
     if isinstance(done, int) and done == saved.get("max_iters"):
         raise ResumeError(f"cannot resume {where}: its run is finished ({done} iterations)")
-    changed = [f"{k} (saved {saved.get(k)!r}, now {v!r})" for k, v in asdict(cfg).items()
-               if k not in RUNTIME_FIELDS and saved.get(k) != v]
+    changed = [f"{k} (saved {saved.get(k, ADDED_FIELDS.get(k))!r}, now {v!r})" for k, v in asdict(cfg).items()
+               if k not in RUNTIME_FIELDS and saved.get(k, ADDED_FIELDS.get(k)) != v]
     if record.get("world_size") != world:
         changed.append(f"world size (saved {record.get('world_size')!r}, now {world})")
     if changed:
@@ -690,7 +716,8 @@ def load_optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimi
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m glmlib.train",
-        description="Train a character-level GPT on Shakespeare and save it as safetensors + JSON.")
+        description="Train a GPT on Shakespeare, on characters or on byte-level BPE tokens "
+                    "(--tokenizer bpe --vocab-size N), and save it as safetensors + JSON.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="start from a named configuration; other flags override it")
     for f in fields(TrainConfig):

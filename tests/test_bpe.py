@@ -473,3 +473,39 @@ def test_it_is_a_tokenizer_beside_the_char_one(tok_eot):
     assert isinstance(tok_eot, Tokenizer) and tok_eot.kind == "bpe"
     assert not tok_eot.same_as(CharTokenizer.from_text("abc"))
     assert torch.equal(tok_eot.encode_tensor("hi there"), torch.tensor(tok_eot.encode("hi there")))
+
+
+# -- the trainer ----------------------------------------------------------------------------
+def test_train_on_bpe_tokens_saves_a_bpe_checkpoint(corpus, tmp_path):
+    from glmlib.train import TrainConfig, train
+    cfg = TrainConfig(tokenizer="bpe", vocab_size=300, block_size=16, n_layer=1, n_head=2, n_embd=16,
+                      batch_size=4, max_iters=3, warmup_iters=1, eval_interval=3, eval_iters=1,
+                      sample_chars=10, threads=1, out=str(tmp_path / "bpe_run"))
+    text = corpus[:20_000]
+    result = train(cfg, text=text)
+    assert isinstance(result.tokenizer, BPETokenizer) and result.tokenizer.vocab_size == 300
+    # learned on the training split only
+    from glmlib.data import train_val_split
+    assert result.tokenizer.same_as(BPETokenizer.train(train_val_split(text)[0], 300))
+    assert result.model.config.vocab_size == 300
+    model, tokenizer, record = load_checkpoint(tmp_path / "bpe_run")
+    assert tokenizer.same_as(result.tokenizer) and record["train_config"]["tokenizer"] == "bpe"
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(tokenizer="word"), r"tokenizer must be one of \('char', 'bpe'\), got 'word'"),
+    (dict(vocab_size=512), "vocab_size is for tokenizer='bpe'"),
+    (dict(tokenizer="bpe", vocab_size=100), "vocab_size"),
+])
+def test_train_config_refuses_bad_tokenizer_settings(kwargs, match):
+    from glmlib.train import TrainConfig
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_command_line_takes_tokenizer_and_vocab_size():
+    from glmlib.train import _config_from_args, _parser
+    cfg = _config_from_args(_parser(), ["--tokenizer", "bpe", "--vocab-size", "512", "--max-iters", "1"])
+    assert cfg.tokenizer == "bpe" and cfg.vocab_size == 512
+    with pytest.raises(SystemExit):
+        _config_from_args(_parser(), ["--vocab-size", "512"])  # a char run has no vocab_size
