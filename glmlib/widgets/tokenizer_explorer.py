@@ -333,7 +333,7 @@ class TokenizerExplorer(Explorer):
                    f"{st['vocab_size']})")
         if not n:
             return f"<div style='font-family:monospace'>an empty text: no tokens. Tokenizer: {how}.</div>"
-        return (f"<div style='font-family:monospace;font-size:12px'>{n} characters, {st['n_bytes']} UTF-8 "
+        return (f"<div style='font-family:monospace;font-size:12px;line-height:1.45'>{n} characters, {st['n_bytes']} UTF-8 "
                 f"bytes &rarr; <b>{T} tokens</b>, <b>{st['tokens_per_char']:.2f}</b> per character; attention "
                 f"T&sup2; = {T * T:,} pairs, <b>{st['attention_cost']:.2f}&times;</b> that of one token per "
                 f"character ({n * n:,}).<br>Tokenizer: {how}.</div>")
