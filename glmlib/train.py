@@ -436,6 +436,8 @@ class _Run:
         text = load_shakespeare() if text is None else text
         self.tokenizer = cfg.make_tokenizer(text)
         self.text_sha256 = corpus_sha256(text)
+        # the samples start from a line break, or from the text's first character in a text without one
+        self.sample_prompt = "\n" if "\n" in text else text[:1]
         self.splits = _encode_splits(text, self.tokenizer, cfg.block_size)
         torch.manual_seed(cfg.seed)
         self.model = GPT(cfg.model_config(self.tokenizer.vocab_size)).to(device)
@@ -529,11 +531,14 @@ class _Run:
         for name, value in losses.items():
             if not math.isfinite(value):
                 raise self._diverged(step, f"the {name} loss estimate is {value}")
-        prompt = torch.tensor([tokenizer.encode("\n")], device=self.device)
-        sample_ids = self.model.generate(prompt, cfg.sample_chars, temperature=1.0, top_k=None,
-                                         generator=self.sample_gen.manual_seed(cfg.seed)) if cfg.sample_chars else prompt
+        sample = ""
+        if cfg.sample_chars:  # a prompt is encoded only when samples are asked for
+            prompt = torch.tensor([tokenizer.encode(self.sample_prompt)], device=self.device)
+            sample_ids = self.model.generate(prompt, cfg.sample_chars, temperature=1.0, top_k=None,
+                                             generator=self.sample_gen.manual_seed(cfg.seed))
+            sample = tokenizer.decode(sample_ids[0, prompt.shape[1]:].cpu())
         entry = {"step": step, "train": losses["train"], "val": losses["val"],
-                 "sample": tokenizer.decode(sample_ids[0, 1:].cpu()), "seconds": self.train_seconds}
+                 "sample": sample, "seconds": self.train_seconds}
         self.result.history.append(entry)
         if cfg.out and self.rank == 0 and losses["val"] < self.best_val:
             self._save(step, losses["val"])
