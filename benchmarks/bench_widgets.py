@@ -24,7 +24,7 @@ from glmlib.data import load_shakespeare, train_val_split
 from glmlib.model import load_pretrained
 from glmlib.widgets import (TrainingDashboard, attention_explorer, chain_rule_view, generation_explorer,
                             mask_explorer, sampling_explorer, score_text, surprise_view, tokenizer_explorer)
-from glmlib.widgets.tokenizer_explorer import MAX_CHARS, default_bpe
+from glmlib.widgets.tokenizer_explorer import MAX_CHARS, default_bpe, examples
 
 TARGET_MS = 100.0
 SCORE_TARGET_MS = 1000.0  # scoring a 2,000-character text
@@ -161,6 +161,9 @@ def tokenizer_cases() -> Iterable[tuple[str, Callable[[int], None]]]:
     _, val = train_val_split(load_shakespeare())
     tx.text.value = val[10_000:10_000 + MAX_CHARS]
     yield f"tokenizer: merges slider, {MAX_CHARS:,} chars", lambda i: setattr(tx.merges, "value", merges(i))
+    chinese = examples()["Chinese"]
+    cx = tokenizer_explorer((chinese * (MAX_CHARS // len(chinese) + 1))[:MAX_CHARS])  # 3 bytes a character
+    yield f"tokenizer: merges slider, {MAX_CHARS:,} Chinese", lambda i: setattr(cx.merges, "value", merges(i))
 
 
 def main() -> None:

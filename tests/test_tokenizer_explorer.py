@@ -20,7 +20,7 @@ from PIL import Image
 from glmlib.bpe import BPETokenizer
 from glmlib.data import CharTokenizer, train_val_split
 from glmlib.widgets import TokenizerExplorer, tokenizer_explorer
-from glmlib.widgets.tokenizer_explorer import MAX_CHARS, YOUR_TEXT, default_bpe, examples
+from glmlib.widgets.tokenizer_explorer import MAX_CHARS, MAX_CHIPS, TABLE_ROWS, YOUR_TEXT, default_bpe, examples
 
 MIXED = "caf\u00e9 na\u00efve \u2014 \u4f60\u597d\uff0c\u4e16\u754c <|endoftext|> x  = 1\n\n"
 
@@ -156,6 +156,21 @@ def test_a_whole_character_of_several_bytes_in_one_token_is_shown_as_itself(smal
     assert ex.state["ids"] == [257, 0xE5, 0xA5, 0xBD]
     assert ">\u4f60</span>" in ex.tokens.value and "e5" in ex.tokens.value
     ex.close()
+
+
+def test_a_long_text_draws_its_first_tokens_and_counts_them_all(explorer):
+    ex = explorer
+    ex.mode.value = "bpe"
+    ex.merges.value = 0
+    ex.text.value = "\u4f60" * MAX_CHARS  # 3 bytes each: 15,000 tokens without merges
+    st = ex.state
+    assert st["n_tokens"] == 3 * MAX_CHARS and st["tokens_per_char"] == 3.0 and st["attention_cost"] == 9.0
+    assert len(tokens_shown(ex)) == MAX_CHIPS and f"and {3 * MAX_CHARS - MAX_CHIPS:,} more tokens" in ex.tokens.value
+    ex.view.value = "table"
+    assert ex.tokens.value.count("<tr>") == 1 + TABLE_ROWS + 1  # the header, the rows, "and ... more"
+    ex.view.value = "chips"
+    ex.merges.value = 256
+    ex.examples.value = "English"
 
 
 def test_the_examples_and_the_text_follow_each_other(explorer):

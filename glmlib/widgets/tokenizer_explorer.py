@@ -33,6 +33,7 @@ from ._render import Explorer, beside, html_escape, image_widget, message_html, 
 DEFAULT_VOCAB_SIZE = 512  # the default BPE tokenizer: 256 bytes + 256 merges
 TRAIN_CHARS = 1_000_000  # it learns its merges from the start of the corpus's training part
 MAX_CHARS = 5_000  # the longest text the explorer shows
+MAX_CHIPS = 1_500  # tokens drawn as chips (the counts and the picture cover the whole text)
 TABLE_ROWS = 400  # the table view lists at most this many tokens
 MODES = {"BPE": "bpe", "characters": "char"}  # the toggle's labels -> the ``tokenizer`` argument
 YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
@@ -338,8 +339,9 @@ class TokenizerExplorer(Explorer):
                 f"T&sup2; = {T * T:,} pairs, <b>{st['attention_cost']:.2f}&times;</b> that of one token per "
                 f"character ({n * n:,}).<br>Tokenizer: {how}.</div>")
 
-    def _segments(self, st: dict[str, Any]) -> list[tuple[list[tuple[str, str]], str]]:
-        """Each token as display segments (``("text", s)`` or ``("bytes", hex)``) and a tooltip."""
+    def _segments(self, st: dict[str, Any], limit: int) -> list[tuple[list[tuple[str, str]], str]]:
+        """The first ``limit`` tokens as display segments (``("text", s)`` or ``("bytes", hex)``) and
+        a tooltip each."""
         text, pieces = st["text"], st["pieces"]
         raw = text.encode("utf-8")
         aligned = b"".join(pieces) == raw
@@ -348,7 +350,7 @@ class TokenizerExplorer(Explorer):
             starts = np.concatenate([[0], np.cumsum(char_len)])
             char_of = np.repeat(np.arange(len(text)), char_len)
         out, pos = [], 0
-        for k, (i, piece) in enumerate(zip(st["ids"], pieces)):
+        for k, (i, piece) in enumerate(zip(st["ids"][:limit], pieces)):
             segs: list[tuple[str, str]] = []
             notes: list[str] = []
             if not aligned:  # a special token or an unusual tokenizer: bytes decoded on their own
@@ -379,7 +381,7 @@ class TokenizerExplorer(Explorer):
 
     def _chips(self, st: dict[str, Any]) -> str:
         parts = []
-        for k, ((segs, title), i) in enumerate(zip(self._segments(st), st["ids"])):
+        for k, ((segs, title), i) in enumerate(zip(self._segments(st, MAX_CHIPS), st["ids"])):
             shown, newline = [], False
             for kind, s in segs:
                 if kind == "bytes":
@@ -392,18 +394,21 @@ class TokenizerExplorer(Explorer):
                          f"<span class='glm-t'>{''.join(shown)}</span><br><span class='glm-id'>{label}</span></span>")
             if newline:
                 parts.append("<br>")
+        more = len(st["ids"]) - MAX_CHIPS
+        if more > 0:
+            parts.append(f"<div><i>&hellip; and {more:,} more tokens (not drawn here; the numbers and the "
+                         f"picture count them all)</i></div>")
         return _box("".join(parts))
 
     def _table(self, st: dict[str, Any]) -> str:
         rows = []
-        for k, ((segs, _), i, piece) in enumerate(zip(self._segments(st), st["ids"], st["pieces"])):
-            if k == TABLE_ROWS:
-                rows.append(f"<tr><td colspan=5>&hellip; {len(st['ids']) - TABLE_ROWS} more</td></tr>")
-                break
+        for k, ((segs, _), i, piece) in enumerate(zip(self._segments(st, TABLE_ROWS), st["ids"], st["pieces"])):
             shown = "".join(f"<span class='glm-hex'>{s}</span>" if kind == "bytes" else
                             "".join(_shown_char(c) for c in s) for kind, s in segs)
             rows.append(f"<tr><td>{k}</td><td style='white-space:pre'>{shown}</td>"
                         f"<td>{'?' if i is None else i}</td><td>{len(piece)}</td><td>{_hex(piece)}</td></tr>")
+        if len(st["ids"]) > TABLE_ROWS:
+            rows.append(f"<tr><td colspan=5>&hellip; and {len(st['ids']) - TABLE_ROWS:,} more tokens</td></tr>")
         head = "<tr><th>#</th><th>token</th><th>id</th><th>bytes</th><th>hex</th></tr>"
         return _box(f"<table style='border-collapse:collapse;font-size:11px;text-align:left' cellpadding=2>"
                     f"{head}{''.join(rows)}</table>")
