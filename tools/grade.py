@@ -372,6 +372,7 @@ _SLOT = 0
 def _init_worker(slots, threads: int) -> None:
     global _SLOT
     _SLOT = slots.get()
+    sandbox.die_with_parent()  # a worker, and the notebook it grades, end with the run
     with contextlib.suppress(Exception):
         import torch
         torch.set_num_threads(threads)

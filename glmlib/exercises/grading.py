@@ -324,7 +324,7 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
     process = subprocess.Popen(
         command, env=env, cwd=scratch.name if scratch else "/",
         pass_fds=(to_learner, from_learner), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True)
+        stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=sandbox.die_with_parent)
     os.close(to_learner)
     os.close(from_learner)
     session = remote.Session(learner_in, learner_out, call_timeout)

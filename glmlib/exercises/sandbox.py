@@ -23,6 +23,7 @@ to run unless told ``unsafe=True``: see the instructor guide.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -96,6 +97,16 @@ def describe(current: str | None = None) -> str:
         return ("sandbox: own namespaces (no network, own processes), read-only file system with a "
                 "throwaway folder, memory, process and file-size limits (no change of user: not root)")
     return "NO SANDBOX: the submission's code runs as you, with your files and network (unsafe)"
+
+
+def die_with_parent() -> None:
+    """Linux: this process is killed when the one that started it ends, so that a notebook being
+    graded never outlives its grader. Called in the grader's workers, before the sandbox starts, and
+    by the learner's process itself (a change of user clears the setting, so it is set again there)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
 
 def _under(path: Path, folder: Path) -> bool:
