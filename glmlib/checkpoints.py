@@ -69,6 +69,14 @@ class CheckpointConflict(FileExistsError):
     """Another run or program wrote the checkpoint after this writer last saw it; not replaced."""
 
 
+class CheckpointWriteError(OSError):
+    """A save failed (disk full, no permission, ...); the checkpoint already there is unchanged.
+    Its ``str`` is one line naming the file and what went wrong."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
 def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     """``NAME.safetensors`` and ``NAME.json`` for the checkpoint ``NAME``.
 
@@ -313,7 +321,12 @@ def _write_checkpoint(weights: Path, sidecar: Path, tensors: dict[str, torch.Ten
     except CheckpointConflict:
         raise
     except OSError as err:
-        raise OSError(err.errno, f"cannot write checkpoint {weights}: {err.strerror or err}") from None
+        kept = "the checkpoint already there is unchanged" if weights.exists() else "nothing was saved"
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = f"the disk is full ({err.strerror or err}); {kept}: free some space or choose another out"
+        else:
+            what = f"{err.strerror or err}; {kept}"
+        raise CheckpointWriteError(err.errno, f"cannot write checkpoint {weights}: {what}") from None
 
 
 def _model_tensors(model: GPT) -> dict[str, torch.Tensor]:
@@ -555,6 +568,39 @@ def load_record(path: str | os.PathLike) -> dict:
     _check_shapes(weights, header, config)
     _verify_checksum(weights, metadata)
     return record
+
+
+def update_record(path: str | os.PathLike, changes: dict, *, drop_train_state: bool = False,
+                  claim: Claim | None = None) -> Path:
+    """Rewrite the checkpoint ``path`` with ``changes`` merged into its record, its weights unchanged.
+
+    For what a run learns after its last save, e.g. that it finished
+    (:mod:`glmlib.train` marks a run whose best model came before its end this
+    way, without saving the later, worse model). The file is checked as
+    :func:`load_checkpoint` checks it and replaced whole, as
+    :func:`save_checkpoint` replaces it (``claim`` likewise); with
+    ``drop_train_state`` the training state is left out. Returns the path of
+    the ``.safetensors`` file.
+    """
+    if not isinstance(changes, dict):
+        raise TypeError(f"changes must be a dict, got {type(changes).__name__}")
+    clash = sorted(set(changes) & set(RESERVED))
+    if clash:
+        raise ValueError(f"changes may not set {clash}: the checkpoint records the model's own config "
+                         f"and tokenizer")
+    _check_json(changes, "changes")
+    weights, sidecar = checkpoint_paths(path)
+    if claim is not None:
+        claim.check()
+    header, metadata = _read_header(weights)
+    record, source = _read_record(weights, sidecar, metadata)
+    config, _ = _config_and_tokenizer(record, source)
+    names = _check_shapes(weights, header, config)
+    if not drop_train_state:
+        names += [k for k in header if k.startswith(TRAIN_STATE)]
+    _verify_checksum(weights, metadata)
+    _write_checkpoint(weights, sidecar, _load_tensors(weights, names), {**record, **changes}, claim)
+    return weights
 
 
 def load_pretrained(device: str | torch.device = "cpu") -> tuple[GPT, CharTokenizer]:

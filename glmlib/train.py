@@ -12,7 +12,8 @@ follow the same path as one process with ``--batch-size N*b``.
 With ``out`` the run keeps its best model so far (by the validation estimate)
 in that checkpoint, together with what it needs to continue: the optimizer's
 moments, the step and the random generators' states (safetensors and JSON, no
-pickle). It never replaces an existing checkpoint unless told to
+pickle); at the end of the run the checkpoint is marked finished, also when it
+keeps a model from before the last evaluation (the best). It never replaces an existing checkpoint unless told to
 (``--overwrite``), nor one another run or program wrote after this run started
 (:class:`~glmlib.checkpoints.CheckpointConflict`: two runs with the same
 ``--out`` cannot both say "saved"), and ``--resume`` continues an interrupted
@@ -52,7 +53,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from .checkpoints import (CheckpointConflict, Claim, check_not_a_folder, checkpoint_paths, load_checkpoint,
-                          load_record, load_train_state, save_checkpoint)
+                          load_record, load_train_state, save_checkpoint, update_record)
 from .data import corpus_sha256, get_batch, load_shakespeare, train_val_split
 from .device import cpu_threads, pick_device
 from .model import GPT, GPTConfig
@@ -474,6 +475,9 @@ class _Run:
             if step == cfg.max_iters:
                 break
             self._train_step(step)
+        if cfg.out and self.rank == 0 and self.result.saved_step is not None \
+                and self.result.saved_step < cfg.max_iters:
+            self._finish()
         self.result.seconds = self.train_seconds
         tokens = cfg.max_iters * cfg.batch_size * self.world * cfg.block_size
         self.result.tokens_per_second = tokens / self.train_seconds if self.train_seconds else 0.0
@@ -552,11 +556,23 @@ class _Run:
         history = [{k: v for k, v in h.items() if k != "sample"} for h in self.result.history]
         extra = {"train_config": asdict(self.cfg), "iters_done": step,
                  "train_seconds": round(self.train_seconds, 1), "world_size": self.world,
-                 "val_loss": self.result.val_loss if final else None, "best_val": val,
+                 "val_loss": self.result.val_loss if final else None, "best_val": val, "finished": final,
                  "text_sha256": self.text_sha256, "history": history}
         save_checkpoint(self.model, self.tokenizer, self.cfg.out, extra,
                         train_state=None if final else self._train_state(), claim=self.claim)
         self.best_val, self.result.saved_step = val, step
+
+    def _finish(self) -> None:
+        """The run ended on a model worse than its best: mark the checkpoint, which keeps the best,
+        finished (``--resume`` refuses it, as it refuses a run saved at its end), without saving
+        the last model. Its ``val_loss`` is then the kept model's, on the whole validation split."""
+        self.claim.check()  # not someone else's file
+        best, _, _ = load_checkpoint(self.cfg.out, self.device)
+        self.result.val_loss = evaluate(best, self.splits["val"])
+        update_record(self.cfg.out, {"finished": True, "iters_run": self.cfg.max_iters,
+                                     "run_seconds": round(self.train_seconds, 1),
+                                     "val_loss": self.result.val_loss},
+                      drop_train_state=True, claim=self.claim)
 
     def _train_state(self) -> dict[str, torch.Tensor]:
         state = optimizer_tensors(self.model, self.optimizer)
@@ -613,6 +629,9 @@ def _check_same_run(record: dict, cfg: TrainConfig, where: Path, world: int) -> 
     done, best, seconds, history = (record.get(k) for k in ("iters_done", "best_val", "train_seconds", "history"))
     if isinstance(done, int) and done == saved.get("max_iters"):
         raise ResumeError(f"cannot resume {where}: its run is finished ({done} iterations)")
+    if record.get("finished") is True:
+        raise ResumeError(f"cannot resume {where}: its run is finished ({record.get('iters_run')!r} "
+                          f"iterations; it keeps the best model, from step {done!r})")
     changed = [f"{k} (saved {saved.get(k, ADDED_FIELDS.get(k))!r}, now {v!r})" for k, v in asdict(cfg).items()
                if k not in RUNTIME_FIELDS and saved.get(k, ADDED_FIELDS.get(k)) != v]
     if record.get("world_size") != world:
