@@ -590,7 +590,7 @@ def test_home_page_shows_every_explorer_picture():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     home = site_tool.site_pages(readme, "self-study", NOTEBOOKS)["index"]
     shots = sorted(p.name for p in site_tool.SCREENSHOTS.glob("*.png"))
-    assert len(shots) == 7
+    assert len(shots) == 8
     for name in shots:
         assert re.search(rf"!\[[^\]]+\]\(screenshots/{re.escape(name)}\)", home), name
     assert "docs/screenshots" not in home

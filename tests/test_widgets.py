@@ -626,8 +626,12 @@ def test_every_mark_the_widgets_draw_needs_no_emoji_font():
     found = {ord(visible("\n")), ord(visible(" "))}
     for path in sources:
         text = path.read_text(encoding="utf-8")
+        if path.name == "tokenizer_explorer.py":  # its Chinese example is text to tokenize, not a mark
+            from glmlib.widgets.tokenizer_explorer import CHINESE
+            text = "".join(c for c in text if c not in CHINESE or ord(c) < 128)
         found |= {ord(c) for c in text if ord(c) > 127}
         found |= {int(h, 16) for h in re.findall(r"\\u([0-9a-fA-F]{4})", text)}
+    found = {c for c in found if not 0xD800 <= c <= 0xDFFF}  # surrogates: named in input checks, never drawn
     assert 0x23CE in found and 0x2423 in found  # the newline and space stand-ins are among them
     for code in sorted(found):
         assert code not in EMOJI_CAPABLE, f"U+{code:04X} ({chr(code)}) may be drawn as an emoji"
