@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -262,8 +263,11 @@ class GPT(nn.Module):
         feeds only the newest token to :meth:`decode_step`, which reuses the
         cached keys and values; on a CPU those steps run on one thread.
         """
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        # any whole number (a NumPy integer too, as glmlib.sampling takes for top_k), not a bool
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) \
+                or max_new_tokens < 0:
             raise ValueError(f"max_new_tokens must be an int >= 0, got {max_new_tokens!r}")
+        max_new_tokens = int(max_new_tokens)
         if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[1] == 0:
             raise ValueError(f"the prompt must be a non-empty (B, T) tensor of token ids, got "
                              f"shape {tuple(getattr(idx, 'shape', ()))}")

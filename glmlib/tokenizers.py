@@ -115,6 +115,17 @@ def register(cls: type[Tokenizer]) -> type[Tokenizer]:
     return cls
 
 
+def known_kinds() -> list[str]:
+    """Every tokenizer kind this glmlib can load, the lazily imported ones included."""
+    for kind, module in _LAZY_KINDS.items():
+        if kind not in TOKENIZERS:
+            try:
+                importlib.import_module(module, __package__)
+            except ImportError:  # a kind whose module (or what it needs) is not installed
+                continue
+    return sorted(TOKENIZERS)
+
+
 def tokenizer_from_record(record: dict) -> Tokenizer:
     """The tokenizer a checkpoint stored (:meth:`Tokenizer.to_record`); no kind means ``"char"``."""
     if not isinstance(record, dict):
@@ -123,7 +134,7 @@ def tokenizer_from_record(record: dict) -> Tokenizer:
     if kind not in TOKENIZERS and kind in _LAZY_KINDS:
         importlib.import_module(_LAZY_KINDS[kind], __package__)
     if kind not in TOKENIZERS:
-        raise ValueError(f"unknown tokenizer kind {kind!r}; this glmlib knows {sorted(TOKENIZERS)}")
+        raise ValueError(f"unknown tokenizer kind {kind!r}; this glmlib knows {known_kinds()}")
     return TOKENIZERS[kind].from_dict({k: v for k, v in record.items() if k != "kind"})
 
 
