@@ -133,9 +133,7 @@ def load_shakespeare(cache: bool = True) -> str:
     cannot be rebuilt. A folder that cannot be written costs a warning, not the text.
     """
     if cache:
-        if CACHE_FILE.parent.exists() and not CACHE_FILE.parent.is_dir():
-            raise ValueError(f"the corpus cache folder {str(CACHE_FILE.parent)!r} is a file; set "
-                             f"{ENV_DATA_DIR} to a folder (or unset it to use {cache_dir_default()})")
+        _check_cache_path()
         text = _read_cache()
         if text is not None:
             return text
@@ -143,6 +141,22 @@ def load_shakespeare(cache: bool = True) -> str:
     if cache:
         _write_cache(text)
     return text
+
+
+def _check_cache_path() -> None:
+    """The cache's folder is a folder (or can be made one) and ``shakespeare.txt`` in it is not a
+    folder; else a ``ValueError`` naming the path, what is wrong and what to do."""
+    fix = f"set {ENV_DATA_DIR} to a folder (or unset it to use {cache_dir_default()})"
+    for folder in (CACHE_FILE.parent, *CACHE_FILE.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                what = "is a file" if folder == CACHE_FILE.parent else f"cannot be made: {folder} is a file"
+                raise ValueError(f"the corpus cache folder {str(CACHE_FILE.parent)!r} {what}; {fix}")
+            break
+    if CACHE_FILE.exists() and not CACHE_FILE.is_file():
+        what = "a folder" if CACHE_FILE.is_dir() else "not a regular file"
+        raise ValueError(f"the corpus cache {str(CACHE_FILE)!r} is {what}, not the text file it should "
+                         f"be; remove it, or {fix}")
 
 
 def cache_dir_default() -> Path:
@@ -198,6 +212,45 @@ def _build_verified(damaged_cache: bool) -> str:
     return text
 
 
+def load_text(path: str | os.PathLike) -> str:
+    """A text file of your own, to train on (``python -m glmlib.train --text FILE``, notebook 06).
+
+    The file must be UTF-8 text, in any language (a UTF-8 byte-order mark is
+    dropped, Windows line ends ``\\r\\n`` become ``\\n``). A file that is missing,
+    a folder, empty, not UTF-8 or binary (NUL bytes or mostly control
+    characters) raises ``ValueError`` (``FileNotFoundError`` when missing) in
+    one line naming the file and what is wrong.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"the text file must be a path (str or pathlib.Path), got {path!r}")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"text file {str(path)!r} not found")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a folder, not a text file; give the path of one UTF-8 text file")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"cannot read the text file {str(path)!r}: {err.strerror or err}") from None
+    if not raw.strip():
+        raise ValueError(f"the text file {str(path)!r} is empty{'' if not raw else ' (only white space)'}; "
+                         f"training needs text")
+    if b"\0" in raw:
+        raise ValueError(f"{str(path)!r} is not a text file: it holds NUL bytes (the first at byte "
+                         f"{raw.index(0):,}), as binary files and UTF-16 text do; save your text as UTF-8")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{str(path)!r} is not UTF-8 text (byte {err.start:,} is 0x{raw[err.start]:02x}); "
+                         f"save it as UTF-8 (most editors offer it under 'Save as' / 'Encoding')") from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n")
+    control = sum(1 for ch in text if ch < " " and ch not in "\t\n\r\f\v")
+    if control > 0.05 * len(text):
+        raise ValueError(f"{str(path)!r} does not look like text: {control:,} of its {len(text):,} "
+                         f"characters are control characters; give a UTF-8 text file")
+    return text
+
+
 def corpus_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -208,7 +261,10 @@ def train_val_split(text: str, val_fraction: float = VAL_FRACTION) -> tuple[str,
     The validation text is the tail of the corpus (the last plays in file-name
     order), so no speech is shared between the two splits. A text with no
     blank line after that point is cut at the next line break instead, and one
-    with no line break there at the exact character; both parts are never empty.
+    with no line break there at the exact character; a boundary is used only
+    where the validation part keeps at least half its share of the text (a
+    text of long paragraphs, or one long line, is cut at the character rather
+    than leaving a few characters to validate on). Both parts are never empty.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
@@ -216,8 +272,9 @@ def train_val_split(text: str, val_fraction: float = VAL_FRACTION) -> tuple[str,
             or not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
     target = int(len(text) * (1.0 - val_fraction))
+    latest = target + (len(text) - target) // 2  # the validation part keeps half its share or more
     for boundary in ("\n\n", "\n"):
-        cut = text.find(boundary, target)
+        cut = text.find(boundary, target, latest + len(boundary))
         if 0 <= cut and cut + len(boundary) < len(text):
             return text[:cut + len(boundary)], text[cut + len(boundary):]
     if 0 < target < len(text):

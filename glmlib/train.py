@@ -52,9 +52,9 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoints import (CheckpointConflict, Claim, check_not_a_folder, checkpoint_paths, load_checkpoint,
+from .checkpoints import (CheckpointConflict, CheckpointWriteError, Claim, check_not_a_folder, checkpoint_paths, load_checkpoint,
                           load_record, load_train_state, save_checkpoint, update_record)
-from .data import corpus_sha256, get_batch, load_shakespeare, train_val_split
+from .data import VAL_FRACTION, corpus_sha256, get_batch, load_shakespeare, load_text, train_val_split
 from .device import cpu_threads, pick_device
 from .model import GPT, GPTConfig
 from .tokenizers import CharTokenizer, Tokenizer
@@ -72,6 +72,10 @@ RUNTIME_FIELDS = ("sample_chars", "device", "threads", "compile", "split_batch",
 
 class TrainingDiverged(RuntimeError):
     """The loss (or the gradient) became NaN or infinite; the run stopped at that step."""
+
+
+class TextTooShort(ValueError):
+    """The text's training or validation split is not longer than ``block_size`` tokens."""
 
 
 class ResumeError(ValueError):
@@ -405,6 +409,11 @@ def train(cfg: TrainConfig, callbacks: list[Callable[[str, dict], None]] = (),
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    if text is not None and not isinstance(text, str):
+        raise TypeError(f"text must be a str (e.g. glmlib.data.load_text(path)) or None for the Shakespeare "
+                        f"corpus, got {type(text).__name__}")
+    if text is not None and not text.strip():
+        raise ValueError(f"text is empty{' (only white space)' if text else ''}; give the text to train on")
     check_out(cfg)
     rank, world = _distributed()
     device = pick_device(cfg.device)
@@ -422,7 +431,7 @@ def _encode_splits(text: str, tokenizer: Tokenizer, block_size: int) -> dict[str
     for name, ids in splits.items():
         if len(ids) <= block_size:
             unit = "characters" if isinstance(tokenizer, CharTokenizer) else "tokens"
-            raise ValueError(f"the {name} split has {len(ids)} {unit}; training needs more than "
+            raise TextTooShort(f"the {name} split has {len(ids)} {unit}; training needs more than "
                              f"block_size={block_size}: give a longer text or a smaller block_size")
     return splits
 
@@ -744,6 +753,12 @@ def _parser() -> argparse.ArgumentParser:
                     "(--tokenizer bpe --vocab-size N), and save it as safetensors + JSON.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="start from a named configuration; other flags override it")
+    parser.add_argument("--text", metavar="FILE", default=None,
+                        help="train on your own text instead of Shakespeare: a UTF-8 text file in any "
+                             "language (the vocabulary is its characters, or BPE tokens learned on it). "
+                             "The text after 90%% of it is the validation split: cut at the first blank "
+                             "line after 90%%, else at the next line break, else exactly at 90%% "
+                             "(a boundary only where the validation part keeps 5%% or more)")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
         if f.type in ("bool", bool):
@@ -763,8 +778,13 @@ def _print_progress(event: str, state: dict) -> None:
 def _config_from_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> TrainConfig:
     """The command line as a checked config; a bad value exits with one argparse-style line,
     before the corpus is read or a model built."""
+    return _args(parser, argv)[0]
+
+
+def _args(parser: argparse.ArgumentParser, argv: list[str] | None) -> tuple[TrainConfig, str | None]:
+    """:func:`_config_from_args`, and the ``--text`` file (``None``: Shakespeare)."""
     args = vars(parser.parse_args(argv))
-    name = args.pop("preset")
+    name, text_file = args.pop("preset"), args.pop("text")
     given = {k: v for k, v in args.items() if v is not None}
     try:
         cfg = preset(name, **given) if name else TrainConfig(**given)
@@ -774,15 +794,38 @@ def _config_from_args(parser: argparse.ArgumentParser, argv: list[str] | None) -
             check_resume(cfg)
     except (ValueError, TypeError, OSError) as err:
         parser.error(str(err))
-    return cfg
+    return cfg, text_file
+
+
+def _text_from_args(parser: argparse.ArgumentParser, text_file: str | None, cfg: TrainConfig) -> str:
+    """The text to train on (the ``--text`` file, or the Shakespeare corpus), long enough for
+    ``cfg.block_size``; a bad file or corpus cache exits with one argparse-style line."""
+    try:
+        text = load_shakespeare() if text_file is None else load_text(text_file)
+    except (ValueError, OSError, RuntimeError) as err:
+        parser.error(str(err))
+    source = "the corpus" if text_file is None else repr(text_file)
+    try:
+        parts = train_val_split(text)
+    except ValueError:
+        parts = (text, "")
+    for name, part in zip(("training", "validation"), parts):
+        if len(part) <= cfg.block_size:
+            need = math.ceil((cfg.block_size + 1) / VAL_FRACTION) + 1
+            parser.error(f"{source} is too short to train on with block_size={cfg.block_size}: its {name} part "
+                         f"has {len(part)} characters (of {len(text)}) and needs more than {cfg.block_size} "
+                         f"(the validation part is the last {VAL_FRACTION:.0%}); give a text of at least "
+                         f"about {need:,} characters or a smaller --block-size")
+    return text
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
-    cfg = _config_from_args(parser, argv)
+    cfg, text_file = _args(parser, argv)
+    text = _text_from_args(parser, text_file, cfg)
     try:
-        result = train(cfg, callbacks=[_print_progress])
-    except (TrainingDiverged, ResumeError, CheckpointConflict) as err:
+        result = train(cfg, callbacks=[_print_progress], text=text)
+    except (TrainingDiverged, ResumeError, CheckpointConflict, CheckpointWriteError, TextTooShort) as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         raise SystemExit(1) from None
     rank = dist.get_rank() if dist.is_initialized() else 0
