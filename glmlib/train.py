@@ -749,8 +749,8 @@ def load_optimizer_tensors(model: torch.nn.Module, optimizer: torch.optim.Optimi
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m glmlib.train",
-        description="Train a GPT on Shakespeare, on characters or on byte-level BPE tokens "
-                    "(--tokenizer bpe --vocab-size N), and save it as safetensors + JSON.")
+        description="Train a GPT on Shakespeare or on your own text (--text FILE), on characters or on "
+                    "byte-level BPE tokens (--tokenizer bpe --vocab-size N), and save it as safetensors + JSON.")
     parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
                         help="start from a named configuration; other flags override it")
     parser.add_argument("--text", metavar="FILE", default=None,
