@@ -263,3 +263,17 @@ def test_hidden_cases_differ_from_the_visible_ones() -> None:
         again = torch.randn(3, generator=torch.Generator().manual_seed(1))
     assert not torch.equal(visible, hidden) and torch.equal(hidden, again)
     assert torch.equal(visible, torch.randn(3, generator=torch.Generator().manual_seed(1)))
+
+
+def test_tampering_inside_a_called_function_loses_that_question_only(tmp_path: Path) -> None:
+    answers = solutions("03")
+    answers["q03_local_mask"] = answers["q03_local_mask"].replace(
+        "def local_causal_mask(T: int, window: int) -> torch.Tensor:",
+        "def local_causal_mask(T: int, window: int) -> torch.Tensor:\n"
+        "    torch.allclose = lambda *args, **kwargs: True  # patched while the grader calls it", 1)
+    assert "torch.allclose = " in answers["q03_local_mask"]
+    grade = grading.grade_notebook(submission(tmp_path, "03", answers), master("03"))
+    got = rows(grade)
+    assert got["q03_local_mask"].score == 0, got["q03_local_mask"]
+    assert any("torch.allclose" in f for f in got["q03_local_mask"].flags), got["q03_local_mask"].flags
+    assert got["q03_padded_additive"].score == 2 and got["q03_causal_average"].score == 3, grade.rows

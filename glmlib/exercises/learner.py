@@ -90,6 +90,8 @@ class Watch:
             if module is None or not (name in WATCHED_MODULES or name.startswith(WATCHED_PREFIXES)):
                 continue
             spaces.append((name, vars(module)))
+            if not name.startswith(WATCHED_PREFIXES) or name.startswith("glmlib.widgets"):
+                continue  # classes: glmlib's own (the explorers' aside); torch's two below
             for attr, value in list(vars(module).items()):
                 if isinstance(value, type) and getattr(value, "__module__", "") == name:
                     spaces.append((f"{name}.{attr}", vars(value)))
@@ -279,8 +281,7 @@ def answer_call(request: dict, namespace: dict, watch: Watch, call_timeout: floa
         reply = {"kind": "raised", "type": type(err).__name__, "message": str(err)[:2000]}
     finally:
         _alarm(0)
-    watch.check_objects()
-    return reply
+    return reply  # what the call changed is looked for once per question ("sync"): a scan takes ~0.1 s
 
 
 def answer_info(request: dict, namespace: dict) -> dict:
@@ -330,7 +331,8 @@ def serve(shell: Any, watch: Watch, call_timeout: float) -> None:
     while True:
         request = remote.read_message(REQUESTS)
         kind = request.get("kind")
-        watch.events.clear()
+        if kind != "sync":
+            watch.events.clear()
         if kind == "bye":
             return
         if kind == "call":
@@ -339,6 +341,9 @@ def serve(shell: Any, watch: Watch, call_timeout: float) -> None:
             reply = answer_info(request, namespace)
         elif kind == "check":
             reply = answer_check(request, namespace, watch, request.get("timeout", call_timeout))
+        elif kind == "sync":  # a question's calls are over: what did they change?
+            watch.check_objects()
+            reply = {"kind": "synced"}
         else:
             reply = {"kind": "error", "message": f"unknown request {kind!r}"}
         reply["events"] = list(watch.events)
