@@ -361,13 +361,16 @@ for name, tok in (("with the pre-split", with_split), ("without", without)):
     across = [t for t in learned if any(c.isalpha() for c in t)
               and any(not (c.isalpha() or c == "'") for c in t.lstrip(" "))]
     print(f"{name:<20} tokens that glue letters to punctuation or to the next word: {len(across):>3}; "
-          f"e.g. {across[:6]}")
+          f"the longest: {sorted(across, key=len, reverse=True)[:6]}")
 
 # %% [markdown]
-# Without the cuts, part of the vocabulary goes to fragments like those,
-# which glue the end of one word to a comma, a newline or the next word;
-# with them, every learned token is a piece of one word (with its leading
-# space), a run of punctuation or a run of whitespace.
+# Without the cuts, 117 of the 256 merges make tokens that glue a word to
+# what follows it: a trailing space (`'in the '`, `'I will '`), a colon and
+# a newline (`'QUINCE:\n'`), whole speaker headings with the blank line
+# before them. Each such token spends a place of the vocabulary on one
+# particular context of a word. With the cuts there are none: every learned
+# token is a piece of one word (with its leading space), a run of punctuation
+# or a run of whitespace.
 #
 # ## 6. What the vocabulary size trades
 #
@@ -436,8 +439,8 @@ plt.show()
 # slowly: each new merge covers rarer text. The attention cost falls as the
 # square of that. The embedding's share of the parameters rises steadily,
 # from under 4% to about a quarter, while the typical learned token gets
-# rarer: the median one occurs a few thousand times in 300,000 characters at
-# 320 tokens and only about a hundred times at 2,048, so each embedding gets
+# rarer: the median one occurs over a thousand times in 300,000 characters at
+# 320 tokens and fewer than twenty times at 2,048, so each embedding gets
 # that many training signals. Real models sit
 # far to the right: GPT-2 has 50,257 tokens, Llama 3 128,000, and their
 # embedding tables are hundreds of millions of parameters, which pays off only
@@ -524,8 +527,8 @@ plt.show()
 # the characters they cover. It is the length of the best compression of the
 # text by the model, per character, and the same whatever the tokenizer.
 #
-# `glmlib.subword_experiment` runs this. A longer run (two minutes of
-# training per model) is stored with the course in
+# `glmlib.subword_experiment` runs this. A longer run (five minutes of
+# training per model, twenty in all) is stored with the course in
 # `data/subword_experiment.json`; the command that made it is in the file.
 
 # %%
@@ -576,25 +579,27 @@ plt.show()
 # far, because guessing one of 75 characters is easier than guessing one of
 # 2,048 word pieces. Per character, the left panel, the order turns round.
 # In the run stored with this notebook every BPE model beat the characters:
-# 2.68 bits per character for characters, 2.51, 2.57 and 2.43 for 512, 1,024
-# and 2,048 tokens. (The BPE models are close to each other and not in order
-# of size: with one seed and two minutes each, differences of a few hundredths
-# are within the noise of a run.) Three things to read in the table:
+# 2.49 bits per character for characters, 2.32, 2.35 and 2.29 for 512, 1,024
+# and 2,048 tokens, about 7% less. (The BPE models are close to each other
+# and not in order of size: with one seed and five minutes each, differences
+# of a few hundredths are within the noise of a run.) Three things to read in
+# the table:
 #
 # - **Context.** The window of 64 tokens covers 64 characters for the
 #   character model and 124 to 176 for the BPE models (the `context`
 #   column): each prediction sees two to three times more of the text.
-# - **Steps.** In the same time the larger vocabularies took fewer steps (664
-#   for characters, 478 for 2,048 tokens): the output layer and its softmax
-#   over $V$ logits cost more at every position.
+# - **Steps.** In the same time the larger vocabularies took fewer steps
+#   (1,288 for characters, 936 for 2,048 tokens): the output layer and its
+#   softmax over $V$ logits cost more at every position.
 # - **Parameters.** The embedding's share grows from 1.2% to 24.6% of the
 #   model, and those parameters learn only from the positions where their
 #   token occurs.
 #
-# Subwords won here even so: a token carries about three characters of text
-# for the price of one prediction, and the longer context pays for the rest.
-# With a much larger vocabulary on this small corpus, the rare-token panel of
-# section 6 would start to bite.
+# Subwords won here even so: each step of a BPE model trains on two to three
+# times more text, and each prediction sees a longer context. With a much
+# larger vocabulary on this small corpus, the rare tokens of section 6 would
+# start to cost more than that. In the samples the BPE models' words are more
+# often real words; none of the four is Shakespeare yet, after five minutes.
 #
 # And the samples, side by side, all seeded the same way, after the prompt
 # `ROMEO:`:
@@ -848,8 +853,9 @@ ex.check_encode(encode).require()
 #   embedding parameters and rare, poorly trained tokens. A tokenizer trained
 #   on English leaves Chinese at three tokens per character.
 # - Compare models across tokenizers in bits per character, never in loss per
-#   token. In the stored run the same GPT, trained for the same time, is
-#   compared on that scale; the table in section 8 says by how much.
+#   token. In the stored run the same GPT, trained for five minutes on each
+#   tokenizer, read 2.29 to 2.35 bits per character with BPE against 2.49
+#   with characters: fewer steps, but more text per step and a longer context.
 #
 # **Where next:** the tokenizers of real models: `tiktoken` (OpenAI's, with
 # GPT-2's and GPT-4's merges), SentencePiece (BPE and Unigram without a
