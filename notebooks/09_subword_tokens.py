@@ -47,7 +47,7 @@
 # costs $T^2$), 05 (the parameter count of a GPT), 06 (training, loss in nats)
 # and 08 (the context window).
 #
-# **Time:** *Run All* takes about a minute and a half on a 2-core laptop; set
+# **Time:** *Run All* takes about a minute on a 2-core laptop; set
 # aside 75–90 minutes to study the notebook, exercises included.
 
 # %%
