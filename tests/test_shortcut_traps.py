@@ -69,3 +69,22 @@ def test_the_trap_is_gone_after_the_check() -> None:
     assert torch.cumsum(torch.ones(3), 0).tolist() == [1.0, 2.0, 3.0]
     assert torch.ones(2).numpy().tolist() == [1.0, 1.0]
     assert not torch._C._len_torch_function_stack() and not torch._C._len_torch_dispatch_stack()
+
+
+def test_a_trapped_classmethod_or_inherited_method_is_put_back_as_it_was() -> None:
+    from glmlib.exercises.checking import Shortcut, forbid
+
+    class Base:
+        def greet(self) -> str:
+            return "base"
+
+    class Child(Base):
+        @classmethod
+        def make(cls) -> "Child":
+            return cls()
+
+    raw = vars(Child)["make"]
+    with forbid([Shortcut(Child, "make", "Child.make", ""), Shortcut(Child, "greet", "Child.greet", "")]):
+        pass
+    assert vars(Child)["make"] is raw and isinstance(raw, classmethod)
+    assert "greet" not in vars(Child) and Child().greet() == "base"

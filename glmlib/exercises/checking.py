@@ -310,10 +310,14 @@ def forbid(shortcuts: Sequence[Shortcut], numpy: bool = True) -> Iterator[Seen]:
             _recorded.pop()
         return
     saved = []
+    missing = object()
     try:
         for s in shortcuts:
-            original = getattr(s.owner, s.attribute)
-            saved.append((s, original))
+            getattr(s.owner, s.attribute)  # an AttributeError here names the shortcut that does not exist
+            # the raw entry (a classmethod stays a classmethod), or `missing` when inherited
+            own = vars(s.owner).get(s.attribute, missing) if isinstance(s.owner, type) else getattr(s.owner,
+                                                                                                 s.attribute)
+            saved.append((s, own))
 
             def trap(*args, _s=s, **kwargs):
                 seen.caught(_s.label)
@@ -322,8 +326,11 @@ def forbid(shortcuts: Sequence[Shortcut], numpy: bool = True) -> Iterator[Seen]:
         with _OperatorTrap(shortcuts, numpy, seen):
             yield seen
     finally:
-        for s, original in reversed(saved):
-            setattr(s.owner, s.attribute, original)
+        for s, own in reversed(saved):
+            if own is missing:
+                delattr(s.owner, s.attribute)  # inherited: take the trap away, the parent's shows again
+            else:
+                setattr(s.owner, s.attribute, own)
 
 
 class _Namespace:
