@@ -9,7 +9,9 @@ On Linux, ``wrap(argv)`` returns a command that runs ``argv``
 - on a read-only view of the whole file system, with fresh, size-limited
   ``/tmp``, ``/var/tmp``, ``/dev/shm`` and ``/run/lock``; its working folder
   (``/tmp/work``, also its ``HOME``) is thrown away with it; the grader's home,
-  the submissions and the grading output are hidden (empty);
+  the submissions and the grading output are hidden (empty); what its process
+  needs from those places (the interpreter, the course's environment and
+  checkout, say a checkout under ``/tmp``) stays visible, read-only;
 - as an unprivileged user of its own (``setpriv``; only when the grader runs
   as root), without capabilities and unable to gain any;
 - under ``prlimit``: an address-space limit (memory), a process limit and a
@@ -39,17 +41,23 @@ _SETUP = r"""
 set -eu
 mount -n --make-rprivate /
 mount -n -o remount,bind,ro /
-for d in /tmp /var/tmp /dev/shm /run/lock; do
-  [ -d "$d" ] && mount -n -t tmpfs -o "size=$SCRATCH,mode=1777,nosuid,nodev" tmpfs "$d"
-done
-# one path a line: set aside what must stay visible under a hidden folder, hide, put it back
+mount -n -t tmpfs -o "size=$SCRATCH,mode=1777,nosuid,nodev" tmpfs /dev/shm   # fresh; first, where to set aside
+# one path a line: set aside what must stay visible under a folder about to be replaced or hidden
 printf '%s\n' "$KEEP" | { i=0; while IFS= read -r keep; do [ -n "$keep" ] || continue
-  mkdir -p "/tmp/.keep/$i"; mount -n --rbind "$keep" "/tmp/.keep/$i"; i=$((i + 1)); done; }
+  mkdir -p "/dev/shm/.keep/$i"; mount -n --rbind "$keep" "/dev/shm/.keep/$i"; i=$((i + 1)); done; }
+for d in /tmp /var/tmp /run/lock; do
+  if [ -d "$d" ]; then mount -n -t tmpfs -o "size=$SCRATCH,mode=1777,nosuid,nodev" tmpfs "$d"; fi
+done
 printf '%s\n' "$HIDE" | while IFS= read -r hide; do
   if [ -n "$hide" ] && [ -d "$hide" ]; then mount -n -t tmpfs -o "size=1m,mode=755,nosuid,nodev" tmpfs "$hide"; fi
 done
 printf '%s\n' "$KEEP" | { i=0; while IFS= read -r keep; do [ -n "$keep" ] || continue
-  mkdir -p "$keep"; mount -n --move "/tmp/.keep/$i" "$keep"; mount -n -o remount,bind,ro "$keep"; i=$((i + 1)); done; }
+  mkdir -p "$keep"; mount -n --move "/dev/shm/.keep/$i" "$keep"; mount -n -o remount,bind,ro "$keep"
+  rmdir "/dev/shm/.keep/$i"; i=$((i + 1)); done; }
+rmdir /dev/shm/.keep 2>/dev/null || true
+printf '%s\n' "$HIDE_INSIDE" | while IFS= read -r hide; do   # hidden folders inside what was kept
+  if [ -n "$hide" ] && [ -d "$hide" ]; then mount -n -t tmpfs -o "size=1m,mode=755,nosuid,nodev" tmpfs "$hide"; fi
+done
 mkdir -p "$WORK"
 if [ -n "$SANDBOX_UID" ]; then
   chown "$SANDBOX_UID:$SANDBOX_UID" "$WORK"
@@ -123,16 +131,20 @@ def wrap(argv: list[str], *, slot: int = 0, memory_bytes: int = 6 * 2**30, hide:
     needed = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(),
               Path(__file__).resolve().parents[2]}  # the interpreter, the environment, glmlib's checkout
     needed |= {Path(sys.executable).resolve().parent}
-    keep = sorted({n for n in needed for h in hidden if _under(n, h) and n != h}, key=lambda p: len(p.parts))
+    replaced = hidden | {Path(d) for d in ("/tmp", "/var/tmp", "/run/lock")}  # fresh, empty in the sandbox
+    keep = sorted({n for n in needed for h in replaced if _under(n, h) and n != h}, key=lambda p: len(p.parts))
     keep = [k for k in keep if not any(_under(k, other) and k != other for other in keep)]
     hidden = {h for h in hidden if not any(_under(n, h) and n == h for n in needed)}
+    inside = {h for h in hidden if any(_under(h, k) for k in keep)}  # hidden only once what is kept is back
+    hidden -= inside
     env = {
         "SCRATCH": SCRATCH_SIZE, "WORK": WORK,
         "KEEP": "\n".join(str(k) for k in keep), "HIDE": "\n".join(sorted(str(h) for h in hidden)),
+        "HIDE_INSIDE": "\n".join(sorted(str(h) for h in inside)),
         "SANDBOX_UID": str(FIRST_UID + slot) if current == "root" else "",
         "LIMITS": f"--as={memory_bytes} --nproc=256 --fsize={512 * 2**20} --core=0",
     }
-    if any("\n" in str(p) for p in [*keep, *hidden]):
+    if any("\n" in str(p) for p in [*keep, *hidden, *inside]):
         raise SandboxUnavailable("a folder the sandbox must hide or keep has a line break in its name")
     user = ["--user", "--map-root-user"] if current == "user" else []
     command = ["unshare", *user, "--net", "--mount", "--pid", "--fork", "--mount-proc", "--kill-child",
