@@ -64,6 +64,19 @@ del _rank, _b
 _MAX_CACHE = 200_000  # encoded chunks remembered per tokenizer
 
 
+
+def merge_pair(ids: list[int], a: int, b: int, new: int) -> list[int]:
+    """``ids`` with every non-overlapping ``(a, b)``, left to right, replaced by ``new`` (``aaa`` -> ``Xa``)."""
+    out, i, n = [], 0, len(ids)
+    while i < n:
+        if i < n - 1 and ids[i] == a and ids[i + 1] == b:
+            out.append(new)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
 def tie_break_key(token_id: int) -> int:
     """Where ``token_id`` stands when equally frequent pairs are compared (smaller merges first).
 
@@ -172,16 +185,8 @@ def _train_merges(chunk_counts: dict[str, int], n_merges: int) -> list[tuple[int
         deltas: dict[tuple[int, int], int] = defaultdict(int)
         for wi in where.pop(pair):
             w = words[wi]
-            n = len(w)
-            out, i = [], 0
-            while i < n:
-                if i < n - 1 and w[i] == a and w[i + 1] == b:
-                    out.append(new)
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            if len(out) == n:
+            out = merge_pair(w, a, b, new)
+            if len(out) == len(w):
                 continue
             f = freqs[wi]
             for p in zip(w, w[1:]):
@@ -325,15 +330,7 @@ class BPETokenizer(Tokenizer):
             if best is None:
                 break
             a, b = self.merges[best - 256]
-            out, i, n = [], 0, len(ids)
-            while i < n:
-                if i < n - 1 and ids[i] == a and ids[i + 1] == b:
-                    out.append(best)
-                    i += 2
-                else:
-                    out.append(ids[i])
-                    i += 1
-            ids = out
+            ids = merge_pair(ids, a, b, best)
         if len(self._cache) >= _MAX_CACHE:
             self._cache.clear()
         self._cache[chunk] = ids

@@ -98,6 +98,17 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
 
 
+
+def _check_fields(fields: object, name: str) -> None:
+    """Fields a caller adds to a checkpoint's record: a dict of JSON values, none of the reserved keys."""
+    if not isinstance(fields, dict):
+        raise TypeError(f"{name} must be a dict, got {type(fields).__name__}")
+    clash = sorted(set(fields) & set(RESERVED))
+    if clash:
+        raise ValueError(f"{name} may not set {clash}: the checkpoint records the model's own config "
+                         f"and tokenizer")
+    _check_json(fields, name)
+
 def _check_json(value: object, where: str) -> None:
     """Raise, naming ``where``, unless ``value`` is plain JSON: finite numbers, str keys."""
     if value is None or isinstance(value, (bool, int, str)):
@@ -371,13 +382,7 @@ def save_checkpoint(model: GPT, tokenizer: Tokenizer, path: str | os.PathLike,
         raise ValueError(f"the tokenizer has {tokenizer.vocab_size} tokens but the model expects "
                          f"{model.config.vocab_size}")
     extra = {} if extra is None else extra
-    if not isinstance(extra, dict):
-        raise TypeError(f"extra must be a dict, got {type(extra).__name__}")
-    clash = sorted(set(extra) & set(RESERVED))
-    if clash:
-        raise ValueError(f"extra may not set {clash}: the checkpoint records the model's own config "
-                         f"and tokenizer")
-    _check_json(extra, "extra")
+    _check_fields(extra, "extra")
     tensors = _model_tensors(model)
     for name, value in (train_state or {}).items():
         if not isinstance(name, str) or not isinstance(value, torch.Tensor):
@@ -582,13 +587,7 @@ def update_record(path: str | os.PathLike, changes: dict, *, drop_train_state: b
     ``drop_train_state`` the training state is left out. Returns the path of
     the ``.safetensors`` file.
     """
-    if not isinstance(changes, dict):
-        raise TypeError(f"changes must be a dict, got {type(changes).__name__}")
-    clash = sorted(set(changes) & set(RESERVED))
-    if clash:
-        raise ValueError(f"changes may not set {clash}: the checkpoint records the model's own config "
-                         f"and tokenizer")
-    _check_json(changes, "changes")
+    _check_fields(changes, "changes")
     weights, sidecar = checkpoint_paths(path)
     if claim is not None:
         claim.check()

@@ -349,3 +349,35 @@ def _descendants(root: widgets.Widget) -> Iterable[widgets.Widget]:
     for child in getattr(root, "children", ()):
         yield from _descendants(child)
     yield root
+
+
+YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
+
+
+class TextExamples:
+    """An explorer's examples dropdown tied to its text box: picking an example fills the box (which
+    redraws), editing the box selects "(your text)". Needs ``examples``, ``text``, ``_examples``
+    (name -> text), ``_busy`` and ``refresh``."""
+
+    examples: widgets.Dropdown
+    text: widgets.Textarea
+    _examples: dict[str, str]
+    _busy: bool
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def _on_text(self, change: Any) -> None:
+        if self._busy:
+            return
+        if self._examples.get(self.examples.value) != change["new"]:  # edited: no longer the example
+            self._busy = True
+            try:
+                self.examples.value = YOUR_TEXT
+            finally:
+                self._busy = False
+        self.refresh()
+
+    def _on_example(self, change: Any) -> None:
+        if not self._busy and change["new"] in self._examples:
+            self.text.value = self._examples[change["new"]]  # the text observer redraws

@@ -28,8 +28,8 @@ from matplotlib.path import Path
 from ..device import cpu_threads
 from ..model import window_start
 from ._backgrounds import LayoutFigure
-from ._render import (MODEL_COLOR, Explorer, bar_verts, bars, beside, html_escape, image_widget, message_html,
-                      readable_text, visible)
+from ._render import (MODEL_COLOR, YOUR_TEXT, bar_verts, bars, beside, Explorer, html_escape, image_widget,
+                      message_html, readable_text, TextExamples, visible)
 
 DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
                 "It is the east, and Juliet is the sun.\n")
@@ -38,7 +38,6 @@ RANK_BUCKETS: tuple[tuple[int | None, str, str], ...] = (
     (1, "top-1", "#9ad48a"), (5, "top-5", "#fde68a"), (10, "top-10", "#fdba74"),
     (None, "beyond top-10", "#f9a8d4"))
 TARGET_LABEL = "\u25b2 the text's character (outlined, in its rank colour)"
-YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
 MAX_CHARS = 10_000  # the view's limit (score_text itself takes any length)
 N_DRAWN = 20  # tokens drawn in the distribution at a position
 BATCH_ROWS = 64  # windows per forward pass
@@ -203,7 +202,7 @@ def char_spans(chars: str, buckets: np.ndarray, titles: list[str]) -> str:
     return "".join(parts)
 
 
-class SurpriseView(Explorer):
+class SurpriseView(TextExamples, Explorer):
     """Each character of a text coloured by its rank under the model; one position's distribution.
 
     Controls: ``text`` (any text; ``examples`` adds a dropdown of named
@@ -265,21 +264,6 @@ class SurpriseView(Explorer):
             self.text, self.readout,
             beside([self.colored], [self.position, self.detail, self.image], width="330px")])
         self.widget.add_class("glm-surprise-view")
-
-    def _on_text(self, change: Any) -> None:
-        if self._busy:
-            return
-        if self._examples.get(self.examples.value) != change["new"]:  # edited: no longer the example
-            self._busy = True
-            try:
-                self.examples.value = YOUR_TEXT
-            finally:
-                self._busy = False
-        self.refresh()
-
-    def _on_example(self, change: Any) -> None:
-        if not self._busy and change["new"] in self._examples:
-            self.text.value = self._examples[change["new"]]  # the text observer rescores
 
     def _on_position(self, _change: Any) -> None:
         if not self._busy and self._score is not None:

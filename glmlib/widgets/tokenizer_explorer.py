@@ -28,7 +28,8 @@ from ..data import load_shakespeare, train_val_split, visible
 from ..tokenizers import CharTokenizer
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole
-from ._render import Explorer, beside, html_escape, image_widget, message_html, small_html
+from ._render import (YOUR_TEXT, Explorer, TextExamples, beside, html_escape, image_widget, message_html,
+                      small_html)
 
 DEFAULT_VOCAB_SIZE = 512  # the default BPE tokenizer: 256 bytes + 256 merges
 TRAIN_CHARS = 1_000_000  # it learns its merges from the start of the corpus's training part
@@ -36,7 +37,6 @@ MAX_CHARS = 5_000  # the longest text the explorer shows
 MAX_CHIPS = 1_500  # tokens drawn as chips (the counts and the picture cover the whole text)
 TABLE_ROWS = 400  # the table view lists at most this many tokens
 MODES = {"BPE": "bpe", "characters": "char"}  # the toggle's labels -> the ``tokenizer`` argument
-YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
 
 # One meaning per colour: a chip's background only separates neighbouring tokens; grey with a
 # dashed outline is a character the character tokenizer does not know; brown hex is raw bytes.
@@ -163,7 +163,7 @@ def _char_note(ch: str) -> str:
     return f"{visible(ch)} (U+{ord(ch):04X}, {len(ch.encode('utf-8'))} bytes {_hex(ch.encode('utf-8'))})"
 
 
-class TokenizerExplorer(Explorer):
+class TokenizerExplorer(TextExamples, Explorer):
     """A text as tokens under the character tokenizer or a byte-level BPE tokenizer cut to ``n`` merges.
 
     Controls: ``examples`` (the preset texts), ``text``, ``mode`` (``"bpe"``
@@ -251,21 +251,6 @@ class TokenizerExplorer(Explorer):
             self.text, self.merges, self.readout,
             beside([self.tokens, help_line], [self.image], width="440px")])
         self.widget.add_class("glm-tokenizer-explorer")
-
-    def _on_text(self, change: Any) -> None:
-        if self._busy:
-            return
-        if self._examples.get(self.examples.value) != change["new"]:  # edited: no longer the example
-            self._busy = True
-            try:
-                self.examples.value = YOUR_TEXT
-            finally:
-                self._busy = False
-        self.refresh()
-
-    def _on_example(self, change: Any) -> None:
-        if not self._busy and change["new"] in self._examples:
-            self.text.value = self._examples[change["new"]]  # the text observer redraws
 
     # ------------------------------------------------------------------ numbers
 
