@@ -334,10 +334,11 @@ def _write_checkpoint(weights: Path, sidecar: Path, tensors: dict[str, torch.Ten
     except OSError as err:
         kept = "the checkpoint already there is unchanged" if weights.exists() else "nothing was saved"
         if err.errno in (errno.ENOSPC, errno.EDQUOT):
-            what = f"the disk is full ({err.strerror or err}); {kept}: free some space or choose another out"
-        else:
-            what = f"{err.strerror or err}; {kept}"
-        raise CheckpointWriteError(err.errno, f"cannot write checkpoint {weights}: {what}") from None
+            raise CheckpointWriteError(err.errno, f"cannot write checkpoint {weights}: the disk is full "
+                                                  f"({err.strerror or err}); {kept}: free some space or "
+                                                  f"choose another out") from None
+        # OSError(errno, ...) is the errno's own class (NotADirectoryError, PermissionError, ...)
+        raise OSError(err.errno, f"cannot write checkpoint {weights}: {err.strerror or err}; {kept}") from None
 
 
 def _model_tensors(model: GPT) -> dict[str, torch.Tensor]:

@@ -52,7 +52,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from .checkpoints import (CheckpointConflict, CheckpointWriteError, Claim, check_not_a_folder, checkpoint_paths, load_checkpoint,
+from .checkpoints import (CheckpointConflict, Claim, check_not_a_folder, checkpoint_paths, load_checkpoint,
                           load_record, load_train_state, save_checkpoint, update_record)
 from .data import VAL_FRACTION, corpus_sha256, get_batch, load_shakespeare, load_text, train_val_split
 from .device import cpu_threads, pick_device
@@ -825,8 +825,10 @@ def main(argv: list[str] | None = None) -> None:
     text = _text_from_args(parser, text_file, cfg)
     try:
         result = train(cfg, callbacks=[_print_progress], text=text)
-    except (TrainingDiverged, ResumeError, CheckpointConflict, CheckpointWriteError, TextTooShort) as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+    except (TrainingDiverged, ResumeError, CheckpointConflict, TextTooShort, OSError) as err:
+        # an OSError (a save that failed: disk full, a folder where the file goes, ...) without "[Errno n]"
+        print(f"{parser.prog}: error: {err.strerror if isinstance(err, OSError) and err.strerror else err}",
+              file=sys.stderr)
         raise SystemExit(1) from None
     rank = dist.get_rank() if dist.is_initialized() else 0
     if rank == 0:

@@ -28,10 +28,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import grade  # noqa: E402
+import notebook_runs  # noqa: E402
 
 from glmlib.exercises.grading import NotebookGrade, QuestionGrade  # noqa: E402
 
-RELEASE = ROOT / "release"
 CHEAT = "import glmlib.exercises.checking as c; c.CheckResult.require = lambda self: None"
 WRONG_PADDED = ("def padded_causal_additive(lengths, T):\n"
                 "    pos = torch.arange(T)\n"
@@ -39,11 +39,18 @@ WRONG_PADDED = ("def padded_causal_additive(lengths, T):\n"
                 "    return torch.zeros(len(lengths), T, T).masked_fill(~causal, float('-inf'))\n")
 
 
+_CONFIG: list = []  # this run's pytest config: the editions are built once per run, when first needed
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remember_config(request) -> None:
+    _CONFIG[:] = [request.config]
+
+
 def _edition(name: str, stem: str) -> nbformat.NotebookNode:
-    path = RELEASE / name / f"{stem}.ipynb"
-    if not path.exists():
-        pytest.skip(f"{path} is missing: run `make student` first")
-    return nbformat.read(path, as_version=4)
+    """A notebook of the classroom editions this test run builds (as ``make student`` does)."""
+    release = notebook_runs.shared_release(_CONFIG[0])
+    return nbformat.read(release / name / f"{stem}.ipynb", as_version=4)
 
 
 def _with_answer(nb: nbformat.NotebookNode, question: str, code: str) -> nbformat.NotebookNode:
