@@ -23,7 +23,7 @@ import nbformat
 import pytest
 
 import notebook_runs
-from notebook_solutions import NOTEBOOKS, Question, questions, run_code
+from notebook_solutions import NOTEBOOKS, questions, run_code
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

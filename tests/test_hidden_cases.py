@@ -6,8 +6,6 @@ honest student at grading time), and they must differ from the visible ones.
 """
 from __future__ import annotations
 
-import importlib
-
 import pytest
 import torch
 

@@ -34,7 +34,6 @@ import dataclasses
 import functools
 import hashlib
 import importlib
-import json
 import os
 import re
 import secrets
@@ -48,7 +47,7 @@ from typing import Any, Iterator
 import torch
 
 from . import remote, sandbox
-from .checking import CheckResult, NOT_YET, failed, recording_shortcuts
+from .checking import CheckResult, failed, recording_shortcuts
 
 GRADING_ENV = {"GLMLIB_QUICK": "1", "GLMLIB_GRADING": "1"}  # the course's long cells shorten themselves
 CELL_TIMEOUT = 240.0  # seconds per cell

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .. import bpe as _bpe
-from ..bpe import BPETokenizer, tie_break_key
+from ..bpe import BPETokenizer
 from .checking import Case, CheckResult, Mistake, forbidden
 from .diagnosing import run_diagnosed
 
