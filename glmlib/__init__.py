@@ -7,3 +7,5 @@ One module per idea, in course order: ``data`` (corpus, split, batches),
 ``widgets`` and ``exercises``.
 """
 __version__ = "0.1.0"
+
+from .i18n import get_language, set_language  # noqa: E402  (the language of messages and labels)
