@@ -470,9 +470,11 @@ def message_po(module: str) -> Path:
     return GLMLIB / "locale" / GETTEXT / f"{module}.po"
 
 
-def update_messages() -> list[str]:
+def update_messages(names: list[str] | None = None) -> list[str]:
     report = []
     for module, messages in message_modules().items():
+        if names and not any(n in module for n in names):
+            continue
         new_template = Catalog(locale=GETTEXT, project="glmlib", fuzzy=False)
         for message, line in messages:
             if message in new_template:
@@ -580,7 +582,10 @@ def terminology() -> list[tuple[str, str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("update", help="bring the catalogues in step with the English")
+    up = sub.add_parser("update", help="bring the catalogues in step with the English")
+    up.add_argument("--messages", action="store_true", help="only glmlib's messages (glmlib/locale)")
+    up.add_argument("--prose", action="store_true", help="only the notebooks' and pages' prose (i18n/)")
+    up.add_argument("names", nargs="*", help="only these (e.g. 03_masks, exercises.sampling)")
     b = sub.add_parser("build", help="write the translated files")
     b.add_argument("--force", action="store_true", help="overwrite a Chinese notebook with changed code")
     b.add_argument("--partial", action="store_true", help="leave untranslated blocks in English (a preview)")
@@ -595,10 +600,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "update":
-        for source in sources():
-            added, fuzzy, gone = update(source)
-            print(f"{source.po.relative_to(ROOT)}: {added} new, {fuzzy} fuzzy, {gone} obsolete")
-        print("\n".join(update_messages()))
+        if not args.messages:
+            for source in sources():
+                if not args.names or any(n in source.name for n in args.names):
+                    added, fuzzy, gone = update(source)
+                    print(f"{source.po.relative_to(ROOT)}: {added} new, {fuzzy} fuzzy, {gone} obsolete")
+        if not args.prose:
+            print("\n".join(update_messages(args.names)))
     elif args.command == "build":
         chosen = [s for s in sources() if not args.names or any(n in s.name for n in args.names)]
         for source in chosen:
