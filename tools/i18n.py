@@ -263,6 +263,7 @@ def update(source: Source) -> tuple[int, int, int]:
     catalog = load(source.po)
     before = {m.id for m in catalog if m.id}
     new_template = template(source)
+    new_template.creation_date = catalog.creation_date  # no date churn when nothing changed
     catalog.update(new_template, no_fuzzy_matching=False, update_header_comment=False)
     # Babel's fuzzy matching needs a close match; keep the order of the English
     catalog._messages = type(catalog._messages)(
@@ -484,6 +485,7 @@ def update_messages(names: list[str] | None = None) -> list[str]:
         po = message_po(module)
         catalog = load(po)
         before = {m.id for m in catalog if m.id}
+        new_template.creation_date = catalog.creation_date
         catalog.update(new_template, no_fuzzy_matching=False, update_header_comment=False)
         save(catalog, po)
         added = sum(1 for m in catalog if m.id and m.id not in before and not m.string)
