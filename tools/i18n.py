@@ -63,7 +63,10 @@ class Source:
 
     @property
     def name(self) -> str:
-        return self.english.relative_to(ROOT).as_posix()
+        try:
+            return self.english.relative_to(ROOT).as_posix()
+        except ValueError:  # a copy elsewhere (the tests change one)
+            return self.english.as_posix()
 
     @property
     def is_notebook(self) -> bool:
@@ -235,7 +238,7 @@ def save(catalog: Catalog, po: Path) -> None:
     """Write ``catalog`` whole or not at all (a temporary file renamed over the old one)."""
     po.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    write_po(buffer, catalog, width=0, sort_output=False, include_previous=True, omit_header=False)
+    write_po(buffer, catalog, width=0, sort_output=False, include_previous=False, omit_header=False)
     _write_atomically(po, buffer.getvalue())
 
 
@@ -268,10 +271,34 @@ def update(source: Source) -> tuple[int, int, int]:
     # Babel's fuzzy matching needs a close match; keep the order of the English
     catalog._messages = type(catalog._messages)(
         sorted(catalog._messages.items(), key=lambda kv: _order(new_template, kv[0])))
+    keep_previous(catalog)
     save(catalog, source.po)
     added = sum(1 for m in catalog if m.id and m.id not in before and not m.string)
     fuzzy = sum(1 for m in catalog if m.id and m.fuzzy)
     return added, fuzzy, len(catalog.obsolete)
+
+
+PREVIOUS = "previous English: "
+
+
+def keep_previous(catalog: Catalog) -> None:
+    """A fuzzy entry's old English kept in a comment, one JSON line (Babel cannot read back a
+    multi-line ``#| msgid``), so that the check can say what changed."""
+    for message in catalog:
+        if message.id and message.fuzzy and message.previous_id:
+            message.user_comments = [PREVIOUS + json.dumps(message.previous_id[0], ensure_ascii=False)]
+            message.previous_id = []
+
+
+def previous_english(message) -> str:
+    """The old English of a fuzzy entry (the comment may come back wrapped over several lines)."""
+    joined = " ".join(message.user_comments)
+    if PREVIOUS not in joined:
+        return ""
+    try:
+        return json.JSONDecoder().raw_decode(joined[joined.index(PREVIOUS) + len(PREVIOUS):])[0]
+    except ValueError:
+        return ""
 
 
 def _order(template_: Catalog, key: str) -> int:
@@ -301,27 +328,53 @@ def _short(text: str, n: int = 70) -> str:
 def catalogue_problems(source: Source) -> list[Problem]:
     """Entries the English has that the catalogue lacks, leaves empty or marks fuzzy, and broken ones."""
     catalog = load(source.po)
-    po = source.po.relative_to(ROOT).as_posix()
+    po = source.po.relative_to(ROOT).as_posix() if source.po.is_relative_to(ROOT) else source.po.as_posix()
     problems = []
     for message, where in english_messages(source):
         entry = catalog.get(message)
         if entry is None:
             problems.append(Problem(source.name, where, f"no entry in {po} for the English "
-                                    f"\"{_short(message)}\" (changed or new: run `python tools/i18n.py update`, "
-                                    "then translate it)"))
+                                    f"\"{_short(message)}\"{_what_changed(message, catalog)} (run "
+                                    "`python tools/i18n.py update`, then translate it)"))
         elif not entry.string:
             problems.append(Problem(source.name, where, f"entry not translated in {po}: \"{_short(message)}\""))
         elif entry.fuzzy:
-            problems.append(Problem(source.name, where, f"entry fuzzy (its English changed) in {po}: "
-                                    f"\"{_short(message)}\""))
+            previous = previous_english(entry)
+            old = Catalog()
+            if previous:
+                old.add(previous)
+            problems.append(Problem(source.name, where, f"entry fuzzy (its English changed; translation kept "
+                                    f"as a draft) in {po}: \"{_short(message)}\"{_what_changed(message, old)}"))
         else:
             problems += [Problem(source.name, where, p) for p in entry_problems(message, entry.string)]
     return problems
 
 
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?:;])\s+", " ".join(text.split())) if s]
+
+
+def _what_changed(message: str, catalog: Catalog) -> str:
+    """For a block that is not in the catalogue: the sentence that differs from its closest entry."""
+    import difflib
+
+    known = [m.id for m in catalog if m.id and isinstance(m.id, str)]
+    close = difflib.get_close_matches(message, known, n=1, cutoff=0.6)
+    if not close:
+        return ", a new block"
+    new, old = _sentences(message), _sentences(close[0])
+    changed = [s for s in new if s not in old]
+    gone = [s for s in old if s not in new]
+    now = f": changed, now \"{_short(changed[0], 200)}\"" if changed else ": changed"
+    was = f" (was \"{_short(gone[0], 200)}\")" if gone else ""
+    return now + was
+
+
 def entry_problems(english: str, translated: str) -> list[str]:
     """What a translation broke: inline code or maths changed, lost or added; a heading's level."""
     problems = []
+    if GETTEXT.startswith("zh") and not re.search(r"[\u4e00-\u9fff]", translated):
+        problems.append(f"the translation of \"{_short(english, 50)}\" has no Chinese in it (left in English?)")
     want, got = protected(english), protected(translated)
     if sorted(want) != sorted(got):
         lost = [p for p in want if p not in got]
@@ -487,6 +540,7 @@ def update_messages(names: list[str] | None = None) -> list[str]:
         before = {m.id for m in catalog if m.id}
         new_template.creation_date = catalog.creation_date
         catalog.update(new_template, no_fuzzy_matching=False, update_header_comment=False)
+        keep_previous(catalog)
         save(catalog, po)
         added = sum(1 for m in catalog if m.id and m.id not in before and not m.string)
         report.append(f"{po.relative_to(ROOT)}: {added} new, {sum(1 for m in catalog if m.id and m.fuzzy)} "
@@ -564,6 +618,7 @@ def unsheet(text: str, po: Path) -> int:
         message.string = translated
         message.flags.discard("fuzzy")
         message.previous_id = []
+        message.user_comments = []
         count += 1
     save(catalog, po)
     return count
@@ -579,6 +634,41 @@ def terminology() -> list[tuple[str, str]]:
             english, chinese, *_ = line.split("\t")
             rows.append((english.strip(), chinese.strip()))
     return rows
+
+
+# Terms checked for "English at first use": distinctive ones (a two-character word such as 参数 or 合并
+# is also everyday Chinese inside other words, so only these short ones are checked)
+_SHORT_TERMS_CHECKED = {"词元", "词表", "温度", "掩码", "嵌入", "码位"}
+
+
+def checked_terms() -> list[tuple[str, str]]:
+    return [(en, zh) for en, zh in terminology()
+            if zh != en and not re.search(r"[A-Za-z]", zh) and (len(zh) >= 3 or zh in _SHORT_TERMS_CHECKED)]
+
+
+def first_use_problems(source: Source) -> list[Problem]:
+    """Terms of the list whose first use in a translated notebook or page lacks its English term
+    in parentheses right after it (词元（token）)."""
+    table = table_of(load(source.po))
+    blocks = [table[m] for m, _ in english_messages(source) if m in table]
+    text = "\n\n".join(blocks)
+    terms = checked_terms()
+    problems = []
+    for english, chinese in terms:
+        longer = [zh for _, zh in terms if chinese in zh and zh != chinese]
+        inside = [range(m.start(), m.end()) for zh in longer for m in re.finditer(re.escape(zh), text)]
+        for match in re.finditer(re.escape(chinese), text):
+            start = match.start()
+            if any(start in span for span in inside):
+                continue  # part of a longer term (掩码 in 因果掩码)
+            after = text[match.end(): match.end() + 60]
+            stem = re.sub(r"[^a-z]", "", english.lower())[:5]
+            if not re.match(r"\s*[（(]", after) or stem not in re.sub(r"[^a-z]", "", after.lower()):
+                line = _short(text[max(0, start - 20): match.end() + 30], 60)
+                problems.append(Problem(source.name, "", f"first use of {chinese} without its English term "
+                                        f"({chinese}（{english}）): \"{line}\""))
+            break
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
