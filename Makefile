@@ -12,7 +12,7 @@ LAB_SETTINGS := jupyter/lab/settings/overrides.d/glmlib.json
 # JupyterLab refuses to run as root (a container, many lab images) unless told
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
-.PHONY: lab test check benchmarks sync student grade site clean
+.PHONY: lab lab-zh translations test check benchmarks sync student grade site clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(None if (3, 11) <= v <= (3, 14) else \
@@ -33,6 +33,14 @@ $(TESTS): requirements-test.txt $(COURSE)
 
 lab: $(COURSE)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/00_welcome.ipynb
+
+# the Chinese edition (中文版): notebooks/zh-CN/, checker messages and explorer labels in Chinese
+lab-zh: $(COURSE)
+	GLMLIB_LANG=zh-CN $(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/zh-CN/00_welcome.ipynb
+
+# rebuild the translated notebooks and pages from the English ones and i18n/ (see i18n/README.md)
+translations: $(COURSE)
+	$(BIN)/python tools/i18n.py build
 
 # the classroom test's proxy (configurable-http-proxy) comes from npm; without npm that test
 # says how to get it and is skipped (it fails in CI, where .ci/run installs npm)

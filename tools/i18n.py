@@ -283,7 +283,10 @@ PREVIOUS = "previous English: "
 
 def keep_previous(catalog: Catalog) -> None:
     """A fuzzy entry's old English kept in a comment, one JSON line (Babel cannot read back a
-    multi-line ``#| msgid``), so that the check can say what changed."""
+    multi-line ``#| msgid``), so that the check can say what changed; gone entries kept only
+    when they hold a translation (to reuse by hand)."""
+    for key in [k for k, m in catalog.obsolete.items() if not m.string]:
+        del catalog.obsolete[key]
     for message in catalog:
         if message.id and message.fuzzy and message.previous_id:
             message.user_comments = [PREVIOUS + json.dumps(message.previous_id[0], ensure_ascii=False)]
