@@ -24,7 +24,11 @@ CLASSROOM_EDITION           student      what CLASSROOM_REPO holds: student (the
 CLASSROOM_BRANCH            student      branch of CLASSROOM_REPO (main for self-study)
 CLASSROOM_FOLDER            repo's name  folder the course lands in, in each home
 CLASSROOM_START             00_welcome.ipynb   first notebook opened
-                                         (notebooks/00_welcome.ipynb for self-study)
+                                         (notebooks/00_welcome.ipynb for self-study,
+                                         notebooks/zh-CN/00_welcome.ipynb in Chinese)
+CLASSROOM_LANGUAGE          en           en or zh-CN: the language of checker messages
+                                         and explorer labels (GLMLIB_LANG); zh-CN with
+                                         the Chinese edition (release/zh-CN/student)
 CLASSROOM_SHARED_PASSWORD   (none)       one password for everyone (a workshop) instead of
                                          the machine's accounts (PAM): 8 characters or
                                          more, used exactly as given (one that begins
@@ -179,7 +183,12 @@ BRANCH = _setting("CLASSROOM_BRANCH", EDITIONS[EDITION][0])
 FOLDER = _setting("CLASSROOM_FOLDER", re.sub(r"\.git$", "", REPO.rstrip("/").split("/")[-1]) or "course")
 if not re.fullmatch(r"[A-Za-z0-9_.-]+", FOLDER) or FOLDER in (".", ".."):
     raise ValueError(f"CLASSROOM_FOLDER={FOLDER!r}: expected one folder name (letters, digits, . _ -)")
-START = _setting("CLASSROOM_START", EDITIONS[EDITION][1]).lstrip("/")
+LANGUAGES = {"en": "", "zh-CN": "zh-CN/"}  # language -> the self-study edition's folder in notebooks/
+LANGUAGE = _setting("CLASSROOM_LANGUAGE", "en")
+if LANGUAGE not in LANGUAGES:
+    raise ValueError(f"CLASSROOM_LANGUAGE={LANGUAGE!r}: expected one of {', '.join(LANGUAGES)}")
+_start = EDITIONS[EDITION][1].replace("notebooks/", f"notebooks/{LANGUAGES[LANGUAGE]}")
+START = _setting("CLASSROOM_START", _start).lstrip("/")
 
 SHARED_PASSWORD = _shared_password("CLASSROOM_SHARED_PASSWORD")
 USERS = _names("CLASSROOM_USERS")
@@ -247,6 +256,7 @@ c.Spawner.environment = {
 }
 if DATA_DIR:
     c.Spawner.environment["GLMLIB_DATA_DIR"] = DATA_DIR
+c.Spawner.environment["GLMLIB_LANG"] = LANGUAGE
 # Limits: passed to every spawner, enforced by systemd (MemoryMax, CPUQuota) and
 # docker (the container's memory and CPU quota). LocalProcessSpawner only sets
 # MEM_LIMIT and CPU_LIMIT in the environment: it enforces neither.
@@ -303,6 +313,7 @@ if __name__ == "__main__":
     enforced = "enforced" if SPAWNER != "local" else "NOT enforced by the local spawner"
     print(f"memory per student: {MEM_LIMIT}, CPU cores: {CPU_LIMIT:g} ({enforced})")
     print(f"idle servers stopped after {IDLE_TIMEOUT} s")
+    print(f"language of checker messages and explorer labels: {LANGUAGE} (GLMLIB_LANG)")
     print(f"login: {'one shared password' if SHARED_PASSWORD else 'the machine accounts (PAM)'}")
     if REPO:
         print(f"edition handed out: {EDITION} (branch {BRANCH} of {REPO})")

@@ -176,3 +176,17 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
 def test_an_existing_data_dir_reaches_every_kernel(tmp_path):
     c = load(CLASSROOM_DATA_DIR=str(tmp_path))
     assert c.Spawner.environment["GLMLIB_DATA_DIR"] == str(tmp_path)
+
+
+# --- the language ----------------------------------------------------------------
+def test_the_language_reaches_every_students_environment():
+    assert load().Spawner.environment["GLMLIB_LANG"] == "en"
+    config = load(CLASSROOM_LANGUAGE="zh-CN", CLASSROOM_EDITION="self-study", CLASSROOM_REPO="https://x.org/c.git")
+    assert config.Spawner.environment["GLMLIB_LANG"] == "zh-CN"
+    assert "notebooks%2Fzh-CN%2F00_welcome.ipynb" in config.Spawner.default_url  # the Chinese edition opens
+
+
+@pytest.mark.parametrize("value", ["fr", "zh", "chinese"])
+def test_an_unknown_language_is_refused(value):
+    message = refused(CLASSROOM_LANGUAGE=value)
+    assert "CLASSROOM_LANGUAGE" in message and repr(value) in message and "zh-CN" in message
