@@ -17,7 +17,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import attention as _attention
-from .checking import Case, CheckResult, Mistake, call_learner, failed, passed, require_callable, forbidden
+from ..i18n import _, translate
+from .checking import N_, Case, CheckResult, Mistake, call_learner, failed, forbidden, in_case, passed, \
+    require_callable
 from .diagnosing import loops_in, run_diagnosed
 
 NAN = float("nan")
@@ -37,24 +39,24 @@ def _naive(x: torch.Tensor) -> torch.Tensor:
 def _softmax_mistakes(x: torch.Tensor) -> list[Mistake]:
     whole = torch.exp(x - x.max())
     mistakes = [
-        Mistake(_naive(x), "exp overflows (or underflows) here and gives NaN: softmax is shift invariant, so "
-                           "subtract each row's maximum before `torch.exp`"),
-        Mistake(whole / whole.sum(), "your result is normalised over the whole tensor: normalise each row, "
-                                     "i.e. sum over the last axis (`dim=-1, keepdim=True`)"),
+        Mistake(_naive(x), _("exp overflows (or underflows) here and gives NaN: softmax is shift invariant, so "
+                             "subtract each row's maximum before `torch.exp`")),
+        Mistake(whole / whole.sum(), _("your result is normalised over the whole tensor: normalise each row, "
+                                       "i.e. sum over the last axis (`dim=-1, keepdim=True`)")),
         Mistake(whole / whole.sum(dim=-1, keepdim=True),
-                "you subtracted the maximum of the whole tensor: rows far below it underflow to 0 / 0; "
-                "subtract each row's own maximum (`x.max(dim=-1, keepdim=True).values`)"),
+                _("you subtracted the maximum of the whole tensor: rows far below it underflow to 0 / 0; "
+                  "subtract each row's own maximum (`x.max(dim=-1, keepdim=True).values`)")),
     ]
     if x.dim() >= 2:
         first = torch.exp(x - x.max(dim=0, keepdim=True).values)
         mistakes.append(Mistake(first / first.sum(dim=0, keepdim=True),
-                                "your softmax runs over the first axis: it must run over the last one (`dim=-1`)"))
+                                _("your softmax runs over the first axis: it must run over the last one (`dim=-1`)")))
         row_max = x.max(dim=-1).values  # (..., ) without keepdim: broadcasts against the wrong axis
         if row_max.shape[-1:] == x.shape[-1:]:
             shifted = torch.exp(x - row_max)
             mistakes.append(Mistake(shifted / shifted.sum(dim=-1, keepdim=True),
-                                    "the row maxima broadcast along the wrong axis: keep the reduced axis "
-                                    "with `keepdim=True` so that each row subtracts its own maximum"))
+                                    _("the row maxima broadcast along the wrong axis: keep the reduced axis "
+                                      "with `keepdim=True` so that each row subtracts its own maximum")))
     return mistakes
 
 
@@ -66,18 +68,18 @@ def check_softmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(x)`` must equal ``torch.softmax(x, dim=-1)``, also for huge logits and ``-inf``."""
     inf = float("inf")
     inputs = {
-        "one row": torch.tensor([1.0, 2.0, 3.0]),
-        "square batch (3, 3)": _randn(3, 3, seed=1, scale=3.0),
-        "batch of rows (2, 3, 4)": _randn(2, 3, 4, seed=0),
-        "huge logits [1000, 1001, 1002]": torch.tensor([1000.0, 1001.0, 1002.0]),
-        "very negative logits [-1000, -1001, -1002]": torch.tensor([-1000.0, -1001.0, -1002.0]),
-        "rows far apart [[1000, 1001], [0, 1]]": torch.tensor([[1000.0, 1001.0], [0.0, 1.0]]),
-        "masked entries (-inf)": torch.tensor([[0.5, -inf, 1.5], [-inf, -inf, 2.0]]),
-        "a single entry": torch.tensor([[7.0]]),
+        _("one row"): torch.tensor([1.0, 2.0, 3.0]),
+        _("square batch (3, 3)"): _randn(3, 3, seed=1, scale=3.0),
+        _("batch of rows (2, 3, 4)"): _randn(2, 3, 4, seed=0),
+        _("huge logits [1000, 1001, 1002]"): torch.tensor([1000.0, 1001.0, 1002.0]),
+        _("very negative logits [-1000, -1001, -1002]"): torch.tensor([-1000.0, -1001.0, -1002.0]),
+        _("rows far apart [[1000, 1001], [0, 1]]"): torch.tensor([[1000.0, 1001.0], [0.0, 1.0]]),
+        _("masked entries (-inf)"): torch.tensor([[0.5, -inf, 1.5], [-inf, -inf, 2.0]]),
+        _("a single entry"): torch.tensor([[7.0]]),
     }
     cases = [Case(name, (x.clone(),), torch.softmax(x, dim=-1), mistakes=_softmax_mistakes(x))
              for name, x in inputs.items()]
-    hint = "subtract the row maximum, exponentiate and divide by the row sum"
+    hint = _("subtract the row maximum, exponentiate and divide by the row sum")
     shortcuts = forbidden(fn, [(torch, "softmax", "torch.softmax", hint),
                                (F, "softmax", "F.softmax", hint),
                                (torch.Tensor, "softmax", "Tensor.softmax", hint),
@@ -89,8 +91,8 @@ def check_softmax(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckResult:
     # float32 grid, whose spacing near 1000 is 6.1e-5, so it may differ from torch.softmax by 3e-5
     result = run_diagnosed("softmax", fn, cases, atol=SOFTMAX_ATOL, shortcuts=shortcuts)
     if result.status == "fail" and "must match the size of tensor" in result.message:
-        result.message += (" (a reduction without `keepdim=True` drops its axis, so the result no longer "
-                           "broadcasts against x row by row)")
+        result.message += _(" (a reduction without `keepdim=True` drops its axis, so the result no longer "
+                            "broadcasts against x row by row)")
     return result
 
 
@@ -112,41 +114,41 @@ def _attention_mistakes(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     d_k, d_v, T_k = q.shape[-1], v.shape[-1], k.shape[-2]
     mistakes = [
         Mistake(_sdpa(q, k, v, mask, scale=1.0),
-                "the scores are not scaled: divide q k^T by sqrt(d_k) (the measurement of section 3 shows why)"),
+                _("the scores are not scaled: divide q k^T by sqrt(d_k) (the measurement of section 3 shows why)")),
         Mistake(_sdpa(q, k, v, mask, scale=1.0) / math.sqrt(d_k),
-                "you scaled after the softmax, a common mistake: dividing the weights by sqrt(d_k) leaves each "
-                "row summing to 1/sqrt(d_k) instead of 1, and the softmax still saturates. Divide the scores "
-                "q k^T by sqrt(d_k) *before* the softmax"),
+                _("you scaled after the softmax, a common mistake: dividing the weights by sqrt(d_k) leaves each "
+                  "row summing to 1/sqrt(d_k) instead of 1, and the softmax still saturates. Divide the scores "
+                  "q k^T by sqrt(d_k) *before* the softmax")),
         Mistake(_softmax_over_queries(q, k, v, mask),
-                "the softmax runs over the queries (dim=-2): each *query's* weights over the keys must sum to "
-                "1, so normalise along the keys, the last axis (`dim=-1`)"),
+                _("the softmax runs over the queries (dim=-2): each *query's* weights over the keys must sum to "
+                  "1, so normalise along the keys, the last axis (`dim=-1`)")),
         Mistake(_sdpa(q, k, v, mask, scale=1 / d_k),
-                "the scores are divided by d_k: divide by its square root, sqrt(d_k)"),
+                _("the scores are divided by d_k: divide by its square root, sqrt(d_k)")),
         Mistake(_sdpa(q, k, v, mask, scale=math.sqrt(d_k)),
-                "the scores are multiplied by sqrt(d_k): divide by it instead"),
+                _("the scores are multiplied by sqrt(d_k): divide by it instead")),
     ]
     if d_v != d_k:
         mistakes.append(Mistake(_sdpa(q, k, v, mask, scale=1 / math.sqrt(d_v)),
-                                "the scores are scaled by sqrt(d_v), the size of the values: use the size of the "
-                                "queries and keys, sqrt(d_k) = sqrt(q.shape[-1])"))
+                                _("the scores are scaled by sqrt(d_v), the size of the values: use the size of the "
+                                  "queries and keys, sqrt(d_k) = sqrt(q.shape[-1])")))
     if T_k != d_k:
         mistakes.append(Mistake(_sdpa(q, k, v, mask, scale=1 / math.sqrt(T_k)),
-                                "the scores are scaled by the square root of the number of keys: use the size of "
-                                "each query and key vector, sqrt(d_k) = sqrt(q.shape[-1])"))
+                                _("the scores are scaled by the square root of the number of keys: use the size of "
+                                  "each query and key vector, sqrt(d_k) = sqrt(q.shape[-1])")))
     if mask is not None:
-        mistakes.append(Mistake(_sdpa(q, k, v), "the mask is ignored: every query sees every key, the future "
-                                                "included; fill the blocked scores with -inf before the softmax"))
+        mistakes.append(Mistake(_sdpa(q, k, v), _("the mask is ignored: every query sees every key, the future "
+                                                  "included; fill the blocked scores with -inf before the softmax")))
         flipped = _sdpa(q, k, v, ~mask)
         fully_blocked = ~(~mask).expand(flipped.shape[:-1] + (k.shape[-2],)).any(-1)  # rows with no key left
-        message = ("the mask polarity is flipped: you blocked the keys where the mask is True; True means "
-                   "\"may attend\", so fill -inf where the mask is False (`~mask`)")
+        message = _("the mask polarity is flipped: you blocked the keys where the mask is True; True means "
+                    "\"may attend\", so fill -inf where the mask is False (`~mask`)")
         mistakes.append(Mistake(flipped, message))
         mistakes.append(Mistake(flipped.masked_fill(fully_blocked[..., None], NAN), message))
         eye = torch.eye(T_k).expand(*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), T_k, T_k)
         unmasked_weights = _sdpa(q, k, eye)
         mistakes.append(Mistake((unmasked_weights * mask) @ v,
-                                "the mask is applied after the softmax: the blocked weights are zeroed but the "
-                                "rows no longer sum to 1; add -inf to the scores before the softmax instead"))
+                                _("the mask is applied after the softmax: the blocked weights are zeroed but the "
+                                  "rows no longer sum to 1; add -inf to the scores before the softmax instead")))
     return mistakes
 
 
@@ -164,16 +166,16 @@ def _diagnose_attention(case: Case, got: torch.Tensor) -> str | None:
     mask = case.kwargs.get("mask")
     if mask is None or torch.isfinite(got).all() or not torch.isfinite(case.expected).all():
         return None
-    q, k, _ = case.args
+    q, k, _v = case.args
     rows_with_a_block = (~mask).expand(*got.shape[:-1], k.shape[-2]).any(-1)  # (..., T_q)
     bad_rows = ~torch.isfinite(got).all(-1)
     if torch.equal(bad_rows, rows_with_a_block):
-        return ("your output holds inf or NaN in exactly the rows that have a blocked key: did you write "
-                "-inf into the attention *weights*, once the softmax had run? -inf belongs in the scores, "
-                "before the softmax, where exp(-inf) = 0 gives a blocked key a weight of exactly 0; in the "
-                "weights it multiplies the values into inf and NaN")
-    return ("your output holds inf or NaN: a -inf reached the weights or the values; fill blocked *scores* "
-            "with -inf before the softmax, and check that every row keeps at least one key")
+        return _("your output holds inf or NaN in exactly the rows that have a blocked key: did you write "
+                 "-inf into the attention *weights*, once the softmax had run? -inf belongs in the scores, "
+                 "before the softmax, where exp(-inf) = 0 gives a blocked key a weight of exactly 0; in the "
+                 "weights it multiplies the values into inf and NaN")
+    return _("your output holds inf or NaN: a -inf reached the weights or the values; fill blocked *scores* "
+             "with -inf before the softmax, and check that every row keeps at least one key")
 
 
 def _k_dot_T(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -187,19 +189,19 @@ def check_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
     causal5 = torch.ones(5, 5, dtype=torch.bool).tril()
     padded = causal5 & (torch.arange(5) < torch.tensor([[3], [5]]))[:, None, :]  # (2, 5, 5)
     inputs = {
-        "one query, one key (2-D)": (_randn(1, 3, seed=1), _randn(1, 3, seed=2), _randn(1, 2, seed=3), None),
-        "unmasked (T=4, d_k=8)": (_randn(4, 8, seed=4), _randn(4, 8, seed=5), _randn(4, 8, seed=6), None),
-        "causal mask (T=4, d_k=8)": (_randn(4, 8, seed=7, scale=2), _randn(4, 8, seed=8, scale=2),
+        _("one query, one key (2-D)"): (_randn(1, 3, seed=1), _randn(1, 3, seed=2), _randn(1, 2, seed=3), None),
+        _("unmasked (T=4, d_k=8)"): (_randn(4, 8, seed=4), _randn(4, 8, seed=5), _randn(4, 8, seed=6), None),
+        _("causal mask (T=4, d_k=8)"): (_randn(4, 8, seed=7, scale=2), _randn(4, 8, seed=8, scale=2),
                                      _randn(4, 8, seed=9), causal4),
-        "3 queries, 5 keys, d_v=2 != d_k=6": (_randn(3, 6, seed=13), _randn(5, 6, seed=14),
+        _("3 queries, 5 keys, d_v=2 != d_k=6"): (_randn(3, 6, seed=13), _randn(5, 6, seed=14),
                                               _randn(5, 2, seed=15), None),
-        "a batch of 4 sequences, T=4, d_k=4": (_randn(4, 4, 4, seed=19), _randn(4, 4, 4, seed=20),
+        _("a batch of 4 sequences, T=4, d_k=4"): (_randn(4, 4, 4, seed=19), _randn(4, 4, 4, seed=20),
                                                _randn(4, 4, 4, seed=21), None),
-        "batched heads (2, 3, 4, 16), causal": (_randn(2, 3, 4, 16, seed=10), _randn(2, 3, 4, 16, seed=11),
+        _("batched heads (2, 3, 4, 16), causal"): (_randn(2, 3, 4, 16, seed=10), _randn(2, 3, 4, 16, seed=11),
                                                 _randn(2, 3, 4, 16, seed=12), causal4),
-        "causal and padding mask (2, 5, 5)": (_randn(2, 5, 8, seed=22), _randn(2, 5, 8, seed=23),
+        _("causal and padding mask (2, 5, 5)"): (_randn(2, 5, 8, seed=22), _randn(2, 5, 8, seed=23),
                                               _randn(2, 5, 3, seed=24), padded),
-        "large d_k=256 (scaling matters)": (_randn(3, 256, seed=16), _randn(3, 256, seed=17),
+        _("large d_k=256 (scaling matters)"): (_randn(3, 256, seed=16), _randn(3, 256, seed=17),
                                             _randn(3, 4, seed=18), None),
     }
     cases = []
@@ -207,17 +209,17 @@ def check_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
         mistakes = _attention_mistakes(q, k, v, m)
         if q.dim() == 3 and q.shape[0] == q.shape[-1]:
             mistakes.append(Mistake(_k_dot_T(q, k, v),
-                                    "on a batch, `k.T` reverses every axis, the batch axis included: transpose "
-                                    "only the last two, `k.transpose(-2, -1)` (or `k.mT`)"))
+                                    _("on a batch, `k.T` reverses every axis, the batch axis included: transpose "
+                                      "only the last two, `k.transpose(-2, -1)` (or `k.mT`)")))
         cases.append(Case(name, (q.clone(), k.clone(), v.clone()), _sdpa(q, k, v, m),
                           kwargs={"mask": None if m is None else m.clone()}, mistakes=mistakes))
-    hint = "compute the scores, mask them, softmax, and mix the values"
+    hint = _("compute the scores, mask them, softmax, and mix the values")
     shortcuts = forbidden(fn, [(F, "scaled_dot_product_attention", "F.scaled_dot_product_attention", hint),
                                (_attention, "scaled_dot_product_attention",
                                 "glmlib.attention.scaled_dot_product_attention", hint)])
     result = run_diagnosed("attention", fn, cases, _diagnose_attention, shortcuts=shortcuts)
     if result.status == "fail" and "Dimension out of range" in result.message:
-        result.message += (" (the inputs may have any number of leading axes, none included: count axes from "
+        result.message += _(" (the inputs may have any number of leading axes, none included: count axes from "
                            "the end, e.g. `k.transpose(-2, -1)`)")
     return result
 
@@ -234,7 +236,7 @@ def _torch_mha(x: torch.Tensor, W_q: torch.Tensor, W_k: torch.Tensor, W_v: torch
         ref.in_proj_weight.copy_(torch.cat([W_q.T, W_k.T, W_v.T]))
         ref.out_proj.weight.copy_(W_o.T)
         blocked = ~torch.ones(x.shape[1], x.shape[1], dtype=torch.bool).tril() if causal else None
-        out, _ = ref(x, x, x, attn_mask=blocked, need_weights=False)  # its bool mask: True = blocked
+        out, _weights = ref(x, x, x, attn_mask=blocked, need_weights=False)  # its bool mask: True = blocked
     return out
 
 
@@ -273,76 +275,82 @@ def _heads_not_transposed(x, W_q, W_k, W_v, W_o, n_head: int, merge_transposed: 
     return heads.reshape(B, T, C) @ W_o
 
 
-_NO_TRANSPOSE = ("the heads were never moved in front of the time axis: on `(B, T, H, D)` attention runs over "
+# Shared by several mistakes; translated when the cases are built.
+_NO_TRANSPOSE = N_("the heads were never moved in front of the time axis: on `(B, T, H, D)` attention runs over "
                  "the *heads* of each position, not over the positions. After `view(B, T, H, D)`, "
                  "`transpose(1, 2)` to `(B, H, T, D)` before attending, and back before merging")
-_BLOCKS_PAST = ("your mask blocks the past and lets each query see the future (keys j >= i), a common mistake: "
+_BLOCKS_PAST = N_("your mask blocks the past and lets each query see the future (keys j >= i), a common mistake: "
                 "the causal mask allows keys j <= i, the lower triangle (`tril`, True = may attend), or "
                 "`is_causal=True`")
-_ONLY_FUTURE = ("your mask lets each query see only the future (keys j > i): `triu(diagonal=1)` marks the "
+_ONLY_FUTURE = N_("your mask lets each query see only the future (keys j > i): `triu(diagonal=1)` marks the "
                 "*blocked* keys (the opposite polarity, seen in notebook 03), but SDPA's True means *may attend*. "
                 "Use the lower triangle `tril()` (or `is_causal=True`); the last query, with no key left, gives "
                 "NaN or 0")
-_NO_DIAGONAL = ("your mask blocks the diagonal: each query must see itself too (keys j <= i, `tril()`, not "
+_NO_DIAGONAL = N_("your mask blocks the diagonal: each query must see itself too (keys j <= i, `tril()`, not "
                 "`tril(-1)`); query 0, with no key left, gives NaN or 0")
 
 
 def _diagnose_multi_head(case: Case, got: torch.Tensor) -> str | None:
     if torch.isnan(got).any():
         t = int(torch.isnan(got).any(-1).nonzero()[0][-1])
-        return (f"position {t} of your output is NaN: a query whose every key is blocked has nothing to "
-                f"attend to. Is your mask blocking the past or the diagonal? Query i may see keys 0..i")
+        return _("position {t} of your output is NaN: a query whose every key is blocked has nothing to "
+                 "attend to. Is your mask blocking the past or the diagonal? Query i may see keys 0..i", t=t)
     return None
 
 
 def check_multi_head_attention(fn: Callable[..., torch.Tensor]) -> CheckResult:
     """``fn(x, W_q, W_k, W_v, W_o, n_head)`` must equal ``nn.MultiheadAttention`` (causal, no biases)."""
     shapes = {"B=1, T=3, C=4, H=2": (1, 3, 4, 2), "B=2, T=5, C=12, H=3": (2, 5, 12, 3),
-              "one head: B=2, T=3, C=6, H=1": (2, 3, 6, 1), "one channel per head: B=1, T=4, C=4, H=4": (1, 4, 4, 4)}
+              _("one head: B=2, T=3, C=6, H=1"): (2, 3, 6, 1),
+              _("one channel per head: B=1, T=4, C=4, H=4"): (1, 4, 4, 4)}
     cases = []
     for seed, (name, (B, T, C, H)) in enumerate(shapes.items()):
         g = torch.Generator().manual_seed(100 + seed)
         x = torch.randn(B, T, C, generator=g)
-        W_q, W_k, W_v, W_o = (torch.randn(C, C, generator=g) for _ in range(4))
+        W_q, W_k, W_v, W_o = (torch.randn(C, C, generator=g) for _n in range(4))
         D = C // H
         ws = (W_q, W_k, W_v, W_o)
         mistakes = [
             Mistake(_torch_mha(x, W_q * math.sqrt(D / C), W_k, W_v, W_o, H),
-                    f"the scores are scaled by sqrt(C) = sqrt({C}): each head's scores are divided by the square "
-                    f"root of the head size, sqrt(D) = sqrt(C / H) = sqrt({D})"),
+                    _("the scores are scaled by sqrt(C) = sqrt({C}): each head's scores are divided by the square "
+                      "root of the head size, sqrt(D) = sqrt(C / H) = sqrt({D})", C=C, D=D)),
             Mistake(_torch_mha(x, W_q * math.sqrt(D), W_k, W_v, W_o, H),
-                    "the scores are not scaled: divide each head's scores by sqrt(D), D = C // n_head"),
+                    _("the scores are not scaled: divide each head's scores by sqrt(D), D = C // n_head")),
             Mistake(_torch_mha(x, *ws, H, causal=False),
-                    "no causal mask: every query sees the future; pass `is_causal=True` or a causal mask"),
+                    _("no causal mask: every query sees the future; pass `is_causal=True` or a causal mask")),
             Mistake(_torch_mha(x, W_q, W_k, W_v, torch.eye(C), H),
-                    "W_o is missing: after concatenating the heads, mix them with `@ W_o`"),
+                    _("W_o is missing: after concatenating the heads, mix them with `@ W_o`")),
             Mistake(_torch_mha(x, W_q.T, W_k.T, W_v.T, W_o.T, H),
-                    "the weights are used transposed: here a projection is `x @ W` (nn.Linear would store W.T)"),
+                    _("the weights are used transposed: here a projection is `x @ W` (nn.Linear would store W.T)")),
         ]
         i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
         for allowed, message in ((j >= i, _BLOCKS_PAST), (j > i, _ONLY_FUTURE), (j < i, _NO_DIAGONAL)):
-            mistakes += [Mistake(_masked_heads(x, *ws, H, allowed, nan_rows), message) for nan_rows in (False, True)]
-        mistakes += [Mistake(_heads_not_transposed(x, *ws, H, merge), _NO_TRANSPOSE) for merge in (False, True)]
+            mistakes += [Mistake(_masked_heads(x, *ws, H, allowed, nan_rows), translate(message))
+                         for nan_rows in (False, True)]
+        mistakes += [Mistake(_heads_not_transposed(x, *ws, H, merge), translate(_NO_TRANSPOSE))
+                     for merge in (False, True)]
         if 1 < H:
             mistakes += [
                 Mistake(_scrambled_heads(x, *ws, H, split_right=False, merge_right=False),
-                        "right shapes, but the heads mix positions: `reshape(B, H, T, D)` cuts the memory in the "
-                        "wrong order; split the channels, `view(B, T, H, D)`, then swap T and H with "
-                        "`transpose(1, 2)` (and undo both to merge)"),
+                        _("right shapes, but the heads mix positions: `reshape(B, H, T, D)` cuts the memory in the "
+                          "wrong order; split the channels, `view(B, T, H, D)`, then swap T and H with "
+                          "`transpose(1, 2)` (and undo both to merge)")),
                 Mistake(_scrambled_heads(x, *ws, H, split_right=False, merge_right=True),
-                        "the merge is right but the split mixes positions: `reshape(B, H, T, D)` cuts the memory "
-                        "in the wrong order; split the channels, `view(B, T, H, D)`, then `transpose(1, 2)`"),
+                        _("the merge is right but the split mixes positions: `reshape(B, H, T, D)` cuts the memory "
+                          "in the wrong order; split the channels, `view(B, T, H, D)`, then `transpose(1, 2)`")),
                 Mistake(_scrambled_heads(x, *ws, H, split_right=True, merge_right=False),
-                        "the split is right but the merge is not: `(B, H, T, D)` must go back to `(B, T, H, D)` "
-                        "with `transpose(1, 2)` before the reshape to `(B, T, C)`"),
+                        _("the split is right but the merge is not: `(B, H, T, D)` must go back to `(B, T, H, D)` "
+                          "with `transpose(1, 2)` before the reshape to `(B, T, C)`")),
             ]
         cases.append(Case(name, (x.clone(), *(w.clone() for w in ws), H), _torch_mha(x, *ws, H),
                           mistakes=mistakes))
     loop = loops_in(fn) if callable(fn) else None
     if loop:
-        return failed("multi_head_attention", f"your code uses {loop}: split all heads at once with a reshape "
-                                              f"and a transpose, attend in every head in one batched call, merge")
-    hint = "split with view/reshape and transpose, attend (your `attention` or F.scaled_dot_product_attention), merge"
+        return failed("multi_head_attention", _("your code uses {loop}: split all heads at once with a reshape "
+                                                "and a transpose, attend in every head in one batched call, merge",
+                                                loop=loop))
+    hint = _("split with view/reshape and transpose, attend (your `attention` or F.scaled_dot_product_attention), "
+             "merge")
     shortcuts = forbidden(fn, [(nn, "MultiheadAttention", "nn.MultiheadAttention", hint),
                                (F, "multi_head_attention_forward", "F.multi_head_attention_forward", hint),
                                (_attention, "MultiHeadAttention", "glmlib.attention.MultiHeadAttention", hint)])
@@ -362,18 +370,19 @@ def _text_embedding(T: int, V: int, seed: int) -> tuple[torch.Tensor, torch.Tens
 
 def _matrices(got: Any, T: int, V: int) -> tuple[tuple[torch.Tensor, ...] | None, str | None]:
     if not isinstance(got, (tuple, list)) or len(got) != 3:
-        return None, f"return three matrices, (W_q, W_k, W_v); got {type(got).__name__}"
+        return None, _("return three matrices, (W_q, W_k, W_v); got {kind}", kind=type(got).__name__)
     if not all(isinstance(w, torch.Tensor) for w in got):
-        return None, "each of W_q, W_k, W_v must be a tensor"
+        return None, _("each of W_q, W_k, W_v must be a tensor")
     W_q, W_k, W_v = (w.float() for w in got)
     C = T + V
     if W_q.dim() != 2 or W_k.dim() != 2 or W_q.shape[0] != C or W_k.shape[0] != C:
-        return None, (f"W_q and W_k must be matrices with T + V = {C} rows (one per input channel); "
-                      f"got shapes {tuple(W_q.shape)} and {tuple(W_k.shape)}")
+        return None, _("W_q and W_k must be matrices with T + V = {C} rows (one per input channel); "
+                       "got shapes {q_shape} and {k_shape}", C=C, q_shape=tuple(W_q.shape), k_shape=tuple(W_k.shape))
     if W_q.shape[1] != W_k.shape[1]:
-        return None, f"W_q and W_k need the same number of columns d, got {W_q.shape[1]} and {W_k.shape[1]}"
+        return None, _("W_q and W_k need the same number of columns d, got {q_columns} and {k_columns}",
+                       q_columns=W_q.shape[1], k_columns=W_k.shape[1])
     if tuple(W_v.shape) != (C, V):
-        return None, f"W_v must have shape (T + V, V) = {(C, V)}, got {tuple(W_v.shape)}"
+        return None, _("W_v must have shape (T + V, V) = {shape}, got {got}", shape=(C, V), got=tuple(W_v.shape))
     return (W_q, W_k, W_v), None
 
 
@@ -392,7 +401,7 @@ def _previous_head_verdict(got: Any, T: int, V: int, seed: int) -> str | None:
     q, k, v = x @ W_q, x @ W_k, x @ W_v  # (T, d), (T, d), (T, V)
     weights = F.scaled_dot_product_attention(q, k, torch.eye(T), is_causal=True)  # (T, T): v = I gives the weights
     if not torch.isfinite(weights).all():
-        return "the attention weights contain NaN or inf: your scores overflow; a scale of a few tens is plenty"
+        return _("the attention weights contain NaN or inf: your scores overflow; a scale of a few tens is plenty")
     on_previous = weights[torch.arange(1, T), torch.arange(T - 1)]  # (T - 1,): w[i, i - 1]
     low = (on_previous < PREVIOUS_WEIGHT).nonzero()
     if len(low):
@@ -400,24 +409,26 @@ def _previous_head_verdict(got: Any, T: int, V: int, seed: int) -> str | None:
         scores = q @ k.T  # (T, T), unmasked
         top = int(weights[i].argmax())
         if i + 1 < T and int(scores[i].argmax()) == i + 1 and scores[i, i + 1] > scores[i, :i + 1].max():
-            return (f"query {i} scores the NEXT position ({i + 1}) highest, which the causal mask blocks, so its "
-                    f"weight spreads over the keys it may see: shift the keys the other way")
+            return _("query {i} scores the NEXT position ({next}) highest, which the causal mask blocks, so its "
+                     "weight spreads over the keys it may see: shift the keys the other way", i=i, next=i + 1)
         if torch.allclose(weights[i, :i + 1], weights[i, :i + 1].mean().expand(i + 1), atol=1e-6):
-            return (f"query {i} spreads its weight evenly over keys 0..{i}: the scores do not depend on the "
-                    f"position; W_q and W_k must compare the position channels (the first T = {T} of x)")
+            return _("query {i} spreads its weight evenly over keys 0..{i}: the scores do not depend on the "
+                     "position; W_q and W_k must compare the position channels (the first T = {T} of x)", i=i, T=T)
         if top == i:
-            return (f"query {i} attends to itself, the current position (weight {weights[i, i].item():.2f}), "
-                    f"not to the previous one: key j must match the query of position j + 1")
+            return _("query {i} attends to itself, the current position (weight {weight:.2f}), "
+                     "not to the previous one: key j must match the query of position j + 1", i=i,
+                     weight=weights[i, i].item())
         if top == i - 1:
-            return (f"the previous position gets the most weight, but only {_floor4(on_previous[i - 1].item())} "
-                    f"at query {i} (T = {T}), below the {PREVIOUS_WEIGHT} required: the scores are too close "
-                    f"together; scale W_q or W_k up. Remember the 1/sqrt(d) and that query i has i other keys "
-                    f"competing")
-        return f"query {i} puts most of its weight on key {top}, not on the previous position {i - 1}"
+            return _("the previous position gets the most weight, but only {weight} at query {i} (T = {T}), below "
+                     "the {required} required: the scores are too close together; scale W_q or W_k up. Remember "
+                     "the 1/sqrt(d) and that query i has i other keys competing",
+                     weight=_floor4(on_previous[i - 1].item()), i=i, T=T, required=PREVIOUS_WEIGHT)
+        return _("query {i} puts most of its weight on key {top}, not on the previous position {previous}", i=i,
+                 top=top, previous=i - 1)
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (T, V)
     wanted = F.one_hot(torch.cat([ids[:1], ids[:-1]]), V).float()  # the previous character (itself at 0)
     if not torch.isfinite(out).all() or (out - wanted).abs().max() > 0.1:
-        return ("the weights are right, but the output at position i is not the one-hot of the character at "
+        return _("the weights are right, but the output at position i is not the one-hot of the character at "
                 "i - 1: W_v must copy the character channels of x (its last V) into the V outputs")
     return None
 
@@ -437,8 +448,10 @@ def check_previous_char_head(fn: Callable[[int, int], Any]) -> CheckResult:
         try:
             verdict = _previous_head_verdict(got, T, V, seed)
         except Exception as err:  # a shape the checks above did not foresee: report, never crash
-            verdict = f"the head could not be computed with your matrices: {type(err).__name__}: {err}"
+            verdict = _("the head could not be computed with your matrices: {error}: {detail}",
+                        error=type(err).__name__, detail=err)
         if verdict:
-            return failed(exercise, f"case '{case.name}': {verdict}")
-    return passed(exercise, f"all {len(sizes)} cases pass: at least {PREVIOUS_WEIGHT} of every query's weight "
-                            f"is on the previous position, and the output is the previous character")
+            return failed(exercise, in_case(case.name, verdict))
+    return passed(exercise, _("all {n} cases pass: at least {required} of every query's weight is on the previous "
+                              "position, and the output is the previous character", n=len(sizes),
+                              required=PREVIOUS_WEIGHT))

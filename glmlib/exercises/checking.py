@@ -22,9 +22,20 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
+from ..i18n import _, translate
+
+
+def N_(message: str) -> str:
+    """Mark an English text of a module-level table for the catalogue (``tools/i18n.py`` collects it)
+    without translating it: the code translates it with ``translate`` when it shows it."""
+    return message
+
+
 NOT_YET = "not yet"
-# How a notebook marks each status: plain text, which every font can draw.
-STATUS_MARKS = {"pass": "[PASS]", NOT_YET: "[NOT YET]", "fail": "[FAIL]"}
+# How a notebook marks each status: plain text, which every font can draw. The status values
+# ("pass", "not yet", "fail") are what code compares; only their marks are translated, when shown.
+STATUS_MARKS = {"pass": N_("[PASS]"), NOT_YET: N_("[NOT YET]"), "fail": N_("[FAIL]")}
+STATUS_WORDS = {"pass": N_("PASS"), NOT_YET: N_("NOT YET"), "fail": N_("FAIL")}
 
 
 class ExerciseFailed(AssertionError):
@@ -89,12 +100,14 @@ class CheckResult:
             raise ExerciseFailed(f"{self.exercise}: {self.status}: {self.message}")
 
     def __repr__(self) -> str:
-        return f"{self.status.upper()} {self.exercise}: {self.message}"
+        word = STATUS_WORDS.get(self.status)
+        return f"{translate(word) if word else self.status.upper()} {self.exercise}: {self.message}"
 
     def _repr_markdown_(self) -> str:
         """The result as a notebook shows it: a status word in brackets, not an emoji, so that it
         reads the same with any font (servers and classroom hubs often have no emoji font)."""
-        return f"**{STATUS_MARKS.get(self.status, STATUS_MARKS['fail'])}** **{self.exercise}**: {self.message}"
+        mark = translate(STATUS_MARKS.get(self.status, STATUS_MARKS["fail"]))
+        return f"**{mark}** **{self.exercise}**: {self.message}"
 
 
 def passed(exercise: str, message: str) -> CheckResult:
@@ -105,8 +118,9 @@ def failed(exercise: str, message: str) -> CheckResult:
     return CheckResult(exercise, "fail", message)
 
 
-def not_yet(exercise: str, message: str = "replace the `raise NotImplementedError` (or `...`) "
-                                           "with your code") -> CheckResult:
+def not_yet(exercise: str, message: str | None = None) -> CheckResult:
+    if message is None:
+        message = _("replace the `raise NotImplementedError` (or `...`) with your code")
     return CheckResult(exercise, NOT_YET, message)
 
 
@@ -141,8 +155,9 @@ def show(value: Any) -> str:
     """A short description of a value for a message."""
     if isinstance(value, torch.Tensor):
         if value.numel() > 64:
-            return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype}"
-        return f"tensor of shape {tuple(value.shape)}, dtype {value.dtype}:\n{value}"
+            return _("a tensor of shape {shape}, dtype {dtype}", shape=tuple(value.shape), dtype=value.dtype)
+        return _("tensor of shape {shape}, dtype {dtype}:\n{value}", shape=tuple(value.shape), dtype=value.dtype,
+                 value=value)
     return repr(value)
 
 
@@ -152,21 +167,24 @@ def _type_slip(expected: Any, got: Any) -> str | None:
         if isinstance(got, (float, int)) and not isinstance(got, bool):
             kind = type(got).__name__
             if expected.dim() == 0:
-                return (f"you returned a Python {kind}; return a 0-d tensor (keep the computation in "
-                        f"torch, e.g. `torch.tensor(...)` or a tensor expression, not `.item()`)")
-            return f"you returned a Python {kind}; return a tensor of shape {tuple(expected.shape)}"
+                return _("you returned a Python {kind}; return a 0-d tensor (keep the computation in "
+                         "torch, e.g. `torch.tensor(...)` or a tensor expression, not `.item()`)", kind=kind)
+            return _("you returned a Python {kind}; return a tensor of shape {shape}", kind=kind,
+                     shape=tuple(expected.shape))
         if not isinstance(got, torch.Tensor):
-            return f"you returned {type(got).__name__}; return a tensor of shape {tuple(expected.shape)}"
+            return _("you returned {kind}; return a tensor of shape {shape}", kind=type(got).__name__,
+                     shape=tuple(expected.shape))
         if got.shape != expected.shape:
-            return f"your result has shape {tuple(got.shape)}; expected shape {tuple(expected.shape)}"
+            return _("your result has shape {got}; expected shape {expected}", got=tuple(got.shape),
+                     expected=tuple(expected.shape))
         if expected.dtype == torch.bool and got.dtype != torch.bool:
-            return f"your result has dtype {got.dtype}; return a bool tensor (True = may attend)"
+            return _("your result has dtype {dtype}; return a bool tensor (True = may attend)", dtype=got.dtype)
         if expected.is_floating_point() and not got.is_floating_point():
-            return f"your result has dtype {got.dtype}; return floating-point values"
+            return _("your result has dtype {dtype}; return floating-point values", dtype=got.dtype)
     if isinstance(expected, float) and isinstance(got, torch.Tensor) and got.numel() != 1:
-        return f"you returned a tensor of shape {tuple(got.shape)}; return a single number"
+        return _("you returned a tensor of shape {shape}; return a single number", shape=tuple(got.shape))
     if isinstance(expected, int) and not isinstance(expected, bool) and isinstance(got, float):
-        return f"you returned the float {got!r}; return an int"
+        return _("you returned the float {got!r}; return an int", got=got)
     return None
 
 
@@ -182,7 +200,8 @@ def _difference(expected: Any, got: Any) -> str:
     if expected.dim() == 0:
         return ""
     index = tuple(int(i) for i in torch.unravel_index(diff.argmax(), diff.shape))
-    return f" (largest difference at index {index}: expected {e[index].item():.6g}, got {g[index].item():.6g})"
+    return _(" (largest difference at index {index}: expected {expected:.6g}, got {got:.6g})", index=index,
+             expected=e[index].item(), got=g[index].item())
 
 
 # ------------------------------------------------------------------ shortcuts
@@ -224,9 +243,11 @@ def _op_stem(name: str) -> str:
 # An operator PyTorch reaches under another name than the function's: SDPA picks a kernel.
 _OP_PREFIX = {"scaled_dot_product_attention": "scaled_dot_product", "nll_loss": "nll_loss",
               "cross_entropy": "cross_entropy"}
-NUMPY_LABEL = "a NumPy round trip"
-NUMPY_HINT = ("this exercise is about tensors: keep the computation in torch (no `.numpy()`, `np.asarray(t)` "
-              "or NumPy functions applied to tensors)")
+# The label is also the trap's identity (it travels between processes while grading): it stays
+# English in code and is translated only in the message.
+NUMPY_LABEL = N_("a NumPy round trip")
+NUMPY_HINT = N_("this exercise is about tensors: keep the computation in torch (no `.numpy()`, `np.asarray(t)` "
+                "or NumPy functions applied to tensors)")
 
 
 class _OperatorTrap:
@@ -382,14 +403,17 @@ def call_learner(exercise: str, fn: Callable, case: Case,
     except NotImplementedError:
         return None, not_yet(exercise)
     except ShortcutUsed as err:
-        hint = next((s.hint for s in shortcuts if s.label == str(err)), NUMPY_HINT)
-        return None, failed(exercise, f"your code calls `{err}`, which this exercise asks you to "
-                                      f"write yourself: {hint}")
+        label = str(err)
+        hint = next((s.hint for s in shortcuts if s.label == label), translate(NUMPY_HINT))
+        return None, failed(exercise, _("your code calls `{label}`, which this exercise asks you to "
+                                        "write yourself: {hint}", label=translate(label) if label == NUMPY_LABEL
+                                        else label, hint=hint))
     except Exception as err:  # the learner's code raised: report it, don't crash
-        return None, failed(exercise, f"case '{case.name}' raised {type(err).__name__}: {err}")
+        return None, failed(exercise, _("case '{name}' raised {error}: {detail}", name=case.name,
+                                        error=type(err).__name__, detail=err))
     if got is None or got is Ellipsis:
-        return None, not_yet(exercise, "your function returns nothing yet: write its body and "
-                                       "`return` the result")
+        return None, not_yet(exercise, _("your function returns nothing yet: write its body and "
+                                         "`return` the result"))
     return got, None
 
 
@@ -399,12 +423,18 @@ def judge(exercise: str, case: Case, got: Any, atol: float = 1e-5) -> CheckResul
         return None
     for mistake in case.mistakes:
         if same(mistake.value, got, atol):
-            return failed(exercise, f"case '{case.name}': {mistake.message}")
+            return failed(exercise, in_case(case.name, mistake.message))
     slip = _type_slip(case.expected, got)
     if slip:
-        return failed(exercise, f"case '{case.name}': {slip}")
-    return failed(exercise, f"case '{case.name}': expected {show(case.expected)}, got {show(got)}"
-                            f"{_difference(case.expected, got)}")
+        return failed(exercise, in_case(case.name, slip))
+    return failed(exercise, in_case(case.name, _("expected {expected}, got {got}{difference}",
+                                                 expected=show(case.expected), got=show(got),
+                                                 difference=_difference(case.expected, got))))
+
+
+def in_case(name: str, message: str) -> str:
+    """``message`` about the case ``name``: "case 'T=4': ..."."""
+    return _("case '{name}': {message}", name=name, message=message)
 
 
 def require_callable(exercise: str, fn: object) -> CheckResult | None:
@@ -412,7 +442,7 @@ def require_callable(exercise: str, fn: object) -> CheckResult | None:
     if fn is Ellipsis or fn is None:
         return not_yet(exercise)
     if not callable(fn):
-        return failed(exercise, f"pass your function itself (a callable), got {type(fn).__name__}")
+        return failed(exercise, _("pass your function itself (a callable), got {kind}", kind=type(fn).__name__))
     return None
 
 
@@ -429,7 +459,12 @@ def run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-5
         verdict = judge(exercise, case, got, atol)
         if verdict is not None:
             return verdict
-    return passed(exercise, f"all {len(cases)} cases pass")
+    return passed(exercise, all_pass(len(cases)))
+
+
+def all_pass(n: int) -> str:
+    """The message of a passing check: "all 4 cases pass"."""
+    return _("all {n} cases pass", n=n)
 
 
 def source_of(fn: Callable) -> str:

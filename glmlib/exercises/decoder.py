@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import model as _model
+from ..i18n import _
 from .checking import Case, CheckResult, Mistake, same, forbidden
 from .diagnosing import run_diagnosed
 
@@ -58,26 +59,26 @@ def _block_mistakes(x, attn, ffn, ln_1, ln_2, attn_write) -> list[Mistake]:
     h = ln_1(x + a)
     f = ffn(h)
     mistakes.append(Mistake((ln_2(h + f), a, f),
-                            "looks like post-LN wiring, LN(x + F(x)): in pre-LN each sublayer reads a normalised "
-                            "copy of the stream and its output is added to the stream un-normalised, x + F(LN(x))"))
+                            _("looks like post-LN wiring, LN(x + F(x)): in pre-LN each sublayer reads a normalised "
+                              "copy of the stream and its output is added to the stream un-normalised, x + F(LN(x))")))
     f = ffn(ln_2(attn_write))
     mistakes.append(Mistake((f, attn_write, f),
-                            "the residual connections are missing: each sublayer's output must be added to the "
-                            "stream (x + ...), so the FFN reads the stream after attention has written into it "
-                            "and the block returns the sum"))
+                            _("the residual connections are missing: each sublayer's output must be added to the "
+                              "stream (x + ...), so the FFN reads the stream after attention has written into it "
+                              "and the block returns the sum")))
     f = ffn(ln_2(x))
     mistakes.append(Mistake((x + attn_write + f, attn_write, f),
-                            "the FFN reads the block's input x: in a (sequential) pre-LN block it reads the stream "
-                            "after attention has written into it, normalised by ln_2"))
+                            _("the FFN reads the block's input x: in a (sequential) pre-LN block it reads the stream "
+                              "after attention has written into it, normalised by ln_2")))
     a = attn(x)
     f = ffn(x + a)
     mistakes.append(Mistake((x + a + f, a, f),
-                            "the sublayers read the raw stream: pre-LN feeds each sublayer a normalised copy "
-                            "(ln_1 for attention, ln_2 for the FFN)"))
+                            _("the sublayers read the raw stream: pre-LN feeds each sublayer a normalised copy "
+                              "(ln_1 for attention, ln_2 for the FFN)")))
     a = attn(ln_2(x))
     f = ffn(ln_1(x + a))
-    mistakes.append(Mistake((x + a + f, a, f), "ln_1 and ln_2 are swapped: ln_1 belongs to attention, ln_2 to "
-                                               "the FFN"))
+    mistakes.append(Mistake((x + a + f, a, f), _("ln_1 and ln_2 are swapped: ln_1 belongs to attention, ln_2 to "
+                                                 "the FFN")))
     return mistakes
 
 
@@ -85,24 +86,24 @@ def _diagnose_block(case: Case, got: Any) -> str | None:
     out, attn_write, ffn_write = case.expected
     x = case.args[0]
     if not isinstance(got, (tuple, list)) or len(got) != 3 or not all(isinstance(t, torch.Tensor) for t in got):
-        return "return three tensors: (out, attn_write, ffn_write)"
+        return _("return three tensors: (out, attn_write, ffn_write)")
     if any(t.shape != x.shape for t in got):
-        return f"each of the three tensors must have the shape of x, {tuple(x.shape)}"
+        return _("each of the three tensors must have the shape of x, {shape}", shape=tuple(x.shape))
     got_out, got_a, got_f = got
     a_ok, f_ok, out_ok = same(attn_write, got_a, 1e-4), same(ffn_write, got_f, 1e-4), same(out, got_out, 1e-4)
     if a_ok and f_ok:
-        return ("both writes are right but the output is not: the stream after the block is the input plus "
-                "everything the sublayers wrote, x + attn_write + ffn_write (the two residual connections)")
+        return _("both writes are right but the output is not: the stream after the block is the input plus "
+                 "everything the sublayers wrote, x + attn_write + ffn_write (the two residual connections)")
     if same(ffn_write, got_a, 1e-4) and same(attn_write, got_f, 1e-4):
-        return "attn_write and ffn_write look swapped: return (out, attn_write, ffn_write) in this order"
+        return _("attn_write and ffn_write look swapped: return (out, attn_write, ffn_write) in this order")
     if out_ok:
-        return ("your output is right, but attn_write / ffn_write are not exactly what attention and the FFN "
-                "add to the stream (out must equal x + attn_write + ffn_write)")
+        return _("your output is right, but attn_write / ffn_write are not exactly what attention and the FFN "
+                 "add to the stream (out must equal x + attn_write + ffn_write)")
     if a_ok:
-        return ("attention's write is right, the FFN's is not: the FFN reads the stream after attention has "
-                "written into it, through ln_2")
-    return ("attention's write is not what attention adds to the stream: attention reads a normalised copy of "
-            "the block's input (ln_1)")
+        return _("attention's write is right, the FFN's is not: the FFN reads the stream after attention has "
+                 "written into it, through ln_2")
+    return _("attention's write is not what attention adds to the stream: attention reads a normalised copy of "
+             "the block's input (ln_1)")
 
 
 def _stand_in_block(C: int, seed: int) -> nn.Module:
@@ -121,8 +122,8 @@ def _stand_in_block(C: int, seed: int) -> nn.Module:
 def check_pre_ln_block(fn: Callable[..., Any]) -> CheckResult:
     """``fn(x, attn, ffn, ln_1, ln_2)`` must return ``(out, attn_write, ffn_write)`` of a pre-LN block."""
     cases = []
-    for name, (B, T, C, seed) in {"stand-in sublayers (1, 3, 4)": (1, 3, 4, 0),
-                                  "stand-in sublayers (2, 5, 8)": (2, 5, 8, 1)}.items():
+    for name, (B, T, C, seed) in {_("stand-in sublayers (1, 3, 4)"): (1, 3, 4, 0),
+                                  _("stand-in sublayers (2, 5, 8)"): (2, 5, 8, 1)}.items():
         block = _stand_in_block(C, seed)
         x = _randn(B, T, C, seed=seed + 100) * 2
         parts = (block.attn, block.ffn, block.ln_1, block.ln_2)
@@ -139,7 +140,7 @@ def check_pre_ln_block(fn: Callable[..., Any]) -> CheckResult:
 
     parts = (attn, block.ffn, block.ln_1, block.ln_2)
     expected = _recorded(block, x)
-    cases.append(Case("a real glmlib Block (2, 6, 16)", (x.clone(), *parts), expected,
+    cases.append(Case(_("a real glmlib Block (2, 6, 16)"), (x.clone(), *parts), expected,
                       mistakes=_block_mistakes(x, *parts, attn_write=expected[1])))
     return run_diagnosed("pre_ln_block", fn, cases, _diagnose_block, atol=1e-4)
 
@@ -155,11 +156,11 @@ def _count(cfg: dict) -> int:
 def check_param_count(fn: Callable[..., int]) -> CheckResult:
     """``fn(vocab_size, block_size, n_layer, n_embd, bias=True)`` must match the parameters of ``GPT``."""
     configs = {
-        "tiny: V=5, T=4, L=1, C=8": dict(vocab_size=5, block_size=4, n_layer=1, n_embd=8),
+        _("tiny: V=5, T=4, L=1, C=8"): dict(vocab_size=5, block_size=4, n_layer=1, n_embd=8),
         "V=65, T=32, L=2, C=16": dict(vocab_size=65, block_size=32, n_layer=2, n_embd=16),
-        "no biases: V=10, T=16, L=3, C=32": dict(vocab_size=10, block_size=16, n_layer=3, n_embd=32, bias=False),
+        _("no biases: V=10, T=16, L=3, C=32"): dict(vocab_size=10, block_size=16, n_layer=3, n_embd=32, bias=False),
         "V=75, T=128, L=4, C=128": dict(vocab_size=75, block_size=128, n_layer=4, n_embd=128),
-        "no biases: V=7, T=9, L=1, C=6": dict(vocab_size=7, block_size=9, n_layer=1, n_embd=6, bias=False),
+        _("no biases: V=7, T=9, L=1, C=6"): dict(vocab_size=7, block_size=9, n_layer=1, n_embd=6, bias=False),
     }
     cases = []
     for name, cfg in configs.items():
@@ -168,22 +169,22 @@ def check_param_count(fn: Callable[..., int]) -> CheckResult:
         bias = cfg.get("bias", True)
         norms = 2 * L + 1  # two LayerNorms per block and the final one
         mistakes = [
-            Mistake(expected + V * C, "the output layer is counted separately, but it shares the token "
-                                      "embedding's weights (weight tying): count them once"),
-            Mistake(expected - T * C, "the position embedding (block_size x n_embd) is missing"),
-            Mistake(expected - (2 * C if bias else C), "the final LayerNorm (ln_f) is missing"),
+            Mistake(expected + V * C, _("the output layer is counted separately, but it shares the token "
+                                        "embedding's weights (weight tying): count them once")),
+            Mistake(expected - T * C, _("the position embedding (block_size x n_embd) is missing")),
+            Mistake(expected - (2 * C if bias else C), _("the final LayerNorm (ln_f) is missing")),
         ]
         if not bias:
             mistakes += [
-                Mistake(_count({**cfg, "bias": True}), "with bias=False the count must drop: the flag is ignored"),
-                Mistake(expected + norms * C, "with bias=False the LayerNorms lose their shift beta too "
-                                              "(only the gain gamma stays)"),
-                Mistake(expected - norms * C, "with bias=False the LayerNorms keep their gain gamma; only the "
-                                              "shift beta goes"),
+                Mistake(_count({**cfg, "bias": True}), _("with bias=False the count must drop: the flag is ignored")),
+                Mistake(expected + norms * C, _("with bias=False the LayerNorms lose their shift beta too "
+                                                "(only the gain gamma stays)")),
+                Mistake(expected - norms * C, _("with bias=False the LayerNorms keep their gain gamma; only the "
+                                                "shift beta goes")),
             ]
         kwargs = {"bias": cfg.pop("bias")} if "bias" in cfg else {}
         cases.append(Case(name, tuple(cfg.values()), expected, kwargs=kwargs, mistakes=mistakes))
-    hint = "work the count out from the shapes of the layers (the table of section 5)"
+    hint = _("work the count out from the shapes of the layers (the table of section 5)")
     shortcuts = forbidden(fn, [(_model, "GPT", "glmlib.model.GPT", hint),
                                (_model, "GPTConfig", "glmlib.model.GPTConfig", hint)])
     return run_diagnosed("param_count", fn, cases, shortcuts=shortcuts)
@@ -211,55 +212,55 @@ def _rms_mistakes(x: torch.Tensor, weight: torch.Tensor, eps: float) -> list[Mis
     square_mean = x.pow(2).mean(dim=-1, keepdim=True)
     return [
         Mistake(F.layer_norm(x, (C,), weight, None, eps),
-                "you subtracted the mean: that is LayerNorm; RMSNorm does not centre, it only divides by the "
-                "root mean square, sqrt(mean(x^2) + eps)"),
+                _("you subtracted the mean: that is LayerNorm; RMSNorm does not centre, it only divides by the "
+                  "root mean square, sqrt(mean(x^2) + eps)")),
         Mistake(x / (square_mean.sqrt() + eps) * weight,
-                "eps is added outside the square root: y = x / sqrt(mean(x^2) + eps) * weight"),
+                _("eps is added outside the square root: y = x / sqrt(mean(x^2) + eps) * weight")),
         Mistake(x / square_mean.sqrt() * weight,
-                "eps is missing (a zero vector gives 0 / 0): y = x / sqrt(mean(x^2) + eps) * weight"),
+                _("eps is missing (a zero vector gives 0 / 0): y = x / sqrt(mean(x^2) + eps) * weight")),
         Mistake(x / (x.pow(2).sum(dim=-1, keepdim=True) + eps).sqrt() * weight,
-                "you took the square root of the sum of squares (the vector's length): RMSNorm uses the mean, "
-                "the sum divided by C"),
+                _("you took the square root of the sum of squares (the vector's length): RMSNorm uses the mean, "
+                  "the sum divided by C")),
         Mistake(x / (x.pow(2).sum(dim=-1, keepdim=True) / max(C - 1, 1) + eps).sqrt() * weight,
-                "you divided the sum of squares by C - 1: the mean divides by C"),
-        Mistake(x / (square_mean + eps).sqrt(), "the gain `weight` is not applied: multiply by it at the end"),
+                _("you divided the sum of squares by C - 1: the mean divides by C")),
+        Mistake(x / (square_mean + eps).sqrt(), _("the gain `weight` is not applied: multiply by it at the end")),
         Mistake(x / (x.var(dim=-1, keepdim=True, unbiased=False) + eps).sqrt() * weight,
-                "you divided by the standard deviation, which subtracts the mean first: RMSNorm uses mean(x^2) "
-                "itself, with no centring"),
+                _("you divided by the standard deviation, which subtracts the mean first: RMSNorm uses mean(x^2) "
+                  "itself, with no centring")),
         Mistake(x / (_unbiased_var(x, dim=-1) + eps).sqrt() * weight,
-                "you divided by `x.var()`, the variance, a common mistake: it subtracts the mean first (and, by "
-                "default, divides by C - 1). RMSNorm uses the mean of the squares with no centring, "
-                "`x.pow(2).mean(-1, keepdim=True)`"),
+                _("you divided by `x.var()`, the variance, a common mistake: it subtracts the mean first (and, by "
+                  "default, divides by C - 1). RMSNorm uses the mean of the squares with no centring, "
+                  "`x.pow(2).mean(-1, keepdim=True)`")),
         Mistake(x / (_unbiased_var(x) + eps).sqrt() * weight,
-                "you divided by `x.var()` of the whole tensor: the variance subtracts the mean (and divides by "
-                "n - 1), and without `dim` it mixes every position. RMSNorm uses the mean of the squares of "
-                "each vector, `x.pow(2).mean(-1, keepdim=True)`"),
+                _("you divided by `x.var()` of the whole tensor: the variance subtracts the mean (and divides by "
+                  "n - 1), and without `dim` it mixes every position. RMSNorm uses the mean of the squares of "
+                  "each vector, `x.pow(2).mean(-1, keepdim=True)`")),
         Mistake(x / (x.pow(2).mean() + eps).sqrt() * weight,
-                "you normalised by the mean square of the whole tensor: each position's vector is normalised on "
-                "its own, over its channels (the last axis, keepdim=True)"),
+                _("you normalised by the mean square of the whole tensor: each position's vector is normalised on "
+                  "its own, over its channels (the last axis, keepdim=True)")),
         Mistake(x / (x.pow(2).mean(dim=0, keepdim=True) + eps).sqrt() * weight,
-                "you normalised over the first axis: normalise each vector over its channels, the last axis"),
+                _("you normalised over the first axis: normalise each vector over its channels, the last axis")),
         Mistake(x / (x.pow(2).mean(dim=-2, keepdim=True) + eps).sqrt() * weight if x.dim() > 1 else x,
-                "you normalised over the time axis: normalise each vector over its channels, the last axis"),
+                _("you normalised over the time axis: normalise each vector over its channels, the last axis")),
         Mistake(x / (square_mean + 1e-6).sqrt() * weight,
-                "eps is not the one passed in: use the `eps` argument"),
+                _("eps is not the one passed in: use the `eps` argument")),
     ]
 
 
 def check_rms_norm(fn: Callable[..., torch.Tensor]) -> CheckResult:
     """``fn(x, weight, eps=1e-6)`` must equal PyTorch's ``nn.RMSNorm`` with that gain and eps."""
     inputs = {
-        "C=4, gain 1": (_randn(3, 4, seed=0), torch.ones(4), 1e-6),
-        "batched (2, 3, 8), shifted values, with a gain": (_randn(2, 3, 8, seed=2) * 3 + 1, _randn(8, seed=3), 1e-6),
-        "small values, eps=0.1": (_randn(2, 5, 4, seed=6) * 0.01, _randn(4, seed=7), 0.1),
-        "a zero vector and a constant one": (torch.stack([torch.zeros(6), torch.full((6,), 2.5)]),
+        _("C=4, gain 1"): (_randn(3, 4, seed=0), torch.ones(4), 1e-6),
+        _("batched (2, 3, 8), shifted values, with a gain"): (_randn(2, 3, 8, seed=2) * 3 + 1, _randn(8, seed=3), 1e-6),
+        _("small values, eps=0.1"): (_randn(2, 5, 4, seed=6) * 0.01, _randn(4, seed=7), 0.1),
+        _("a zero vector and a constant one"): (torch.stack([torch.zeros(6), torch.full((6,), 2.5)]),
                                              _randn(6, seed=5), 1e-6),
-        "one channel (C=1)": (_randn(4, 1, seed=8), torch.tensor([2.0]), 1e-6),
+        _("one channel (C=1)"): (_randn(4, 1, seed=8), torch.tensor([2.0]), 1e-6),
     }
     cases = [Case(name, (x.clone(), w.clone()), _torch_rms_norm(x, w, eps), kwargs={"eps": eps},
                   mistakes=_rms_mistakes(x, w, eps))
              for name, (x, w, eps) in inputs.items()]
-    hint = "divide by the root mean square over the last axis and multiply by the gain"
+    hint = _("divide by the root mean square over the last axis and multiply by the gain")
     shortcuts = forbidden(fn, [(F, "rms_norm", "F.rms_norm", hint), (torch, "rms_norm", "torch.rms_norm", hint),
                                (nn, "RMSNorm", "nn.RMSNorm", hint)])
     return run_diagnosed("rms_norm", fn, cases, atol=1e-4, shortcuts=shortcuts)

@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .checking import Case, CheckResult, Shortcut, call_learner, failed, judge, passed, \
+from ..i18n import _, translate
+from .checking import N_, Case, CheckResult, Shortcut, all_pass, call_learner, failed, in_case, judge, passed, \
     require_callable, same, source_of
 
 Diagnose = Callable[[Case, Any], "str | None"]
@@ -41,9 +42,9 @@ def run_diagnosed(exercise: str, fn: Callable, cases: list[Case], diagnose: Diag
             except Exception:  # a diagnosis must never hide the plain verdict
                 message = None
             if message:
-                return failed(exercise, f"case '{case.name}': {message}")
+                return failed(exercise, in_case(case.name, message))
         return verdict
-    return passed(exercise, f"all {len(cases)} cases pass")
+    return passed(exercise, all_pass(len(cases)))
 
 
 def _comparable(expected: Any, got: Any) -> bool:
@@ -53,9 +54,10 @@ def _comparable(expected: Any, got: Any) -> bool:
     return True
 
 
-_LOOPS = {ast.For: "a `for` loop", ast.While: "a `while` loop", ast.ListComp: "a list comprehension",
-          ast.GeneratorExp: "a generator expression", ast.SetComp: "a set comprehension",
-          ast.DictComp: "a dict comprehension"}
+# Labels shown in messages ("your code uses a `for` loop"): translated by ``loops_in`` when it returns one.
+_LOOPS = {ast.For: N_("a `for` loop"), ast.While: N_("a `while` loop"), ast.ListComp: N_("a list comprehension"),
+          ast.GeneratorExp: N_("a generator expression"), ast.SetComp: N_("a set comprehension"),
+          ast.DictComp: N_("a dict comprehension")}
 # Functions that loop for you: a loop all the same, however it is spelled.
 _LOOPING_CALLS = {"map": "`map`", "filter": "`filter`", "reduce": "`reduce`", "accumulate": "`accumulate`",
                   "starmap": "`starmap`"}
@@ -79,7 +81,7 @@ def _loop_label(node: ast.AST) -> str | None:
         func = node.func
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         if name in _LOOPING_CALLS and not all(_fixed(a) for a in node.args[1:] or [ast.Name("x")]):
-            return f"{_LOOPING_CALLS[name]} (a loop in disguise)"
+            return _("{function} (a loop in disguise)", function=_LOOPING_CALLS[name])
     return None
 
 
@@ -102,5 +104,5 @@ def loops_in(fn: Callable) -> str | None:
     for node in ast.walk(tree):
         label = _loop_label(node)
         if label:
-            return label
+            return translate(label)
     return None

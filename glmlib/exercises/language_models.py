@@ -12,9 +12,10 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..i18n import _
 from ..ngram import BigramLM
-from .checking import (Case, CheckResult, Mistake, call_learner, failed, judge, passed, require_callable,
-                       run_cases)
+from .checking import (Case, CheckResult, Mistake, all_pass, call_learner, failed, in_case, judge, passed,
+                       require_callable, run_cases)
 
 
 def _counts_of(ids: Sequence[int], V: int) -> torch.Tensor:
@@ -27,38 +28,38 @@ def _counts_of(ids: Sequence[int], V: int) -> torch.Tensor:
 def _counts_cases() -> list[Case]:
     cases = []
     for name, ids, V in [
-        ("alternating 0 1 0 1 2 (the pair 0 -> 1 occurs twice)", [0, 1, 0, 1, 2], 3),
-        ("direction matters: 0 then 1 is not 1 then 0", [0, 1], 2),
-        ("a token followed by itself: 2 2 2 2", [2, 2, 2, 2], 3),
-        ("one token gives no pairs", [1], 4),
-        ("empty sequence", [], 2),
-        ("vocabulary larger than the tokens used", [4, 0, 4, 3, 0, 4, 0, 4], 6),
+        (_("alternating 0 1 0 1 2 (the pair 0 -> 1 occurs twice)"), [0, 1, 0, 1, 2], 3),
+        (_("direction matters: 0 then 1 is not 1 then 0"), [0, 1], 2),
+        (_("a token followed by itself: 2 2 2 2"), [2, 2, 2, 2], 3),
+        (_("one token gives no pairs"), [1], 4),
+        (_("empty sequence"), [], 2),
+        (_("vocabulary larger than the tokens used"), [4, 0, 4, 3, 0, 4, 0, 4], 6),
     ]:
         expected = _counts_of(ids, V)
         mistakes = [
             Mistake((expected > 0).long(),
-                    "every pair is counted at most once, but repeated pairs must add up. (Indexing with "
-                    "tensors, `counts[prev_ids, next_ids] += 1`, does not accumulate repeated index pairs: use a "
-                    "loop over the pairs, `index_put_(..., accumulate=True)` or `torch.bincount`.)"),
-            Mistake(expected.T, "your table is transposed: entry [a, b] must count how often b *follows* a "
-                                "(row = previous token, column = next token)"),
-            Mistake(expected + expected.T, "you counted every pair in both directions: [a, b] counts only "
-                                           "b following a"),
+                    _("every pair is counted at most once, but repeated pairs must add up. (Indexing with "
+                      "tensors, `counts[prev_ids, next_ids] += 1`, does not accumulate repeated index pairs: use a "
+                      "loop over the pairs, `index_put_(..., accumulate=True)` or `torch.bincount`.)")),
+            Mistake(expected.T, _("your table is transposed: entry [a, b] must count how often b *follows* a "
+                                  "(row = previous token, column = next token)")),
+            Mistake(expected + expected.T, _("you counted every pair in both directions: [a, b] counts only "
+                                             "b following a")),
         ]
         if len(ids) >= 2:
             mistakes += [
-                Mistake(_counts_of(ids[:-1], V), "the last pair is missing: n tokens give n - 1 pairs, "
-                                                 "the last one being (ids[-2], ids[-1])"),
-                Mistake(_counts_of(ids[1:], V), "the first pair is missing: n tokens give n - 1 pairs, "
-                                                "the first one being (ids[0], ids[1])"),
+                Mistake(_counts_of(ids[:-1], V), _("the last pair is missing: n tokens give n - 1 pairs, "
+                                                   "the last one being (ids[-2], ids[-1])")),
+                Mistake(_counts_of(ids[1:], V), _("the first pair is missing: n tokens give n - 1 pairs, "
+                                                  "the first one being (ids[0], ids[1])")),
                 Mistake(_counts_of(list(ids) + [ids[0]], V),
-                        "you counted a pair from the last token back to the first: nothing follows the last "
-                        "token (check for `torch.roll` or an index that wraps around)"),
+                        _("you counted a pair from the last token back to the first: nothing follows the last "
+                          "token (check for `torch.roll` or an index that wraps around)")),
             ]
         if ids:
             diagonal = torch.diag(torch.bincount(torch.tensor(ids), minlength=V))
-            mistakes.append(Mistake(diagonal, "you paired every token with itself: pair ids[t] with the "
-                                              "token after it, ids[t + 1]"))
+            mistakes.append(Mistake(diagonal, _("you paired every token with itself: pair ids[t] with the "
+                                                "token after it, ids[t + 1]")))
         cases.append(Case(f"{name}: ids={ids}, V={V}", (list(ids), V), expected, mistakes=mistakes))
     return cases
 
@@ -82,41 +83,41 @@ def _probs_cases() -> list[Case]:
     empty_row = torch.tensor([[0.0, 4.0, 1.0], [0.0, 0.0, 0.0], [2.0, 1.0, 1.0]])
     cases = []
     for name, c, k in [
-        ("k = 0: plain relative frequencies", table, 0.0),
-        ("k = 1 (Laplace)", table, 1.0),
+        (_("k = 0: plain relative frequencies"), table, 0.0),
+        (_("k = 1 (Laplace)"), table, 1.0),
         ("k = 0.5", table, 0.5),
-        ("large k pulls every row towards uniform", table, 1000.0),
-        ("k = 0 and a row that was never seen becomes uniform", empty_row, 0.0),
-        ("k = 0.5 and a row that was never seen", empty_row, 0.5),
+        (_("large k pulls every row towards uniform"), table, 1000.0),
+        (_("k = 0 and a row that was never seen becomes uniform"), empty_row, 0.0),
+        (_("k = 0.5 and a row that was never seen"), empty_row, 0.5),
     ]:
         V = c.shape[1]
         expected = _smoothed_by_library(c, k)
         n = c.double()
         rows = n.sum(dim=1, keepdim=True)  # (V, 1): N(a)
         mistakes = [
-            Mistake(n + k, "these are smoothed counts, not probabilities: divide each row by its total"),
+            Mistake(n + k, _("these are smoothed counts, not probabilities: divide each row by its total")),
             Mistake(((n + k) / (n + k).sum(dim=0, keepdim=True)).nan_to_num(nan=1.0 / V),
-                    "you normalised the columns: each *row* (the previous token) must sum to 1"),
-            Mistake(expected.T, "your table is transposed: row a = previous token, column b = next token"),
+                    _("you normalised the columns: each *row* (the previous token) must sum to 1")),
+            Mistake(expected.T, _("your table is transposed: row a = previous token, column b = next token")),
         ]
         if k > 0:
             mistakes += [
-                Mistake((n + k) / (rows + k), "the rows do not sum to 1: the denominator must be the row total "
-                                              "*after* adding k to each of the V entries, N(a) + kV, not N(a) + k"),
+                Mistake((n + k) / (rows + k), _("the rows do not sum to 1: the denominator must be the row total "
+                                                "*after* adding k to each of the V entries, N(a) + kV, not N(a) + k")),
                 Mistake(torch.where(rows > 0, (n + k * (n > 0)) / (rows + k * (n > 0).sum(dim=1, keepdim=True)),
                                     1.0 / V),
-                        "k was added only to the pairs that were seen: every pair, seen or not, gets k, so "
-                        "that no probability is 0"),
+                        _("k was added only to the pairs that were seen: every pair, seen or not, gets k, so "
+                          "that no probability is 0")),
                 Mistake(torch.where(rows > 0, (n / rows.clamp_min(1) + k) / (1 + k * V), 1.0 / V),
-                        "you smoothed the relative frequencies: add k to the *counts*, then divide by the "
-                        "new row total"),
+                        _("you smoothed the relative frequencies: add k to the *counts*, then divide by the "
+                          "new row total")),
             ]
         if bool((rows == 0).any()) and k == 0:
             mistakes += [
-                Mistake(n / rows, "a row with no counts gives 0 / 0 = NaN: make such a row uniform (1/V), "
-                                  "as the prompt asks"),
-                Mistake(n / rows.clamp_min(1), "a row with no counts must be uniform (1/V everywhere), "
-                                               "not all zeros: every row is a probability distribution"),
+                Mistake(n / rows, _("a row with no counts gives 0 / 0 = NaN: make such a row uniform (1/V), "
+                                    "as the prompt asks")),
+                Mistake(n / rows.clamp_min(1), _("a row with no counts must be uniform (1/V everywhere), "
+                                                 "not all zeros: every row is a probability distribution")),
             ]
         cases.append(Case(f"{name}: k={k}", (c, k), expected.float(), mistakes=mistakes))
     return cases
@@ -139,13 +140,13 @@ def check_add_k_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Chec
         if early is not None:
             return early
         if not torch.equal(given, counts):
-            return failed(exercise, f"case '{case.name}': your function changed the counts it was given "
-                                    f"(an in-place `+=` or `add_` on the input, or on a `.float()` of a float "
-                                    f"tensor, which is the same tensor): compute on a copy, e.g. `counts + k`")
+            return failed(exercise, in_case(case.name, _(
+                "your function changed the counts it was given (an in-place `+=` or `add_` on the input, or on "
+                "a `.float()` of a float tensor, which is the same tensor): compute on a copy, e.g. `counts + k`")))
         verdict = judge(exercise, case, got)
         if verdict is not None:
             return verdict
-    return passed(exercise, f"all {len(cases)} cases pass")
+    return passed(exercise, all_pass(len(cases)))
 
 
 # ------------------------------------------------------------------ exercise 3: the chain rule
@@ -174,12 +175,12 @@ def _pairs(ids: Sequence[int]) -> list[tuple[int, int]]:
 def _log_prob_cases() -> list[Case]:
     cases = []
     for name, ids, k in [
-        ("two characters", [0, 1], 0.5),
-        ("one character: P(x1 | <bos>) and P(<eos> | x1)", [2], 0.5),
-        ("an empty line: only P(<eos> | <bos>)", [], 0.5),
-        ("direction matters: 1 0 is scored with P(0 | 1)", [1, 0], 0.5),
-        ("a longer line", [0, 1, 2, 0, 0, 1, 1, 2, 2, 1, 0], 0.5),
-        ("an unsmoothed table (k = 0)", [0, 2, 1, 1, 0], 0.0),
+        (_("two characters"), [0, 1], 0.5),
+        (_("one character: P(x1 | <bos>) and P(<eos> | x1)"), [2], 0.5),
+        (_("an empty line: only P(<eos> | <bos>)"), [], 0.5),
+        (_("direction matters: 1 0 is scored with P(0 | 1)"), [1, 0], 0.5),
+        (_("a longer line"), [0, 1, 2, 0, 0, 1, 1, 2, 2, 1, 0], 0.5),
+        (_("an unsmoothed table (k = 0)"), [0, 2, 1, 1, 0], 0.0),
     ]:
         lm = _lm(k)
         probs = lm.probs  # (5, 5) float64, rows sum to 1
@@ -191,32 +192,32 @@ def _log_prob_cases() -> list[Case]:
             return float(sum(torch.log(table[a, b]).item() for a, b in _pairs(seq)))  # -inf for a zero
 
         mistakes = [
-            Mistake(total(ids + [_EOS]), "the first prediction, P(x1 | <bos>), is missing: the chain starts "
-                                         "at <bos>, so score the pairs of [bos] + ids + [eos]"),
-            Mistake(total([_BOS] + ids), "the last prediction, P(<eos> | x_n), is missing: a line must also "
-                                         "end, so score the pairs of [bos] + ids + [eos]"),
-            Mistake(float(p.sum()), "you added the probabilities: the chain rule multiplies them, so add "
-                                    "their *logarithms*"),
-            Mistake(float(p.prod()), "this is the probability P(x) itself: return its natural logarithm "
-                                     "(add the logs rather than multiplying the probabilities)"),
-            Mistake(math.log(float(p.sum())), "you took the log of a sum of probabilities: add the logs of "
-                                              "the probabilities instead"),
-            Mistake(-expected, "you returned the negative log-likelihood: log P(x) is a log-probability, "
-                               "so it is <= 0"),
-            Mistake(expected / math.log(2), "this is in bits (log base 2): use the natural logarithm "
-                                            "(`math.log`, `torch.log`)"),
-            Mistake(expected / len(p), "you averaged the log-probabilities (that is minus the per-token "
-                                       "cross-entropy): the log-probability of the line is their sum"),
-            Mistake(total(full, probs.T), "you looked up probs[next, prev]: row = previous token, "
-                                          "column = next token"),
+            Mistake(total(ids + [_EOS]), _("the first prediction, P(x1 | <bos>), is missing: the chain starts "
+                                           "at <bos>, so score the pairs of [bos] + ids + [eos]")),
+            Mistake(total([_BOS] + ids), _("the last prediction, P(<eos> | x_n), is missing: a line must also "
+                                           "end, so score the pairs of [bos] + ids + [eos]")),
+            Mistake(float(p.sum()), _("you added the probabilities: the chain rule multiplies them, so add "
+                                      "their *logarithms*")),
+            Mistake(float(p.prod()), _("this is the probability P(x) itself: return its natural logarithm "
+                                       "(add the logs rather than multiplying the probabilities)")),
+            Mistake(math.log(float(p.sum())), _("you took the log of a sum of probabilities: add the logs of "
+                                                "the probabilities instead")),
+            Mistake(-expected, _("you returned the negative log-likelihood: log P(x) is a log-probability, "
+                                 "so it is <= 0")),
+            Mistake(expected / math.log(2), _("this is in bits (log base 2): use the natural logarithm "
+                                              "(`math.log`, `torch.log`)")),
+            Mistake(expected / len(p), _("you averaged the log-probabilities (that is minus the per-token "
+                                         "cross-entropy): the log-probability of the line is their sum")),
+            Mistake(total(full, probs.T), _("you looked up probs[next, prev]: row = previous token, "
+                                            "column = next token")),
         ]
         if ids:
-            mistakes.append(Mistake(total(ids), "only the pairs inside the line are scored: wrap it as "
-                                                "[bos] + ids + [eos] first, to predict the first token and "
-                                                "the end too"))
+            mistakes.append(Mistake(total(ids), _("only the pairs inside the line are scored: wrap it as "
+                                                  "[bos] + ids + [eos] first, to predict the first token and "
+                                                  "the end too")))
         else:
-            mistakes.append(Mistake(0.0, "an empty line still has one prediction, P(<eos> | <bos>): wrap "
-                                         "the line as [bos] + ids + [eos] and score every pair"))
+            mistakes.append(Mistake(0.0, _("an empty line still has one prediction, P(<eos> | <bos>): wrap "
+                                           "the line as [bos] + ids + [eos] and score every pair")))
         cases.append(Case(f"{name}: ids={ids}, k={k}", (probs, list(ids), _BOS, _EOS), expected,
                           mistakes=mistakes))
     return cases

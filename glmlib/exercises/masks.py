@@ -18,16 +18,16 @@ import torch.nn.functional as F
 
 from .. import attention as _attention
 from .. import masks as _masks
+from ..i18n import _
 from .checking import Case, CheckResult, failed, forbidden
 from .diagnosing import loops_in, run_diagnosed
-
-_MASKS_HINT = ("build the mask from `torch.arange`, comparisons, `torch.tril`/`torch.triu` or `torch.where` "
-               "(your own from-scratch functions of sections 2 and 3 are fine)")
 
 
 def _no_glmlib_masks(fn: object) -> list:
     """Trap every function of ``glmlib.masks``, also under names the notebook imported."""
-    return forbidden(fn, [(_masks, name, f"glmlib.masks.{name}", _MASKS_HINT)
+    hint = _("build the mask from `torch.arange`, comparisons, `torch.tril`/`torch.triu` or `torch.where` "
+             "(your own from-scratch functions of sections 2 and 3 are fine)")
+    return forbidden(fn, [(_masks, name, f"glmlib.masks.{name}", hint)
                           for name in ("causal_mask", "padding_mask", "combine", "to_additive")])
 
 
@@ -77,20 +77,21 @@ def _diagnose_local(case: Case, got: torch.Tensor) -> str | None:
     future = got & ~torch.ones(T, T, dtype=torch.bool).tril()
     if future.any():
         i, j = (int(a) for a in future.nonzero()[0])
-        return (f"row {i} allows key {j} > {i}: is the mask letting queries see the future? "
-                f"(rows are queries, columns keys; a query may only look back)")
+        return _("row {i} allows key {j} > {i}: is the mask letting queries see the future? "
+                 "(rows are queries, columns keys; a query may only look back)", i=i, j=j)
     if not got.diagonal().all():
         i = int((~got.diagonal()).nonzero()[0])
-        return f"the diagonal is blocked at row {i}: a query must be allowed to see itself (j = i)"
+        return _("the diagonal is blocked at row {i}: a query must be allowed to see itself (j = i)", i=i)
     counts, wanted = got.sum(-1), expected.sum(-1)
     if torch.equal(got, torch.ones(T, T, dtype=torch.bool).tril()):
-        return (f"this is the plain causal mask: every query sees its whole past, but with window={window} "
-                f"query i may only see the {window} most recent keys (itself included)")
+        return _("this is the plain causal mask: every query sees its whole past, but with window={window} "
+                 "query i may only see the {window} most recent keys (itself included)", window=window)
     wrong = (counts != wanted).nonzero()
     if len(wrong):
         i = int(wrong[0])
-        return (f"row {i} allows {int(counts[i])} keys, expected {int(wanted[i])}: with window={window} "
-                f"query i sees min(i + 1, window) keys, itself included (an off-by-one in the window?)")
+        return _("row {i} allows {got} keys, expected {wanted}: with window={window} query i sees "
+                 "min(i + 1, window) keys, itself included (an off-by-one in the window?)", i=i,
+                 got=int(counts[i]), wanted=int(wanted[i]), window=window)
     return None
 
 
@@ -110,52 +111,54 @@ def _diagnose_padded(case: Case, got: torch.Tensor) -> str | None:
     allowed_wanted = expected == 0
     blocked = ~allowed_wanted
     if torch.isnan(got).any():
-        return "your mask contains NaN; it should hold only 0.0 and -inf"
+        return _("your mask contains NaN; it should hold only 0.0 and -inf")
     if (got[allowed_wanted] == 0).all() and torch.isfinite(got[blocked]).all() and (got[blocked] < -1e3).all():
         value = got[blocked][0].item() if blocked.any() else float("nan")
-        return (f"the blocked entries hold a large finite number ({value:.3g}); the additive mask uses "
-                f"exactly -inf (`float('-inf')`), so that a blocked weight is exactly 0")
+        return _("the blocked entries hold a large finite number ({value:.3g}); the additive mask uses "
+                 "exactly -inf (`float('-inf')`), so that a blocked weight is exactly 0", value=value)
     if ((got == 0) | (got == float("-inf"))).all():
         allowed = got == 0
         if torch.equal(allowed, blocked):
-            return "0.0 and -inf are swapped: 0.0 where the query may attend, -inf where it is blocked"
+            return _("0.0 and -inf are swapped: 0.0 where the query may attend, -inf where it is blocked")
         keys = torch.arange(T)
         future = keys[None, :] > keys[:, None]  # (T, T)
         if (allowed & future).any():
             b, i, j = (int(a) for a in (allowed & future).nonzero()[0])
             past = keys[None, :] < keys[:, None]  # (T, T): j < i
             if not (allowed & past).any() and (allowed_wanted & past).any():
-                return (f"sequence {b}, row {i} allows key {j} > {i} and no row allows an earlier key: is the "
-                        f"mask letting queries see the future? Yours blocks the past (the upper triangle, "
-                        f"j >= i), a common mistake; the causal part allows j <= i")
-            return (f"sequence {b}, row {i} allows key {j} > {i}: is the mask letting queries see the future?")
+                return _("sequence {b}, row {i} allows key {j} > {i} and no row allows an earlier key: is the "
+                         "mask letting queries see the future? Yours blocks the past (the upper triangle, "
+                         "j >= i), a common mistake; the causal part allows j <= i", b=b, i=i, j=j)
+            return _("sequence {b}, row {i} allows key {j} > {i}: is the mask letting queries see the future?",
+                     b=b, i=i, j=j)
         diagonal = torch.eye(T, dtype=torch.bool)
         lost = allowed_wanted & diagonal & ~allowed  # (B, T, T): a real query blocked from itself
         if lost.any() and not (allowed & ~allowed_wanted).any():
-            b, i, _ = (int(a) for a in lost.nonzero()[0])
-            return (f"sequence {b}: row {i} blocks key {i}, the query's own position: the causal part allows "
-                    f"j <= i, the diagonal included (`tril()`, not `tril(-1)`, or `j <= i`, not `j < i`); "
-                    f"without it row 0 has no key at all, and a row of only -inf gives NaN")
+            b, i, _j = (int(a) for a in lost.nonzero()[0])
+            return _("sequence {b}: row {i} blocks key {i}, the query's own position: the causal part allows "
+                     "j <= i, the diagonal included (`tril()`, not `tril(-1)`, or `j <= i`, not `j < i`); "
+                     "without it row 0 has no key at all, and a row of only -inf gives NaN", b=b, i=i)
         padded_key = keys[None, :] >= torch.as_tensor(lengths)[:, None]  # (B, T): key j is padding
         if (allowed & padded_key[:, None, :]).any():
             b, i, j = (int(a) for a in (allowed & padded_key[:, None, :]).nonzero()[0])
-            return (f"sequence {b} (length {lengths[b]}): row {i} may attend the padded key {j}; "
-                    f"padded keys (columns j >= length) must be blocked for every query")
+            return _("sequence {b} (length {length}): row {i} may attend the padded key {j}; "
+                     "padded keys (columns j >= length) must be blocked for every query", b=b, length=lengths[b],
+                     i=i, j=j)
         rows_blocked = (~allowed).all(-1)
         if (rows_blocked & ~blocked.all(-1)).any():
             b, i = (int(a) for a in (rows_blocked & ~blocked.all(-1)).nonzero()[0])
-            return (f"sequence {b}: row {i} blocks every key. Padding concerns keys (columns), not queries "
-                    f"(rows): a padded query still sees the real keys, and a row of only -inf gives NaN")
+            return _("sequence {b}: row {i} blocks every key. Padding concerns keys (columns), not queries "
+                     "(rows): a padded query still sees the real keys, and a row of only -inf gives NaN", b=b, i=i)
     return None
 
 
 def check_padded_causal_additive(fn: Callable[[Sequence[int], int], torch.Tensor]) -> CheckResult:
     """``fn(lengths, T)`` must return the float ``(B, T, T)`` additive causal-and-padding mask."""
     inputs = {
-        "one padded sequence": ([2], 5),
-        "batch of three": ([3, 1, 6], 6),
-        "one full sequence": ([4], 4),
-        "length 1, T=1": ([1], 1),
+        _("one padded sequence"): ([2], 5),
+        _("batch of three"): ([3, 1, 6], 6),
+        _("one full sequence"): ([4], 4),
+        _("length 1, T=1"): ([1], 1),
     }
     cases = [Case(name, (list(lengths), T),
                   _masks.to_additive(_masks.combine(_masks.causal_mask(T), _masks.padding_mask(lengths, T))))
@@ -171,29 +174,35 @@ def _average_reference(x: torch.Tensor) -> torch.Tensor:
     return F.scaled_dot_product_attention(zeros, zeros, x, is_causal=True)
 
 
+def _probe_name() -> str:
+    """The name of the case whose input is x = I, in the language of the messages."""
+    return _("probe x = I (1, 5, 5): your output is your weight matrix")
+
+
 def _diagnose_average(case: Case, got: torch.Tensor) -> str | None:
-    if case.name.startswith("probe"):  # x = I, so the output is the weight matrix itself
+    if case.name == _probe_name():  # x = I, so the output is the weight matrix itself
         weights = got[0]
         T = weights.shape[-1]
         sums = weights.sum(-1)
         future = weights.triu(1)
         if not torch.allclose(weights[0], torch.eye(T)[0], atol=1e-5) and future.abs().sum() > 0:
-            return ("the weights in row 0 are not 1 on the diagonal: is the mask letting queries see the future? "
-                    "(with x = I the output is your weight matrix; row i may use positions 0..i only)")
+            return _("the weights in row 0 are not 1 on the diagonal: is the mask letting queries see the future? "
+                     "(with x = I the output is your weight matrix; row i may use positions 0..i only)")
         if future.abs().sum() > 0:
-            return "your weights put something above the diagonal: row i may use positions 0..i only"
+            return _("your weights put something above the diagonal: row i may use positions 0..i only")
         if not torch.allclose(sums, torch.ones(T), atol=1e-5):
             i = int((sums - 1).abs().argmax())
             covered = torch.arange(1, T + 1, dtype=sums.dtype)  # row i covers i + 1 positions
             if torch.allclose(sums, covered / T, atol=1e-5):
-                why = "you divided every row by T, but row i covers only i + 1 positions"
+                why = _("you divided every row by T, but row i covers only i + 1 positions")
             elif torch.allclose(sums, covered, atol=1e-5):
-                why = "the rows pick positions 0..i but are not divided by how many they pick (i + 1)"
+                why = _("the rows pick positions 0..i but are not divided by how many they pick (i + 1)")
             else:
-                why = "divide each row by the number of positions it covers (row i covers i + 1)"
-            return f"row {i} of your weights sums to {sums[i].item():.4g}, not 1, so it does not average: {why}"
+                why = _("divide each row by the number of positions it covers (row i covers i + 1)")
+            return _("row {i} of your weights sums to {total:.4g}, not 1, so it does not average: {why}", i=i,
+                     total=sums[i].item(), why=why)
         if not torch.allclose(weights.diagonal(), 1 / torch.arange(1, T + 1), atol=1e-5):
-            return "your rows sum to 1 but do not weight positions 0..i equally: each gets 1 / (i + 1)"
+            return _("your rows sum to 1 but do not weight positions 0..i equally: each gets 1 / (i + 1)")
     return None
 
 
@@ -201,17 +210,17 @@ def check_causal_average(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRes
     """``fn(x)`` for ``x (B, T, C)`` must return the causal running average, as one matrix product."""
     g = torch.Generator().manual_seed(3)
     inputs = {
-        "probe x = I (1, 5, 5): your output is your weight matrix": torch.eye(5)[None],
-        "random (2, 4, 3)": torch.randn(2, 4, 3, generator=g),
+        _probe_name(): torch.eye(5)[None],
+        _("random (2, 4, 3)"): torch.randn(2, 4, 3, generator=g),
         "T=1 (1, 1, 2)": torch.randn(1, 1, 2, generator=g),
-        "random (3, 7, 8)": torch.randn(3, 7, 8, generator=g),
+        _("random (3, 7, 8)"): torch.randn(3, 7, 8, generator=g),
     }
     cases = [Case(name, (x.clone(),), _average_reference(x)) for name, x in inputs.items()]
     loop = loops_in(fn) if callable(fn) else None
     if loop:
-        return failed("causal_average", f"your code uses {loop}; build the whole (T, T) weight matrix at once "
-                                        f"and average with one matrix product")
-    hint = "build the (T, T) weight matrix and multiply: the point is to see averaging as a matrix product"
+        return failed("causal_average", _("your code uses {loop}; build the whole (T, T) weight matrix at once "
+                                          "and average with one matrix product", loop=loop))
+    hint = _("build the (T, T) weight matrix and multiply: the point is to see averaging as a matrix product")
     shortcuts = forbidden(fn, [(torch, "cumsum", "torch.cumsum", hint),
                                (torch.Tensor, "cumsum", "Tensor.cumsum", hint),
                                (F, "scaled_dot_product_attention", "F.scaled_dot_product_attention", hint),
