@@ -11,10 +11,12 @@ every Chinese notebook calls it), else the environment variable ``GLMLIB_LANG``
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import string
 from pathlib import Path
+from typing import Iterator
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
@@ -39,6 +41,18 @@ def set_language(language: str) -> str:
     global _chosen
     _chosen = normalize(language)
     return _chosen
+
+
+@contextlib.contextmanager
+def language(name: str) -> Iterator[str]:
+    """Messages in ``name`` inside the ``with`` block, the previous setting restored after it."""
+    global _chosen
+    saved = _chosen
+    _chosen = normalize(name)
+    try:
+        yield _chosen
+    finally:
+        _chosen = saved
 
 
 def get_language() -> str:

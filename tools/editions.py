@@ -16,6 +16,11 @@ from which Otter-Grader's block markers are rebuilt (``tools/exercise_marks.py``
   dependencies, torch pinned) and ``glmlib`` from a wheel of this checkout,
   which the zip carries (``files/glmlib-*.whl``).
 
+- ``release/zh-CN/student/`` and ``release/zh-CN/instructor/``: the same editions in Chinese, their
+  prose from the translation catalogues (``tools/i18n.py``), their code the English one's plus
+  the cell that sets the language; the Chinese guide in ``instructor/guide/``. The autograder
+  is shared: the code it grades is the same.
+
 ``release/`` is rebuilt whole: it is written next to itself and swapped in
 at the end, so a failed build never leaves a half-written release.
 """
@@ -35,6 +40,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded from its path
 import exercise_marks  # noqa: E402
+import i18n  # noqa: E402
 from outputs import OutputError, check_replaceable, swap_in  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,6 +257,40 @@ def instructor_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def translation_tables(notebooks: Path = NOTEBOOKS) -> dict[str, dict[str, dict[str, str]]]:
+    """language -> notebook file name -> English block -> translation, for the course's notebooks
+    (only when ``notebooks`` is the course's own folder: a copy elsewhere has no catalogues)."""
+    if notebooks.resolve() != NOTEBOOKS.resolve():
+        return {}
+    tables = {s.english.name: i18n.table_of(i18n.load(s.po)) for s in i18n.sources() if s.is_notebook}
+    return {i18n.LANGUAGE: tables} if any(tables.values()) else {}
+
+
+def translated(nb: nbformat.NotebookNode, table: dict[str, str], name: str) -> nbformat.NotebookNode:
+    """``nb`` with its Markdown translated block by block; refuses a block without a translation."""
+    nb = copy.deepcopy(nb)
+    missing: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = i18n.translate_text(cell.source, table, missing)
+    if missing:
+        raise exercise_marks.MarkError(f"{name}: {len(missing)} block(s) of its edition have no translation, "
+                                       f"e.g. \"{' '.join(missing[0].split())[:80]}\" "
+                                       "(python tools/i18n.py check)")
+    nb.metadata["glmlib"] = {"language": i18n.LANGUAGE, "source": f"notebooks/{name}"}
+    return nb
+
+
+def translated_edition(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A translated edition's language set by a cell after the first one (otter's, which stays first)."""
+    nb = copy.deepcopy(nb)
+    first_code = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")
+    language = nbformat.v4.new_code_cell(i18n.LANGUAGE_CELL, metadata={"tags": [i18n.LANGUAGE_TAG]})
+    language.id = "glmlib-language"
+    nb.cells.insert(first_code + 1, language)
+    return nb
+
+
 def assign(path: Path, work: Path, wheel: Path) -> Path:
     """Run ``otter assign`` on one notebook (its autograder to carry ``wheel``); return its output
     directory."""
@@ -282,6 +322,10 @@ def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: 
             (new / part).mkdir(parents=True)
         (work / "wheel").mkdir(parents=True)
         wheel = course_wheel(work / "wheel")
+        translations = translation_tables(notebooks)
+        for part in ("student/tests", "instructor"):
+            for language in translations:
+                (new / language / part).mkdir(parents=True, exist_ok=True)
         for path in sources(notebooks):
             out = assign(path, work, wheel)
             student = nbformat.read(out / "student" / path.name, as_version=4)
@@ -290,10 +334,21 @@ def build(release: Path = ROOT / "release", notebooks: Path = NOTEBOOKS, guide: 
             nbformat.write(instructor_edition(solved), new / "instructor" / path.name)
             for test in (out / "student" / "tests").glob("*.py"):
                 shutil.copy2(test, new / "student" / "tests" / test.name)
+                for language in translations:
+                    shutil.copy2(test, new / language / "student" / "tests" / test.name)
             (zipfile,) = (out / "autograder").glob("*.zip")
             shutil.copy2(zipfile, new / "autograder" / f"{path.stem}.zip")
+            for language, tables in translations.items():  # translated as otter wrote it, then made an edition
+                table = tables.get(path.name, {})
+                nbformat.write(translated_edition(student_edition(translated(student, table, path.name))),
+                               new / language / "student" / path.name)
+                nbformat.write(translated_edition(instructor_edition(translated(solved, table, path.name))),
+                               new / language / "instructor" / path.name)
         if guide.is_dir():
-            shutil.copytree(guide, new / "instructor" / "guide")
+            shutil.copytree(guide, new / "instructor" / "guide", ignore=shutil.ignore_patterns(i18n.LANGUAGE))
+            for language in translations:
+                if (guide / language).is_dir():
+                    shutil.copytree(guide / language, new / language / "instructor" / "guide")
         swap_in(new, release, RELEASE_ALWAYS)
     return release
 
@@ -306,7 +361,8 @@ def main(argv: list[str] | None = None) -> None:
         release = build(args.out)
     except (OutputError, exercise_marks.MarkError) as exc:  # one line naming the notebook, never otter's traceback
         sys.exit(f"editions: {exc}")
-    print(f"wrote {release}/student, {release}/instructor and {release}/autograder")
+    print(f"wrote {release}/student, {release}/instructor and {release}/autograder"
+          + (f", and {release}/{i18n.LANGUAGE}/student and /instructor" if (release / i18n.LANGUAGE).is_dir() else ""))
 
 
 if __name__ == "__main__":

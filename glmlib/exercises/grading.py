@@ -46,6 +46,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .. import i18n
 from . import remote, sandbox
 from .checking import CheckResult, failed, recording_shortcuts
 
@@ -227,6 +228,17 @@ def _code_cells(submission: Path) -> list[str]:
     return [c.source for c in nb.cells if c.cell_type == "code"]
 
 
+def language_of(submission: Path) -> str:
+    """The language of a submission's edition (the Chinese ones say so in their metadata): its
+    feedback is written in it. Only the feedback's language: a student who edits it changes nothing else."""
+    import nbformat
+    try:
+        stated = nbformat.read(submission, as_version=4).metadata.get("glmlib", {}).get("language", "en")
+        return i18n.normalize(stated)
+    except Exception:
+        return "en"
+
+
 def _check(question: Question, session: remote.Session, cells: list[str], salt: int) -> CheckResult:
     """The question's checker on the learner's function: the visible cases, then the hidden ones."""
     info = session.request({"kind": "info", "name": question.function})
@@ -339,11 +351,13 @@ def grade_notebook(submission: Path, master: Path, *, slot: int = 0, unsafe: boo
                 grade.notes.append(f"cell {record.get('cell')}: {record.get('status')}: {record.get('error')}")
         events = list(session.events)
         owners = _question_of_cell(cells, questions)
+        feedback_language = language_of(submission)
         for q in questions:
             if time.monotonic() > deadline:
                 return close(f"the notebook ran past {notebook_timeout:g} s")
             session.events, session.shortcuts = [], []
-            result = _check(q, session, cells, salt)
+            with i18n.language(feedback_language):
+                result = _check(q, session, cells, salt)
             session.request({"kind": "sync"})  # the learner's process looks for what the calls changed
             shortcuts = [{"kind": "shortcut", "where": f"a call of {q.function}", "what": f"called {label}"}
                          for label in dict.fromkeys(session.shortcuts)]
