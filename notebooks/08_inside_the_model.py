@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 08 · Inside the trained model, and faster inference
 #
-# The model works: it writes passable Shakespeare. This last notebook opens
+# The model works: it writes passable Shakespeare. This notebook opens
 # it up and then makes it faster. First we look at what its attention heads
 # learned to look at, using nothing but the weights of the shipped model.
 # Then we ask the model how surprising a text is, character by character.

@@ -58,11 +58,70 @@ WEBSITE = ROOT / "website"
 BUILD = ROOT / "build"
 EDITIONS = ("self-study", "student")
 SUBDIR = {"self-study": "", "student": "student"}  # where each edition lands inside the site
+# The site's languages: English, and the Chinese edition in site/zh-CN/ (its notebooks and pages built
+# from the English ones by tools/i18n.py). Each page links to the same page in the other language.
+LANGUAGES = ("en", "zh-CN")
+LANGUAGE_DIR = {"en": "", "zh-CN": "zh-CN"}
+
+
+def subdir(language: str, edition: str) -> str:
+    """Where one language's edition lands inside the site: "", "student", "zh-CN", "zh-CN/student"."""
+    return "/".join(p for p in (LANGUAGE_DIR[language], SUBDIR[edition]) if p)
+
+
+# The words the site itself writes, in each language
+WORDS = {
+    "en": {
+        "live_note": "A picture of this widget as the notebook last drew it. To use it live, run the "
+                     "notebook in JupyterLab: <code>make lab</code>.",
+        "reading": "Reading the course",
+        "reading_body": "This website shows the notebooks as they were last run, with their outputs. The explorers "
+                        "appear as pictures; to use them live, and to do the exercises, clone the repository and "
+                        "run `make lab`. ",
+        "student_note": "This is the **student edition**: the exercises without their solutions.",
+        "self_study_note": "This is the **self-study edition**: each exercise's worked solution is folded under "
+                           "it; the <a href=\"student/index.html\">student edition</a> has none.",
+        "search_note": "Every page is searchable (the search box on the left) and the first use of each "
+                       "technical word links to the [glossary](glossary.md).",
+        "build": "What you will build", "explorers": "The explorers", "start": "How to start",
+        "more": "More about the course", "toc_course": "The course", "toc_about": "About the course",
+        "under": "under {n} min", "about_hour": "about 1 h", "study": "60–90 min",
+        "times": "<p class=\"glm-times\"><strong>Run time:</strong> {run} on a 2-core CPU. "
+                 "<strong>Study time:</strong> {study}, exercises included.</p>",
+        "table_head": " run | study |",
+        "table_note": "\n*Run*: the notebook top to bottom on a 2-core CPU, as its stored outputs were last made "
+                      "(each notebook's limit is {budget:g} minutes, `benchmarks/time_notebooks.py`). "
+                      "*Study*: a careful learner's time, exercises included.\n",
+    },
+    "zh-CN": {
+        "live_note": "这是笔记本上次运行时绘制的交互控件的图片。要实际操作它，请在 JupyterLab 中运行笔记本："
+                     "<code>make lab-zh</code>。",
+        "reading": "如何阅读本课程",
+        "reading_body": "本网站展示的是各笔记本上次运行的结果及其输出。探索器在这里显示为图片；要实际操作它们并完成练习，"
+                        "请克隆仓库并运行 `make lab-zh`。",
+        "student_note": "这是**学生版**：练习不附解答。",
+        "self_study_note": "这是**自学版**：每道练习的参考解答折叠在练习下方；"
+                           "<a href=\"student/index.html\">学生版</a>不含解答。",
+        "search_note": "每一页都可以搜索（左侧的搜索框），每个术语在文中第一次出现时都链接到[术语表](glossary.md)。"
+                       "图表和程序输出保持英文，正文会加以说明。",
+        "build": "你将构建什么", "explorers": "探索器", "start": "如何开始",
+        "more": "关于本课程的更多内容", "toc_course": "课程", "toc_about": "关于本课程",
+        "under": "不到 {n} 分钟", "about_hour": "约 1 小时", "study": "60–90 分钟",
+        "times": "<p class=\"glm-times\"><strong>运行时间：</strong>在 2 核 CPU 上{run}。"
+                 "<strong>学习时间：</strong>{study}，含练习。</p>",
+        "table_head": " 运行 | 学习 |",
+        "table_note": "\n*运行*：在 2 核 CPU 上从头到尾运行该笔记本所需的时间，以其保存的输出上次生成时为准"
+                      "（每个笔记本的上限为 {budget:g} 分钟，见 `benchmarks/time_notebooks.py`）。"
+                      "*学习*：认真的学习者所需的时间，含练习。\n",
+    },
+}
+# The site's other pages, by language: file -> title (the README's sections placed by PAGES)
+PAGE_TITLES = {"zh-CN": {"install": "安装课程", "teaching": "练习、各版本与课堂教学",
+                         "library": "库、模型与训练", "tests": "测试与基准", "about": "关于本网站"}}
 
 SITE_ALWAYS = (".nojekyll", "index.html", "search.html")  # a site built before outputs.MARK existed
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-LIVE_NOTE = ("<p class=\"glm-live-note\">A picture of this widget as the notebook last drew it. "
-             "To use it live, run the notebook in JupyterLab: <code>make lab</code>.</p>")
+LIVE_NOTE = f"<p class=\"glm-live-note\">{WORDS['en']['live_note']}</p>"
 # comment lines meant for the tools, not the reader: nbval's and otter's markers
 DIRECTIVE = re.compile(r"^[ \t]*# (?:NBVAL_[A-Z_]+|BEGIN SOLUTION(?: NO PROMPT)?|END SOLUTION)[ \t]*(?:\n|$)",
                        re.MULTILINE)
@@ -285,7 +344,8 @@ def marker(cell: nbformat.NotebookNode) -> str | None:
     return exercise_marks.marker(cell)
 
 
-def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> nbformat.NotebookNode:
+def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook",
+            language: str = "en") -> nbformat.NotebookNode:
     """A copy of an executed notebook, ready for the site's ``edition``.
 
     - The exercise marks (cell metadata, see ``tools/exercise_marks.py``) or
@@ -298,6 +358,7 @@ def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> 
       widget output without a picture is an error, never an empty box.
     - The notebook's widget state is dropped (no widget JavaScript on the page).
     - The first use of each glossary term in the prose links to the glossary.
+    - A translated notebook's cell that sets the kernel's language is dropped (a page has no kernel).
     """
     if edition not in EDITIONS:
         raise ValueError(f"edition must be one of {EDITIONS}, got {edition!r}")
@@ -308,6 +369,8 @@ def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> 
     nb.metadata.pop("widgets", None)
     cells, block = [], None
     for cell in nb.cells:
+        if "glmlib-language" in cell.metadata.get("tags", []):
+            continue
         mark = marker(cell)
         if mark is not None:
             kind = mark.split()[1]
@@ -325,16 +388,16 @@ def prepare(nb: nbformat.NotebookNode, edition: str, name: str = "notebook") -> 
                 tags = cell.metadata.setdefault("tags", [])
                 if "hide-input" not in tags:
                     tags.append("hide-input")
-            cell.outputs = _static_outputs(cell.outputs, name)
+            cell.outputs = _static_outputs(cell.outputs, name, language)
         cells.append(cell)
     if block is not None:
         raise SiteError(f"{name}: a BEGIN {block} marker has no END {block}")
     nb.cells = cells
-    link_glossary(nb)
+    link_glossary(nb, language)
     return nb
 
 
-def _static_outputs(outputs: list, name: str) -> list:
+def _static_outputs(outputs: list, name: str, language: str = "en") -> list:
     result = []
     for out in outputs:
         data = out.get("data", {})
@@ -348,7 +411,8 @@ def _static_outputs(outputs: list, name: str) -> list:
             out.data = {"image/png": data["image/png"]}
             out.pop("transient", None)
             result.append(out)
-            result.append(nbformat.v4.new_output("display_data", data={"text/html": LIVE_NOTE}))
+            note = f"<p class=\"glm-live-note\">{WORDS[language]['live_note']}</p>"
+            result.append(nbformat.v4.new_output("display_data", data={"text/html": note}))
         elif PROGRESS_BAR.search(text):
             continue  # a finished progress bar says nothing on a static page
         else:
@@ -357,11 +421,12 @@ def _static_outputs(outputs: list, name: str) -> list:
     return result
 
 
-def link_glossary(nb: nbformat.NotebookNode) -> int:
+def link_glossary(nb: nbformat.NotebookNode, language: str = "en") -> int:
     """Link the first use of each glossary term in ``nb``'s Markdown prose (headings excepted).
 
     Returns the number of links made.
     """
+    terms = glossary_terms(language)
     seen: set[str] = set()
     made = 0
     for cell in nb.cells:
@@ -379,14 +444,49 @@ def link_glossary(nb: nbformat.NotebookNode) -> int:
                     or stripped.startswith(("#", "<", "|", "```", "~~~", ":::"))):
                 lines.append(line)  # code and maths blocks, headings, HTML, tables stay as they are
                 continue
-            line, n = _link_line(line, seen)
+            line, n = _link_line(line, seen, terms)
             made += n
             lines.append(line)
         cell.source = "\n".join(lines)
     return made
 
 
-def _link_line(line: str, seen: set[str]) -> tuple[str, int]:
+def glossary_terms(language: str) -> list[tuple[str, re.Pattern]]:
+    """(glossary entry, the words that link to it), longest first, for ``language``'s glossary.
+
+    The Chinese glossary's entries are its translated terms (注意力（attention）); the words that
+    link to one are the term of the course's terminology list (``i18n/zh_CN/terminology.tsv``).
+    """
+    if language == "en":
+        return [(t, _TERM_RES[t]) for t in _TERM_ORDER]
+    import i18n
+
+    chinese = dict(i18n.terminology())
+    entries = chinese_glossary_entries()
+    found = []
+    for term in _TERM_ORDER:
+        words = chinese.get(term) or chinese.get(term.split(",")[0])
+        if term in entries and words and words != term:
+            found.append((entries[term], re.compile(re.escape(words))))
+    return sorted(found, key=lambda t: -len(t[1].pattern))
+
+
+def chinese_glossary_entries() -> dict[str, str]:
+    """English glossary term -> the Chinese glossary's term for it (the first line of its entry)."""
+    import i18n
+
+    source = next(s for s in i18n.sources() if s.english.name == "glossary.md")
+    table = i18n.table_of(i18n.load(source.po))
+    entries = {}
+    for english, _ in i18n.english_messages(source):
+        head = english.split("\n", 1)[0].strip()
+        if english.startswith(head) and "\n  " in english and english in table:
+            entries[head] = table[english].split("\n", 1)[0].strip()
+    return entries
+
+
+def _link_line(line: str, seen: set[str], terms: list[tuple[str, re.Pattern]] | None = None) -> tuple[str, int]:
+    terms = glossary_terms("en") if terms is None else terms
     pieces, last = [], 0
     for m in _PROTECTED.finditer(line):  # alternate plain text and protected spans
         pieces.append((line[last:m.start()], True))
@@ -394,11 +494,11 @@ def _link_line(line: str, seen: set[str]) -> tuple[str, int]:
         last = m.end()
     pieces.append((line[last:], True))
     made = 0
-    for term in _TERM_ORDER:
+    for term, pattern in terms:
         if term in seen:
             continue
         for i, (text, plain) in enumerate(pieces):
-            m = _TERM_RES[term].search(text) if plain else None
+            m = pattern.search(text) if plain else None
             if m:
                 role = f"{{term}}`{m.group(0)} <{term}>`"
                 pieces[i:i + 1] = [(text[:m.start()], True), (role, False), (text[m.end():], True)]

@@ -660,6 +660,7 @@ def first_use_problems(source: Source) -> list[Problem]:
     for english, chinese in terms:
         longer = [zh for _, zh in terms if chinese in zh and zh != chinese]
         inside = [range(m.start(), m.end()) for zh in longer for m in re.finditer(re.escape(zh), text)]
+        inside += [range(m.start(), m.end()) for m in re.finditer(r"（[^（）]*）", text)]  # a gloss in brackets
         for match in re.finditer(re.escape(chinese), text):
             start = match.start()
             if any(start in span for span in inside):
