@@ -432,6 +432,11 @@ def judge(exercise: str, case: Case, got: Any, atol: float = 1e-5) -> CheckResul
                                                  difference=_difference(case.expected, got))))
 
 
+def with_details(name: str, details: str) -> str:
+    """A case's name followed by its inputs: "two characters: ids=[0, 1], k=0.5"."""
+    return _("{name}: {details}", name=name, details=details)
+
+
 def in_case(name: str, message: str) -> str:
     """``message`` about the case ``name``: "case 'T=4': ..."."""
     return _("case '{name}': {message}", name=name, message=message)

@@ -15,7 +15,7 @@ import torch
 from ..i18n import _
 from ..ngram import BigramLM
 from .checking import (Case, CheckResult, Mistake, all_pass, call_learner, failed, in_case, judge, passed,
-                       require_callable, run_cases)
+                       require_callable, run_cases, with_details)
 
 
 def _counts_of(ids: Sequence[int], V: int) -> torch.Tensor:
@@ -60,7 +60,7 @@ def _counts_cases() -> list[Case]:
             diagonal = torch.diag(torch.bincount(torch.tensor(ids), minlength=V))
             mistakes.append(Mistake(diagonal, _("you paired every token with itself: pair ids[t] with the "
                                                 "token after it, ids[t + 1]")))
-        cases.append(Case(f"{name}: ids={ids}, V={V}", (list(ids), V), expected, mistakes=mistakes))
+        cases.append(Case(with_details(name, f"ids={ids}, V={V}"), (list(ids), V), expected, mistakes=mistakes))
     return cases
 
 
@@ -119,7 +119,7 @@ def _probs_cases() -> list[Case]:
                 Mistake(n / rows.clamp_min(1), _("a row with no counts must be uniform (1/V everywhere), "
                                                  "not all zeros: every row is a probability distribution")),
             ]
-        cases.append(Case(f"{name}: k={k}", (c, k), expected.float(), mistakes=mistakes))
+        cases.append(Case(with_details(name, f"k={k}"), (c, k), expected.float(), mistakes=mistakes))
     return cases
 
 
@@ -218,7 +218,7 @@ def _log_prob_cases() -> list[Case]:
         else:
             mistakes.append(Mistake(0.0, _("an empty line still has one prediction, P(<eos> | <bos>): wrap "
                                            "the line as [bos] + ids + [eos] and score every pair")))
-        cases.append(Case(f"{name}: ids={ids}, k={k}", (probs, list(ids), _BOS, _EOS), expected,
+        cases.append(Case(with_details(name, f"ids={ids}, k={k}"), (probs, list(ids), _BOS, _EOS), expected,
                           mistakes=mistakes))
     return cases
 

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from ..i18n import _, translate
 from .checking import (N_, Case, CheckResult, Mistake, Shortcut, _type_slip, all_pass, call_learner, failed,
-                       in_case, judge, not_yet, passed, require_callable, run_cases, same)
+                       in_case, judge, not_yet, passed, require_callable, run_cases, same, with_details)
 
 # ------------------------------------------------------------------ exercise 1: encode with <unk>
 
@@ -94,8 +94,8 @@ def _encode_cases() -> list[Case]:
             Mistake((ids, []), _("the ids are right but you reported no unknown characters: return the "
                                  "distinct characters that were not in stoi")),
         ]
-        cases.append(Case(f"{translate(name)}: text={text!r}, unk_id={unk}", (text, stoi, unk), (ids, unknown),
-                          mistakes=mistakes))
+        cases.append(Case(with_details(translate(name), f"text={text!r}, unk_id={unk}"), (text, stoi, unk),
+                          (ids, unknown), mistakes=mistakes))
     return cases
 
 
@@ -174,7 +174,8 @@ def _pairs_cases() -> list[Case]:
             Mistake([(ids[max(0, t - T):t + 1], ids[t]) for t in range(1, n)],
                     _("your contexts include the target itself: the context is what comes *before* ids[t]")),
         ]
-        cases.append(Case(f"{translate(name)}: ids={ids}, block_size={T}", (ids, T), pairs, mistakes=mistakes))
+        cases.append(Case(with_details(translate(name), f"ids={ids}, block_size={T}"), (ids, T), pairs,
+                          mistakes=mistakes))
     return cases
 
 
@@ -287,7 +288,7 @@ def check_doc_batch(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Che
     for name, lengths, T, B, seed, starts, wrong in _DOC_CASES:
         data = _BASE + torch.arange(sum(lengths))  # (N,)
         drawn = {kind: _draw(data, s, B, T, seed) for kind, s in wrong.items()}
-        case = Case(f"{translate(name)}: doc_lengths={lengths}, block_size={T}, batch_size={B}",
+        case = Case(with_details(translate(name), f"doc_lengths={lengths}, block_size={T}, batch_size={B}"),
                     (fn, data, lengths, B, T, seed), _draw(data, starts, B, T, seed),
                     mistakes=[Mistake(value, translate(_DOC_MISTAKES[kind])) for kind, value in drawn.items()
                               if value is not None])
@@ -323,7 +324,7 @@ def check_doc_batch(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Che
             return verdict
     name, lengths, T, B, seed = _NO_WINDOW
     data = _BASE + torch.arange(sum(lengths))
-    where = f"{translate(name)}: doc_lengths={lengths}, block_size={T}"
+    where = with_details(translate(name), f"doc_lengths={lengths}, block_size={T}")
     try:
         out = fn(data, list(lengths), B, T, torch.Generator().manual_seed(seed))
     except NotImplementedError:
@@ -381,9 +382,8 @@ def _grad_cases() -> list[Case]:
                                     _("you have one gradient table per sequence, shape (B, V, C): the table is "
                                       "shared by all sequences, so sum over the batch too (flatten ids to (N,) "
                                       "and grad_out to (N, C))")))
-        cases.append(Case(_("{name}: ids shape {shape}, V={V}, C={C}", name=name, shape=tuple(ids.shape), V=V, C=C),
-                          (ids, grad_out, V), expected,
-                          mistakes=mistakes))
+        details = _("ids shape {shape}, V={V}, C={C}", shape=tuple(ids.shape), V=V, C=C)
+        cases.append(Case(with_details(name, details), (ids, grad_out, V), expected, mistakes=mistakes))
     return cases
 
 

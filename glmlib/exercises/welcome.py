@@ -12,7 +12,7 @@ import torch
 from .. import masks
 from ..i18n import _
 from .checking import (Case, CheckResult, Mistake, all_pass, call_learner, failed, forbidden, in_case, judge,
-                       passed, require_callable, run_cases)
+                       passed, require_callable, run_cases, with_details)
 
 
 # ------------------------------------------------------------ next-token probabilities
@@ -85,7 +85,7 @@ def _row_cases() -> list[Case]:
                              "*may attend* (PyTorch's convention), so the row is the opposite")),
             Mistake(j <= i + 1, _("this row lets query i see one key into the future (j = i + 1)")),
         ]
-        cases.append(Case(f"{name}: i={i}, T={T}", (i, T), masks.causal_mask(T)[i], mistakes=mistakes))
+        cases.append(Case(with_details(name, f"i={i}, T={T}"), (i, T), masks.causal_mask(T)[i], mistakes=mistakes))
     return cases
 
 
