@@ -45,7 +45,7 @@
 # %% [markdown]
 # ## How to use the course
 #
-# * **Order.** Work through `notebooks/00_…` to `08_…` in order; each one uses
+# * **Order.** Work through `notebooks/00_…` to `09_…` in order; each one uses
 #   what the earlier ones built. Every notebook runs top to bottom in a fresh
 #   kernel (*Kernel → Restart Kernel and Run All Cells*) in under three minutes
 #   on a laptop CPU, offline. Studying one is another matter: plan 60–90
@@ -500,6 +500,7 @@ for bad_call in (lambda: warp(toy, temperature=-1.0), lambda: top_p_filter(toy, 
 # | 06 | [training](06_training.ipynb) | cross-entropy, AdamW, warmup and cosine decay, a live loss dashboard, the trained model |
 # | 07 | [generation and sampling](07_generation_and_sampling.ipynb) | the generation loop, greedy, temperature, top-k, top-p, the sampling explorer |
 # | 08 | [inside the model, faster inference](08_inside_the_model.ipynb) | what trained heads attend to, the KV cache and its speed-up |
+# | 09 | [from characters to subwords](09_subword_tokens.ipynb) | UTF-8 bytes, byte-pair merges, a tokenizer explorer, vocabulary size against sequence length |
 
 # %%
 stages = [

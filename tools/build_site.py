@@ -535,6 +535,7 @@ class Section:
 
     def __init__(self, level: int, title: str, body: str = "", parent: str | None = None) -> None:
         self.level, self.title, self.body, self.parent = level, title, body, parent
+        self.key, self.parent_key = title, parent  # the English titles (another language's README)
 
 
 def readme_sections(readme: str) -> tuple[str, str, list[Section]]:
@@ -621,95 +622,117 @@ def notebook_budget_s() -> float:
     raise SiteError(f"no NOTEBOOK_BUDGET_S in {TIME_BUDGETS}")
 
 
-def run_time(path: Path) -> str:
+def run_time(path: Path, language: str = "en") -> str:
     """A notebook's run time in words: its last recorded run rounded up, else its time limit."""
     seconds = run_seconds(path)
     seconds = notebook_budget_s() if seconds is None else seconds
-    return f"under {max(1, math.ceil(seconds / 60))} min"
+    return WORDS[language]["under"].format(n=max(1, math.ceil(seconds / 60)))
 
 
 OWN_TIMES = re.compile(r"\*\*Time:\*\*")  # a notebook that states its own times under its title
 OWN_STUDY = re.compile(r"set aside (\d+[–-]\d+\s+minutes|about an hour)")
 
 
-def study_time(path: Path) -> str:
-    """A notebook's study time: what its own header says, else the handbook's 60-90 minutes."""
+def study_time(path: Path, language: str = "en") -> str:
+    """A notebook's study time: what its own (English) header says, else the handbook's 60-90 minutes."""
+    path = english_notebook(path)
     nb = nbformat.read(path, as_version=4)
     first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
     m = OWN_STUDY.search(re.sub(r"\s+", " ", first.replace("\n#", " ")))
     if not m:
-        return STUDY_TIME
-    return "about 1 h" if m.group(1) == "about an hour" else re.sub(r"\s+minutes", " min", m.group(1))
+        return STUDY_TIME if language == "en" else WORDS[language]["study"]
+    if m.group(1) == "about an hour":
+        return WORDS[language]["about_hour"]
+    return re.sub(r"\s+minutes", " min" if language == "en" else " 分钟", m.group(1))
 
 
-def times_line(path: Path) -> str:
+def english_notebook(path: Path) -> Path:
+    """The English notebook a translated one (notebooks/zh-CN/NN.ipynb) was built from."""
+    return path.parent.parent / path.name if path.parent.name in LANGUAGE_DIR.values() and path.parent.name else path
+
+
+def times_line(path: Path, language: str = "en") -> str:
     """The line under a notebook page's title: how long it takes to run and to study."""
-    return (f"<p class=\"glm-times\"><strong>Run time:</strong> {run_time(path)} on a 2-core CPU. "
-            f"<strong>Study time:</strong> {study_time(path)}, exercises included.</p>")
+    return WORDS[language]["times"].format(run=run_time(path, language), study=study_time(path, language))
 
 
-def _notebook_table(body: str, notebooks: list[Path]) -> str:
+def _notebook_table(body: str, notebooks: list[Path], language: str = "en") -> str:
     """The README's notebook table with a run-time and a study-time column."""
     paths = {p.stem: p for p in notebooks}
     rows = []
     for line in body.split("\n"):
         m = re.match(r"\|\s*\d\d\s*\|\s*\[?`(\d\d_[a-z_]+)`", line)
         if line.startswith("| # |"):
-            line += " run | study |"
+            line += WORDS[language]["table_head"]
         elif re.match(r"\|(-+\|)+$", line):
             line += "---|---|"
         elif m and m.group(1) in paths:
-            line += f" {run_time(paths[m.group(1)])} | {study_time(paths[m.group(1)])} |"
+            line += f" {run_time(paths[m.group(1)], language)} | {study_time(paths[m.group(1)], language)} |"
         rows.append(line)
-    budget = notebook_budget_s()
-    note = (f"\n*Run*: the notebook top to bottom on a 2-core CPU, as its stored outputs were last made "
-            f"(each notebook's limit is {budget / 60:g} minutes, `benchmarks/time_notebooks.py`). "
-            f"*Study*: a careful learner's time, exercises included.\n")
+    note = WORDS[language]["table_note"].format(budget=notebook_budget_s() / 60)
     return "\n".join(rows).rstrip() + "\n" + note
 
 
-def site_pages(readme: str, edition: str, notebooks: list[Path]) -> dict[str, str]:
-    """The site's pages made from the README: ``index`` (the course) and one per :data:`PAGES`."""
-    _, _, sections = readme_sections(readme)
+def keyed_sections(readme: str, english: str | None = None) -> tuple[str, str, list[Section]]:
+    """``readme_sections``, each section's ``key`` its English title: a translated README's sections
+    are the English one's in the same order (``tools/i18n.py`` translates block by block)."""
+    title, intro, sections = readme_sections(readme)
+    originals = sections if english is None else readme_sections(english)[2]
+    if len(originals) != len(sections):
+        raise SiteError(f"the translated README has {len(sections)} sections, the English one {len(originals)}: "
+                        "rebuild it (python tools/i18n.py build)")
+    for section, original in zip(sections, originals):
+        section.key, section.parent_key = original.title, original.parent
+    return title, intro, sections
+
+
+def _placed(section: Section) -> Section:
+    """The section as :func:`page_of` reads it: by its English titles."""
+    return Section(section.level, section.key, "", section.parent_key)
+
+
+def site_pages(readme: str, edition: str, notebooks: list[Path], language: str = "en",
+               english: str | None = None) -> dict[str, str]:
+    """The site's pages made from the README: ``index`` (the course) and one per :data:`PAGES`
+    (``english``: the English README, when ``readme`` is a translation of it)."""
+    _, _, sections = keyed_sections(readme, english)
     stems = {p.stem for p in notebooks}
     placed: dict[str, list[Section]] = {"index": [], **{page: [] for page in PAGES}}
     for section in sections:
-        placed[page_of(section)].append(section)
+        placed[page_of(_placed(section))].append(section)
     pages = {}
     for page, (page_title, _) in PAGES.items():
-        pages[page] = f"# {page_title}\n\n" + _site_links(_join(placed[page], page_title), stems)
-    pages["index"] = home_page(readme, edition, notebooks)
+        title = PAGE_TITLES.get(language, {}).get(page, page_title)
+        own = next((s.title for s in placed[page] if s.key == page_title), title)
+        pages[page] = f"# {title}\n\n" + _site_links(_join(placed[page], own), stems)
+    pages["index"] = home_page(readme, edition, notebooks, language, english)
     return pages
 
 
-def home_page(readme: str, edition: str, notebooks: list[Path]) -> str:
+def home_page(readme: str, edition: str, notebooks: list[Path], language: str = "en",
+              english: str | None = None) -> str:
     """The course's home page: what you will build, the notebooks with their times, how to start."""
-    title, intro, sections = readme_sections(readme)
-    by_title = {s.title: s for s in sections}
-    note = ("This is the **student edition**: the exercises without their solutions."
-            if edition == "student" else
-            "This is the **self-study edition**: each exercise's worked solution is folded under it; "
-            "the <a href=\"student/index.html\">student edition</a> has none.")
-    block = ["```{admonition} Reading the course", ":class: glm-edition-note",
-             "This website shows the notebooks as they were last run, with their outputs. "
-             "The explorers appear as pictures; to use them live, and to do the exercises, "
-             "clone the repository and run `make lab`. " + note,
-             "Every page is searchable (the search box on the left) and the first use of each "
-             "technical word links to the [glossary](glossary.md).", "```"]
+    words = WORDS[language]
+    title, intro, sections = keyed_sections(readme, english)
+    by_key = {s.key: s for s in sections}
+    note = words["student_note"] if edition == "student" else words["self_study_note"]
+    block = [f"```{{admonition}} {words['reading']}", ":class: glm-edition-note",
+             words["reading_body"] + note, words["search_note"], "```"]
     stems = {p.stem for p in notebooks}
     parts = [f"# {title}", _site_links(intro, stems), "\n".join(block)]
-    if "The notebooks" in by_title:
-        table = _site_links(by_title["The notebooks"].body, stems)
-        parts.append("## What you will build\n\n" + _notebook_table(table, notebooks))
-    if "The explorers" in by_title:
-        parts.append("## The explorers\n\n" + _site_links(by_title["The explorers"].body.strip(), stems))
-    if "Quick start" in by_title:
-        parts.append("## How to start\n\n" + _site_links(by_title["Quick start"].body.strip(), stems))
-    more = [f"- [{page_title}]({page}.md)" for page, (page_title, _) in PAGES.items()]
-    parts.append("## More about the course\n\n" + "\n".join(more))
-    toc = ["```{toctree}", ":maxdepth: 1", ":caption: The course", ":hidden:", ""]
+    if "The notebooks" in by_key:
+        table = _site_links(by_key["The notebooks"].body, stems)
+        parts.append(f"## {words['build']}\n\n" + _notebook_table(table, notebooks, language))
+    if "The explorers" in by_key:
+        parts.append(f"## {words['explorers']}\n\n" + _site_links(by_key["The explorers"].body.strip(), stems))
+    if "Quick start" in by_key:
+        parts.append(f"## {words['start']}\n\n" + _site_links(by_key["Quick start"].body.strip(), stems))
+    titles = {page: PAGE_TITLES.get(language, {}).get(page, t) for page, (t, _) in PAGES.items()}
+    more = [f"- [{t}]({page}.md)" for page, t in titles.items()]
+    parts.append(f"## {words['more']}\n\n" + "\n".join(more))
+    toc = ["```{toctree}", ":maxdepth: 1", f":caption: {words['toc_course']}", ":hidden:", ""]
     toc += [f"notebooks/{p.stem}" for p in notebooks] + ["glossary", "```"]
-    toc += ["", "```{toctree}", ":maxdepth: 1", ":caption: About the course", ":hidden:", ""]
+    toc += ["", "```{toctree}", ":maxdepth: 1", f":caption: {words['toc_about']}", ":hidden:", ""]
     toc += list(PAGES) + ["```"]
     return "\n\n".join(part for part in parts if part) + "\n\n" + "\n".join(toc) + "\n"
 
@@ -744,23 +767,41 @@ def copy_mathjax(dest: Path) -> None:
             shutil.copy(source / part, dest / part)
 
 
-def stage(edition: str, dest: Path, notebooks: list[Path]) -> None:
-    """Write the Sphinx sources of ``edition`` into ``dest`` (emptied first)."""
-    read = {path: read_notebook(path) for path in notebooks}  # each checked before any page uses it
+def translated_notebooks(notebooks: list[Path], language: str) -> list[Path]:
+    """The notebooks of ``language``'s edition: ``notebooks/zh-CN/NN.ipynb`` for each English one."""
+    if language == "en":
+        return notebooks
+    found = [p.parent / LANGUAGE_DIR[language] / p.name for p in notebooks]
+    missing = [p for p in found if not p.is_file()]
+    if missing:
+        raise SiteError(f"{missing[0].relative_to(ROOT) if missing[0].is_relative_to(ROOT) else missing[0]} is "
+                        f"missing: build the {language} edition first (python tools/i18n.py build)")
+    return found
+
+
+def stage(edition: str, dest: Path, notebooks: list[Path], language: str = "en") -> None:
+    """Write the Sphinx sources of ``edition`` in ``language`` into ``dest`` (emptied first)."""
+    pages = translated_notebooks(notebooks, language)
+    read = {path: read_notebook(path) for path in pages}  # each checked before any page uses it
     if dest.exists():
         shutil.rmtree(dest)
     (dest / "notebooks").mkdir(parents=True)
     shutil.copytree(WEBSITE / "_static", dest / "_static")
     copy_mathjax(dest / "_static" / "mathjax")
-    shutil.copy(WEBSITE / "glossary.md", dest / "glossary.md")
+    glossary = WEBSITE / LANGUAGE_DIR[language] / "glossary.md"
+    if not glossary.is_file():
+        raise SiteError(f"{glossary} is missing: build the {language} edition first (python tools/i18n.py build)")
+    shutil.copy(glossary, dest / "glossary.md")
     shutil.copytree(SCREENSHOTS, dest / "screenshots")
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for page, text in site_pages(readme, edition, notebooks).items():
+    english = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = english if language == "en" else (ROOT / f"README.{language}.md").read_text(encoding="utf-8")
+    for page, text in site_pages(readme, edition, pages, language,
+                                 None if language == "en" else english).items():
         (dest / f"{page}.md").write_text(text, encoding="utf-8")
         check_page_pictures(dest / f"{page}.md", dest)
-    for path in notebooks:
-        nb = prepare(read[path], edition, path.name)
-        add_times(nb, times_line(path))
+    for path in pages:
+        nb = prepare(read[path], edition, path.name, language)
+        add_times(nb, times_line(path, language))
         nbformat.write(nb, dest / "notebooks" / path.name)
 
 
@@ -883,38 +924,42 @@ def check_maths(html_dir: Path, edition: str) -> int:
     return len(items)
 
 
-def sphinx(src: Path, out: Path, edition: str) -> None:
+def sphinx(src: Path, out: Path, edition: str, language: str = "en") -> None:
     env = {**os.environ, "GLM_SITE_EDITION": edition, "GLM_SITE_STATIC": str(src / "_static"),
-           "PYTHONHASHSEED": "0"}
+           "GLM_SITE_LANGUAGE": language, "PYTHONHASHSEED": "0"}
+    name = edition if language == "en" else f"{language}-{edition}"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-j", "auto",
-           "-c", str(WEBSITE), "-d", str(src.parent / f".doctrees-{edition}"), str(src), str(out)]
+           "-c", str(WEBSITE), "-d", str(src.parent / f".doctrees-{name}"), str(src), str(out)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     warnings = [line for line in proc.stderr.splitlines() if line.strip()]
     if proc.returncode != 0:
-        raise SiteError(f"sphinx-build failed for the {edition} edition:\n" + "\n".join(warnings[-40:]))
+        raise SiteError(f"sphinx-build failed for the {name} edition:\n" + "\n".join(warnings[-40:]))
     if warnings:
-        print(f"{edition}: {len(warnings)} Sphinx warning line(s):\n  " + "\n  ".join(warnings[:20]),
+        print(f"{name}: {len(warnings)} Sphinx warning line(s):\n  " + "\n  ".join(warnings[:20]),
               file=sys.stderr)
 
 
-def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path] | None = None) -> Path:
-    """Build ``editions`` and put the site in ``out`` (replaced whole at the end)."""
+def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path] | None = None,
+          languages: tuple[str, ...] = LANGUAGES) -> Path:
+    """Build ``editions`` in ``languages`` and put the site in ``out`` (replaced whole at the end)."""
     notebooks = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")) if notebooks is None else notebooks
     if not notebooks:
         raise SiteError(f"no notebooks NN_name.ipynb in {NOTEBOOKS}")
     out = out.resolve()
     check_replaceable(out, SITE_ALWAYS)  # before any work: never replace what the user made
     with staging(out) as new:
-        for edition in editions:
-            src, html = BUILD / "site-src" / edition, BUILD / "site-html" / edition
-            stage(edition, src, notebooks)
-            if html.exists():
-                shutil.rmtree(html)
-            sphinx(src, html, edition)
-            check_maths(html, edition)
-            clean_search_index(html)
-            shutil.copytree(html, new / SUBDIR[edition], dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns(".buildinfo*", "_sources", ".doctrees"))
+        for language in languages:
+            for edition in editions:
+                name = edition if language == "en" else f"{language}-{edition}"
+                src, html = BUILD / "site-src" / name, BUILD / "site-html" / name
+                stage(edition, src, notebooks, language)
+                if html.exists():
+                    shutil.rmtree(html)
+                sphinx(src, html, edition, language)
+                check_maths(html, name)
+                clean_search_index(html)
+                shutil.copytree(html, new / subdir(language, edition), dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns(".buildinfo*", "_sources", ".doctrees"))
         (new / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ and _images/ as they are
         return swap_in(new, out, SITE_ALWAYS)
 
@@ -923,15 +968,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "site"), help="where the site goes (default: site/)")
     parser.add_argument("--edition", default="all", choices=("all",) + EDITIONS)
+    parser.add_argument("--language", default="all", choices=("all",) + LANGUAGES)
     args = parser.parse_args(argv)
     editions = EDITIONS if args.edition == "all" else (args.edition,)
+    languages = LANGUAGES if args.language == "all" else (args.language,)
     start = time.perf_counter()
     try:
-        out = build(Path(args.out), editions)
+        out = build(Path(args.out), editions, languages=languages)
     except (SiteError, OutputError) as exc:
         print(f"site: {exc}", file=sys.stderr)
         return 1
-    print(f"site: {', '.join(editions)} built in {time.perf_counter() - start:.0f} s -> {out}/index.html; "
+    print(f"site: {', '.join(editions)} ({', '.join(languages)}) built in {time.perf_counter() - start:.0f} s -> {out}/index.html; "
           f"open it with: python -m http.server -d {os.path.relpath(out)}")
     return 0
 

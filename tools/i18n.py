@@ -395,14 +395,17 @@ def entry_problems(english: str, translated: str) -> list[str]:
 
 # ------------------------------------------------------------------ building
 
-def _relink(text: str, english_dir: Path, built_dir: Path, mapping: dict[Path, Path]) -> str:
-    """Relative links of a page moved to ``built_dir``: to the translated file when there is one."""
+def _relink(text: str, english_dir: Path, built_dir: Path, mapping: dict[Path, Path],
+            own: Path | None = None) -> str:
+    """Relative links of a page moved to ``built_dir``: to the translated file when there is one
+    (``own``: the page's English original, whose links stay English)."""
     def fix(target: str) -> str:
         if re.match(r"^([a-z]+:|#|/)", target) or not target:
             return target
         path, _, anchor = target.partition("#")
         resolved = (english_dir / path).resolve()
-        resolved = mapping.get(resolved, resolved)
+        if resolved != own:  # a link to the page's own English original stays one (the language switch)
+            resolved = mapping.get(resolved, resolved)
         new = os.path.relpath(resolved, built_dir).replace(os.sep, "/")
         return new + (f"#{anchor}" if anchor else "")
 
@@ -422,7 +425,8 @@ def built_notebook(source: Source, table: dict[str, str], missing: list[str]) ->
     for cell in out.cells:
         if cell.cell_type == "markdown":
             text = translate_text(cell.source, table, missing)
-            cell.source = _relink(text, source.english.parent, source.built.parent, mapping)
+            cell.source = _relink(text, source.english.parent, source.built.parent, mapping,
+                                  source.english.resolve())
     first_code = next(i for i, c in enumerate(out.cells) if c.cell_type == "code")
     language = nbformat.v4.new_code_cell(LANGUAGE_CELL, metadata={"tags": [LANGUAGE_TAG]})
     language.id = "glmlib-language"
@@ -443,7 +447,7 @@ def built_text(source: Source, table: dict[str, str], missing: list[str]) -> str
     if source.is_notebook:
         return nbformat.writes(built_notebook(source, table, missing)) + "\n"
     text = translate_text(source.english.read_text(encoding="utf-8"), table, missing)
-    return _relink(text, source.english.parent, source.built.parent, _mapping())
+    return _relink(text, source.english.parent, source.built.parent, _mapping(), source.english.resolve())
 
 
 def build(source: Source, force: bool = False, partial: bool = False) -> str:

@@ -24,11 +24,34 @@ import os
 EDITION = os.environ.get("GLM_SITE_EDITION", "self-study")
 if EDITION not in ("self-study", "student"):
     raise ValueError(f"GLM_SITE_EDITION must be 'self-study' or 'student', got {EDITION!r}")
+# The language: English (site/) or the Chinese edition (site/zh-CN/), whose search segments Chinese
+# words with jieba (Sphinx's Chinese search uses it when it is installed)
+LANGUAGE = os.environ.get("GLM_SITE_LANGUAGE", "en")
+if LANGUAGE not in ("en", "zh-CN"):
+    raise ValueError(f"GLM_SITE_LANGUAGE must be 'en' or 'zh-CN', got {LANGUAGE!r}")
+ZH = LANGUAGE == "zh-CN"
 
-project = "How GPT works"
+project = "GPT 是如何工作的" if ZH else "How GPT works"
 author = "the course authors"
 copyright = "the course authors; code MIT, the plays public domain"
-html_title = "How GPT works" + (" (student edition)" if EDITION == "student" else "")
+html_title = project + ((" （学生版）" if ZH else " (student edition)") if EDITION == "student" else "")
+language = "zh_CN" if ZH else "en"
+
+# Every page links to itself in the other language: the sites sit at site/, site/student/,
+# site/zh-CN/ and site/zh-CN/student/, so the other one is this prefix away from this one's root
+# (templates/sidebar/language.html)
+OTHER_LANGUAGE = {
+    ("en", "self-study"): ("zh-CN/", "简体中文", "zh-CN"),
+    ("en", "student"): ("../zh-CN/student/", "简体中文", "zh-CN"),
+    ("zh-CN", "self-study"): ("../", "English", "en"),
+    ("zh-CN", "student"): ("../../student/", "English", "en"),
+}[(LANGUAGE, EDITION)]
+html_context = {"glm_other_prefix": OTHER_LANGUAGE[0], "glm_other_label": OTHER_LANGUAGE[1],
+                "glm_other_lang": OTHER_LANGUAGE[2], "glm_this_label": "简体中文" if ZH else "English"}
+templates_path = ["templates"]
+html_sidebars = {"**": ["sidebar/brand.html", "sidebar/language.html", "sidebar/search.html",
+                        "sidebar/scroll-start.html", "sidebar/navigation.html", "sidebar/scroll-end.html",
+                        "sidebar/variant-selector.html"]}
 
 extensions = ["myst_nb", "sphinx.ext.mathjax"]
 root_doc = "index"
