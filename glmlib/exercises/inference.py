@@ -14,8 +14,9 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
+from ..i18n import _, translate
 from ..model import window_start
-from .checking import (Case, CheckResult, Mistake, call_learner, failed, judge, passed,
+from .checking import (N_, Case, CheckResult, Mistake, all_pass, call_learner, failed, in_case, judge, passed,
                        require_callable, show)
 
 
@@ -36,7 +37,7 @@ def _run_cases(exercise: str, fn: Callable, cases: list[Case], atol: float = 1e-
         verdict = judge(exercise, case, got, atol)
         if verdict is not None:
             return verdict
-    return passed(exercise, f"all {len(cases)} cases pass")
+    return passed(exercise, all_pass(len(cases)))
 
 
 # ------------------------------------------------------------ same-character score
@@ -58,15 +59,15 @@ def _pointer(targets: list[int]) -> torch.Tensor:
     return F.one_hot(torch.tensor(targets), len(targets)).float()
 
 
-_SELF = ("your score counts the query's own position (j = i), which always holds the same "
-         "character: count only earlier keys, j < i")
-_ALL_T = ("you averaged over all T queries; query 0 has no earlier key, so average over the "
-          "queries i = 1 .. T-1")
-_SUM = "you added the queries' scores up; the score is their mean over i = 1 .. T-1"
-_LATEST = ("you counted only the latest earlier copy of the query's character; add the weights on "
-           "*every* earlier key j < i that holds the same character")
-_UPPER = ("every score is 0, even for a head that attends to earlier copies: the keys to count are "
-          "*below* the diagonal (row = query i, column = key j < i)")
+_SELF = N_("your score counts the query's own position (j = i), which always holds the same "
+           "character: count only earlier keys, j < i")
+_ALL_T = N_("you averaged over all T queries; query 0 has no earlier key, so average over the "
+            "queries i = 1 .. T-1")
+_SUM = N_("you added the queries' scores up; the score is their mean over i = 1 .. T-1")
+_LATEST = N_("you counted only the latest earlier copy of the query's character; add the weights on "
+             "*every* earlier key j < i that holds the same character")
+_UPPER = N_("every score is 0, even for a head that attends to earlier copies: the keys to count are "
+            "*below* the diagonal (row = query i, column = key j < i)")
 
 
 def _same_char_cases() -> list[Case]:
@@ -88,26 +89,27 @@ def _same_char_cases() -> list[Case]:
     # "abaXa" with X = 'b': uniform, query 2 gives 1/3 to key 0, query 3 gives 1/4 to key 1,
     # query 4 gives 1/5 to each of keys 0 and 2
     ababa = _ids("ababa")
+    own, all_t, total, latest, upper = (translate(m) for m in (_SELF, _ALL_T, _SUM, _LATEST, _UPPER))
     return [
-        Case("'abab', three heads (copy, previous character, uniform) -> (3,)", (heads, abab),
+        Case(_("'abab', three heads (copy, previous character, uniform) -> (3,)"), (heads, abab),
              torch.tensor([2 / 3, 0.0, u]),
-             mistakes=[Mistake(torch.tensor([1.0, 0.0, (1 / 2 + 2 / 3 + 1 / 2) / 3]), _SELF),
-                       Mistake(torch.tensor([1.0, 0.25, (1 + 1 / 2 + 2 / 3 + 1 / 2) / 4]), _SELF),
-                       Mistake(torch.tensor([2 / 4, 0.0, (1 / 3 + 1 / 4) / 4]), _ALL_T),
-                       Mistake(torch.tensor([2.0, 0.0, 1 / 3 + 1 / 4]), _SUM),
-                       Mistake(torch.zeros(3), _UPPER)]),
-        Case("'aaaa', one uniform map (T, T) -> a 0-d tensor", (_uniform(4), _ids("aaaa")),
+             mistakes=[Mistake(torch.tensor([1.0, 0.0, (1 / 2 + 2 / 3 + 1 / 2) / 3]), own),
+                       Mistake(torch.tensor([1.0, 0.25, (1 + 1 / 2 + 2 / 3 + 1 / 2) / 4]), own),
+                       Mistake(torch.tensor([2 / 4, 0.0, (1 / 3 + 1 / 4) / 4]), all_t),
+                       Mistake(torch.tensor([2.0, 0.0, 1 / 3 + 1 / 4]), total),
+                       Mistake(torch.zeros(3), upper)]),
+        Case(_("'aaaa', one uniform map (T, T) -> a 0-d tensor"), (_uniform(4), _ids("aaaa")),
              torch.tensor(aaaa),
-             mistakes=[Mistake(torch.tensor(1.0), _SELF), Mistake(torch.tensor(aaaa * 3 / 4), _ALL_T),
-                       Mistake(torch.tensor(aaaa * 3), _SUM), Mistake(torch.tensor(0.0), _UPPER),
-                       Mistake(torch.tensor((1 / 2 + 1 / 3 + 1 / 4) / 3), _LATEST)]),
-        Case("'abcab', 2 layers x 2 heads -> (2, 2)", (grid, abcab),
+             mistakes=[Mistake(torch.tensor(1.0), own), Mistake(torch.tensor(aaaa * 3 / 4), all_t),
+                       Mistake(torch.tensor(aaaa * 3), total), Mistake(torch.tensor(0.0), upper),
+                       Mistake(torch.tensor((1 / 2 + 1 / 3 + 1 / 4) / 3), latest)]),
+        Case(_("'abcab', 2 layers x 2 heads -> (2, 2)"), (grid, abcab),
              torch.tensor([[(1 / 4 + 1 / 5) / 4, 2 / 4], [0.0, 0.0]]),
-             mistakes=[Mistake(torch.tensor([[(1 / 4 + 1 / 5) / 5, 2 / 5], [0.0, 0.0]]), _ALL_T),
-                       Mistake(torch.tensor([[1 / 4 + 1 / 5, 2.0], [0.0, 0.0]]), _SUM)]),
-        Case("'ababa', uniform: query 4 has two earlier 'a's", (_uniform(5), ababa),
+             mistakes=[Mistake(torch.tensor([[(1 / 4 + 1 / 5) / 5, 2 / 5], [0.0, 0.0]]), all_t),
+                       Mistake(torch.tensor([[1 / 4 + 1 / 5, 2.0], [0.0, 0.0]]), total)]),
+        Case(_("'ababa', uniform: query 4 has two earlier 'a's"), (_uniform(5), ababa),
              torch.tensor((1 / 3 + 1 / 4 + 2 / 5) / 4),
-             mistakes=[Mistake(torch.tensor((1 / 3 + 1 / 4 + 1 / 5) / 4), _LATEST)]),
+             mistakes=[Mistake(torch.tensor((1 / 3 + 1 / 4 + 1 / 5) / 4), latest)]),
     ]
 
 
@@ -119,29 +121,31 @@ def check_same_char_score(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tenso
 
 # ------------------------------------------------------------ the context window
 
-_SLIDES = ("your window slides one token at a time (start = length - block_size); the rule jumps: "
-           "when the context would exceed block_size, it restarts from the last block_size // 2 "
-           "tokens and then grows again")
-_EARLY = ("with exactly block_size tokens the context still fits: restart only when it would "
-          "*exceed* block_size (>, not >=)")
-_LENGTH = "you returned the length of the context; return the index of its first token"
-_RESTART = ("after a restart the context holds the last block_size // 2 tokens: with 9 tokens and "
-            "block_size 8 it starts at 9 - 4 = 5")
-_EMPTY = ("the context is empty: with block_size 1, block_size // 2 is 0; a restart keeps "
-          "max(1, block_size // 2) tokens")
+_SLIDES = N_("your window slides one token at a time (start = length - block_size); the rule jumps: "
+             "when the context would exceed block_size, it restarts from the last block_size // 2 "
+             "tokens and then grows again")
+_EARLY = N_("with exactly block_size tokens the context still fits: restart only when it would "
+            "*exceed* block_size (>, not >=)")
+_LENGTH = N_("you returned the length of the context; return the index of its first token")
+_RESTART = N_("after a restart the context holds the last block_size // 2 tokens: with 9 tokens and "
+              "block_size 8 it starts at 9 - 4 = 5")
+_EMPTY = N_("the context is empty: with block_size 1, block_size // 2 is 0; a restart keeps "
+            "max(1, block_size // 2) tokens")
 
 
 def _window_cases() -> list[Case]:
-    named = [("shorter than the block (5 tokens, block 8)", 5, 8, [(5, _LENGTH)]),
-             ("exactly one block (8, 8)", 8, 8, [(4, _EARLY), (8, _LENGTH)]),
-             ("one token too many (9, 8)", 9, 8, [(1, _SLIDES), (4, _RESTART)]),
-             ("the window grows again (11, 8)", 11, 8, [(3, _SLIDES)]),
-             ("full again, just before the next jump (13, 8)", 13, 8, [(8, _EARLY)]),
-             ("the second jump (14, 8)", 14, 8, [(6, _SLIDES)]),
-             ("a long text (1000, 8)", 1000, 8, [(992, _SLIDES)]),
-             ("an odd block size (40, 5)", 40, 5, [(35, _SLIDES)]),
-             ("block size 1 (8, 1)", 8, 1, [(8, _EMPTY)]),
-             ("block size 128, 500 tokens", 500, 128, [(372, _SLIDES)])]
+    slides, early, length_, restart, empty = (translate(m) for m in
+                                              (_SLIDES, _EARLY, _LENGTH, _RESTART, _EMPTY))
+    named = [(_("shorter than the block (5 tokens, block 8)"), 5, 8, [(5, length_)]),
+             (_("exactly one block (8, 8)"), 8, 8, [(4, early), (8, length_)]),
+             (_("one token too many (9, 8)"), 9, 8, [(1, slides), (4, restart)]),
+             (_("the window grows again (11, 8)"), 11, 8, [(3, slides)]),
+             (_("full again, just before the next jump (13, 8)"), 13, 8, [(8, early)]),
+             (_("the second jump (14, 8)"), 14, 8, [(6, slides)]),
+             (_("a long text (1000, 8)"), 1000, 8, [(992, slides)]),
+             (_("an odd block size (40, 5)"), 40, 5, [(35, slides)]),
+             (_("block size 1 (8, 1)"), 8, 1, [(8, empty)]),
+             (_("block size 128, 500 tokens"), 500, 128, [(372, slides)])]
     return [Case(name, (length, block), window_start(length, block),
                  mistakes=[Mistake(value, message) for value, message in wrong])
             for name, length, block, wrong in named]
@@ -166,92 +170,100 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Te
     return out.masked_fill(~allowed.any(-1)[:, None], 0.0)
 
 
-_PLUS_ONE = ("the new query attends to window + 1 keys: trim the cache to the last `window` entries "
-             "*before* attending (the window includes the new token itself)")
-_MINUS_ONE = "the new query attends to only window - 1 keys; the window is the last `window` tokens, the new one included"
-_BEFORE = ("the new token's query does not see its own key: append the new k and v to the cache "
-           "*before* attending (for the first token there is nothing else to attend to)")
-_TOP_LEFT = ("the new query sees only the oldest entry of the cache: `F.scaled_dot_product_attention(..., "
-             "is_causal=True)` aligns its causal mask to the top left, so with one query and n keys the query "
-             "counts as position 0 and may attend key 0 alone. The one new query may see every key in the "
-             "trimmed cache: attend without a mask (is_causal=False)")
-_SCALE = "the scores are not divided by sqrt(D) (D = q.shape[-1]), as in every attention of this course"
+_PLUS_ONE = N_("the new query attends to window + 1 keys: trim the cache to the last `window` entries "
+               "*before* attending (the window includes the new token itself)")
+_MINUS_ONE = N_("the new query attends to only window - 1 keys; the window is the last `window` tokens, "
+                "the new one included")
+_BEFORE = N_("the new token's query does not see its own key: append the new k and v to the cache "
+             "*before* attending (for the first token there is nothing else to attend to)")
+_TOP_LEFT = N_("the new query sees only the oldest entry of the cache: `F.scaled_dot_product_attention(..., "
+               "is_causal=True)` aligns its causal mask to the top left, so with one query and n keys the query "
+               "counts as position 0 and may attend key 0 alone. The one new query may see every key in the "
+               "trimmed cache: attend without a mask (is_causal=False)")
+_SCALE = N_("the scores are not divided by sqrt(D) (D = q.shape[-1]), as in every attention of this course")
 
 
 def _cache_problem(label: str, got: Any, wanted: torch.Tensor, everything: torch.Tensor, t: int,
                    window: int) -> str | None:
     """What is wrong with a returned cache after token ``t``; ``None`` when it is right."""
     if not isinstance(got, torch.Tensor):
-        return f"the returned {label} is {type(got).__name__}; return a tensor of shape {tuple(wanted.shape)}"
+        return _("the returned {label} is {kind}; return a tensor of shape {shape}", label=label,
+                 kind=type(got).__name__, shape=tuple(wanted.shape))
     n, m = got.shape[-2] if got.dim() >= 2 else -1, wanted.shape[-2]
     if got.dim() != wanted.dim() or got.shape[:-2] != wanted.shape[:-2] or got.shape[-1] != wanted.shape[-1]:
-        return (f"the returned {label} has shape {tuple(got.shape)}; expected {tuple(wanted.shape)} "
-                f"(B, H, entries, D), growing along dim -2")
+        return _("the returned {label} has shape {got}; expected {expected} "
+                 "(B, H, entries, D), growing along dim -2", label=label, got=tuple(got.shape),
+                 expected=tuple(wanted.shape))
     if n == m and torch.equal(got, wanted):
         return None
-    after = f"after token {t} (window {window})"
+    after = _("after token {t} (window {window})", t=t, window=window)
     if n == m + 1 and m == window:
-        return (f"the returned {label} holds window + 1 = {n} entries {after}; once full it must hold "
-                f"exactly the last `window` entries")
+        return _("the returned {label} holds window + 1 = {n} entries {after}; once full it must hold "
+                 "exactly the last `window` entries", label=label, n=n, after=after)
     if n == m - 1 and m == window and t > 0:  # (earlier steps grew it, so it was trimmed too far)
-        return f"the returned {label} holds window - 1 = {n} entries {after}; it must hold the last {m}"
+        return _("the returned {label} holds window - 1 = {n} entries {after}; it must hold the last {m}",
+                 label=label, n=n, after=after, m=m)
     if n == m - 1:
-        return (f"the returned {label} did not grow {after}: append the new entry along the time axis, "
-                f"e.g. torch.cat([cache, new], dim=-2)")
+        return _("the returned {label} did not grow {after}: append the new entry along the time axis, "
+                 "e.g. torch.cat([cache, new], dim=-2)", label=label, after=after)
     if n > m:
-        return (f"the returned {label} holds {n} entries {after}: it keeps growing; keep only the last "
-                f"`window` entries, dropping the oldest")
+        return _("the returned {label} holds {n} entries {after}: it keeps growing; keep only the last "
+                 "`window` entries, dropping the oldest", label=label, n=n, after=after)
     if n < m:
-        return f"the returned {label} holds {n} entries {after}; it must hold the last {m}"
+        return _("the returned {label} holds {n} entries {after}; it must hold the last {m}", label=label, n=n,
+                 after=after, m=m)
     if torch.equal(got, everything[..., :m, :]):
-        return (f"the returned {label} kept the *oldest* {m} entries and dropped the newest {after}: "
-                f"keep the last `window` entries (the oldest leaves the window)")
+        return _("the returned {label} kept the *oldest* {m} entries and dropped the newest {after}: "
+                 "keep the last `window` entries (the oldest leaves the window)", label=label, m=m, after=after)
     if torch.equal(got, wanted.flip(-2)):
-        return f"the returned {label} holds the right entries in reverse order; keep them oldest first, newest last"
-    return (f"the returned {label} {after} should hold the entries of tokens {t + 1 - m} .. {t}, "
-            f"oldest first, exactly as they were given; it holds other values")
+        return _("the returned {label} holds the right entries in reverse order; keep them oldest first, "
+                 "newest last", label=label)
+    return _("the returned {label} {after} should hold the entries of tokens {first} .. {t}, "
+             "oldest first, exactly as they were given; it holds other values", label=label, after=after,
+             first=t + 1 - m, t=t)
 
 
 def _window_run(fn: Callable, name: str, B: int, H: int, D: int, window: int, T: int,
                 seed: int) -> CheckResult | None:
     """Feed ``T`` tokens one at a time through ``fn``; ``None`` when every step is right."""
     g = torch.Generator().manual_seed(seed)
-    q, k, v = (torch.randn(B, H, T, D, generator=g) for _ in range(3))
+    q, k, v = (torch.randn(B, H, T, D, generator=g) for _tensor in range(3))
     expected = _attend(q, k, v, _band(T, window))  # the reference: full attention restricted to the band
     i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
-    wrong = [(_attend(q, k, v, _band(T, window + 1)), _PLUS_ONE),
-             (_attend(q, k, v, (j < i) & (j >= i - window)), _BEFORE),
-             (_attend(q, k, v, _band(T, window), scale=1.0), _SCALE)]
+    before, top_left = translate(_BEFORE), translate(_TOP_LEFT)
+    wrong = [(_attend(q, k, v, _band(T, window + 1)), translate(_PLUS_ONE)),
+             (_attend(q, k, v, (j < i) & (j >= i - window)), before),
+             (_attend(q, k, v, _band(T, window), scale=1.0), translate(_SCALE))]
     if window > 1:
-        wrong.append((_attend(q, k, v, _band(T, window - 1)), _MINUS_ONE))
+        wrong.append((_attend(q, k, v, _band(T, window - 1)), translate(_MINUS_ONE)))
     cache_k, cache_v = k[..., :0, :], v[..., :0, :]
     for t in range(T):
         step = slice(t, t + 1)
         mistakes = [Mistake(value[..., step, :], message) for value, message in wrong]
         if t > 0:  # (a learner who attends before appending fails at token 0 already, with zeros)
             oldest = v[..., max(0, t + 1 - window):, :][..., :1, :]
-            mistakes.insert(0, Mistake(oldest, _TOP_LEFT))
-        mistakes.append(Mistake(torch.full((B, H, 1, D), float("nan")), _BEFORE))
-        case = Case(f"{name}, token {t}", (cache_k.clone(), cache_v.clone(), q[..., step, :].clone(),
+            mistakes.insert(0, Mistake(oldest, top_left))
+        mistakes.append(Mistake(torch.full((B, H, 1, D), float("nan")), before))
+        case = Case(_("{name}, token {t}", name=name, t=t), (cache_k.clone(), cache_v.clone(), q[..., step, :].clone(),
                                           k[..., step, :].clone(), v[..., step, :].clone(), window),
                     expected[..., step, :], mistakes=mistakes)
         got, early = call_learner("window_step", fn, case)
         if early is not None:
             return early
         if not isinstance(got, (tuple, list)) or len(got) != 3:
-            return failed("window_step", f"case '{case.name}': return a tuple (out, cache_k, cache_v); "
-                                         f"got {show(got)}")
+            return failed("window_step", in_case(case.name, _("return a tuple (out, cache_k, cache_v); "
+                                                              "got {got}", got=show(got))))
         out, new_k, new_v = got
         lo = max(0, t + 1 - window)
         if (isinstance(new_k, torch.Tensor) and isinstance(new_v, torch.Tensor) and new_k.shape == new_v.shape
                 and torch.equal(new_k, v[..., lo:t + 1, :]) and torch.equal(new_v, k[..., lo:t + 1, :])):
-            return failed("window_step", f"case '{case.name}': the returned caches are swapped: return "
-                                         f"(out, cache_k, cache_v) in that order")
+            return failed("window_step", in_case(case.name, _("the returned caches are swapped: return "
+                                                              "(out, cache_k, cache_v) in that order")))
         for label, new, everything in (("cache_k", new_k, k), ("cache_v", new_v, v)):
             problem = _cache_problem(label, new, everything[..., lo:t + 1, :], everything[..., :t + 1, :],
                                      t, window)
             if problem:
-                return failed("window_step", f"case '{case.name}': {problem}")
+                return failed("window_step", in_case(case.name, problem))
         verdict = judge("window_step", case, out)
         if verdict is not None:
             return verdict
@@ -265,13 +277,13 @@ def check_window_step(fn: Callable) -> CheckResult:
     problem = require_callable("window_step", fn)
     if problem is not None:
         return problem
-    runs = [("window 3, one head, D=4, 7 tokens", 1, 1, 4, 3, 7, 81),
-            ("window 1: only the newest token", 1, 1, 4, 1, 3, 82),
-            ("window 4, batch of 2, 2 heads, D=8, 9 tokens", 2, 2, 8, 4, 9, 83),
-            ("window 16, longer than the 6 tokens", 1, 2, 4, 16, 6, 84)]
+    runs = [(_("window 3, one head, D=4, 7 tokens"), 1, 1, 4, 3, 7, 81),
+            (_("window 1: only the newest token"), 1, 1, 4, 1, 3, 82),
+            (_("window 4, batch of 2, 2 heads, D=8, 9 tokens"), 2, 2, 8, 4, 9, 83),
+            (_("window 16, longer than the 6 tokens"), 1, 2, 4, 16, 6, 84)]
     for run in runs:
         verdict = _window_run(fn, *run)
         if verdict is not None:
             return verdict
     steps = sum(run[5] for run in runs)
-    return passed("window_step", f"all {len(runs)} sequences ({steps} steps) pass")
+    return passed("window_step", _("all {n} sequences ({steps} steps) pass", n=len(runs), steps=steps))

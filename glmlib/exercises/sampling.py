@@ -17,9 +17,10 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .. import sampling as _sampling
+from ..i18n import _, translate
 from ..sampling import top_k_filter, top_p_filter
-from .checking import (Case, CheckResult, Mistake, Shortcut, ShortcutUsed, call_learner, failed, judge,
-                       passed, require_callable, same)
+from .checking import (N_, Case, CheckResult, Mistake, Shortcut, ShortcutUsed, all_pass, call_learner, failed,
+                       in_case, judge, passed, require_callable, same)
 
 NEG_INF = float("-inf")
 
@@ -48,7 +49,8 @@ def _explain_crash(fn: Callable, hint: str) -> Callable:
         except (NotImplementedError, ShortcutUsed):
             raise
         except Exception as err:
-            raise RuntimeError(f"{hint} ({type(err).__name__}: {err})") from err
+            raise RuntimeError(_("{hint} ({error}: {detail})", hint=hint, error=type(err).__name__,
+                                 detail=err)) from err
     return wrapped
 
 
@@ -89,9 +91,9 @@ def _run(exercise: str, fn: Callable, cases: list[Case], diagnose: Diagnose | No
         if diagnose is not None and fits and not known:
             message = diagnose(case, got.detach())
             if message:
-                return failed(exercise, f"case '{case.name}': {message}")
+                return failed(exercise, in_case(case.name, message))
         return verdict
-    return passed(exercise, f"all {len(cases)} cases pass")
+    return passed(exercise, all_pass(len(cases)))
 
 
 def _rows(t: torch.Tensor) -> torch.Tensor:
@@ -101,51 +103,63 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
 def _filter_diagnosis(logits: torch.Tensor, expected: torch.Tensor, got: torch.Tensor) -> str | None:
     """What is wrong with a filter's output, judged by what it kept; ``None`` when nothing general fits."""
     if torch.isnan(got).any():
-        return "your result contains NaN; a removed token's logit is float('-inf'), never NaN"
+        return _("your result contains NaN; a removed token's logit is float('-inf'), never NaN")
     removed, kept = torch.isneginf(expected), ~torch.isneginf(expected)
     if torch.equal(got[kept], expected[kept]) and removed.any():
         values = got[removed]
         if torch.all(values == 0):
-            return ("the removed tokens hold 0 instead of -inf: a logit of 0 still has probability "
-                    "e^0 / Z > 0 after the softmax, so a 'removed' token could still be drawn; "
-                    "set removed logits to float('-inf')")
+            return _("the removed tokens hold 0 instead of -inf: a logit of 0 still has probability "
+                     "e^0 / Z > 0 after the softmax, so a 'removed' token could still be drawn; "
+                     "set removed logits to float('-inf')")
         if torch.isfinite(values).all() and torch.all(values == values[0]) and not torch.equal(values, logits[removed]):
-            return (f"the right tokens are kept, but the removed ones hold {values[0].item():.4g} "
-                    f"instead of -inf; set every removed logit to float('-inf')")
+            return _("the right tokens are kept, but the removed ones hold {value:.4g} "
+                     "instead of -inf; set every removed logit to float('-inf')", value=values[0].item())
     finite = torch.isfinite(expected)
     probs = torch.softmax(expected, dim=-1)
     if torch.allclose(got, probs, atol=1e-5) or torch.allclose(got, probs.log(), atol=1e-5):
-        return ("you returned (log-)probabilities; return logits: the kept logits exactly as they "
-                "came in, float('-inf') for the removed ones (the sampler applies the softmax)")
+        return _("you returned (log-)probabilities; return logits: the kept logits exactly as they "
+                 "came in, float('-inf') for the removed ones (the sampler applies the softmax)")
     got_kept = ~torch.isneginf(got)
     if torch.equal(got_kept, kept) and not torch.equal(got[finite], logits[finite]):
         index = tuple(int(i) for i in torch.nonzero(finite & (got != logits))[0])
-        return (f"you kept the right tokens but changed their logits (at index {index}: "
-                f"{logits[index].item():.4g} became {got[index].item():.4g}); return the kept logits "
-                f"unchanged: the softmax renormalises them later")
+        return _("you kept the right tokens but changed their logits (at index {index}: "
+                 "{was:.4g} became {now:.4g}); return the kept logits "
+                 "unchanged: the softmax renormalises them later", index=index, was=logits[index].item(),
+                 now=got[index].item())
     for r, (z, k) in enumerate(zip(_rows(logits), _rows(got_kept))):
         if k.any() and (~k).any() and z[~k].max() > z[k].min():
-            where = f"in row {r}, " if logits.dim() > 1 else ""
-            return (f"{where}you kept a token with logit {z[k].min().item():.4g} but removed one with the "
-                    f"larger logit {z[~k].max().item():.4g}: a filter keeps the most probable tokens "
-                    f"(if you sorted: in descending order, `descending=True`? and did you put the "
-                    f"decisions back in the original order, e.g. with `scatter`?)")
+            where = _("in row {r}, ", r=r) if logits.dim() > 1 else ""
+            return _("{where}you kept a token with logit {kept:.4g} but removed one with the "
+                     "larger logit {removed:.4g}: a filter keeps the most probable tokens "
+                     "(if you sorted: in descending order, `descending=True`? and did you put the "
+                     "decisions back in the original order, e.g. with `scatter`?)", where=where,
+                     kept=z[k].min().item(), removed=z[~k].max().item())
+    return None
+
+
+def _count_difference(expected: torch.Tensor, got: torch.Tensor) -> tuple[int, int, int] | None:
+    """The first row that kept another number of tokens than expected: (row, expected count, count kept)."""
+    exp_n = (~torch.isneginf(_rows(expected))).sum(-1)
+    got_n = (~torch.isneginf(_rows(got))).sum(-1)
+    for r in range(len(exp_n)):
+        if exp_n[r] != got_n[r]:
+            return r, int(exp_n[r]), int(got_n[r])
     return None
 
 
 def _count_message(logits: torch.Tensor, expected: torch.Tensor, got: torch.Tensor) -> str | None:
     """Which row kept how many tokens, when the counts differ."""
-    exp_n = (~torch.isneginf(_rows(expected))).sum(-1)
-    got_n = (~torch.isneginf(_rows(got))).sum(-1)
-    for r in range(len(exp_n)):
-        if exp_n[r] != got_n[r]:
-            where = f"in row {r} " if logits.dim() > 1 else ""
-            batch = " (each row is filtered on its own, along the last dim)" if logits.dim() > 1 else ""
-            if got_n[r] == 0:
-                return (f"{where}no token survived: every row must keep at least one token (the "
-                        f"most probable one), or there is nothing to sample")
-            return f"{where}you kept {int(got_n[r])} tokens, expected {int(exp_n[r])}{batch}"
-    return None
+    difference = _count_difference(expected, got)
+    if difference is None:
+        return None
+    r, wanted, kept = difference
+    where = _("in row {r} ", r=r) if logits.dim() > 1 else ""
+    batch = _(" (each row is filtered on its own, along the last dim)") if logits.dim() > 1 else ""
+    if kept == 0:
+        return _("{where}no token survived: every row must keep at least one token (the "
+                 "most probable one), or there is nothing to sample", where=where)
+    return _("{where}you kept {kept} tokens, expected {wanted}{batch}", where=where, kept=kept, wanted=wanted,
+             batch=batch)
 
 
 # ------------------------------------------------------------ top-k
@@ -154,25 +168,31 @@ def _top_k_cases() -> list[Case]:
     g = torch.Generator().manual_seed(7)
     tie = torch.tensor([2.0, 1.0, 1.0, 0.0])
     batch = torch.randn(3, 8, generator=g)
+    tied = translate(_TIE)
     return [
-        Case("k=2 of five", (torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2),
+        Case(_("k=2 of five"), (torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2),
              top_k_filter(torch.tensor([1.0, 3.0, 2.0, -1.0, 0.5]), 2)),
-        Case("k=1 keeps only the largest", (torch.tensor([0.2, -0.3, 0.9, 0.1]), 1),
+        Case(_("k=1 keeps only the largest"), (torch.tensor([0.2, -0.3, 0.9, 0.1]), 1),
              top_k_filter(torch.tensor([0.2, -0.3, 0.9, 0.1]), 1)),
-        Case("a tie at the boundary: [2, 1, 1, 0] with k=2 keeps both 1s", (tie.clone(), 2),
+        Case(_("a tie at the boundary: [2, 1, 1, 0] with k=2 keeps both 1s"), (tie.clone(), 2),
              top_k_filter(tie, 2),
-             mistakes=[Mistake(_only(tie, [0, 1]), _TIE), Mistake(_only(tie, [0, 2]), _TIE)]),
-        Case("k=4 equal to the vocabulary keeps all", (torch.tensor([0.5, 0.1, 0.3, -0.2]), 4),
+             mistakes=[Mistake(_only(tie, [0, 1]), tied), Mistake(_only(tie, [0, 2]), tied)]),
+        Case(_("k=4 equal to the vocabulary keeps all"), (torch.tensor([0.5, 0.1, 0.3, -0.2]), 4),
              top_k_filter(torch.tensor([0.5, 0.1, 0.3, -0.2]), 4)),
-        Case("k=10 larger than the vocabulary (V=3) keeps all", (torch.tensor([0.5, 0.1, 0.3]), 10),
+        Case(_k_too_large(), (torch.tensor([0.5, 0.1, 0.3]), 10),
              top_k_filter(torch.tensor([0.5, 0.1, 0.3]), 10)),
-        Case("a batch of 3 rows, k=3, each row filtered on its own", (batch, 3), top_k_filter(batch, 3)),
+        Case(_("a batch of 3 rows, k=3, each row filtered on its own"), (batch, 3), top_k_filter(batch, 3)),
     ]
 
 
-_TIE = ("a token tied with the k-th largest logit was removed: keep *every* token whose logit is >= "
+def _k_too_large() -> str:
+    """The name of the case whose k exceeds the vocabulary (its crash gets a hint of its own)."""
+    return _("k=10 larger than the vocabulary (V=3) keeps all")
+
+
+_TIE = N_("a token tied with the k-th largest logit was removed: keep *every* token whose logit is >= "
         "the k-th largest (ties at the boundary kept, as in Hugging Face); picking k indices "
-        "(e.g. with topk's indices) drops one of the tied tokens at random")
+           "(e.g. with topk's indices) drops one of the tied tokens at random")
 
 
 # Two rows for one k: top-k keeps k tokens of each, a cut on the running total of the probabilities
@@ -206,11 +226,13 @@ def _nucleus_message(fn: Callable, shortcuts: Sequence[Shortcut], case: Case, go
     if not probe_counts or probe_counts[0] == probe_counts[1]:
         return None
     peaked, flat = probe_counts
-    return (f"you kept the {counts[0]} most probable tokens, not k = {k}, and with k = 3 your filter keeps "
-            f"{peaked} token{'s' * (peaked != 1)} of a peaked row but {flat} of a flat one: that is nucleus "
-            f"(top-p) sampling under the name top-k, a common mix-up. Top-p keeps the smallest set of likely "
-            f"tokens whose total probability reaches p, so its size varies; top-k keeps a fixed number, "
-            f"every token whose logit is >= the k-th largest")
+    peaked_tokens = _("{n} token", n=peaked) if peaked == 1 else _("{n} tokens", n=peaked)
+    return _("you kept the {m} most probable tokens, not k = {k}, and with k = 3 your filter keeps "
+             "{peaked_tokens} of a peaked row but {flat} of a flat one: that is nucleus "
+             "(top-p) sampling under the name top-k, a common mix-up. Top-p keeps the smallest set of likely "
+             "tokens whose total probability reaches p, so its size varies; top-k keeps a fixed number, "
+             "every token whose logit is >= the k-th largest", m=counts[0], k=k, peaked_tokens=peaked_tokens,
+             flat=flat)
 
 
 def _top_k_diagnosis(case: Case, got: torch.Tensor, nucleus: Callable[[Case, torch.Tensor], str | None]
@@ -222,20 +244,20 @@ def _top_k_diagnosis(case: Case, got: torch.Tensor, nucleus: Callable[[Case, tor
     V = logits.shape[-1]
     got_n = (~torch.isneginf(_rows(got))).sum(-1)
     if k < V and bool((got_n == V - k + 1).all()) and V - k + 1 != k:
-        return (f"you kept {V - k + 1} tokens: that is what a threshold at the k-th *smallest* logit "
-                f"keeps; did you sort in ascending order? The k-th largest comes from "
-                f"`torch.sort(..., descending=True)` or `torch.topk`")
+        return _("you kept {n} tokens: that is what a threshold at the k-th *smallest* logit "
+                 "keeps; did you sort in ascending order? The k-th largest comes from "
+                 "`torch.sort(..., descending=True)` or `torch.topk`", n=V - k + 1)
     return nucleus(case, got) or _count_message(logits, case.expected, got)
 
 
 def check_top_k(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
     """``fn(logits (..., V), k)``: every logit >= the k-th largest of its row kept, ``-inf`` elsewhere."""
     shortcuts = [Shortcut(_sampling, "_top_k", "glmlib.sampling.top_k_filter",
-                          "compare with the k-th largest logit yourself (torch.topk or torch.sort)")]
-    shortcuts += _hf_shortcut("TopKLogitsWarper", "compare with the k-th largest logit yourself")
-    crash = {"k=10 larger than the vocabulary (V=3) keeps all":
-             "k is larger than the vocabulary here (k=10, V=3): such a k must keep every token; "
-             "clamp it first, e.g. `k = min(k, logits.shape[-1])`"}
+                          _("compare with the k-th largest logit yourself (torch.topk or torch.sort)"))]
+    shortcuts += _hf_shortcut("TopKLogitsWarper", _("compare with the k-th largest logit yourself"))
+    crash = {_k_too_large():
+             _("k is larger than the vocabulary here (k=10, V=3): such a k must keep every token; "
+               "clamp it first, e.g. `k = min(k, logits.shape[-1])`")}
 
     def diagnose(case: Case, got: torch.Tensor) -> str | None:
         return _top_k_diagnosis(case, got, lambda c, g: _nucleus_message(fn, shortcuts, c, g))
@@ -245,9 +267,9 @@ def check_top_k(fn: Callable[[torch.Tensor, int], torch.Tensor]) -> CheckResult:
 
 # ------------------------------------------------------------ top-p
 
-_CROSSING = ("the token whose probability makes the running total reach p was dropped (this is what "
-             "keeping `cumsum <= p` does): the nucleus is the smallest set whose total is >= p, so keep "
-             "a token while the probability ranked *above* it is still below p")
+_CROSSING = N_("the token whose probability makes the running total reach p was dropped (this is what "
+               "keeping `cumsum <= p` does): the nucleus is the smallest set whose total is >= p, so keep "
+               "a token while the probability ranked *above* it is still below p")
 
 
 def _top_p_cases() -> list[Case]:
@@ -256,16 +278,17 @@ def _top_p_cases() -> list[Case]:
     peaked = torch.tensor([0.05, 0.5, 0.1, 0.3, 0.05]).log()
     tail = torch.tensor([0.0, 10.0, -20.0, -10.0])
     batch = 2 * torch.randn(4, 9, generator=g)
+    crossing = translate(_CROSSING)
     named = [
-        ("probabilities [0.25, 0.2, 0.15, 0.3, 0.1], p=0.65 keeps 0.3, 0.25 and 0.2", flat, 0.65,
-         [Mistake(_only(flat, [0, 3]), _CROSSING)]),
-        ("probabilities [0.05, 0.5, 0.1, 0.3, 0.05], p=0.7 keeps 0.5 and 0.3", peaked, 0.7,
-         [Mistake(_only(peaked, [1]), _CROSSING)]),
-        ("the same, p=0.85 also keeps 0.1", peaked, 0.85, [Mistake(_only(peaked, [1, 3]), _CROSSING)]),
-        ("the same, a tiny p=0.01 keeps only the most probable", peaked, 0.01, []),
-        ("the same, p=1 keeps everything", peaked, 1.0, []),
-        ("logits [0, 10, -20, -10], p=1 keeps everything", tail, 1.0, []),
-        ("a batch of 4 rows, p=0.9, each row filtered on its own", batch, 0.9, []),
+        (_("probabilities [0.25, 0.2, 0.15, 0.3, 0.1], p=0.65 keeps 0.3, 0.25 and 0.2"), flat, 0.65,
+         [Mistake(_only(flat, [0, 3]), crossing)]),
+        (_("probabilities [0.05, 0.5, 0.1, 0.3, 0.05], p=0.7 keeps 0.5 and 0.3"), peaked, 0.7,
+         [Mistake(_only(peaked, [1]), crossing)]),
+        (_("the same, p=0.85 also keeps 0.1"), peaked, 0.85, [Mistake(_only(peaked, [1, 3]), crossing)]),
+        (_("the same, a tiny p=0.01 keeps only the most probable"), peaked, 0.01, []),
+        (_("the same, p=1 keeps everything"), peaked, 1.0, []),
+        (_("logits [0, 10, -20, -10], p=1 keeps everything"), tail, 1.0, []),
+        (_("a batch of 4 rows, p=0.9, each row filtered on its own"), batch, 0.9, []),
     ]
     return [Case(name, (z.clone(), p), top_p_filter(z, p), mistakes=m) for name, z, p, m in named]
 
@@ -277,33 +300,35 @@ def _top_p_diagnosis(case: Case, got: torch.Tensor) -> str | None:
         return message
     got_kept, exp_kept = ~torch.isneginf(got), ~torch.isneginf(case.expected)
     if p >= 1.0 and bool((got_kept <= exp_kept).all()) and got_kept.any(-1).all():
-        return ("with p = 1 every token must stay, but some of the least probable were removed: in "
-                "float32 the running total reaches 1.0 before the long tail ends (here at the second "
-                "token), so `mass_above < 1` fails there; treat p >= 1 as 'keep everything'")
+        return _("with p = 1 every token must stay, but some of the least probable were removed: in "
+                 "float32 the running total reaches 1.0 before the long tail ends (here at the second "
+                 "token), so `mass_above < 1` fails there; treat p >= 1 as 'keep everything'")
     probs = torch.softmax(logits, dim=-1)
     for r, (pr, g_k, e_k) in enumerate(zip(_rows(probs), _rows(got_kept), _rows(exp_kept))):
-        where = f"in row {r}, " if logits.dim() > 1 else ""
         if torch.equal(g_k, e_k):
             continue
+        where = _("in row {r}, ", r=r) if logits.dim() > 1 else ""
         if not g_k.any():
-            return (f"{where}no token survived: the most probable token must always be kept (the "
-                    f"probability ranked above it is 0 < p)")
+            return _("{where}no token survived: the most probable token must always be kept (the "
+                     "probability ranked above it is 0 < p)", where=where)
         if bool((g_k <= e_k).all()):
             mass = pr[g_k].sum().item()
-            return (f"{where}the tokens you kept add up to {mass:.3f}, less than p = {p}: {_CROSSING}")
+            return _("{where}the tokens you kept add up to {mass:.3f}, less than p = {p}: {crossing}",
+                     where=where, mass=mass, p=p, crossing=translate(_CROSSING))
         if bool((e_k <= g_k).all()):
             m = int(e_k.sum())
-            return (f"{where}you kept {int(g_k.sum())} tokens, but the {m} most probable already add up "
-                    f"to {pr[e_k].sum().item():.3f} >= p = {p}: keep the *smallest* such set (a token "
-                    f"stays only while the probability ranked above it is below p)")
+            return _("{where}you kept {kept} tokens, but the {m} most probable already add up "
+                     "to {mass:.3f} >= p = {p}: keep the *smallest* such set (a token "
+                     "stays only while the probability ranked above it is below p)", where=where,
+                     kept=int(g_k.sum()), m=m, mass=pr[e_k].sum().item(), p=p)
     return _count_message(logits, case.expected, got)
 
 
 def check_top_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResult:
     """``fn(logits (..., V), p)``: the nucleus of probability ``p`` of each row kept, ``-inf`` elsewhere."""
     shortcuts = [Shortcut(_sampling, "_top_p", "glmlib.sampling.top_p_filter",
-                          "sort, add up, decide in sorted order and scatter the decisions back yourself")]
-    shortcuts += _hf_shortcut("TopPLogitsWarper", "sort, add up and decide yourself")
+                          _("sort, add up, decide in sorted order and scatter the decisions back yourself"))]
+    shortcuts += _hf_shortcut("TopPLogitsWarper", _("sort, add up and decide yourself"))
     return _run("top_p", fn, _top_p_cases(), _top_p_diagnosis, shortcuts)
 
 
@@ -311,8 +336,8 @@ def check_top_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResul
 # Expected values worked out by hand: probabilities chosen so that each threshold
 # min_p * max(p) lies well away from every probability.
 
-_ABSOLUTE = ("you compared each probability with min_p itself; min-p scales the bar with the top "
-             "token: keep p_i >= min_p * max_j p_j")
+_ABSOLUTE = N_("you compared each probability with min_p itself; min-p scales the bar with the top "
+               "token: keep p_i >= min_p * max_j p_j")
 
 
 def _min_p_cases() -> list[Case]:
@@ -323,49 +348,54 @@ def _min_p_cases() -> list[Case]:
     # row 0: p ∝ (1, 1.105, 1.221, 1.350): each >= 0.74 x the top; row 1: e^-5 = 0.0067 x the top
     filtered = torch.tensor([NEG_INF, 1.0, NEG_INF, 0.2, -0.5])
     # filtered: p ∝ (0, 2.718, 0, 1.221, 0.607): ratios to the top 1, 0.449, 0.223
+    absolute = translate(_ABSOLUTE)
     named = [
-        ("p = [0.1, 0.5, 0.05, 0.3, 0.05], min_p=0.5: bar 0.25 keeps 0.5 and 0.3", z, 0.5,
-         _only(z, [1, 3]), [Mistake(_only(z, [1]), _ABSOLUTE)]),
-        ("the same, min_p=0.15: bar 0.075 also keeps 0.1", z, 0.15,
-         _only(z, [0, 1, 3]), [Mistake(_only(z, [1, 3]), _ABSOLUTE)]),
-        ("the same logits + 7 (the same distribution), min_p=0.5", shifted, 0.5,
-         _only(shifted, [1, 3]), [Mistake(shifted.clone(), _LOGIT_SPACE)]),
-        ("min_p=1 keeps only the most probable", z, 1.0, _only(z, [1]), []),
-        ("min_p=0 keeps everything", z, 0.0, z.clone(), []),
-        ("a flat row keeps all four, a peaked row one (min_p=0.5)", rows, 0.5,
-         _only(rows, [[0, 1, 2, 3], [3]]), [Mistake(torch.full((2, 4), NEG_INF), _ABSOLUTE),
-                                            Mistake(_only(rows, [[], [3]]), _BATCH_MAX),
-                                            Mistake(_only(rows, [[0, 1, 2], [3]]), _COLUMN_MAX)]),
-        ("a row that an earlier filter cut (-inf stays -inf), min_p=0.3", filtered, 0.3,
+        (_("p = [0.1, 0.5, 0.05, 0.3, 0.05], min_p=0.5: bar 0.25 keeps 0.5 and 0.3"), z, 0.5,
+         _only(z, [1, 3]), [Mistake(_only(z, [1]), absolute)]),
+        (_("the same, min_p=0.15: bar 0.075 also keeps 0.1"), z, 0.15,
+         _only(z, [0, 1, 3]), [Mistake(_only(z, [1, 3]), absolute)]),
+        (_("the same logits + 7 (the same distribution), min_p=0.5"), shifted, 0.5,
+         _only(shifted, [1, 3]), [Mistake(shifted.clone(), translate(_LOGIT_SPACE))]),
+        (_("min_p=1 keeps only the most probable"), z, 1.0, _only(z, [1]), []),
+        (_("min_p=0 keeps everything"), z, 0.0, z.clone(), []),
+        (_("a flat row keeps all four, a peaked row one (min_p=0.5)"), rows, 0.5,
+         _only(rows, [[0, 1, 2, 3], [3]]), [Mistake(torch.full((2, 4), NEG_INF), absolute),
+                                            Mistake(_only(rows, [[], [3]]), translate(_BATCH_MAX)),
+                                            Mistake(_only(rows, [[0, 1, 2], [3]]), translate(_COLUMN_MAX))]),
+        (_("a row that an earlier filter cut (-inf stays -inf), min_p=0.3"), filtered, 0.3,
          _only(filtered, [1, 3]), []),
     ]
     return [Case(name, (x.clone(), m), expected, mistakes=mistakes) for name, x, m, expected, mistakes in named]
 
 
-_BATCH_MAX = ("the flat row lost every token: its bar came from the top probability of the whole batch "
-              "(`probs.max()`), which here is the peaked row's. Each row has its own top token: take the "
-              "maximum along the last axis, `probs.max(dim=-1, keepdim=True).values`")
-_COLUMN_MAX = ("the flat row lost its top token: the maximum was taken over the batch axis (dim=0), one per "
-               "column, not one per row; take it along the last axis, "
-               "`probs.max(dim=-1, keepdim=True).values`")
-_LOGIT_SPACE = ("you compared logits, not probabilities: the rule is on p = softmax(logits), "
-                "p_i >= min_p * max_j p_j (a constant added to every logit changes nothing)")
+_BATCH_MAX = N_("the flat row lost every token: its bar came from the top probability of the whole batch "
+                "(`probs.max()`), which here is the peaked row's. Each row has its own top token: take the "
+                "maximum along the last axis, `probs.max(dim=-1, keepdim=True).values`")
+_COLUMN_MAX = N_("the flat row lost its top token: the maximum was taken over the batch axis (dim=0), one per "
+                 "column, not one per row; take it along the last axis, "
+                 "`probs.max(dim=-1, keepdim=True).values`")
+_LOGIT_SPACE = N_("you compared logits, not probabilities: the rule is on p = softmax(logits), "
+                  "p_i >= min_p * max_j p_j (a constant added to every logit changes nothing)")
 
 
 def _min_p_diagnosis(case: Case, got: torch.Tensor) -> str | None:
-    logits, _ = case.args
-    message = _filter_diagnosis(logits, case.expected, got) or _count_message(logits, case.expected, got)
-    if message and "no token survived" in message:
-        message += ("; the top token always passes p_max >= min_p * p_max (for min_p <= 1): did you "
-                    "compare logits instead of probabilities, or use > instead of >=?")
+    logits = case.args[0]
+    message = _filter_diagnosis(logits, case.expected, got)
+    if message:
+        return message
+    message = _count_message(logits, case.expected, got)
+    difference = _count_difference(case.expected, got)
+    if message and difference is not None and difference[2] == 0:  # "no token survived"
+        message += _("; the top token always passes p_max >= min_p * p_max (for min_p <= 1): did you "
+                     "compare logits instead of probabilities, or use > instead of >=?")
         if logits.dim() > 1:
-            message += " Or is the bar not computed row by row (the maximum along the last axis)?"
+            message += _(" Or is the bar not computed row by row (the maximum along the last axis)?")
     return message
 
 
 def check_min_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResult:
     """``fn(logits (..., V), min_p)``: tokens with probability >= ``min_p`` x the top one kept, ``-inf`` elsewhere."""
-    shortcuts = _hf_shortcut("MinPLogitsWarper", "compare each probability with min_p x the largest")
+    shortcuts = _hf_shortcut("MinPLogitsWarper", _("compare each probability with min_p x the largest"))
     return _run("min_p", fn, _min_p_cases(), _min_p_diagnosis, shortcuts)
 
 
@@ -374,20 +404,20 @@ def check_min_p(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> CheckResul
 # RepetitionPenaltyLogitsProcessor): for a token id that occurs in the row's
 # context, a positive logit is divided by the penalty, a negative one multiplied.
 
-_NEGATIVE = ("a negative logit was divided by the penalty, which *raises* it (-1 / 2 = -0.5 is more "
-             "likely than -1): multiply negative logits by the penalty, divide positive ones")
-_INVERTED = ("a token from the context became *more* likely: with a penalty > 1, divide positive "
-             "logits by it and multiply negative ones")
-_EVERY_TOKEN = ("tokens that do not occur in the context were penalised too: change only the logits "
-                "of token ids that appear in the context")
-_POSITIONS = ("you penalised tokens 0 .. T-1, the *positions* of the context, not the token ids it "
-              "holds: index the logits with the ids in `context`")
-_REPEATED = ("a token that occurs c times in the context was penalised c times: penalise each token "
-             "id once, however often it occurs")
-_ROW_ZERO = ("every row was penalised with row 0's context: each row of `logits` goes with the same "
-             "row of `context`")
-_UNION = ("a row was penalised for tokens that occur only in another row's context: each row of "
-          "`logits` goes with its own row of `context`")
+_NEGATIVE = N_("a negative logit was divided by the penalty, which *raises* it (-1 / 2 = -0.5 is more "
+               "likely than -1): multiply negative logits by the penalty, divide positive ones")
+_INVERTED = N_("a token from the context became *more* likely: with a penalty > 1, divide positive "
+               "logits by it and multiply negative ones")
+_EVERY_TOKEN = N_("tokens that do not occur in the context were penalised too: change only the logits "
+                  "of token ids that appear in the context")
+_POSITIONS = N_("you penalised tokens 0 .. T-1, the *positions* of the context, not the token ids it "
+                "holds: index the logits with the ids in `context`")
+_REPEATED = N_("a token that occurs c times in the context was penalised c times: penalise each token "
+               "id once, however often it occurs")
+_ROW_ZERO = N_("every row was penalised with row 0's context: each row of `logits` goes with the same "
+               "row of `context`")
+_UNION = N_("a row was penalised for tokens that occur only in another row's context: each row of "
+            "`logits` goes with its own row of `context`")
 
 
 def _t(rows: list[list[float]]) -> torch.Tensor:
@@ -400,35 +430,38 @@ def _ids(rows: list[list[int]]) -> torch.Tensor:
 
 def _repetition_cases() -> list[Case]:
     third = 1 / 3
+    negative, inverted, every_token, positions, repeated, row_zero, union = (
+        translate(m) for m in (_NEGATIVE, _INVERTED, _EVERY_TOKEN, _POSITIONS, _REPEATED, _ROW_ZERO, _UNION))
     return [
-        Case("V=6, context [0, 1, 5], penalty 2: 2 -> 1, -1 -> -2, 0 stays 0",
+        Case(_("V=6, context [0, 1, 5], penalty 2: 2 -> 1, -1 -> -2, 0 stays 0"),
              (_t([[2.0, -1.0, 0.5, 3.0, -2.0, 0.0]]), _ids([[0, 1, 5]]), 2.0),
              _t([[1.0, -2.0, 0.5, 3.0, -2.0, 0.0]]),
-             mistakes=[Mistake(_t([[1.0, -0.5, 0.5, 3.0, -2.0, 0.0]]), _NEGATIVE),
-              Mistake(_t([[4.0, -0.5, 0.5, 3.0, -2.0, 0.0]]), _INVERTED),
-              Mistake(_t([[1.0, -2.0, 0.25, 1.5, -4.0, 0.0]]), _EVERY_TOKEN),
-              Mistake(_t([[1.0, -0.5, 0.25, 1.5, -1.0, 0.0]]), _EVERY_TOKEN),
-              Mistake(_t([[1.0, -2.0, 0.25, 3.0, -2.0, 0.0]]), _POSITIONS),
-              Mistake(_t([[1.0, -0.5, 0.25, 3.0, -2.0, 0.0]]), _POSITIONS)]),
-        Case("repeated ids: context [0, 0, 0, 1, 1, 3], penalty 1.5 penalises each id once",
+             mistakes=[Mistake(_t([[1.0, -0.5, 0.5, 3.0, -2.0, 0.0]]), negative),
+              Mistake(_t([[4.0, -0.5, 0.5, 3.0, -2.0, 0.0]]), inverted),
+              Mistake(_t([[1.0, -2.0, 0.25, 1.5, -4.0, 0.0]]), every_token),
+              Mistake(_t([[1.0, -0.5, 0.25, 1.5, -1.0, 0.0]]), every_token),
+              Mistake(_t([[1.0, -2.0, 0.25, 3.0, -2.0, 0.0]]), positions),
+              Mistake(_t([[1.0, -0.5, 0.25, 3.0, -2.0, 0.0]]), positions)]),
+        Case(_("repeated ids: context [0, 0, 0, 1, 1, 3], penalty 1.5 penalises each id once"),
              (_t([[3.0, -1.5, 1.0, 0.5]]), _ids([[0, 0, 0, 1, 1, 3]]), 1.5),
              _t([[2.0, -2.25, 1.0, third]]),
-             mistakes=[Mistake(_t([[3.0 / 1.5 ** 3, -1.5 * 1.5 ** 2, 1.0, third]]), _REPEATED),
-              Mistake(_t([[2.0, -1.0, 1.0, third]]), _NEGATIVE),
-              Mistake(_t([[3.0 / 1.5 ** 3, -1.5 / 1.5 ** 2, 1.0, third]]), _REPEATED)]),
-        Case("a batch: row 0 saw [1, 1], row 1 saw [2, 0]; penalty 1.2",
+             mistakes=[Mistake(_t([[3.0 / 1.5 ** 3, -1.5 * 1.5 ** 2, 1.0, third]]), repeated),
+              Mistake(_t([[2.0, -1.0, 1.0, third]]), negative),
+              Mistake(_t([[3.0 / 1.5 ** 3, -1.5 / 1.5 ** 2, 1.0, third]]), repeated)]),
+        Case(_("a batch: row 0 saw [1, 1], row 1 saw [2, 0]; penalty 1.2"),
              (_t([[1.0, 2.0, -1.0], [1.0, 2.0, -1.0]]), _ids([[1, 1], [2, 0]]), 1.2),
              _t([[1.0, 2.0 / 1.2, -1.0], [1.0 / 1.2, 2.0, -1.2]]),
-             mistakes=[Mistake(_t([[1.0, 2.0 / 1.2, -1.0], [1.0, 2.0 / 1.2, -1.0]]), _ROW_ZERO),
-              Mistake(_t([[1.0 / 1.2, 2.0 / 1.2, -1.2], [1.0 / 1.2, 2.0 / 1.2, -1.2]]), _UNION),
-              Mistake(_t([[1.0, 2.0 / 1.2, -1.0 / 1.2], [1.0 / 1.2, 2.0, -1.0 / 1.2]]), _NEGATIVE)]),
-        Case("penalty 1 changes nothing", (_t([[0.3, -0.7, 1.1]]), _ids([[0, 1, 2]]), 1.0),
+             mistakes=[Mistake(_t([[1.0, 2.0 / 1.2, -1.0], [1.0, 2.0 / 1.2, -1.0]]), row_zero),
+              Mistake(_t([[1.0 / 1.2, 2.0 / 1.2, -1.2], [1.0 / 1.2, 2.0 / 1.2, -1.2]]), union),
+              Mistake(_t([[1.0, 2.0 / 1.2, -1.0 / 1.2], [1.0 / 1.2, 2.0, -1.0 / 1.2]]), negative)]),
+        Case(_("penalty 1 changes nothing"), (_t([[0.3, -0.7, 1.1]]), _ids([[0, 1, 2]]), 1.0),
              _t([[0.3, -0.7, 1.1]])),
-        Case("penalty 0.5 < 1 encourages repetition: 2 -> 4, -1 -> -0.5",
+        Case(_("penalty 0.5 < 1 encourages repetition: 2 -> 4, -1 -> -0.5"),
              (_t([[2.0, -1.0, 0.5]]), _ids([[0, 1]]), 0.5), _t([[4.0, -0.5, 0.5]]),
-             mistakes=[Mistake(_t([[4.0, -2.0, 0.5]]), _NEGATIVE.replace("raises", "moves").replace(
-                 "(-1 / 2 = -0.5 is more likely than -1)", "the wrong way"))]),
-        Case("an empty context (T=0) changes nothing",
+             mistakes=[Mistake(_t([[4.0, -2.0, 0.5]]), _(
+                 "a negative logit was divided by the penalty, which *moves* it the wrong way: multiply "
+                 "negative logits by the penalty, divide positive ones"))]),
+        Case(_("an empty context (T=0) changes nothing"),
              (_t([[0.4, -0.2, 0.9]]), torch.zeros(1, 0, dtype=torch.int64), 1.3), _t([[0.4, -0.2, 0.9]])),
     ]
 
@@ -441,21 +474,21 @@ def _repetition_diagnosis(case: Case, got: torch.Tensor) -> str | None:
             seen[r, i] = True
     changed = got != logits
     if not changed.any() and penalty != 1.0 and seen.any():
-        return (f"your function returns the logits unchanged: with penalty {penalty:g}, the logits of the "
-                f"tokens that occur in the context must change (a positive one divided by the penalty, a "
-                f"negative one multiplied). Did you return `logits` itself, or change a copy and return the "
-                f"original?")
+        return _("your function returns the logits unchanged: with penalty {penalty:g}, the logits of the "
+                 "tokens that occur in the context must change (a positive one divided by the penalty, a "
+                 "negative one multiplied). Did you return `logits` itself, or change a copy and return the "
+                 "original?", penalty=penalty)
     outside = changed & ~seen
     if outside.any():
         r, i = (int(x) for x in torch.nonzero(outside)[0])
-        return (f"token {i} does not occur in row {r}'s context, but its logit changed from "
-                f"{logits[r, i].item():.4g} to {got[r, i].item():.4g}: only token ids in the context "
-                f"are penalised")
+        return _("token {i} does not occur in row {r}'s context, but its logit changed from "
+                 "{was:.4g} to {now:.4g}: only token ids in the context "
+                 "are penalised", i=i, r=r, was=logits[r, i].item(), now=got[r, i].item())
     return None
 
 
 def check_repetition_penalty(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> CheckResult:
     """``fn(logits (B, V), context (B, T) int64, penalty)``: CTRL's penalty on the ids in each row's context."""
     shortcuts = _hf_shortcut("RepetitionPenaltyLogitsProcessor",
-                             "find the ids of each row's context and change their logits yourself")
+                             _("find the ids of each row's context and change their logits yourself"))
     return _run("repetition_penalty", fn, _repetition_cases(), _repetition_diagnosis, shortcuts)
