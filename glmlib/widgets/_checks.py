@@ -11,6 +11,8 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any
 
+from ..i18n import _
+
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.01, 2.0  # besides 0, which means greedy
 TOP_P_MIN = 0.01  # the top-p slider's lowest value (1.0 means off)
 
@@ -24,12 +26,13 @@ def temperature_problem(temperature: float) -> str:
     """Why an explorer cannot use a temperature ``glmlib.sampling`` accepted, or ``""``."""
     if temperature == 0 or TEMPERATURE_MIN <= temperature <= TEMPERATURE_MAX:
         return ""
-    return (f"temperature must be 0 (greedy) or from {TEMPERATURE_MIN} up to {TEMPERATURE_MAX:g} "
-            f"in the explorer, got {temperature!r}")
+    return _("temperature must be 0 (greedy) or from {low} up to {high:g} in the explorer, got {got}",
+             low=TEMPERATURE_MIN, high=TEMPERATURE_MAX, got=repr(temperature))
 
 
 def top_p_problem(top_p: float | None) -> str:
     """Why an explorer cannot use a top_p ``glmlib.sampling`` accepted, or ``""``."""
     if top_p is None or top_p >= TOP_P_MIN:
         return ""
-    return f"top_p must be from {TOP_P_MIN} to 1 in the explorer (1 or None = off), got {top_p!r}"
+    return _("top_p must be from {low} to 1 in the explorer (1 or None = off), got {got}",
+             low=TOP_P_MIN, got=repr(top_p))

@@ -35,8 +35,24 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ft2font import LoadFlags
 
 from ..data import visible
+from ..i18n import _
 
 DPI = 80
+
+
+def N_(message: str) -> str:
+    """Mark an English text kept in a table (a name, a legend entry) for the catalogue; it is
+    translated where it is shown, with :func:`glmlib.i18n.translate`."""
+    return message
+
+
+def choices(pairs: list[tuple[str, Any]]) -> list[Any]:
+    """Options for a Dropdown or ToggleButtons from ``(label, value)`` pairs: plain values when every
+    label is its value (as the English options were written), else the pairs."""
+    if all(isinstance(value, str) and label == value for label, value in pairs):
+        return [value for _label, value in pairs]
+    return list(pairs)
+
 NO_MARK_PAD = 3.0  # points between an axis without tick marks and its pasted labels
 
 # One meaning per colour, shared by every explorer that shows the same thing:
@@ -65,6 +81,27 @@ def readable(ch: str) -> str:
 def readable_text(text: str) -> str:
     """``text`` for a title: newlines shown as a return symbol, ``$`` escaped."""
     return text.replace("\n", "\u23ce").replace("$", r"\$")
+
+
+def drawable(text: str) -> bool:
+    """Whether matplotlib's default font has a glyph for every character of ``text``.
+
+    The course ships no CJK font: a Chinese text in a figure would show as empty boxes.
+    """
+    font = get_font(findfont(FontProperties()))
+    return all(font.get_char_index(ord(c)) for c in text if not c.isspace())
+
+
+UNDRAWABLE_NOTE = "(the message beside the picture says what is wrong)"  # a figure's text stays English
+
+
+def picture_note(message: str, limit: int = 100) -> str:
+    """The first sentence of an error ``message`` for a text box in a figure, cut at ``limit``
+    characters; an English pointer to the widget's message where the figure's font cannot draw it
+    (a message in Chinese)."""
+    first = message.split(". ")[0].rstrip(".")
+    note = first[:limit] + ("..." if len(first) > limit else "")
+    return readable_text(note) if drawable(note) else UNDRAWABLE_NOTE
 
 
 def html_escape(text: str) -> str:
@@ -253,7 +290,7 @@ def encode_png(canvas: FigureCanvasAgg) -> bytes:
     PIL's encoder with adaptive filtering, for a slightly larger file.
     """
     rgba = np.asarray(canvas.buffer_rgba())  # (H, W, 4) uint8
-    h, w, _ = rgba.shape
+    h, w, _channels = rgba.shape
     rows = np.empty((h, 1 + 4 * w), dtype=np.uint8)
     rows[:, 0] = 0  # filter type "None" for every row
     rows[:, 1:] = rgba.reshape(h, 4 * w)
@@ -351,7 +388,14 @@ def _descendants(root: widgets.Widget) -> Iterable[widgets.Widget]:
     yield root
 
 
-YOUR_TEXT = "(your text)"  # the examples dropdown's entry for a text typed in
+YOUR_TEXT = "(your text)"  # the examples dropdown's value for a text typed in (its label is translated)
+
+
+def example_choices(names: list[str], label: Any = None) -> list[Any]:
+    """The examples dropdown's options: "(your text)", then ``names``, labelled by ``label(name)``
+    (default: the name itself); the values stay the names."""
+    label = label or (lambda name: name)
+    return choices([(_("(your text)"), YOUR_TEXT)] + [(label(name), name) for name in names])
 
 
 class TextExamples:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from matplotlib.patches import Rectangle
 
+from ..i18n import _
 from ._checks import is_whole
 from ._render import (ATTENTION_CMAP, DPI, KEPT_COLOR, MASKED_COLOR, Explorer, FigureImage, attention_norm,
                       bar_verts, bars, beside, html_escape, image_widget, message_html, readable, small_html,
@@ -58,23 +59,24 @@ class AttentionExplorer(Explorer):
         self.n_layer, self.n_head, self.block_size = L, H, config.block_size
 
         style = {"description_width": "50px"}
-        self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
+        self.text = widgets.Textarea(value=text, description=_("text"), continuous_update=False, style=style,
                                      layout=widgets.Layout(width="292px", height="84px"))
         self.layer = widgets.Dropdown(options=[(str(i), i) for i in range(L)], value=layer,
-                                      description="layer", style=style, layout=widgets.Layout(width="150px"))
-        self.head = widgets.Dropdown(options=[(f"head {h}", h) for h in range(H)] + [("all heads", ALL_HEADS)],
-                                     value=head, description="head", style=style,
+                                      description=_("layer"), style=style, layout=widgets.Layout(width="150px"))
+        self.head = widgets.Dropdown(options=[(_("head {h}", h=h), h) for h in range(H)]
+                                     + [(_("all heads"), ALL_HEADS)],
+                                     value=head, description=_("head"), style=style,
                                      layout=widgets.Layout(width="200px"))
-        self.query = widgets.IntSlider(value=0, min=0, max=max(0, len(text) - 1), description="query",
+        self.query = widgets.IntSlider(value=0, min=0, max=max(0, len(text) - 1), description=_("query"),
                                        style=style, layout=widgets.Layout(width="292px"))
         self.readout = widgets.HTML()
         self.notes = widgets.HTML()
         self.image = image_widget()
         self.widget = widgets.VBox([beside([
             self.text, self.layer, self.head, self.query,
-            small_html("Rows are queries (the position that is predicting), columns are keys "
-                       "(the positions it may look at); \u23ce = newline, \u2423 = space. The query's row "
-                       "is outlined in red; the bars below the map are its weights."),
+            small_html(_("Rows are queries (the position that is predicting), columns are keys "
+                         "(the positions it may look at); \u23ce = newline, \u2423 = space. The query's row "
+                         "is outlined in red; the bars below the map are its weights.")),
             self.notes, self.readout], [self.image], width="300px")])
         self.widget.add_class("glm-attention-explorer")
 
@@ -116,12 +118,13 @@ class AttentionExplorer(Explorer):
     def _note_query(self, asked: int | None) -> None:
         """Say on screen when the starting ``query`` was moved into the text's range."""
         moved = asked is not None and asked != self.query.value
-        note = (f"query {asked} is outside the text's positions [0, {self.query.max}]; using "
-                f"{self.query.value}") if moved else ""
+        note = _("query {asked} is outside the text's positions [0, {last}]; using {used}", asked=asked,
+                 last=self.query.max, used=self.query.value) if moved else ""
         self.state["notes"] = [note] if note else []
-        self.notes.value = f"<div style='color:#8a5a00'><small>note: {html_escape(note)}</small></div>" if note else ""
+        self.notes.value = ("<div style='color:#8a5a00'><small>{}</small></div>".format(
+            _("note: {note}", note=html_escape(note))) if note else "")
         if moved:
-            self.query.observe(lambda _: self._note_query(None), "value")
+            self.query.observe(lambda _change: self._note_query(None), "value")
 
     def _n_tokens(self, text: Any) -> int:
         """How many tokens ``text`` has (its length where it cannot be encoded: refresh says why)."""
@@ -135,7 +138,7 @@ class AttentionExplorer(Explorer):
         character tokenizer; else the text of each token, as for BPE) and the attention maps."""
         text = self.text.value
         if not text:
-            raise ValueError("The text is empty: type at least one character.")
+            raise ValueError(_("The text is empty: type at least one character."))
         ids = self.tokenizer.encode(text)[-self.block_size:]  # names any unknown characters
         itos = getattr(self.tokenizer, "itos", None)
         pieces = [itos[i] if itos is not None else self.tokenizer.decode([i]) for i in ids]
@@ -169,18 +172,18 @@ class AttentionExplorer(Explorer):
         self.state.update(message="", chars=chars, layer=layer, head=head, query=q,
                           cropped=self._n_tokens(self.text.value) > self.block_size,
                           weights=weights, query_weights=weights[..., q, :])
-        note = (f" Only the last {self.block_size} tokens (block_size) are shown."
+        note = (" " + _("Only the last {block_size} tokens (block_size) are shown.", block_size=self.block_size)
                 if self.state["cropped"] else "")
         top = int(weights[..., q, :].reshape(-1, len(chars)).mean(0).argmax())
-        self.readout.value = (
-            f"<div style='font-family:monospace;font-size:12px'>layer {layer}, "
-            f"{'all heads' if head == ALL_HEADS else f'head {head}'}: query {q} "
-            f"({html_escape(visible(chars[q]))}) attends most to key {top} "
-            f"({html_escape(visible(chars[top]))}).{html_escape(note)}</div>")
+        heads = _("all heads") if head == ALL_HEADS else _("head {h}", h=head)
+        line = _("layer {layer}, {heads}: query {q} ({q_char}) attends most to key {top} ({top_char}).",
+                 layer=layer, heads=heads, q=q, q_char=html_escape(visible(chars[q])), top=top,
+                 top_char=html_escape(visible(chars[top])))
+        self.readout.value = f"<div style='font-family:monospace;font-size:12px'>{line}{html_escape(note)}</div>"
         if head == ALL_HEADS:
             self.image.value = self._draw_grid(chars, weights, layer, q)
-            self.state["drawn"] = np.stack([np.asarray(im.get_array()) for im, _, _ in self._grid_parts])
-            self.state["drawn_titles"] = [ax.get_title() for _, _, ax in self._grid_parts]
+            self.state["drawn"] = np.stack([np.asarray(im.get_array()) for im, _box, _ax in self._grid_parts])
+            self.state["drawn_titles"] = [ax.get_title() for _im, _box, ax in self._grid_parts]
         else:
             self.image.value = self._draw_single(chars, weights, layer, head, q)
             self.state["drawn"] = np.asarray(self._im.get_array())

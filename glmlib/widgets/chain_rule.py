@@ -10,6 +10,7 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
+from ..i18n import _
 from ..model import GPT
 from ..ngram import BigramLM
 from ._render import (KEPT_COLOR, Explorer, FigureImage, bar_verts, bars, image_widget, message_html,
@@ -42,16 +43,16 @@ def token_log_probs(model: BigramLM | GPT, tokenizer: Any, text: str) -> torch.T
         return model.token_log_probs(ids)
     if isinstance(model, GPT):
         if len(ids) < 2:
-            raise ValueError(f"a GPT needs at least 2 characters to score (the first one has no "
-                             f"prediction), got {text!r}")
+            raise ValueError(_("a GPT needs at least 2 characters to score (the first one has no "
+                               "prediction), got {text}", text=repr(text)))
         limit = model.config.block_size + 1
         if len(ids) > limit:
-            raise ValueError(f"the text has {len(ids)} tokens; this model can score at most "
-                             f"block_size + 1 = {limit}")
+            raise ValueError(_("the text has {n} tokens; this model can score at most "
+                               "block_size + 1 = {limit}", n=len(ids), limit=limit))
         device = next(model.parameters()).device
         was_training = model.training
         model.eval()
-        logits, _ = model(torch.tensor([ids[:-1]], device=device))  # (1, n-1, V)
+        logits, _loss = model(torch.tensor([ids[:-1]], device=device))  # (1, n-1, V)
         model.train(was_training)
         logp = torch.log_softmax(logits[0].float(), dim=-1)  # (n-1, V)
         return logp.gather(1, torch.tensor(ids[1:], device=device)[:, None])[:, 0].cpu()
@@ -95,7 +96,7 @@ class ChainRuleView(Explorer):
                             f"got {type(model).__name__}")
         token_log_probs(model, tokenizer, text)  # bad input raises here, with the reason
         self.model, self.tokenizer = model, tokenizer
-        self.text = widgets.Text(value=text, description="text", continuous_update=False,
+        self.text = widgets.Text(value=text, description=_("text"), continuous_update=False,
                                  layout=widgets.Layout(width="640px"))
         self.readout = widgets.HTML()
         self.image = image_widget()
@@ -104,7 +105,7 @@ class ChainRuleView(Explorer):
         self.state: dict[str, Any] = {"message": ""}
         self._fig = FigureImage((11.0, 4.2))
         self._ax: Any = None
-        self.text.observe(lambda _: self.refresh(), "value")
+        self.text.observe(lambda _change: self.refresh(), "value")
         self.refresh()
 
     def refresh(self) -> None:
@@ -120,10 +121,11 @@ class ChainRuleView(Explorer):
         self.state.update(message="", log_probs=log_probs, probs=log_probs.exp(), labels=labels,
                           log_prob=total, prob=math.exp(total), first_unpredicted=first_unpredicted)
         kind = "bigram" if isinstance(self.model, BigramLM) else "GPT"
-        self.readout.value = (
-            f"<div style='font-family:monospace'>{kind}: log P = {total:.3f} nats "
-            f"({total / math.log(2):.2f} bits) over {len(log_probs)} predictions; "
-            f"P = {math.exp(total):.3e}; perplexity {math.exp(-total / len(log_probs)):.2f}</div>")
+        line = _("{kind}: log P = {total:.3f} nats ({bits:.2f} bits) over {n} predictions; P = {p:.3e}; "
+                 "perplexity {perplexity:.2f}", kind=_("bigram") if kind == "bigram" else kind, total=total,
+                 bits=total / math.log(2), n=len(log_probs), p=math.exp(total),
+                 perplexity=math.exp(-total / len(log_probs)))
+        self.readout.value = f"<div style='font-family:monospace'>{line}</div>"
         self.image.value = self._draw(text, kind)
 
     def _build(self, offset: int) -> None:

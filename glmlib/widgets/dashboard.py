@@ -12,6 +12,7 @@ import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
+from ..i18n import _
 from ._checks import is_whole
 from ._render import Explorer, FigureImage, html_escape, image_widget
 
@@ -44,9 +45,10 @@ class TrainingDashboard(Explorer):
         self.min_interval = float(min_interval)
         self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": [], "eval": []}
         self.state: dict[str, Any] = {"redraws": 0}
-        self.progress = widgets.IntProgress(value=0, min=0, max=self.max_iters or 1, description="step",
+        self.progress = widgets.IntProgress(value=0, min=0, max=self.max_iters or 1, description=_("step"),
                                             bar_style="info", layout=widgets.Layout(width="420px"))
-        self.status = widgets.HTML("<span style='font-family:monospace'>waiting for the first step</span>")
+        self.status = widgets.HTML("<span style='font-family:monospace'>{}</span>".format(
+            _("waiting for the first step")))
         self.sample = widgets.HTML()
         self.image = image_widget()
         self.widget = widgets.VBox([widgets.HBox([self.progress, self.status]), self.image, self.sample])
@@ -91,7 +93,7 @@ class TrainingDashboard(Explorer):
         sample = str(entry.get("sample", ""))
         self.sample.value = (
             f"<div style='font-family:monospace;white-space:pre-wrap;max-height:12em;overflow:auto;"
-            f"border-left:3px solid #ccc;padding-left:6px'><small>sample at step {entry.get('step')}:"
+            f"border-left:3px solid #ccc;padding-left:6px'><small>{_('sample at step {step}:', step=entry.get('step'))}"
             f"</small>\n{html_escape(sample)}</div>")
         self.redraw()
         if self.max_iters is not None and entry.get("step") == self.max_iters:
@@ -109,7 +111,7 @@ class TrainingDashboard(Explorer):
         ax_lr.set_ylabel("learning rate")
         ax_lr.set_title("Learning rate")
         ax_lr.grid(alpha=0.3)
-        ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax_lr.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
         (self._loss_line,) = ax.plot([], [], color="#9ecae1", lw=0.8, label="batch loss")
         (self._train_line,) = ax.plot([], [], "o-", color="#1f77b4", ms=4, label="train (estimate)")
         (self._val_line,) = ax.plot([], [], "s-", color="#ff7f0e", ms=4, label="validation")
@@ -188,10 +190,13 @@ class TrainingDashboard(Explorer):
         if not h["step"] and not h["eval"]:
             return
         secs = self.clock()
-        clock = f" &middot; {secs:.1f} s" if secs is not None else ""
         done = h["step"][-1] + 1 if h["step"] else h["eval"][-1].get("step", 0)
-        loss = f" &middot; loss {h['loss'][-1]:.3f} &middot; lr {h['lr'][-1]:.2e}" if h["step"] else ""
-        text = f"step {done}/{self.max_iters or '?'}{loss}{clock}"
+        parts = [_("step {done}/{total}", done=done, total=self.max_iters or "?")]
+        if h["step"]:
+            parts += [_("loss {loss:.3f}", loss=h["loss"][-1]), _("lr {lr:.2e}", lr=h["lr"][-1])]
+        if secs is not None:
+            parts.append(f"{secs:.1f} s")
+        text = " &middot; ".join(parts)
         self.state["status"] = text.replace(" &middot;", ",")
         self.status.value = f"<span style='font-family:monospace'>{text}</span>"
 

@@ -35,10 +35,11 @@ import numpy as np
 import torch
 
 from ..device import cpu_threads
+from ..i18n import _, translate
 from ..sampling import warp
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole, temperature_problem, top_p_problem
-from ._render import (CHOSEN_COLOR, KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside,
+from ._render import (CHOSEN_COLOR, KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR, Explorer, N_, bar_verts, bars, beside,
                       html_escape, image_widget, message_html, small_html, visible)
 from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
 from .surprise_view import RANK_BUCKETS, RankBars, bucket_legend, rank_bucket
@@ -50,6 +51,12 @@ MAX_PATHS = 8  # the oldest (not shown) path goes first
 PROMPT_SHOWN = 300  # characters of a long prompt shown before the generated text
 REMOVED_MARK_COLOR = "#888888"  # the x under a candidate the settings remove (its bar after warping is 0)
 DEFAULT_PROMPT = "ROMEO:\n"
+HOW_WORDS = {SAMPLED: N_("sampled"), GREEDY: N_("greedy"), FORCED: N_("forced")}  # how a step's token was chosen
+
+
+def _how(how: str) -> str:
+    """How a step's token was chosen, in the chosen language."""
+    return translate(HOW_WORDS.get(how, how))
 
 
 class GenerationExplorer(Explorer):
@@ -98,53 +105,54 @@ class GenerationExplorer(Explorer):
         """Make every control; returns what was wrong with the arguments (those fall back to defaults)."""
         problems = []
         if not isinstance(prompt, str):
-            problems.append(f"prompt must be a str, got {type(prompt).__name__} {prompt!r}.")
+            problems.append(_("prompt must be a str, got {kind} {value}.", kind=type(prompt).__name__,
+                              value=repr(prompt)))
             prompt = ""
         t, k, p, settings_problem = _slider_settings(temperature, top_k, top_p, self.V)
         problems += settings_problem
         if not is_whole(seed) or _seed_problem(int(seed)):
-            problems.append(f"seed must be an int in [0, 2**63), got {seed!r}; using 0.")
+            problems.append(_("seed must be an int in [0, 2**63), got {seed}; using 0.", seed=repr(seed)))
             seed = 0
         style = {"description_width": "88px"}
         wide = widgets.Layout(width="330px")
-        self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
+        self.prompt = widgets.Textarea(value=prompt, description=_("prompt"), continuous_update=False,
                                        style={"description_width": "50px"},
                                        layout=widgets.Layout(width="240px", height="92px"))
-        self.temperature = widgets.FloatSlider(value=t, min=0.0, max=2.0, step=0.05, description="temperature",
+        self.temperature = widgets.FloatSlider(value=t, min=0.0, max=2.0, step=0.05, description=_("temperature"),
                                                readout_format=".2f", style=style, layout=wide)
         self.top_k = widgets.IntSlider(value=k, min=0, max=self.V, description="top-k", style=style,
                                        layout=wide)
         self.top_p = widgets.FloatSlider(value=p, min=0.01, max=1.0, step=0.01, description="top-p",
                                          readout_format=".2f", style=style, layout=wide)
-        self.seed = widgets.IntText(value=int(seed), description="seed", style={"description_width": "40px"},
+        self.seed = widgets.IntText(value=int(seed), description=_("seed"), style={"description_width": "40px"},
                                     layout=widgets.Layout(width="196px"))
         button = widgets.Layout(width="96px")
-        self.step_button = widgets.Button(description="step", icon="step-forward", layout=button,
-                                          tooltip="choose the next token with the current settings")
-        self.step10_button = widgets.Button(description="step 10", icon="fast-forward", layout=button)
-        self.undo_button = widgets.Button(description="undo", icon="undo", layout=button,
-                                          tooltip="remove the last token; the generator goes back too")
-        self.reset_button = widgets.Button(description="reset", icon="refresh", layout=button,
-                                           tooltip="start a new path from the prompt (this one stays listed)")
+        self.step_button = widgets.Button(description=_("step"), icon="step-forward", layout=button,
+                                          tooltip=_("choose the next token with the current settings"))
+        self.step10_button = widgets.Button(description=_("step 10"), icon="fast-forward", layout=button)
+        self.undo_button = widgets.Button(description=_("undo"), icon="undo", layout=button,
+                                          tooltip=_("remove the last token; the generator goes back too"))
+        self.reset_button = widgets.Button(description=_("reset"), icon="refresh", layout=button,
+                                           tooltip=_("start a new path from the prompt (this one stays listed)"))
         for name in ("step", "step10", "undo", "reset"):
             getattr(self, f"{name}_button").add_class(f"glm-{name}")
-        self.greedy_button = widgets.Button(description="add greedy path", layout=widgets.Layout(width="160px"),
-                                            tooltip="list the greedy continuation, as long as this path")
-        self.view = widgets.IntSlider(value=1, min=1, max=1, description="step shown", style=style,
+        self.greedy_button = widgets.Button(description=_("add greedy path"), layout=widgets.Layout(width="160px"),
+                                            tooltip=_("list the greedy continuation, as long as this path"))
+        self.view = widgets.IntSlider(value=1, min=1, max=1, description=_("step shown"), style=style,
                                       layout=widgets.Layout(width="330px"))
-        self.path_select = widgets.Dropdown(options=[("1", 0)], value=0, description="path",
+        self.path_select = widgets.Dropdown(options=[("1", 0)], value=0, description=_("path"),
                                             style={"description_width": "40px"},
                                             layout=widgets.Layout(width="330px"))
         self.candidates = [widgets.Button(layout=widgets.Layout(width="62px", padding="0 2px"))
-                           for _ in range(N_BUTTONS)]
+                           for _i in range(N_BUTTONS)]
         for b in self.candidates:
             b.add_class("glm-candidate")
         self.any_token = widgets.Dropdown(options=[(visible(c), i) for i, c in enumerate(self.tokenizer.itos)],
-                                          value=0, description="any token", style={"description_width": "70px"},
+                                          value=0, description=_("any token"), style={"description_width": "70px"},
                                           layout=widgets.Layout(width="160px"))
-        self.force_button = widgets.Button(description="force", layout=widgets.Layout(width="70px"),
-                                           tooltip="force this token at the step shown")
-        self.readout, self.text, self.step_info, self.comparison = (widgets.HTML() for _ in range(4))
+        self.force_button = widgets.Button(description=_("force"), layout=widgets.Layout(width="70px"),
+                                           tooltip=_("force this token at the step shown"))
+        self.readout, self.text, self.step_info, self.comparison = (widgets.HTML() for _i in range(4))
         self.text.add_class("glm-generated-text")
         self.image = image_widget()
         self._layout()
@@ -152,10 +160,10 @@ class GenerationExplorer(Explorer):
 
     def _layout(self) -> None:
         """Settings and moves on top; the path, the step and its candidates beside the picture."""
-        help_text = small_html(
+        help_text = small_html(_(
             "temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Click a candidate to force it at the "
             "step shown (at an earlier step this starts a branch); struck-through candidates are removed by "
-            f"the settings. Forced characters are underlined. {bucket_legend()}")
+            "the settings. Forced characters are underlined.") + f" {bucket_legend()}")
         self.step_info.layout = widgets.Layout(min_height="3.2em")
         self.widget = widgets.VBox([
             widgets.HBox([self.prompt, widgets.VBox([self.temperature, self.top_k, self.top_p]),
@@ -170,20 +178,20 @@ class GenerationExplorer(Explorer):
         self.widget.add_class("glm-generation-explorer")
 
     def _connect(self) -> None:
-        self.prompt.observe(lambda _: self._guarded(self._new_prompt), "value")
+        self.prompt.observe(lambda _change: self._guarded(self._new_prompt), "value")
         for control in (self.temperature, self.top_k, self.top_p):
-            control.observe(lambda _: self._guarded(self.refresh), "value")
-        self.seed.observe(lambda _: self._guarded(self._new_seed), "value")
-        self.view.observe(lambda _: self._guarded(self.refresh), "value")
-        self.path_select.observe(lambda _: self._guarded(self._switch_path), "value")
-        self.step_button.on_click(lambda _: self.step())
-        self.step10_button.on_click(lambda _: self.step(10))
-        self.undo_button.on_click(lambda _: self.undo())
-        self.reset_button.on_click(lambda _: self.reset())
-        self.greedy_button.on_click(lambda _: self.add_greedy_path())
+            control.observe(lambda _change: self._guarded(self.refresh), "value")
+        self.seed.observe(lambda _change: self._guarded(self._new_seed), "value")
+        self.view.observe(lambda _change: self._guarded(self.refresh), "value")
+        self.path_select.observe(lambda _change: self._guarded(self._switch_path), "value")
+        self.step_button.on_click(lambda _button: self.step())
+        self.step10_button.on_click(lambda _button: self.step(10))
+        self.undo_button.on_click(lambda _button: self.undo())
+        self.reset_button.on_click(lambda _button: self.reset())
+        self.greedy_button.on_click(lambda _button: self.add_greedy_path())
         for b in self.candidates:
             b.on_click(self._on_candidate)
-        self.force_button.on_click(lambda _: self.force(int(self.any_token.value)))
+        self.force_button.on_click(lambda _button: self.force(int(self.any_token.value)))
 
     def _guarded(self, action: Any) -> None:
         """Run ``action`` for a control the learner changed (not one changed by the explorer itself)."""
@@ -221,7 +229,7 @@ class GenerationExplorer(Explorer):
         try:
             prompt = self.prompt.value
             if not prompt:
-                raise ValueError("The prompt is empty: type at least one character.")
+                raise ValueError(_("The prompt is empty: type at least one character."))
             ids = self.tokenizer.encode(prompt)  # names any unknown characters
             seed = self._seed()
         except (ValueError, TypeError) as err:
@@ -274,18 +282,18 @@ class GenerationExplorer(Explorer):
             return
         try:
             if not is_whole(n) or n < 1:
-                raise ValueError(f"step takes a whole number of tokens >= 1, got {n!r}")
+                raise ValueError(_("step takes a whole number of tokens >= 1, got {n}", n=repr(n)))
             n = int(n)
             settings = self.settings()
             room = MAX_STEPS - len(path)
-            for _ in range(min(n, room)):
+            for _i in range(min(n, room)):
                 path.step(settings)
         except (ValueError, TypeError, RuntimeError) as err:
             self._show_message(str(err))
             return
         self._show_step(None)
         if room < n:
-            self._show_message(f"A path holds at most {MAX_STEPS} tokens: press reset to start a new one.",
+            self._show_message(_("A path holds at most {n} tokens: press reset to start a new one.", n=MAX_STEPS),
                                keep_drawing=True)
 
     def undo(self) -> None:
@@ -320,7 +328,7 @@ class GenerationExplorer(Explorer):
         if at < len(path) and path.steps[at].token == token:
             return  # already chosen there
         if at + 1 > MAX_STEPS:
-            self._show_message(f"A path holds at most {MAX_STEPS} tokens: press reset to start a new one.")
+            self._show_message(_("A path holds at most {n} tokens: press reset to start a new one.", n=MAX_STEPS))
             return
         try:
             if at < len(path):  # a branch: the path it leaves stays listed
@@ -347,7 +355,7 @@ class GenerationExplorer(Explorer):
         n = max(1, len(path))
         greedy = GenerationPath(self.source, path.prompt_ids, path.seed)
         try:
-            for _ in range(n):
+            for _i in range(n):
                 greedy.step(Settings(0.0))
         except (ValueError, TypeError, RuntimeError) as err:
             self._show_message(str(err))
@@ -512,9 +520,10 @@ class GenerationExplorer(Explorer):
             button.token = token
             button.description = f"{visible(self.tokenizer.itos[token])}  {p:.2f}"
             _mark_button(button, chosen=token == st["chosen"], removed=p == 0)
-            button.tooltip = (f"force {visible(self.tokenizer.itos[token])!r}: p {p:.3f} after warping, "
-                              f"{float(st['probs_before'][token]):.3f} under the model"
-                              + ("" if p > 0 else " (removed by the current settings)"))
+            button.tooltip = (_("force {token}: p {p:.3f} after warping, {q:.3f} under the model",
+                                token=repr(visible(self.tokenizer.itos[token])), p=p,
+                                q=float(st["probs_before"][token]))
+                              + ("" if p > 0 else " " + _("(removed by the current settings)")))
         n = len(st["tokens"])
         self.undo_button.disabled = n == 0
         self.step_button.disabled = self.step10_button.disabled = n >= MAX_STEPS
@@ -529,12 +538,14 @@ class GenerationExplorer(Explorer):
         st = self.state
         n = len(st["tokens"])
         if not n:
-            return ("<div style='font-family:monospace'>Nothing generated yet: press <b>step</b>, or click a "
-                    "candidate to force it.</div>")
-        return (f"<div style='font-family:monospace'>path {self.current + 1} of {len(self.paths)}: "
-                f"{n} character{'s' if n > 1 else ''}, "
-                f"log P = <b>{st['log_prob']:.2f}</b> nats under the model, {st['surprise']:.3f} nats/char "
-                f"surprise (perplexity {st['perplexity']:.2f})</div>")
+            return "<div style='font-family:monospace'>{}</div>".format(
+                _("Nothing generated yet: press <b>step</b>, or click a candidate to force it."))
+        chars = _("{n} characters", n=n) if n > 1 else _("{n} character", n=n)
+        line = _("path {current} of {paths}: {chars}, log P = <b>{log_prob:.2f}</b> nats under the model, "
+                 "{surprise:.3f} nats/char surprise (perplexity {perplexity:.2f})", current=self.current + 1,
+                 paths=len(self.paths), chars=chars, log_prob=st["log_prob"], surprise=st["surprise"],
+                 perplexity=st["perplexity"])
+        return f"<div style='font-family:monospace'>{line}</div>"
 
     def _text_html(self) -> str:
         st = self.state
@@ -548,14 +559,16 @@ class GenerationExplorer(Explorer):
     def _step_html(self) -> str:
         st = self.state
         if st["chosen"] is None:
-            return (f"<div style='font-family:monospace'>step {st['view']} (next): not chosen yet; "
-                    f"{st['kept']} of {self.V} tokens kept by {st['settings'].short()}</div>")
+            line = _("step {view} (next): not chosen yet; {kept} of {V} tokens kept by {settings}",
+                     view=st["view"], kept=st["kept"], V=self.V, settings=st["settings"].short())
+            return f"<div style='font-family:monospace'>{line}</div>"
         ch = visible(self.tokenizer.itos[st["chosen"]])
         i = st["view"] - 1
-        return (f"<div style='font-family:monospace'>step {st['view']}: <b>{html_escape(ch)}</b> was "
-                f"{st['how']} (with {st['chosen_with'].short()}); under the model p "
-                f"{math.exp(st['log_probs'][i]):.3f}, rank {st['ranks'][i]}; the current settings keep "
-                f"{st['kept']} of {self.V} here</div>")
+        line = _("step {view}: <b>{token}</b> was {how} (with {settings}); under the model p {p:.3f}, rank "
+                 "{rank}; the current settings keep {kept} of {V} here", view=st["view"], token=html_escape(ch),
+                 how=_how(st["how"]), settings=st["chosen_with"].short(), p=math.exp(st["log_probs"][i]),
+                 rank=st["ranks"][i], kept=st["kept"], V=self.V)
+        return f"<div style='font-family:monospace'>{line}</div>"
 
     def _comparison_html(self) -> str:
         rows = []
@@ -567,8 +580,9 @@ class GenerationExplorer(Explorer):
                         f"white-space:pre'>{_path_spans(_spans_state(p), self.tokenizer, tail=80)}</td></tr>")
         return ("<div style='max-height:96px;overflow-y:auto'>"  # a few rows in view; more scroll
                 "<table style='border-collapse:collapse' cellpadding='2'><tr style='text-align:left'>"
-                "<th>path</th><th>how</th><th>chars</th><th>log P</th><th>nats/char</th>"
-                "<th>generated (last 80 characters)</th></tr>" + "".join(rows) + "</table></div>")
+                + "".join(f"<th>{h}</th>" for h in (_("path"), _("how"), _("chars"), "log P", _("nats/char"),
+                                                   _("generated (last 80 characters)")))
+                + "</tr>" + "".join(rows) + "</table></div>")
 
     def _show_message(self, message: str, keep_drawing: bool = False) -> None:
         self.state["message"] = message
@@ -649,12 +663,12 @@ def _slider_settings(temperature: Any, top_k: Any, top_p: Any, V: int) -> tuple[
         if problem:
             raise ValueError(problem)
     except (ValueError, TypeError) as err:
-        problems.append(f"{err}; using 1.0.")
+        problems.append(_("{problem}; using 1.0.", problem=err))
         temperature = 1.0
     try:
         Settings(1.0, top_k, None)
     except (ValueError, TypeError) as err:
-        problems.append(f"{err}; using off.")
+        problems.append(_("{problem}; using off.", problem=err))
         top_k = None
     try:
         Settings(1.0, None, top_p)
@@ -662,7 +676,7 @@ def _slider_settings(temperature: Any, top_k: Any, top_p: Any, V: int) -> tuple[
         if problem:
             raise ValueError(problem)
     except (ValueError, TypeError) as err:
-        problems.append(f"{err}; using off.")
+        problems.append(_("{problem}; using off.", problem=err))
         top_p = None
     k = 0 if top_k is None else min(int(top_k), V)  # k >= V keeps all, as the slider's V does
     return float(temperature), k, 1.0 if top_p is None else float(top_p), problems
@@ -671,7 +685,7 @@ def _slider_settings(temperature: Any, top_k: Any, top_p: Any, V: int) -> tuple[
 def _seed_problem(seed: int) -> str:
     """Why ``seed`` cannot seed a generator, or ``""``."""
     if not 0 <= seed < 2 ** 63:
-        return f"seed must be an int in [0, 2**63), got {seed}."
+        return _("seed must be an int in [0, 2**63), got {seed}.", seed=seed)
     return ""
 
 
@@ -679,24 +693,27 @@ def _seed_problem(seed: int) -> str:
 
 
 def describe(path: GenerationPath, itos: list[str]) -> str:
-    """A short name for how ``path`` was made, e.g. ``sampled, T 1.00, k off, p off, seed 0``."""
+    """A short name for how ``path`` was made, e.g. ``sampled, τ 1.00, k off, p off, seed 0``, in the
+    chosen language."""
     steps = path.steps
     if not steps:
-        return f"empty (seed {path.seed})"
+        return _("empty (seed {seed})", seed=path.seed)
     forced = [i for i, s in enumerate(steps) if s.how == FORCED]
     chosen = [s for s in steps if s.how != FORCED]
     parts = []
     if forced:
-        shown = ", ".join(f"{visible(itos[steps[i].token])} at {i + 1}" for i in forced[:3])
-        parts.append(f"forced {shown}" + (f" (+{len(forced) - 3} more)" if len(forced) > 3 else ""))
+        shown = ", ".join(_("{token} at {step}", token=visible(itos[steps[i].token]), step=i + 1)
+                          for i in forced[:3])
+        parts.append(_("forced {tokens}", tokens=shown)
+                     + (" " + _("(+{n} more)", n=len(forced) - 3) if len(forced) > 3 else ""))
     hows = {s.how for s in chosen}
     settings = {s.settings for s in chosen}
     if hows == {GREEDY}:
-        parts.append("greedy")
+        parts.append(_how(GREEDY))
     elif chosen:
-        kind = "sampled" if hows == {SAMPLED} else "greedy and sampled"
-        where = next(iter(settings)).short() if len(settings) == 1 else "settings changed along the way"
-        parts.append(f"{kind}, {where}, seed {path.seed}")
+        kind = _how(SAMPLED) if hows == {SAMPLED} else _("greedy and sampled")
+        where = next(iter(settings)).short() if len(settings) == 1 else _("settings changed along the way")
+        parts.append(_("{kind}, {settings}, seed {seed}", kind=kind, settings=where, seed=path.seed))
     return "; ".join(parts)
 
 
@@ -729,7 +746,8 @@ def _path_spans(st: dict[str, Any], tokenizer: Any, tail: int | None = None) -> 
             style += ";text-decoration:underline;font-weight:bold"
         if st.get("view") == i + 1:
             style += ";outline:2px solid #111"
-        title = f"step {i + 1}: {visible(ch)} {hows[i]}, p {math.exp(lps[i]):.3f}, rank {ranks[i]}"
+        title = _("step {step}: {token} {how}, p {p:.3f}, rank {rank}", step=i + 1, token=visible(ch),
+                  how=_how(hows[i]), p=math.exp(lps[i]), rank=ranks[i])
         parts.append(f"<span title='{html_escape(title)}' style='{style}'>{shown}</span>")
     return "".join(parts)
 

@@ -27,6 +27,7 @@ import torch
 
 from ..attention import KVCache
 from ..device import cpu_threads
+from ..i18n import _
 from ..model import GPT, window_start
 from ..sampling import sample, warp
 from ._checks import is_whole
@@ -49,10 +50,10 @@ class Settings:
         return {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p}
 
     def short(self) -> str:
-        """E.g. ``T 0.80, k 10, p off`` (``greedy`` for temperature 0)."""
-        t = "greedy" if self.temperature == 0 else f"τ {self.temperature:.2f}"
-        k = f"k {self.top_k}" if self.top_k is not None else "k off"
-        p = f"p {self.top_p:.2f}" if self.top_p is not None else "p off"
+        """E.g. ``τ 0.80, k 10, p off`` (``greedy`` for temperature 0), in the chosen language."""
+        t = _("greedy") if self.temperature == 0 else f"τ {self.temperature:.2f}"
+        k = f"k {self.top_k}" if self.top_k is not None else _("k off")
+        p = f"p {self.top_p:.2f}" if self.top_p is not None else _("p off")
         return f"{t}, {k}, {p}"
 
 
@@ -188,7 +189,7 @@ class LogitsSource:
     def _fill(self, window: list[int], cache: _Cache, start: int, fill: int) -> torch.Tensor:
         cache.reset(start, fill)
         idx = torch.tensor([window], dtype=torch.long, device=self.device)  # (1, T)
-        logits, _ = self.model(idx, kv_cache=cache)  # (1, T, V)
+        logits, _loss = self.model(idx, kv_cache=cache)  # (1, T, V)
         cache.ids = list(window)
         self.model_calls += 1
         return logits[:, -1, :].clone()  # (1, V)

@@ -12,6 +12,7 @@ import torch
 from matplotlib.colors import ListedColormap
 
 from ..attention import scaled_dot_product_attention
+from ..i18n import _
 from ..masks import causal_mask, combine, padding_mask, to_additive
 from ._checks import is_whole
 from ._render import ATTENTION_CMAP, Explorer, FigureImage, attention_norm, image_widget, message_html
@@ -34,11 +35,11 @@ def parse_lengths(text: str, T: int) -> list[int]:
     try:
         lengths = [int(part) for part in text.replace(";", ",").split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"lengths must be whole numbers separated by commas, like '8, 5'; "
-                         f"got {text!r}") from None
+        raise ValueError(_("lengths must be whole numbers separated by commas, like '8, 5'; got {text}",
+                           text=repr(text))) from None
     bad = [n for n in lengths if not 1 <= n <= T]
     if not lengths or bad:
-        raise ValueError(f"every length must be between 1 and T={T}; got {text!r}")
+        raise ValueError(_("every length must be between 1 and T={T}; got {text}", T=T, text=repr(text)))
     return lengths
 
 
@@ -74,22 +75,22 @@ class MaskExplorer(Explorer):
         style = {"description_width": "70px"}
         self.T = widgets.IntSlider(value=T, min=1, max=MAX_T, description="T", style=style,
                                    continuous_update=False)
-        self.causal = widgets.Checkbox(value=causal, description="causal", indent=False)
-        self.lengths = widgets.Text(value=lengths_text, description="lengths", continuous_update=False,
-                                    style=style, placeholder="e.g. 8, 5",
-                                    tooltip="real length of each sequence; later positions are padding")
-        self.sequence = widgets.Dropdown(options=[0], value=0, description="sequence", style=style,
+        self.causal = widgets.Checkbox(value=causal, description=_("causal"), indent=False)
+        self.lengths = widgets.Text(value=lengths_text, description=_("lengths"), continuous_update=False,
+                                    style=style, placeholder=_("e.g. 8, 5"),
+                                    tooltip=_("real length of each sequence; later positions are padding"))
+        self.sequence = widgets.Dropdown(options=[0], value=0, description=_("sequence"), style=style,
                                          layout=widgets.Layout(width="180px"))
-        self.seed = widgets.IntText(value=seed, description="seed", style=style,
+        self.seed = widgets.IntText(value=seed, description=_("seed"), style=style,
                                     layout=widgets.Layout(width="180px"))
         self.readout = widgets.HTML()
         self.image = image_widget()
         self.widget = widgets.VBox([
             widgets.HBox([self.T, self.causal, self.seed]),
             widgets.HBox([self.lengths, self.sequence]),
-            widgets.HTML("<small>lengths: the real (unpadded) length of each sequence in the batch, "
-                         "comma-separated; keys at positions &ge; length are padding. Rows are queries, "
-                         "columns are keys.</small>"),
+            widgets.HTML("<small>{}</small>".format(_(
+                "lengths: the real (unpadded) length of each sequence in the batch, comma-separated; keys "
+                "at positions &ge; length are padding. Rows are queries, columns are keys."))),
             self.readout, self.image])
         self.widget.add_class("glm-mask-explorer")
         self.state: dict[str, Any] = {"message": ""}
@@ -142,10 +143,10 @@ class MaskExplorer(Explorer):
             masks.append(causal_mask(T))
         mask = combine(*masks).expand(T, T)  # (T, T)
         g = torch.Generator().manual_seed(int(self.seed.value))
-        q, k, v = (torch.randn(T, HEAD_SIZE, generator=g) for _ in range(3))
+        q, k, v = (torch.randn(T, HEAD_SIZE, generator=g) for _i in range(3))
         scores = q @ k.T / math.sqrt(HEAD_SIZE)  # (T, T)
-        _, before = scaled_dot_product_attention(q, k, v)
-        _, after = scaled_dot_product_attention(q, k, v, mask)
+        _out, before = scaled_dot_product_attention(q, k, v)
+        _out, after = scaled_dot_product_attention(q, k, v, mask)
         return {"T": T, "lengths": lengths, "sequence": b, "mask": mask.clone(),
                 "additive": to_additive(mask), "scores": scores, "weights_before": before,
                 "weights_after": after, "message": ""}
@@ -160,10 +161,12 @@ class MaskExplorer(Explorer):
             return
         st = self.state
         blocked = int((~st["mask"]).sum())
-        self.readout.value = (f"<div style='font-family:monospace'>T = {st['T']}, "
-                              f"{'causal' if self.causal.value else 'not causal'}, lengths {st['lengths']} "
-                              f"(showing sequence {st['sequence']}, length {st['lengths'][st['sequence']]}): "
-                              f"{st['T'] ** 2 - blocked} of {st['T'] ** 2} query-key pairs allowed.</div>")
+        line = _("T = {T}, {causal}, lengths {lengths} (showing sequence {sequence}, length {length}): "
+                 "{allowed} of {pairs} query-key pairs allowed.", T=st["T"],
+                 causal=_("causal") if self.causal.value else _("not causal"), lengths=st["lengths"],
+                 sequence=st["sequence"], length=st["lengths"][st["sequence"]], allowed=st["T"] ** 2 - blocked,
+                 pairs=st["T"] ** 2)
+        self.readout.value = f"<div style='font-family:monospace'>{line}</div>"
         self.image.value = self._draw()
 
     # ------------------------------------------------------------------ drawing

@@ -28,11 +28,12 @@ import ipywidgets as widgets
 import numpy as np
 import torch
 
+from ..i18n import _
 from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, sample, top_p_filter, warp
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole, temperature_problem, top_p_problem
 from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside, html_escape,
-                      image_widget, message_html, readable_text, small_html, visible)
+                      image_widget, message_html, picture_note, readable_text, small_html, visible)
 
 SCALES = ("fitted", "log", "fixed")  # the probability axis: fitted to the bars, log, or fixed 0..1
 FIT_LIMITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.05)  # a fitted axis's top, the lowest that fits
@@ -83,38 +84,40 @@ class SamplingExplorer(Explorer):
 
         style = {"description_width": "88px"}
         wide = widgets.Layout(width="296px")
-        self.prompt = widgets.Textarea(value=prompt, description="prompt", continuous_update=False,
+        self.prompt = widgets.Textarea(value=prompt, description=_("prompt"), continuous_update=False,
                                        style=style, layout=widgets.Layout(width="292px", height="56px"))
         self.temperature = widgets.FloatSlider(value=temperature, min=0.0, max=2.0, step=0.05,
-                                               description="temperature", readout_format=".2f",
+                                               description=_("temperature"), readout_format=".2f",
                                                style=style, layout=wide)
         self.top_k = widgets.IntSlider(value=min(top_k or 0, self.V), min=0, max=self.V, description="top-k",
                                        style=style, layout=wide)
         self.top_p = widgets.FloatSlider(value=1.0 if top_p is None else top_p, min=0.01, max=1.0,
                                          step=0.01, description="top-p", readout_format=".2f",
                                          style=style, layout=wide)
-        self.scale = widgets.ToggleButtons(options=[("fitted", "fitted"), ("log", "log"), ("0..1", "fixed")],
+        self.scale = widgets.ToggleButtons(options=[(_("fitted"), "fitted"), (_("log"), "log"), ("0..1", "fixed")],
                                            value=scale, style={"button_width": "58px"},
-                                           tooltips=["each chart fits its tallest bar", "log scale: the tail",
-                                                     "fixed 0 to 1: compare sharpening and flattening"])
-        self.seed = widgets.IntText(value=seed, description="seed", style=style,
+                                           tooltips=[_("each chart fits its tallest bar"), _("log scale: the tail"),
+                                                     _("fixed 0 to 1: compare sharpening and flattening")])
+        self.seed = widgets.IntText(value=seed, description=_("seed"), style=style,
                                     layout=widgets.Layout(width="150px"))
-        self.sample_button = widgets.Button(description="sample 1", icon="plus", layout=widgets.Layout(width="130px"),
-                                            tooltip="draw one token with these settings and append it")
-        self.n_chars = widgets.BoundedIntText(value=n_chars, min=1, max=MAX_CHARS, description="characters",
+        self.sample_button = widgets.Button(description=_("sample 1"), icon="plus",
+                                            layout=widgets.Layout(width="130px"),
+                                            tooltip=_("draw one token with these settings and append it"))
+        self.n_chars = widgets.BoundedIntText(value=n_chars, min=1, max=MAX_CHARS, description=_("characters"),
                                               style=style, layout=widgets.Layout(width="150px"))
-        self.generate_button = widgets.Button(description="generate", icon="play",
+        self.generate_button = widgets.Button(description=_("generate"), icon="play",
                                               layout=widgets.Layout(width="130px"),
-                                              tooltip="continue the prompt with this many characters")
+                                              tooltip=_("continue the prompt with this many characters"))
         self.readout = widgets.HTML()
         self.generated = widgets.HTML()
         self.image = image_widget()
-        help_text = small_html(
+        help_text = small_html(_(
             "temperature 0 = greedy; top-k 0 = off; top-p 1.00 = off. Order: temperature, then top-k, "
-            "then top-p. Newline is shown as \u23ce, space as \u2423.")
+            "then top-p. Newline is shown as \u23ce, space as \u2423."))
+        y_axis = "<div style='text-align:right;padding-right:8px'>{}</div>".format(_("y axis"))
         self.widget = widgets.VBox([
             beside([self.prompt, self.temperature, self.top_k, self.top_p,
-                    widgets.HBox([widgets.HTML("<div style='text-align:right;padding-right:8px'>y axis</div>",
+                    widgets.HBox([widgets.HTML(y_axis,
                                                layout=widgets.Layout(width="92px")),
                                   self.scale]),
                     widgets.HBox([self.seed, self.sample_button]),
@@ -134,8 +137,8 @@ class SamplingExplorer(Explorer):
         for control in (self.temperature, self.top_k, self.top_p, self.scale):
             control.observe(self._on_change, "value")
         self.seed.observe(self._on_seed, "value")
-        self.sample_button.on_click(lambda _: self.sample_one())
-        self.generate_button.on_click(lambda _: self.generate())
+        self.sample_button.on_click(lambda _button: self.sample_one())
+        self.generate_button.on_click(lambda _button: self.generate())
         self.refresh()
 
     # ------------------------------------------------------------------ settings
@@ -157,7 +160,7 @@ class SamplingExplorer(Explorer):
         """The text the model sees (the prompt's last block_size characters) and its ids."""
         text = self.prompt.value
         if not text:
-            raise ValueError("The prompt is empty: type at least one character.")
+            raise ValueError(_("The prompt is empty: type at least one character."))
         ids = self.tokenizer.encode(text)[-self.block_size:]  # names any unknown characters
         return text[-self.block_size:], ids
 
@@ -168,7 +171,7 @@ class SamplingExplorer(Explorer):
             device = next(self.model.parameters()).device
             was_training = self.model.training
             self.model.eval()
-            logits, _ = self.model(torch.tensor([ids], device=device))
+            logits, _loss = self.model(torch.tensor([ids], device=device))
             self.model.train(was_training)
             self._cache = (context, logits[0, -1].float().cpu())
         return self._cache[1]
@@ -183,7 +186,7 @@ class SamplingExplorer(Explorer):
             self._generator.manual_seed(int(change["new"]))
             self.state["message"] = ""
         except (RuntimeError, ValueError, OverflowError) as err:
-            self._show_message(f"seed {change['new']!r} is not usable: {err}")
+            self._show_message(_("seed {seed} is not usable: {problem}", seed=repr(change["new"]), problem=err))
 
     def refresh(self) -> None:
         """Recompute the distributions for the current controls and redraw; errors become a message."""
@@ -236,10 +239,10 @@ class SamplingExplorer(Explorer):
     def generate(self) -> str | None:
         """Continue the prompt by ``n_chars`` characters (seeded by ``seed``); shown below the plot."""
         try:
-            _, _ = self._context()
+            self._context()  # an empty prompt or unknown characters raise here
             n = int(self.n_chars.value)
             if not 1 <= n <= self.n_chars.max:
-                raise ValueError(f"characters must be in [1, {self.n_chars.max}], got {n}")
+                raise ValueError(_("characters must be in [1, {high}], got {n}", high=self.n_chars.max, n=n))
             device = next(self.model.parameters()).device
             idx = torch.tensor([self.tokenizer.encode(self.prompt.value)], device=device)
             gen = torch.Generator(device=device).manual_seed(int(self.seed.value))
@@ -250,11 +253,12 @@ class SamplingExplorer(Explorer):
             return None
         text = self.tokenizer.decode(out[0, idx.shape[1]:].cpu())
         self.state["generated"] = text
+        heading = _("{n} characters, seed {seed}, temperature {t:.2f}, top-k {k}, top-p {p}:", n=n,
+                    seed=self.seed.value, t=s["temperature"], k=s["top_k"] or _("off"), p=s["top_p"] or _("off"))
         self.generated.value = (
             f"<div style='font-family:monospace;white-space:pre-wrap;border-top:1px solid #ccc;"
             f"max-height:9em;overflow-y:auto'>"
-            f"<small>{n} characters, seed {self.seed.value}, temperature {s['temperature']:.2f}, "
-            f"top-k {s['top_k'] or 'off'}, top-p {s['top_p'] or 'off'}:</small>\n"
+            f"<small>{heading}</small>\n"
             f"<span style='color:#888'>{html_escape(self.prompt.value[-80:])}</span>"
             f"<b>{html_escape(text)}</b></div>")
         return text
@@ -262,8 +266,7 @@ class SamplingExplorer(Explorer):
     def _show_message(self, message: str) -> None:
         self.state["message"] = message
         self.readout.value = message_html(message)
-        first = message.split(". ")[0].rstrip(".")
-        self._error_text.set_text(readable_text(first[:100] + ("..." if len(first) > 100 else "")))
+        self._error_text.set_text(picture_note(message))
         self._error_text.set_visible(True)
         self.image.value = self._fig.render()
 
@@ -387,12 +390,14 @@ class SamplingExplorer(Explorer):
         st["drawn_kept"] = np.all(self._bars_before.get_facecolor() == _rgba(KEPT_COLOR), axis=1)
         st["drawn_cumulative"] = np.asarray(self._cum_line.get_ydata())
 
-        note = (f" The prompt has {len(self.prompt.value)} characters; the model sees only the last "
-                f"{self.block_size} (its block_size)." if st["cropped"] else "")
+        note = (" " + _("The prompt has {n} characters; the model sees only the last {block_size} (its "
+                        "block_size).", n=len(self.prompt.value), block_size=self.block_size)
+                if st["cropped"] else "")
+        numbers = _("entropy before: <b>{before:.3f}</b> nats<br>after: <b>{after:.3f}</b> nats, kept "
+                    "<b>{kept}</b> of {V}", before=_nats(st["entropy_before"]), after=_nats(st["entropy"]),
+                    kept=st["kept"], V=self.V)
         self.readout.value = (
-            f"<div style='font-family:monospace;font-size:12px'>entropy before: "
-            f"<b>{_nats(st['entropy_before']):.3f}</b> nats<br>after: <b>{_nats(st['entropy']):.3f}</b> nats, "
-            f"kept <b>{st['kept']}</b> of {self.V}<br>{_describe(s)}</div>"
+            f"<div style='font-family:monospace;font-size:12px'>{numbers}<br>{_describe(s)}</div>"
             + (f"<div style='color:#555'><small>{html_escape(note)}</small></div>" if note else ""))
         self.image.value = self._fig.render()
 
@@ -419,6 +424,7 @@ def _rgba(color: str) -> np.ndarray:
 
 
 def _short(s: dict) -> str:
+    """The settings in a figure's title (English: the course ships no CJK font)."""
     t = "greedy" if s["temperature"] == 0 else f"T {s['temperature']:.2f}"
     k = f"k {s['top_k']}" if s["top_k"] is not None else "k off"
     p = f"p {s['top_p']:.2f}" if s["top_p"] is not None else "p off"
@@ -426,9 +432,11 @@ def _short(s: dict) -> str:
 
 
 def _describe(s: dict) -> str:
-    t = "greedy (temperature 0)" if s["temperature"] == 0 else f"temperature {s['temperature']:.2f}"
-    k = f"top-k {s['top_k']}" if s["top_k"] is not None else "top-k off"
-    p = f"top-p {s['top_p']:.2f}" if s["top_p"] is not None else "top-p off"
+    """The settings in words, for the readout."""
+    t = (_("greedy (temperature 0)") if s["temperature"] == 0
+         else _("temperature {t:.2f}", t=s["temperature"]))
+    k = f"top-k {s['top_k']}" if s["top_k"] is not None else _("top-k off")
+    p = f"top-p {s['top_p']:.2f}" if s["top_p"] is not None else _("top-p off")
     return f"{t}, {k}, {p}"
 
 

@@ -26,17 +26,18 @@ from matplotlib.collections import PathCollection
 from matplotlib.path import Path
 
 from ..device import cpu_threads
+from ..i18n import _, translate
 from ..model import window_start
 from ._backgrounds import LayoutFigure
-from ._render import (MODEL_COLOR, YOUR_TEXT, bar_verts, bars, beside, Explorer, html_escape, image_widget,
-                      message_html, readable_text, TextExamples, visible)
+from ._render import (MODEL_COLOR, YOUR_TEXT, N_, bar_verts, bars, beside, example_choices, Explorer, html_escape,
+                      image_widget, message_html, readable_text, TextExamples, visible)
 
 DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
                 "It is the east, and Juliet is the sun.\n")
 # (largest rank in the bucket or None for any, name, colour): the rank colouring of every view
 RANK_BUCKETS: tuple[tuple[int | None, str, str], ...] = (
     (1, "top-1", "#9ad48a"), (5, "top-5", "#fde68a"), (10, "top-10", "#fdba74"),
-    (None, "beyond top-10", "#f9a8d4"))
+    (None, N_("beyond top-10"), "#f9a8d4"))  # the names stay keys in English; shown translated
 TARGET_LABEL = "\u25b2 the text's character (outlined, in its rank colour)"
 MAX_CHARS = 10_000  # the view's limit (score_text itself takes any length)
 N_DRAWN = 20  # tokens drawn in the distribution at a position
@@ -47,7 +48,7 @@ def rank_bucket(ranks: np.ndarray | torch.Tensor) -> np.ndarray:
     """Index into :data:`RANK_BUCKETS` for each rank (1 = most probable)."""
     r = np.asarray(ranks)
     out = np.full(r.shape, len(RANK_BUCKETS) - 1, dtype=np.int64)
-    for i, (limit, _, _) in reversed(list(enumerate(RANK_BUCKETS[:-1]))):
+    for i, (limit, _name, _color) in reversed(list(enumerate(RANK_BUCKETS[:-1]))):
         out[r <= limit] = i
     return out
 
@@ -59,7 +60,7 @@ class RankBars:
     def __init__(self, ax: Any, width: float = 0.8) -> None:
         self.width = width
         empty = [_rectangles(np.zeros(0), np.zeros(0), width)] * len(RANK_BUCKETS)
-        self.collection = PathCollection(empty, facecolors=[c for _, _, c in RANK_BUCKETS], edgecolors="none")
+        self.collection = PathCollection(empty, facecolors=[c for _limit, _name, c in RANK_BUCKETS], edgecolors="none")
         ax.add_collection(self.collection)
 
     def set(self, x: np.ndarray, heights: np.ndarray, ranks: np.ndarray) -> None:
@@ -96,9 +97,9 @@ def _rectangles(x: np.ndarray, heights: np.ndarray, width: float) -> Path:
 
 def bucket_legend() -> str:
     """The colour key as HTML."""
-    items = "".join(f"<span style='background:{color};padding:0 6px;margin-right:6px'>{name}</span>"
-                    for _, name, color in RANK_BUCKETS)
-    return f"<small>rank under the model: {items}</small>"
+    items = "".join(f"<span style='background:{color};padding:0 6px;margin-right:6px'>{translate(name)}</span>"
+                    for _limit, name, color in RANK_BUCKETS)
+    return "<small>{}</small>".format(_("rank under the model: {buckets}", buckets=items))
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ class TextScore:
     def bucket_fractions(self) -> dict[str, float]:
         """Share of scored characters in each rank bucket (adds up to 1)."""
         counts = np.bincount(rank_bucket(self.ranks), minlength=len(RANK_BUCKETS))
-        return {name: float(c) / len(self.ranks) for (_, name, _), c in zip(RANK_BUCKETS, counts)}
+        return {name: float(c) / len(self.ranks) for (_limit, name, _color), c in zip(RANK_BUCKETS, counts)}
 
 
 def window_rows(n: int, block_size: int) -> tuple[list[tuple[int, int]], np.ndarray]:
@@ -164,8 +165,8 @@ def score_text(model: Any, tokenizer: Any, text: str, batch_rows: int = BATCH_RO
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     ids = tokenizer.encode(text)  # names any unknown characters
     if len(ids) < 2:
-        raise ValueError(f"the text needs at least 2 characters (the first has nothing before it to "
-                         f"be predicted from), got {text!r}")
+        raise ValueError(_("the text needs at least 2 characters (the first has nothing before it to "
+                           "be predicted from), got {text}", text=repr(text)))
     rows, row_of = window_rows(len(ids), model.config.block_size)
     width = max(e - s for s, e in rows)
     device = next(model.parameters()).device
@@ -236,7 +237,7 @@ class SurpriseView(TextExamples, Explorer):
         if examples:
             self.examples.observe(self._on_example, "value")
         if not isinstance(text, str):
-            self._show_message(f"text must be a str, got {type(text).__name__}")
+            self._show_message(_("text must be a str, got {kind}", kind=type(text).__name__))
         else:
             self.refresh()
 
@@ -245,13 +246,13 @@ class SurpriseView(TextExamples, Explorer):
     def _build_controls(self, text: str, examples: dict[str, str]) -> None:
         style = {"description_width": "60px"}
         self._examples = examples
-        self.examples = widgets.Dropdown(options=[YOUR_TEXT] + list(examples), value=YOUR_TEXT,
-                                         description="example", style=style,
+        self.examples = widgets.Dropdown(options=example_choices(list(examples)), value=YOUR_TEXT,
+                                         description=_("example"), style=style,
                                          layout=widgets.Layout(width="330px",
                                                                display="" if examples else "none"))
-        self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
+        self.text = widgets.Textarea(value=text, description=_("text"), continuous_update=False, style=style,
                                      layout=widgets.Layout(width="98%", height="60px"))
-        self.position = widgets.IntSlider(value=1, min=1, max=1, description="position", style=style,
+        self.position = widgets.IntSlider(value=1, min=1, max=1, description=_("position"), style=style,
                                           continuous_update=True, layout=widgets.Layout(width="98%"))
         self.readout = widgets.HTML()
         self.colored = widgets.HTML()
@@ -276,8 +277,8 @@ class SurpriseView(TextExamples, Explorer):
         text = self.text.value
         try:
             if len(text) > MAX_CHARS:
-                raise ValueError(f"the text has {len(text):,} characters; this view takes at most "
-                                 f"{MAX_CHARS:,} (score_text takes any length)")
+                raise ValueError(_("the text has {n:,} characters; this view takes at most {most:,} "
+                                   "(score_text takes any length)", n=len(text), most=MAX_CHARS))
             score = score_text(self.model, self.tokenizer, text)
         except (ValueError, TypeError) as err:
             self._show_message(str(err))
@@ -304,7 +305,7 @@ class SurpriseView(TextExamples, Explorer):
             return
         n = len(score.ranks)
         if not 1 <= position <= n:
-            self._show_message(f"position must be in [1, {n}], got {position}")
+            self._show_message(_("position must be in [1, {n}], got {position}", n=n, position=position))
             return
         i = position - 1
         probs = score.log_dists[i].exp()  # (V,)
@@ -327,22 +328,25 @@ class SurpriseView(TextExamples, Explorer):
 
     def _summary(self, score: TextScore) -> str:
         fr = score.bucket_fractions()
-        shares = " &middot; ".join(f"{name} {100 * f:.0f}%" for name, f in fr.items())
-        return (f"<div style='font-family:monospace'>{len(score.text)} characters, {len(score.ranks)} "
-                f"predicted: perplexity <b>{score.perplexity:.2f}</b>, mean surprise "
-                f"{score.mean_surprise:.3f} nats/char, log P = {float(score.log_probs.double().sum()):.1f} "
-                f"nats &middot; {shares}</div>")
+        shares = " &middot; ".join(f"{translate(name)} {100 * f:.0f}%" for name, f in fr.items())
+        line = _("{n} characters, {predicted} predicted: perplexity <b>{perplexity:.2f}</b>, mean surprise "
+                 "{surprise:.3f} nats/char, log P = {log_p:.1f} nats", n=len(score.text),
+                 predicted=len(score.ranks), perplexity=score.perplexity, surprise=score.mean_surprise,
+                 log_p=float(score.log_probs.double().sum()))
+        return f"<div style='font-family:monospace'>{line} &middot; {shares}</div>"
 
     def _colored(self, score: TextScore) -> str:
         probs = score.log_probs.exp().tolist()
         ranks = score.ranks.tolist()
-        titles = [f"{t}: {visible(score.pieces[t])} rank {r}, p {p:.3f}"
+        template = _("{t}: {token} rank {rank}, p {p:.3f}")  # translated once, filled for each character
+        titles = [template.format(t=t, token=visible(score.pieces[t]), rank=r, p=p)
                   for t, (r, p) in enumerate(zip(ranks, probs), start=1)]
         spans = char_spans(score.pieces[1:], rank_bucket(score.ranks), titles)
         first = html_escape(score.pieces[0]).replace("\n", "\u23ce\n")
+        unpredicted = _("0: nothing before it to predict from")
         return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.45;"
                 f"max-height:470px;overflow-y:auto;border:1px solid #ddd;padding:4px;margin-right:8px'>"
-                f"<span title='0: nothing before it to predict from' style='color:#888'>{first}</span>"
+                f"<span title='{html_escape(unpredicted)}' style='color:#888'>{first}</span>"
                 f"{spans}</div>")
 
     def _detail(self, position: int) -> str:
@@ -351,10 +355,12 @@ class SurpriseView(TextExamples, Explorer):
         top = torch.topk(st["probs"], 5)
         guesses = ", ".join(f"{html_escape(visible(self.tokenizer.itos[int(j)]))} {float(p):.2f}"
                             for p, j in zip(top.values, top.indices))
-        return (f"<div style='font-family:monospace;font-size:12px'>position {position}: after "
-                f"\u2026<span style='color:#555'>{html_escape(readable_text(context))}</span> the model "
-                f"expects {guesses}; the text has <b>{html_escape(visible(st['char']))}</b>: rank "
-                f"{st['rank']}, p {math.exp(st['log_prob']):.3f}, log p {st['log_prob']:.2f} nats</div>")
+        line = _("position {position}: after {context} the model expects {guesses}; the text has <b>{char}</b>: "
+                 "rank {rank}, p {p:.3f}, log p {log_p:.2f} nats", position=position,
+                 context=f"\u2026<span style='color:#555'>{html_escape(readable_text(context))}</span>",
+                 guesses=guesses, char=html_escape(visible(st["char"])), rank=st["rank"],
+                 p=math.exp(st["log_prob"]), log_p=st["log_prob"])
+        return f"<div style='font-family:monospace;font-size:12px'>{line}</div>"
 
     # ------------------------------------------------------------------ drawing
 

@@ -25,18 +25,20 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..data import load_shakespeare, train_val_split, visible
+from ..i18n import _, translate
 from ..tokenizers import CharTokenizer
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole
-from ._render import (YOUR_TEXT, Explorer, TextExamples, beside, html_escape, image_widget, message_html,
-                      small_html)
+from ._render import (YOUR_TEXT, Explorer, N_, TextExamples, beside, example_choices, html_escape,
+                      image_widget, message_html, small_html)
 
 DEFAULT_VOCAB_SIZE = 512  # the default BPE tokenizer: 256 bytes + 256 merges
 TRAIN_CHARS = 1_000_000  # it learns its merges from the start of the corpus's training part
 MAX_CHARS = 5_000  # the longest text the explorer shows
 MAX_CHIPS = 1_500  # tokens drawn as chips (the counts and the picture cover the whole text)
 TABLE_ROWS = 400  # the table view lists at most this many tokens
-MODES = {"BPE": "bpe", "characters": "char"}  # the toggle's labels -> the ``tokenizer`` argument
+MODES = {"BPE": "bpe", N_("characters"): "char"}  # the toggle's labels (translated) -> the ``tokenizer`` argument
+EXAMPLE_NAMES = (N_("English"), N_("Shakespeare"), N_("Chinese"), N_("code"))  # shown translated, kept as values
 
 # One meaning per colour: a chip's background only separates neighbouring tokens; grey with a
 # dashed outline is a character the character tokenizer does not know; brown hex is raw bytes.
@@ -70,7 +72,7 @@ def shakespeare_passage(max_chars: int = 420) -> str:
 
 def examples() -> dict[str, str]:
     """The explorer's preset texts: English, a Shakespeare passage from the corpus, Chinese, code."""
-    return {"English": ENGLISH, "Shakespeare": shakespeare_passage(), "Chinese": CHINESE, "code": CODE}
+    return dict(zip(EXAMPLE_NAMES, (ENGLISH, shakespeare_passage(), CHINESE, CODE)))
 
 
 @lru_cache(maxsize=4)
@@ -160,7 +162,8 @@ def _hex(data: bytes) -> str:
 
 
 def _char_note(ch: str) -> str:
-    return f"{visible(ch)} (U+{ord(ch):04X}, {len(ch.encode('utf-8'))} bytes {_hex(ch.encode('utf-8'))})"
+    return _("{char} (U+{code:04X}, {n} bytes {hex})", char=visible(ch), code=ord(ch), n=len(ch.encode("utf-8")),
+             hex=_hex(ch.encode("utf-8")))
 
 
 class TokenizerExplorer(TextExamples, Explorer):
@@ -225,27 +228,28 @@ class TokenizerExplorer(TextExamples, Explorer):
     def _build_controls(self, text: str, merges: int, mode: str) -> None:
         style = {"description_width": "56px"}
         chosen = next((name for name, t in self._examples.items() if t == text), YOUR_TEXT)
-        self.examples = widgets.Dropdown(options=[YOUR_TEXT] + list(self._examples), value=chosen,
-                                         description="example", style=style,
+        self.examples = widgets.Dropdown(options=example_choices(list(self._examples), translate), value=chosen,
+                                         description=_("example"), style=style,
                                          layout=widgets.Layout(width="230px"))
-        self.mode = widgets.ToggleButtons(options=list(MODES.items()), value=mode, style={"button_width": "90px"},
-                                          tooltips=["byte-pair merges", "one token per character"])
-        self.view = widgets.ToggleButtons(options=[("chips", "chips"), ("table", "table")], value="chips",
+        self.mode = widgets.ToggleButtons(options=[(translate(label), value) for label, value in MODES.items()],
+                                          value=mode, style={"button_width": "90px"},
+                                          tooltips=[_("byte-pair merges"), _("one token per character")])
+        self.view = widgets.ToggleButtons(options=[(_("chips"), "chips"), (_("table"), "table")], value="chips",
                                           style={"button_width": "60px"},
-                                          tooltips=["the text as tokens", "every token's id and bytes"])
-        self.merges = widgets.IntSlider(value=merges, min=0, max=self.forest.n_merges, description="merges",
+                                          tooltips=[_("the text as tokens"), _("every token's id and bytes")])
+        self.merges = widgets.IntSlider(value=merges, min=0, max=self.forest.n_merges, description=_("merges"),
                                         style=style, continuous_update=True,
                                         layout=widgets.Layout(width="98%"))
-        self.text = widgets.Textarea(value=text, description="text", continuous_update=False, style=style,
+        self.text = widgets.Textarea(value=text, description=_("text"), continuous_update=False, style=style,
                                      layout=widgets.Layout(width="98%", height="64px"))
         self.readout = widgets.HTML()
         self.tokens = widgets.HTML()
         self.tokens.add_class("glm-token-spans")
         self.image = image_widget()
-        help_line = small_html(
+        help_line = small_html(_(
             "Each chip is one token, its id below (hover for its bytes). Brown hex: bytes of a character "
             "split across tokens; grey dashed: a character the character vocabulary lacks. "
-            "<b>merges</b>: keep only the first n merges (vocabulary 256 + n).")
+            "<b>merges</b>: keep only the first n merges (vocabulary 256 + n)."))
         self.widget = widgets.VBox([
             widgets.HBox([self.examples, self.mode, self.view], layout=widgets.Layout(align_items="center")),
             self.text, self.merges, self.readout,
@@ -308,21 +312,24 @@ class TokenizerExplorer(TextExamples, Explorer):
     def _summary(self, st: dict[str, Any]) -> str:
         n, T = st["n_chars"], st["n_tokens"]
         if st["mode"] == "char":
-            how = f"characters (vocabulary {st['vocab_size']}, from the corpus)"
+            how = _("characters (vocabulary {vocab}, from the corpus)", vocab=st["vocab_size"])
             unknown = st["unknown"]
             if unknown:
                 listed = " ".join(html_escape(visible(c)) for c in unknown[:12])
                 more = " \u2026" if len(unknown) > 12 else ""
-                how += f"; <b>{len(unknown)} not in it</b> (shown as unknown): {listed}{more}"
+                how += "; " + _("<b>{n} not in it</b> (shown as unknown): {chars}", n=len(unknown),
+                                chars=f"{listed}{more}")
         else:
-            how = (f"BPE with {st['merges']} of {self.forest.n_merges} merges (vocabulary "
-                   f"{st['vocab_size']})")
+            how = _("BPE with {merges} of {all} merges (vocabulary {vocab})", merges=st["merges"],
+                    all=self.forest.n_merges, vocab=st["vocab_size"])
         if not n:
-            return f"<div style='font-family:monospace'>an empty text: no tokens. Tokenizer: {how}.</div>"
-        return (f"<div style='font-family:monospace;font-size:12px;line-height:1.45'>{n} characters, {st['n_bytes']} UTF-8 "
-                f"bytes &rarr; <b>{T} tokens</b>, <b>{st['tokens_per_char']:.2f}</b> per character; attention "
-                f"T&sup2; = {T * T:,} pairs, <b>{st['attention_cost']:.2f}&times;</b> that of one token per "
-                f"character ({n * n:,}).<br>Tokenizer: {how}.</div>")
+            return "<div style='font-family:monospace'>{}</div>".format(
+                _("an empty text: no tokens. Tokenizer: {how}.", how=how))
+        line = _("{n} characters, {n_bytes} UTF-8 bytes &rarr; <b>{T} tokens</b>, <b>{per_char:.2f}</b> per "
+                 "character; attention T&sup2; = {pairs:,} pairs, <b>{cost:.2f}&times;</b> that of one token per "
+                 "character ({char_pairs:,}).<br>Tokenizer: {how}.", n=n, n_bytes=st["n_bytes"], T=T,
+                 per_char=st["tokens_per_char"], pairs=T * T, cost=st["attention_cost"], char_pairs=n * n, how=how)
+        return f"<div style='font-family:monospace;font-size:12px;line-height:1.45'>{line}</div>"
 
     def _segments(self, st: dict[str, Any], limit: int) -> list[tuple[list[tuple[str, str]], str]]:
         """The first ``limit`` tokens as display segments (``("text", s)`` or ``("bytes", hex)``) and
@@ -351,12 +358,13 @@ class TokenizerExplorer(TextExamples, Explorer):
                     else:
                         part = raw[max(c0, p):min(c1, end)]
                         segs.append(("bytes", _hex(part)))
-                        notes.append(f"bytes {max(c0, p) - c0 + 1}-{min(c1, end) - c0} of {c1 - c0} of "
-                                     f"{_char_note(text[c])}")
+                        notes.append(_("bytes {first}-{last} of {n} of {char}", first=max(c0, p) - c0 + 1,
+                                       last=min(c1, end) - c0, n=c1 - c0, char=_char_note(text[c])))
                     p = min(c1, end)
                 pos = end
-            ident = "unknown: not in the character vocabulary" if i is None else f"id {i}"
-            title = f"token {k}: {ident}; {len(piece)} byte{'s' if len(piece) != 1 else ''}: {_hex(piece)}"
+            ident = _("unknown: not in the character vocabulary") if i is None else f"id {i}"
+            size = _("{n} byte", n=len(piece)) if len(piece) == 1 else _("{n} bytes", n=len(piece))
+            title = _("token {k}: {ident}; {size}: {hex}", k=k, ident=ident, size=size, hex=_hex(piece))
             if i is None:
                 title += f"; {_char_note(piece.decode('utf-8'))}"
             if notes:
@@ -381,20 +389,21 @@ class TokenizerExplorer(TextExamples, Explorer):
                 parts.append("<br>")
         more = len(st["ids"]) - MAX_CHIPS
         if more > 0:
-            parts.append(f"<div><i>&hellip; and {more:,} more tokens (not drawn here; the numbers and the "
-                         f"picture count them all)</i></div>")
+            parts.append("<div><i>&hellip; {}</i></div>".format(_(
+                "and {more:,} more tokens (not drawn here; the numbers and the picture count them all)", more=more)))
         return _box("".join(parts))
 
     def _table(self, st: dict[str, Any]) -> str:
         rows = []
-        for k, ((segs, _), i, piece) in enumerate(zip(self._segments(st, TABLE_ROWS), st["ids"], st["pieces"])):
+        for k, ((segs, _title), i, piece) in enumerate(zip(self._segments(st, TABLE_ROWS), st["ids"], st["pieces"])):
             shown = "".join(f"<span class='glm-hex'>{s}</span>" if kind == "bytes" else
                             "".join(_shown_char(c) for c in s) for kind, s in segs)
             rows.append(f"<tr><td>{k}</td><td style='white-space:pre'>{shown}</td>"
                         f"<td>{'?' if i is None else i}</td><td>{len(piece)}</td><td>{_hex(piece)}</td></tr>")
         if len(st["ids"]) > TABLE_ROWS:
-            rows.append(f"<tr><td colspan=5>&hellip; and {len(st['ids']) - TABLE_ROWS:,} more tokens</td></tr>")
-        head = "<tr><th>#</th><th>token</th><th>id</th><th>bytes</th><th>hex</th></tr>"
+            rows.append("<tr><td colspan=5>&hellip; {}</td></tr>".format(
+                _("and {more:,} more tokens", more=len(st["ids"]) - TABLE_ROWS)))
+        head = "<tr>" + "".join(f"<th>{h}</th>" for h in ("#", _("token"), "id", _("bytes"), "hex")) + "</tr>"
         return _box(f"<table style='border-collapse:collapse;font-size:11px;text-align:left' cellpadding=2>"
                     f"{head}{''.join(rows)}</table>")
 
@@ -496,13 +505,13 @@ def _nice_limit(top: float) -> float:
 def text_problem(text: str) -> str:
     """Why the explorer cannot show ``text``, or ``""``."""
     if not isinstance(text, str):
-        return f"text must be a str, got {type(text).__name__}"
+        return _("text must be a str, got {kind}", kind=type(text).__name__)
     if len(text) > MAX_CHARS:
-        return f"the text has {len(text):,} characters; the explorer shows at most {MAX_CHARS:,}"
+        return _("the text has {n:,} characters; the explorer shows at most {most:,}", n=len(text), most=MAX_CHARS)
     bad = next((k for k, c in enumerate(text) if "\ud800" <= c <= "\udfff"), None)
     if bad is not None:
-        return (f"the text has a lone surrogate U+{ord(text[bad]):04X} at character {bad}, which is not "
-                f"a character and has no UTF-8 bytes; remove it")
+        return _("the text has a lone surrogate U+{code:04X} at character {at}, which is not a character and has "
+                 "no UTF-8 bytes; remove it", code=ord(text[bad]), at=bad)
     return ""
 
 
