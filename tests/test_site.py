@@ -38,6 +38,8 @@ SHOTS = ROOT / "artifacts" / "site"
 # a safety net, not a benchmark: the build runs beside other tests (make test uses both cores); the
 # issue's 120 s is for an idle 2-core host
 BUILD_LIMIT_S = 600
+# the four sites: English and Chinese (site/zh-CN/), each in its self-study and student edition
+EDITION_ROOTS = ("", "student", "zh-CN", "zh-CN/student")
 EXPLORER_NOTEBOOKS = ("01_language_models", "03_masks", "04_attention", "06_training",
                       "07_generation_and_sampling", "08_inside_the_model")
 
@@ -308,7 +310,7 @@ def solution_lines(path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_every_notebook_is_a_page_in_order_with_prev_next(built_site):
-    for edition_root in (built_site, built_site / "student"):
+    for edition_root in (built_site / root for root in EDITION_ROOTS):
         index = (edition_root / "index.html").read_text(encoding="utf-8")
         order = [m for m in re.findall(r'href="notebooks/(\d\d_[a-z_]+)\.html"', index)]
         assert list(dict.fromkeys(order)) == [nb.stem for nb in NOTEBOOKS]
@@ -336,6 +338,38 @@ def test_every_glossary_term_is_linked_from_the_notebooks(built_site):
 
 
 @pytest.mark.slow
+def test_chinese_glossary_terms_are_linked_from_the_chinese_notebooks(built_site):
+    glossary = (built_site / "zh-CN" / "glossary.html").read_text(encoding="utf-8")
+    entries = set(re.findall(r'<dt id="(term-[^"]+)"', glossary))
+    assert len(entries) == len(site_tool.TERMS)
+    linked: set[str] = set()
+    for nb in NOTEBOOKS:
+        text = (built_site / "zh-CN" / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
+        targets = set(re.findall(r'href="\.\./glossary\.html#(term-[^"]+)"', text))
+        assert targets <= entries, f"{nb.stem}: links to missing entries {targets - entries}"
+        linked |= targets
+    expected = len(site_tool.glossary_terms("zh-CN"))  # the entries with a Chinese word in the terminology list
+    assert expected >= 25 and len(linked) == expected, f"{len(linked)} of {expected} Chinese terms linked"
+
+
+def test_every_page_links_to_itself_in_the_other_language(built_site):
+    pages = [p for p in built_site.rglob("*.html") if "_static" not in p.parts]
+    assert len(pages) > 4 * len(NOTEBOOKS)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        links = re.findall(r'<a class="glm-language-switch" hreflang="([^"]+)"[^>]*href="([^"]+)"', text)
+        assert len(links) == 1, f"{page.relative_to(built_site)}: {len(links)} language switches"
+        language, href = links[0]
+        target = (page.parent / href).resolve()
+        chinese = "zh-CN" in page.relative_to(built_site).parts
+        assert language == ("en" if chinese else "zh-CN")
+        assert target.is_file(), f"{page.relative_to(built_site)}: the switch leads nowhere ({href})"
+        mirrored = page.relative_to(built_site).as_posix()
+        mirrored = mirrored.removeprefix("zh-CN/") if chinese else f"zh-CN/{mirrored}"
+        assert target == (built_site / mirrored).resolve(), f"{page}: switch to {target}, not its twin"
+
+
+@pytest.mark.slow
 def test_student_site_holds_no_solution_line(built_site):
     student = " ".join(page_text(p) for p in sorted((built_site / "student").rglob("*.html")))
     student_js = (built_site / "student" / "searchindex.js").read_text(encoding="utf-8")
@@ -352,11 +386,15 @@ def test_student_site_holds_no_solution_line(built_site):
     assert checked > 100
     assert "About the solution" not in student and "About the solution" not in student_js
     assert "About the solution" in self_study
+    chinese = " ".join(page_text(p) for p in sorted((built_site / "zh-CN" / "student").rglob("*.html")))
+    for nb in NOTEBOOKS:
+        for line in solution_lines(nb):
+            assert line not in chinese, f"{nb.name}: a solution line is in the Chinese student site: {line!r}"
 
 
 @pytest.mark.slow
 def test_explorers_are_pictures_not_widget_text(built_site):
-    for edition_root in (built_site, built_site / "student"):
+    for edition_root in (built_site / root for root in EDITION_ROOTS):
         for nb in NOTEBOOKS:
             text = (edition_root / "notebooks" / f"{nb.stem}.html").read_text(encoding="utf-8")
             assert "VBox(" not in text and "HBox(" not in text and "widget-view" not in text
@@ -523,6 +561,42 @@ def test_search_nucleus_lands_on_notebook_07(browser, server):
         assert "Generation" in visit.page.title()
         highlighted = visit.page.locator("span.highlighted").all_text_contents()
         assert any("nucleus" in h.lower() for h in highlighted), highlighted[:5]
+        assert visit.blocked == [] and visit.errors == []
+    finally:
+        visit.close()
+
+
+def _search(visit, root: str, query: str) -> list[str]:
+    visit.open(f"{root}index.html")
+    box = visit.page.locator("input[name=q]").first
+    box.fill(query)
+    box.press("Enter")
+    visit.page.wait_for_url(re.compile(r"search\.html\?q="))
+    first = visit.page.locator("#search-results ul.search li a").first
+    first.wait_for(timeout=60_000)
+    return [a.get_attribute("href") for a in visit.page.locator("#search-results ul.search li a").all()]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_chinese_search_finds_attention_and_nucleus_sampling(browser, server):
+    """Chinese has no spaces between words: the index is cut into words by jieba, with the course's
+    terms as words of their own, so 核采样 (nucleus sampling) is found as one word."""
+    visit = Visit(browser, server)
+    try:
+        found = _search(visit, "zh-CN/", "注意力")
+        assert any("04_attention" in h for h in found[:3]), found[:5]
+        found = _search(visit, "zh-CN/", "核采样")
+        assert "07_generation_and_sampling" in found[0], found[:5]
+        visit.page.locator("#search-results ul.search li a").first.click()
+        visit.page.wait_for_url(re.compile(r"zh-CN/notebooks/07_generation_and_sampling\.html"))
+        visit.page.wait_for_load_state("load")
+        highlighted = visit.page.locator("span.highlighted").all_text_contents()
+        assert any("核采样" in h for h in highlighted), highlighted[:5]
+        # the switch leads to the same page in English
+        visit.page.locator("a.glm-language-switch").first.click()
+        visit.page.wait_for_url(re.compile(r"/notebooks/07_generation_and_sampling\.html"))
+        assert "/zh-CN/" not in visit.page.url and "Generation" in visit.page.title()
         assert visit.blocked == [] and visit.errors == []
     finally:
         visit.close()

@@ -926,7 +926,8 @@ def check_maths(html_dir: Path, edition: str) -> int:
 
 def sphinx(src: Path, out: Path, edition: str, language: str = "en") -> None:
     env = {**os.environ, "GLM_SITE_EDITION": edition, "GLM_SITE_STATIC": str(src / "_static"),
-           "GLM_SITE_LANGUAGE": language, "PYTHONHASHSEED": "0"}
+           "GLM_SITE_LANGUAGE": language, "GLM_SITE_JIEBA_DICT": str(search_dictionary(src.parent)),
+           "PYTHONHASHSEED": "0"}
     name = edition if language == "en" else f"{language}-{edition}"
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-j", "auto",
            "-c", str(WEBSITE), "-d", str(src.parent / f".doctrees-{name}"), str(src), str(out)]
@@ -937,6 +938,18 @@ def sphinx(src: Path, out: Path, edition: str, language: str = "en") -> None:
     if warnings:
         print(f"{name}: {len(warnings)} Sphinx warning line(s):\n  " + "\n  ".join(warnings[:20]),
               file=sys.stderr)
+
+
+def search_dictionary(folder: Path) -> Path:
+    """A jieba user dictionary of the course's Chinese terms, so that the Chinese search indexes
+    核采样 or 因果掩码 as words (jieba alone cuts them into 核 + 采样)."""
+    import i18n
+
+    words = sorted({zh.replace(" ", "") for _, zh in i18n.terminology() if re.search(r"[\u4e00-\u9fff]", zh)})
+    path = folder / "jieba_terms.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{w} 100000 n\n" for w in words), encoding="utf-8")
+    return path
 
 
 def build(out: Path, editions: tuple[str, ...] = EDITIONS, notebooks: list[Path] | None = None,

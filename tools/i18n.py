@@ -60,6 +60,7 @@ class Source:
     english: Path
     po: Path
     built: Path
+    relink: bool = True  # False: its links are relative to the website's root, not to the file
 
     @property
     def name(self) -> str:
@@ -84,7 +85,7 @@ def sources() -> list[Source]:
               Source(ROOT / "classroom" / "README.md", I18N / GETTEXT / "classroom" / "README.po",
                      ROOT / "classroom" / f"README.{LANGUAGE}.md"),
               Source(ROOT / "website" / "glossary.md", I18N / GETTEXT / "website" / "glossary.po",
-                     ROOT / "website" / LANGUAGE / "glossary.md")]
+                     ROOT / "website" / LANGUAGE / "glossary.md", relink=False)]
     return found
 
 
@@ -447,6 +448,8 @@ def built_text(source: Source, table: dict[str, str], missing: list[str]) -> str
     if source.is_notebook:
         return nbformat.writes(built_notebook(source, table, missing)) + "\n"
     text = translate_text(source.english.read_text(encoding="utf-8"), table, missing)
+    if not source.relink:
+        return text
     return _relink(text, source.english.parent, source.built.parent, _mapping(), source.english.resolve())
 
 

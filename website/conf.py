@@ -49,6 +49,10 @@ OTHER_LANGUAGE = {
 html_context = {"glm_other_prefix": OTHER_LANGUAGE[0], "glm_other_label": OTHER_LANGUAGE[1],
                 "glm_other_lang": OTHER_LANGUAGE[2], "glm_this_label": "简体中文" if ZH else "English"}
 templates_path = ["templates"]
+if ZH:
+    # the course's terms as words of their own (核采样, 因果掩码, 残差流: jieba would cut them up), written
+    # by tools/build_site.py from i18n/zh_CN/terminology.tsv
+    html_search_options = {"dict": os.environ.get("GLM_SITE_JIEBA_DICT", "")}
 html_sidebars = {"**": ["sidebar/brand.html", "sidebar/language.html", "sidebar/search.html",
                         "sidebar/scroll-start.html", "sidebar/navigation.html", "sidebar/scroll-end.html",
                         "sidebar/variant-selector.html"]}
@@ -88,3 +92,16 @@ html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None
 html_theme_options = {"navigation_with_keys": True}
+
+
+def setup(app):
+    """Sphinx 9's Chinese search writes ``window.Stemmer = ChineseStemmer`` while shipping only the
+    English stemmer (used for the Latin words of a Chinese page), so every search failed with
+    "ChineseStemmer is not defined": name the stemmer the script defines."""
+    if ZH:
+        from sphinx.search.zh import SearchChinese
+
+        class SearchChineseWithEnglishStemmer(SearchChinese):
+            language_name = "English"
+
+        app.add_search_language(SearchChineseWithEnglishStemmer)
