@@ -649,6 +649,8 @@ def terminology() -> list[tuple[str, str]]:
 # Terms checked for "English at first use": distinctive ones (a two-character word such as 参数 or 合并
 # is also everyday Chinese inside other words, so only these short ones are checked)
 _SHORT_TERMS_CHECKED = {"词元", "词表", "温度", "掩码", "嵌入", "码位"}
+# everyday words that contain a term without being it (a laptop is not a notebook)
+_NOT_THE_TERM = ("笔记本电脑",)
 
 
 def checked_terms() -> list[tuple[str, str]]:
@@ -668,6 +670,7 @@ def first_use_problems(source: Source) -> list[Problem]:
         longer = [zh for _, zh in terms if chinese in zh and zh != chinese]
         inside = [range(m.start(), m.end()) for zh in longer for m in re.finditer(re.escape(zh), text)]
         inside += [range(m.start(), m.end()) for m in re.finditer(r"（[^（）]*）", text)]  # a gloss in brackets
+        inside += [range(m.start(), m.end()) for word in _NOT_THE_TERM for m in re.finditer(word, text)]
         for match in re.finditer(re.escape(chinese), text):
             start = match.start()
             if any(start in span for span in inside):
