@@ -461,3 +461,47 @@ def test_a_renamed_or_moved_student_notebook_gets_one_sentence(release: Path, tm
     said = _one_sentence(_stderr(astray.cells[0]))
     assert "tests/ folder without them" in said and "move" in said.lower(), said
     assert all(_shown(cell).strip() == said for cell in _checks(astray).values())
+
+
+# ------------------------------------------------------- the Chinese editions
+
+def _code(nb: nbformat.NotebookNode) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_chinese_editions_have_the_english_code_and_chinese_prose(release: Path, stem: str) -> None:
+    tag = "glmlib-language"
+    for edition in ("student", "instructor"):
+        english = nbformat.read(release / edition / f"{stem}.ipynb", as_version=4)
+        chinese = nbformat.read(release / "zh-CN" / edition / f"{stem}.ipynb", as_version=4)
+        language = [c for c in chinese.cells if tag in c.metadata.get("tags", [])]
+        assert len(language) == 1 and 'set_language("zh-CN")' in language[0].source
+        assert _code(chinese)[0] == _code(english)[0], "otter's first cell stays first"
+        assert [c.source for c in chinese.cells if c.cell_type == "code" and tag not in c.metadata.get("tags", [])] \
+            == _code(english)
+        prose = [c.source for c in chinese.cells if c.cell_type == "markdown"]
+        assert len(prose) == sum(c.cell_type == "markdown" for c in english.cells)
+        assert all(re.search(r"[\u4e00-\u9fff]", p) for p in prose if re.search(r"[A-Za-z]{4}", p)), \
+            f"{edition}/{stem}: a Markdown cell without Chinese"
+    tests = sorted(p.name for p in (release / "student" / "tests").glob(f"q{stem[:2]}_*.py"))
+    assert tests and tests == sorted(p.name for p in (release / "zh-CN" / "student" / "tests").glob(f"q{stem[:2]}_*.py"))
+    assert (release / "zh-CN" / "instructor" / "guide" / f"{stem}.md").is_file()
+
+
+@pytest.mark.slow
+def test_a_chinese_submission_is_graded_like_an_english_one_with_chinese_feedback(release: Path,
+                                                                                   tmp_path: Path) -> None:
+    stem = "03_masks"
+    found = list(questions(stem).values())
+    instructor = nbformat.read(release / "zh-CN" / "instructor" / f"{stem}.ipynb", as_version=4)
+    wrong_name = found[0].name
+    wrong_code, fragment = next(iter(catalogue(stem).WRONG[wrong_name].values()))
+    submission = tmp_path / f"{stem}.ipynb"
+    nbformat.write(_with_answers(instructor, {wrong_name: wrong_code}), submission)
+    points = {p.question: p for p in grade.grade(submission)}
+    assert points[wrong_name].score == 0
+    assert re.search(r"[\u4e00-\u9fff]", points[wrong_name].why), points[wrong_name].why
+    assert fragment not in points[wrong_name].why  # the English diagnosis is not what a Chinese learner reads
+    for q in found[1:]:
+        assert points[q.name].score == q.points, f"{q.name}: {points[q.name]}"

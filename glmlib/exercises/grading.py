@@ -47,6 +47,7 @@ from typing import Any, Iterator
 import torch
 
 from .. import i18n
+from ..i18n import _
 from . import remote, sandbox
 from .checking import CheckResult, failed, recording_shortcuts
 
@@ -182,7 +183,7 @@ def _verify_train_loop(reply: dict) -> str | None:
     if not isinstance(state, dict):
         return "no trained model came back from the check"
     with torch.random.fork_rng(devices=[]):
-        model, _, val_ids, _, _ = training.loop_setup()
+        model, _cfg, val_ids, _text, _tok = training.loop_setup()
     try:
         model.load_state_dict(state, strict=True)
     except Exception as err:
@@ -266,7 +267,10 @@ def _check(question: Question, session: remote.Session, cells: list[str], salt: 
             with hidden_cases(salt):
                 hidden = checker(fn)
             if not hidden.passed:
-                message = hidden.message.replace("case '", "hidden case (fresh inputs) '", 1)
+                if i18n.get_language() == "en" and "case '" in hidden.message:
+                    message = hidden.message.replace("case '", "hidden case (fresh inputs) '", 1)
+                else:  # the case's name is worded otherwise in another language: say it in front
+                    message = _("a hidden case (fresh inputs): {message}", message=hidden.message)
                 result = CheckResult(hidden.exercise, hidden.status, message)
                 session.events.append({"kind": "hidden", "where": "the hidden cases",
                                        "what": "right on every case the notebook shows, wrong on fresh inputs "
