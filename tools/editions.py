@@ -78,6 +78,7 @@ import re
 import sys
 
 import otter
+from glmlib.exercises.checking import not_yet_line
 
 
 class NotYet:
@@ -91,13 +92,13 @@ class NotYet:
             raise AttributeError(name)
         return getattr(self.result, name)
 
-    def __repr__(self):
+    def __repr__(self):  # "[NOT YET] q03_local_mask (0 / 2 points): ...", in the course's language
         r = self.result
-        return f"[NOT YET] {r.name} ({r.score:g} / {r.possible:g} points): {self.message}"
+        return not_yet_line(r.name, r.score, r.possible, self.message)
 
     def _repr_markdown_(self):
-        name, rest = repr(self).removeprefix("[NOT YET] ").split(" ", 1)
-        return f"**[NOT YET]** **{name}** {rest}"
+        r = self.result
+        return not_yet_line(r.name, r.score, r.possible, self.message, markdown=True)
 
 
 class CourseGrader(otter.Notebook):

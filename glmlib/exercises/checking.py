@@ -481,3 +481,13 @@ def source_of(fn: Callable) -> str:
         return inspect.getsource(fn)
     except (OSError, TypeError):
         return ""
+
+
+def not_yet_line(name: str, score: float, possible: float, message: str, markdown: bool = False) -> str:
+    """The student edition's ``grader.check`` line for an exercise still to do, in the chosen language:
+    "[NOT YET] q03_local_mask (0 / 2 points): replace the ..." (``tools/editions.py``'s first cell)."""
+    mark = translate(STATUS_MARKS[NOT_YET])
+    points = _("({score:g} / {possible:g} points)", score=score, possible=possible)
+    if markdown:
+        return f"**{mark}** **{name}** {points}: {message}"
+    return f"{mark} {name} {points}: {message}"
