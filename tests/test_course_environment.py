@@ -139,8 +139,8 @@ def test_the_course_environment_is_not_the_test_environment(course: set[str]) ->
 
 # ------------------------------------------------------------------ control characters
 
-TEXT_SOURCES = sorted([*NOTEBOOKS, *(ROOT / "notebooks").glob("*.ipynb"), *(ROOT / "website").rglob("*.md"),
-                       *(ROOT / "docs").rglob("*.md"), ROOT / "README.md", *(ROOT / "classroom").glob("*.md")])
+TEXT_SOURCES = sorted([*NOTEBOOKS, *(ROOT / "notebooks").rglob("*.ipynb"), *(ROOT / "website").rglob("*.md"),
+                       *(ROOT / "docs").rglob("*.md"), *ROOT.glob("README*.md"), *(ROOT / "classroom").glob("*.md")])
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")  # all but the newline; a tab too
 
 
