@@ -28,33 +28,33 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from .. import train as _train
 from ..data import CharTokenizer, load_shakespeare, train_val_split
+from ..i18n import _, get_language, translate
 from ..model import GPT
 from ..train import TrainConfig, evaluate, lr_at
-from .checking import (Case, CheckResult, Mistake, Shortcut, ShortcutUsed, call_learner, failed, forbidden,
+from .checking import (N_, Case, CheckResult, Mistake, Shortcut, ShortcutUsed, call_learner, failed, forbidden,
                        passed, require_callable, run_cases)
 
 # ------------------------------------------------------------ cross-entropy
 
-CROSS_ENTROPY_FORBIDDEN = [  # (owner, attribute, label, hint)
-    (F, "cross_entropy", "F.cross_entropy", "compute -log p_y from the logits yourself"),
-    (F, "nll_loss", "F.nll_loss", "pick the target's log-probability yourself (indexing or gather)"),
-    (F, "log_softmax", "F.log_softmax", "write log p = z - (m + log sum exp(z - m)) yourself"),
-    (torch, "log_softmax", "torch.log_softmax", "write log p = z - (m + log sum exp(z - m)) yourself"),
-    (torch.Tensor, "log_softmax", "Tensor.log_softmax", "write log p = z - (m + log sum exp(z - m)) yourself"),
-    (torch, "logsumexp", "torch.logsumexp", "subtract each row's max, exponentiate, sum, log, add the max back"),
-    (torch.Tensor, "logsumexp", "Tensor.logsumexp", "subtract each row's max, exponentiate, sum, log, add the max back"),
-    (torch.special, "logsumexp", "torch.special.logsumexp",
-     "subtract each row's max, exponentiate, sum, log, add the max back"),
-    (torch.special, "log_softmax", "torch.special.log_softmax",
-     "write log p = z - (m + log sum exp(z - m)) yourself"),
+_LOG_SOFTMAX_HINT = N_("write log p = z - (m + log sum exp(z - m)) yourself")
+_LOGSUMEXP_HINT = N_("subtract each row's max, exponentiate, sum, log, add the max back")
+CROSS_ENTROPY_FORBIDDEN = [  # (owner, attribute, label, hint): the hints translated when a check shows them
+    (F, "cross_entropy", "F.cross_entropy", N_("compute -log p_y from the logits yourself")),
+    (F, "nll_loss", "F.nll_loss", N_("pick the target's log-probability yourself (indexing or gather)")),
+    (F, "log_softmax", "F.log_softmax", _LOG_SOFTMAX_HINT),
+    (torch, "log_softmax", "torch.log_softmax", _LOG_SOFTMAX_HINT),
+    (torch.Tensor, "log_softmax", "Tensor.log_softmax", _LOG_SOFTMAX_HINT),
+    (torch, "logsumexp", "torch.logsumexp", _LOGSUMEXP_HINT),
+    (torch.Tensor, "logsumexp", "Tensor.logsumexp", _LOGSUMEXP_HINT),
+    (torch.special, "logsumexp", "torch.special.logsumexp", _LOGSUMEXP_HINT),
+    (torch.special, "log_softmax", "torch.special.log_softmax", _LOG_SOFTMAX_HINT),
 ]
 
-_NOT_FINITE = ("the loss is {what} here, where the logits are near 1000: exp(1000) overflows to inf. "
-               "Subtract each row's maximum m before exponentiating and add it back: "
-               "log sum exp(z) = m + log sum exp(z - m)")
-_UNDERFLOW = ("the loss is infinite here, where the target's probability is about e^-1000: that probability "
-              "underflows to 0 and log(0) = -inf. Stay in log space: -log p_y = log sum exp(z) - z_y, "
-              "never log(softmax(z))")
+
+def _not_finite(what: str) -> str:
+    return _("the loss is {what} here, where the logits are near 1000: exp(1000) overflows to inf. "
+             "Subtract each row's maximum m before exponentiating and add it back: "
+             "log sum exp(z) = m + log sum exp(z - m)", what=what)
 
 
 def _cross_entropy_mistakes(logits: torch.Tensor, targets: torch.Tensor, extreme: str = "") -> list[Mistake]:
@@ -71,42 +71,43 @@ def _cross_entropy_mistakes(logits: torch.Tensor, targets: torch.Tensor, extreme
     loss = per_row.mean()
     row_max = z.max(dim=-1).values  # (N,)
     mistakes = [
-        Mistake(-loss, "the sign is flipped: the loss is the *negative* log-likelihood, so it is >= 0"),
-        Mistake(per_row.sum(), "you summed the losses of the N rows; the exercise asks for their mean "
-                               "(reduction 'mean': divide by N)"),
-        Mistake(loss / V, "you divided by N*V: that is the mean of a whole (N, V) matrix of mostly zeros "
-                          "(e.g. a one-hot product); average over the N rows only"),
+        Mistake(-loss, _("the sign is flipped: the loss is the *negative* log-likelihood, so it is >= 0")),
+        Mistake(per_row.sum(), _("you summed the losses of the N rows; the exercise asks for their mean "
+                                 "(reduction 'mean': divide by N)")),
+        Mistake(loss / V, _("you divided by N*V: that is the mean of a whole (N, V) matrix of mostly zeros "
+                            "(e.g. a one-hot product); average over the N rows only")),
         Mistake(-log_p[rows, targets].exp().mean(),
-                "you averaged minus the probabilities p_y; the loss averages minus their *logarithms*, "
-                "-log p_y"),
-        Mistake(per_row, "you returned the loss of every row, shape (N,); return their mean, a 0-d tensor"),
-        Mistake(-z[rows, targets].mean(), "you returned -z_y, the minus target logit: the normaliser "
-                                          "log sum_k exp(z_k) is missing"),
-        Mistake(loss - row_max.mean(), "you subtracted the row maximum m inside the exp but did not add it "
-                                       "back: log sum exp(z) = m + log sum exp(z - m)"),
+                _("you averaged minus the probabilities p_y; the loss averages minus their *logarithms*, "
+                  "-log p_y")),
+        Mistake(per_row, _("you returned the loss of every row, shape (N,); return their mean, a 0-d tensor")),
+        Mistake(-z[rows, targets].mean(), _("you returned -z_y, the minus target logit: the normaliser "
+                                            "log sum_k exp(z_k) is missing")),
+        Mistake(loss - row_max.mean(), _("you subtracted the row maximum m inside the exp but did not add it "
+                                         "back: log sum exp(z) = m + log sum exp(z - m)")),
     ]
     if int(targets.max()) < N:  # the wrong-axis versions only run when the targets are valid row numbers
+        wrong_axis = _("the target ids index the rows (dim 0), not the vocabulary: gather along the last "
+                       "axis, `log_p.gather(-1, targets[:, None])`")
         mistakes += [
             Mistake(-log_p[:, targets].mean(),
-                    "looks like `log_p[:, targets]`: that picks an (N, N) block (every row's log-probability "
-                    "of every target), not one entry per row; use `log_p[torch.arange(N), targets]` or "
-                    "`log_p.gather(-1, targets[:, None])`"),
-            Mistake(-log_p[targets, 0].mean(),
-                    "the target ids index the rows (dim 0), not the vocabulary: gather along the last "
-                    "axis, `log_p.gather(-1, targets[:, None])`"),
-            Mistake(-log_p[targets, rows].mean(),
-                    "the target ids index the rows (dim 0), not the vocabulary: gather along the last "
-                    "axis, `log_p.gather(-1, targets[:, None])`"),
+                    _("looks like `log_p[:, targets]`: that picks an (N, N) block (every row's log-probability "
+                      "of every target), not one entry per row; use `log_p[torch.arange(N), targets]` or "
+                      "`log_p.gather(-1, targets[:, None])`")),
+            Mistake(-log_p[targets, 0].mean(), wrong_axis),
+            Mistake(-log_p[targets, rows].mean(), wrong_axis),
         ]
     if extreme == "overflow":
-        mistakes += [Mistake(torch.tensor(math.inf, dtype=torch.float64), _NOT_FINITE.format(what="infinite")),
-                     Mistake(torch.tensor(math.nan, dtype=torch.float64), _NOT_FINITE.format(what="NaN")),
+        mistakes += [Mistake(torch.tensor(math.inf, dtype=torch.float64), _not_finite(_("infinite"))),
+                     Mistake(torch.tensor(math.nan, dtype=torch.float64), _not_finite("NaN")),
                      Mistake(torch.tensor(-math.inf, dtype=torch.float64),
-                             "the loss is -inf here, where one row's logits are near 1000 and another's near 0: "
-                             "subtract *each row's* maximum (`max(dim=-1, keepdim=True)`), not the maximum of "
-                             "the whole tensor, or the small rows underflow to exp(-1000) = 0")]
+                             _("the loss is -inf here, where one row's logits are near 1000 and another's near 0: "
+                               "subtract *each row's* maximum (`max(dim=-1, keepdim=True)`), not the maximum of "
+                               "the whole tensor, or the small rows underflow to exp(-1000) = 0"))]
     if extreme == "underflow":
-        mistakes.append(Mistake(torch.tensor(math.inf, dtype=torch.float64), _UNDERFLOW))
+        mistakes.append(Mistake(torch.tensor(math.inf, dtype=torch.float64),
+                                _("the loss is infinite here, where the target's probability is about e^-1000: "
+                                  "that probability underflows to 0 and log(0) = -inf. Stay in log space: "
+                                  "-log p_y = log sum exp(z) - z_y, never log(softmax(z))")))
     return mistakes
 
 
@@ -121,22 +122,22 @@ def _cross_entropy_cases() -> list[Case]:
                     or m.value.shape != expected.shape]
         cases.append(Case(name, (logits.clone(), targets.clone()), expected, mistakes=mistakes))
 
-    add("one row, p = (3/4, 1/4), target 0", torch.tensor([[math.log(3.0), 0.0]]), torch.tensor([0]))
-    add("uniform logits give ln V", torch.zeros(4, 10), torch.tensor([0, 3, 1, 2]))
-    add("random logits, N = 5 rows, V = 7", torch.randn(5, 7, generator=g), torch.tensor([3, 0, 4, 4, 1]))
-    add("one row near 1000, one near 0", torch.tensor([[1000.0, 1001.0, 999.0], [0.0, 1.0, -1.0]]),
+    add(_("one row, p = (3/4, 1/4), target 0"), torch.tensor([[math.log(3.0), 0.0]]), torch.tensor([0]))
+    add(_("uniform logits give ln V"), torch.zeros(4, 10), torch.tensor([0, 3, 1, 2]))
+    add(_("random logits, N = 5 rows, V = 7"), torch.randn(5, 7, generator=g), torch.tensor([3, 0, 4, 4, 1]))
+    add(_("one row near 1000, one near 0"), torch.tensor([[1000.0, 1001.0, 999.0], [0.0, 1.0, -1.0]]),
         torch.tensor([0, 2]), "overflow")
-    add("a very unlikely target (logit -1000)", torch.tensor([[0.0, -1000.0, 0.5]]), torch.tensor([1]),
+    add(_("a very unlikely target (logit -1000)"), torch.tensor([[0.0, -1000.0, 0.5]]), torch.tensor([1]),
         "underflow")
-    add("random logits in the hundreds", 100.0 * torch.randn(6, 9, generator=g),
+    add(_("random logits in the hundreds"), 100.0 * torch.randn(6, 9, generator=g),
         torch.randint(9, (6,), generator=g))
     return cases
 
 
 def check_cross_entropy(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> CheckResult:
     """``fn(logits (N, V), targets (N,))`` must return the mean negative log-likelihood (a 0-d tensor)."""
-    return run_cases("cross_entropy", fn, _cross_entropy_cases(), atol=1e-4,
-                     shortcuts=forbidden(fn, CROSS_ENTROPY_FORBIDDEN))
+    targets = [(owner, attribute, label, translate(hint)) for owner, attribute, label, hint in CROSS_ENTROPY_FORBIDDEN]
+    return run_cases("cross_entropy", fn, _cross_entropy_cases(), atol=1e-4, shortcuts=forbidden(fn, targets))
 
 
 # ------------------------------------------------------------ the whole training loop
@@ -157,15 +158,20 @@ EVAL_ATOL = 1e-4
 VAL_TOKENS = 2049
 """The checker's validation text: the first 2,049 tokens of the validation split (64 windows of 32)."""
 
-_LOOP_SHORTCUTS = [
-    Shortcut(_train, "train", "glmlib.train.train", "write the loop yourself (it is the exercise)"),
+_LOOP_SHORTCUTS = [  # the hints translated when a check shows them (_loop_shortcuts)
+    Shortcut(_train, "train", "glmlib.train.train", N_("write the loop yourself (it is the exercise)")),
     Shortcut(_train, "evaluate", "glmlib.train.evaluate",
-             "write the evaluation yourself: cut val_ids into windows and average the model's loss"),
+             N_("write the evaluation yourself: cut val_ids into windows and average the model's loss")),
     Shortcut(_train, "estimate_loss", "glmlib.train.estimate_loss",
-             "write the evaluation yourself: cut val_ids into windows and average the model's loss"),
+             N_("write the evaluation yourself: cut val_ids into windows and average the model's loss")),
 ]
 _FORBIDDEN = {inspect.unwrap(getattr(_train, s.attribute)): s.label for s in _LOOP_SHORTCUTS}
 _FORBIDDEN_CODE = {f.__code__: label for f, label in _FORBIDDEN.items()}
+
+
+def _loop_shortcuts() -> list[Shortcut]:
+    """The training loop's shortcuts, their hints in the language chosen now."""
+    return [dataclasses.replace(s, hint=translate(s.hint)) for s in _LOOP_SHORTCUTS]
 
 
 class _Stop(Exception):
@@ -272,16 +278,16 @@ class _Probe:
         record.backward = True
         step = self.steps
         if not record.training:
-            raise _Stop(f"step {step} trained with the model in eval mode (`model.training` was False): "
-                        f"after evaluating, switch back with `model.train()`")
+            raise _Stop(_("step {step} trained with the model in eval mode (`model.training` was False): "
+                          "after evaluating, switch back with `model.train()`", step=step))
         if self.backwards_since_step:
-            raise _Stop(f"loss.backward() ran twice with no optimizer.step() in between (step {step}): "
-                        f"is `optimizer.step()` missing? Take one step per batch")
+            raise _Stop(_("loss.backward() ran twice with no optimizer.step() in between (step {step}): "
+                          "is `optimizer.step()` missing? Take one step per batch", step=step))
         left = [p.grad for p in self.params if p.grad is not None]
         if any(bool(g.any()) for g in left):
-            raise _Stop(f"at step {step}, the gradients of the previous step were still in `p.grad` when "
-                        f"loss.backward() ran, so the new ones were added to them (gradients accumulate): "
-                        f"call `optimizer.zero_grad()` once per step, before loss.backward()")
+            raise _Stop(_("at step {step}, the gradients of the previous step were still in `p.grad` when "
+                          "loss.backward() ran, so the new ones were added to them (gradients accumulate): "
+                          "call `optimizer.zero_grad()` once per step, before loss.backward()", step=step))
         self.backwards_since_step += 1
 
     def on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -290,53 +296,56 @@ class _Probe:
         step, cfg = self.steps, self.cfg
         grads = [p.grad for p in self.params if p.grad is not None]
         if not self.backwards_since_step:
-            raise _Stop(f"optimizer.step() ran at step {step} without a loss.backward() before it: the weights "
-                        f"get no gradient, so nothing learns and the loss stays near ln V = "
-                        f"{math.log(self.model.config.vocab_size):.2f}")
+            raise _Stop(_("optimizer.step() ran at step {step} without a loss.backward() before it: the weights "
+                          "get no gradient, so nothing learns and the loss stays near ln V = {ln_v:.2f}",
+                          step=step, ln_v=math.log(self.model.config.vocab_size)))
         if not any(bool(g.any()) for g in grads):
-            raise _Stop(f"the gradients were all zero (or None) when optimizer.step() ran at step {step}: "
-                        f"is `zero_grad()` between loss.backward() and optimizer.step()? Clear them before "
-                        f"the backward pass, not after it")
+            raise _Stop(_("the gradients were all zero (or None) when optimizer.step() ran at step {step}: "
+                          "is `zero_grad()` between loss.backward() and optimizer.step()? Clear them before "
+                          "the backward pass, not after it", step=step))
         lrs = {float(g["lr"]) for g in optimizer.param_groups}
         want = lr_at(step, cfg)
         if any(not math.isclose(lr, want, rel_tol=1e-6, abs_tol=1e-12) for lr in lrs):
             got = ", ".join(f"{lr:.6g}" for lr in sorted(lrs))
             if step == 0 and len(lrs) == 1 and lrs & {cfg.lr, 1e-3}:
-                hint = ("that is the rate the optimizer was built with, so the schedule was not applied. "
-                        "Before every step, step 0 included, set `group['lr'] = lr_at(step, cfg)` for each "
-                        "param group")
+                hint = _("that is the rate the optimizer was built with, so the schedule was not applied. "
+                         "Before every step, step 0 included, set `group['lr'] = lr_at(step, cfg)` for each "
+                         "param group")
             elif step > 0 and lrs == {lr_at(0, cfg)}:
-                hint = ("that is the rate of step 0: set it inside the loop, at every step, not once "
-                        "before it")
+                hint = _("that is the rate of step 0: set it inside the loop, at every step, not once "
+                         "before it")
             elif len(lrs) == 1 and math.isclose(next(iter(lrs)), lr_at(step + 1, cfg), rel_tol=1e-6):
-                hint = "that is lr_at(step + 1): count steps from 0"
+                hint = _("that is lr_at(step + 1): count steps from 0")
             else:
-                hint = "use `lr_at(step, cfg)` (warmup, then cosine decay), counting steps from 0"
-            raise _Stop(f"step {step} used learning rate {got}; the schedule says lr_at({step}, cfg) = "
-                        f"{want:.6g}: {hint}")
+                hint = _("use `lr_at(step, cfg)` (warmup, then cosine decay), counting steps from 0")
+            raise _Stop(_("step {step} used learning rate {got}; the schedule says lr_at({step}, cfg) = "
+                          "{want:.6g}: {hint}", step=step, got=got, want=want, hint=hint))
         norm = math.sqrt(sum(float(g.double().pow(2).sum()) for g in grads))
         if norm > cfg.grad_clip * (1 + 1e-3) + 1e-6:
-            seen = f"at step {step} the gradients reaching optimizer.step() have a global norm of {norm:.3g}"
+            seen = _("at step {step} the gradients reaching optimizer.step() have a global norm of {norm:.3g}",
+                     step=step, norm=norm)
             if "before" in self.clips_since_step and "after" not in self.clips_since_step:
-                message = (f"you clip before loss.backward(), when `p.grad` holds nothing yet (or the last "
-                           f"step's gradients): {seen}, above cfg.grad_clip = {cfg.grad_clip}. Clip them "
-                           f"after loss.backward() and before optimizer.step()")
+                message = _("you clip before loss.backward(), when `p.grad` holds nothing yet (or the last "
+                            "step's gradients): {seen}, above cfg.grad_clip = {clip}. Clip them "
+                            "after loss.backward() and before optimizer.step()", seen=seen, clip=cfg.grad_clip)
             elif not self.clips_since_step:
-                message = (f"the gradients were not clipped: {seen}, above cfg.grad_clip = {cfg.grad_clip}. "
-                           f"Clip them by their global norm (`torch.nn.utils.clip_grad_norm_`) after "
-                           f"loss.backward() and before optimizer.step()")
+                message = _("the gradients were not clipped: {seen}, above cfg.grad_clip = {clip}. "
+                            "Clip them by their global norm (`torch.nn.utils.clip_grad_norm_`) after "
+                            "loss.backward() and before optimizer.step()", seen=seen, clip=cfg.grad_clip)
             else:
-                message = (f"{seen}, above cfg.grad_clip = {cfg.grad_clip}: clip to a global norm of "
-                           f"cfg.grad_clip (all parameters together, not each value or tensor alone)")
+                message = _("{seen}, above cfg.grad_clip = {clip}: clip to a global norm of "
+                            "cfg.grad_clip (all parameters together, not each value or tensor alone)", seen=seen,
+                            clip=cfg.grad_clip)
             raise _Stop(message)
         if norm < cfg.grad_clip * (1 - 1e-3):
             same = [(s, n) for s, n in self.low_norms if math.isclose(n, norm, rel_tol=1e-5)]
             if len(same) >= 2:
-                steps = ", ".join(str(s) for s, _ in same[:2])
-                raise _Stop(f"at steps {steps} and {step} the gradients reaching optimizer.step() all have the "
-                            f"same global norm, {norm:.4g}, below cfg.grad_clip = {cfg.grad_clip}: they are "
-                            f"clipped to {norm:.4g}. Clip to a global norm of cfg.grad_clip itself: a smaller "
-                            f"bar shrinks every step and slows training")
+                steps = ", ".join(str(s) for s, _norm in same[:2])
+                raise _Stop(_("at steps {steps} and {step} the gradients reaching optimizer.step() all have the "
+                              "same global norm, {norm:.4g}, below cfg.grad_clip = {clip}: they are "
+                              "clipped to {norm:.4g}. Clip to a global norm of cfg.grad_clip itself: a smaller "
+                              "bar shrinks every step and slows training", steps=steps, step=step, norm=norm,
+                              clip=cfg.grad_clip))
             self.low_norms.append((step, norm))
         self.steps += 1
         self.backwards_since_step = 0
@@ -352,9 +361,10 @@ class _Probe:
                 except (TypeError, ValueError):
                     bar = None
                 if bar is not None and not math.isclose(bar, self.cfg.grad_clip, rel_tol=1e-6):
-                    raise _Stop(f"step {self.steps} clips the gradients to a global norm of {bar:g}; the "
-                                f"setting says cfg.grad_clip = {self.cfg.grad_clip}: pass `cfg.grad_clip` "
-                                f"as max_norm (a smaller bar shrinks every step, a larger one clips nothing)")
+                    raise _Stop(_("step {step} clips the gradients to a global norm of {bar:g}; the "
+                                  "setting says cfg.grad_clip = {clip}: pass `cfg.grad_clip` "
+                                  "as max_norm (a smaller bar shrinks every step, a larger one clips nothing)",
+                                  step=self.steps, bar=bar, clip=self.cfg.grad_clip))
             return original(*args, **kwargs)
         return clip
 
@@ -432,7 +442,7 @@ def _same_key(a: tuple, b: tuple) -> bool:
     return same_globals and same_cells and same_defaults and same_kw
 
 
-_verdicts: list[tuple[tuple, CheckResult]] = []  # the last few loops checked, newest last
+_verdicts: list[tuple[tuple, str, CheckResult]] = []  # the last few loops checked (key, language, verdict)
 
 
 def check_train_loop(fn: Callable[..., float]) -> CheckResult:
@@ -446,14 +456,15 @@ def check_train_loop(fn: Callable[..., float]) -> CheckResult:
     if problem is not None:
         return problem
     key = _loop_key(fn)
+    language = get_language()  # a verdict is told in one language: another one trains again
     if key is not None:
-        for seen, verdict in _verdicts:
-            if _same_key(seen, key):
+        for seen, told_in, verdict in _verdicts:
+            if told_in == language and _same_key(seen, key):
                 return verdict
     with torch.random.fork_rng(devices=[]):  # leave the caller's random state as it was
         result = _check_train_loop(exercise, fn)
     if key is not None:
-        _verdicts.append((key, result))
+        _verdicts.append((key, language, result))
         del _verdicts[:-8]
     return result
 
@@ -462,17 +473,17 @@ def _check_train_loop(exercise: str, fn: Callable[..., float]) -> CheckResult:
     used = _global_uses(fn)
     if used:
         name, label = next(iter(used.items()))
-        hint = next(s.hint for s in _LOOP_SHORTCUTS if s.label == label)
-        return failed(exercise, f"your code calls `{name}` ({label}), which this exercise asks you to write "
-                                f"yourself: {hint}")
+        hint = translate(next(s.hint for s in _LOOP_SHORTCUTS if s.label == label))
+        return failed(exercise, _("your code calls `{name}` ({label}), which this exercise asks you to write "
+                                  "yourself: {hint}", name=name, label=label, hint=hint))
     model, train_ids, val_ids, cfg, generator = loop_setup()
     cfg_seen = dataclasses.replace(cfg)  # the learner gets a copy: the checker keeps its own numbers
     probe = _Probe(model, cfg)
     before = [p.detach().clone() for p in model.parameters()]
-    case = Case("train the small GPT", (model, train_ids, val_ids, cfg_seen, generator), None)
+    case = Case(_("train the small GPT"), (model, train_ids, val_ids, cfg_seen, generator), None)
     torch.manual_seed(cfg.seed)
     with probe.watching():
-        got, early = call_learner(exercise, _stoppable(fn), case, _LOOP_SHORTCUTS)
+        got, early = call_learner(exercise, _stoppable(fn), case, _loop_shortcuts())
     if early is not None:
         return early
     if isinstance(got, _Stop):
@@ -480,51 +491,59 @@ def _check_train_loop(exercise: str, fn: Callable[..., float]) -> CheckResult:
 
     ln_v = math.log(model.config.vocab_size)
     if not probe.forwards:
-        return failed(exercise, "your loop never called the model: train it with `model(x, y)`")
+        return failed(exercise, _("your loop never called the model: train it with `model(x, y)`"))
     if not any(f.backward for f in probe.forwards):
-        return failed(exercise, f"loss.backward() never ran: the weights get no gradient, so nothing learns "
-                                f"and the loss stays near ln V = {ln_v:.2f}")
+        return failed(exercise, _("loss.backward() never ran: the weights get no gradient, so nothing learns "
+                                  "and the loss stays near ln V = {ln_v:.2f}", ln_v=ln_v))
     if probe.steps == 0 or all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())):
-        return failed(exercise, "the weights never changed: call `optimizer.step()` after loss.backward() at "
-                                f"every step (an optimizer over `model.parameters()`); the loss stays near "
-                                f"ln V = {ln_v:.2f}")
+        return failed(exercise, _("the weights never changed: call `optimizer.step()` after loss.backward() at "
+                                  "every step (an optimizer over `model.parameters()`); the loss stays near "
+                                  "ln V = {ln_v:.2f}", ln_v=ln_v))
     if probe.steps != cfg.max_iters:
-        return failed(exercise, f"your loop took {probe.steps} optimizer steps; train for exactly "
-                                f"cfg.max_iters = {cfg.max_iters} steps (steps 0 to {cfg.max_iters - 1})")
+        return failed(exercise, _("your loop took {steps} optimizer steps; train for exactly "
+                                  "cfg.max_iters = {max_iters} steps (steps 0 to {last})", steps=probe.steps,
+                                  max_iters=cfg.max_iters, last=cfg.max_iters - 1))
     evals = [f for f in probe.forwards if not f.backward]
     if any(f.grad for f in evals):
-        return failed(exercise, "your evaluation ran with gradients on (autograd recorded every operation, "
-                                "for nothing): wrap it in `with torch.no_grad():` (or `torch.inference_mode()`)")
+        return failed(exercise, _("your evaluation ran with gradients on (autograd recorded every operation, "
+                                  "for nothing): wrap it in `with torch.no_grad():` (or `torch.inference_mode()`)"))
     if any(f.training for f in evals):
-        return failed(exercise, "your evaluation ran in train mode: call `model.eval()` before evaluating "
-                                "(with dropout, train mode would randomly drop activations and the val loss "
-                                "would come out noisy and too high; here dropout is 0, but the habit matters)")
+        return failed(exercise, _("your evaluation ran in train mode: call `model.eval()` before evaluating "
+                                  "(with dropout, train mode would randomly drop activations and the val loss "
+                                  "would come out noisy and too high; here dropout is 0, but the habit matters)"))
     try:
         returned = float(got)
     except (TypeError, ValueError, RuntimeError):
-        return failed(exercise, f"return the validation loss as a number (a float), got {type(got).__name__}")
+        return failed(exercise, _("return the validation loss as a number (a float), got {kind}",
+                                  kind=type(got).__name__))
     measured = evaluate(model, val_ids)
     if not evals:
-        return failed(exercise, f"you returned {returned:.4f} without evaluating the trained model on val_ids "
-                                f"(no forward pass after training); its mean loss over the windows of val_ids "
-                                f"is {measured:.4f}")
+        return failed(exercise, _("you returned {returned:.4f} without evaluating the trained model on val_ids "
+                                  "(no forward pass after training); its mean loss over the windows of val_ids "
+                                  "is {measured:.4f}", returned=returned, measured=measured))
     windows = (len(val_ids) - 1) // cfg.block_size
     seen = sum(f.tokens for f in evals if f.step == probe.steps)  # positions evaluated after training
     if seen == (windows - 1) * cfg.block_size:
-        return failed(exercise, f"your evaluation after training computed {windows - 1} windows of "
-                                f"cfg.block_size = {cfg.block_size} tokens, but val_ids holds {windows} (len(val_ids) = "
-                                f"{len(val_ids)}, the last target included): did the range stop one window "
-                                f"early? The windows start at 0, T, ..., (n - 1) T with n = (len(val_ids) - 1) // T")
+        return failed(exercise, _("your evaluation after training computed {computed} windows of "
+                                  "cfg.block_size = {block_size} tokens, but val_ids holds {windows} "
+                                  "(len(val_ids) = {length}, the last target included): did the range stop one "
+                                  "window early? The windows start at 0, T, ..., (n - 1) T with "
+                                  "n = (len(val_ids) - 1) // T", computed=windows - 1, block_size=cfg.block_size,
+                                  windows=windows, length=len(val_ids)))
     if not math.isclose(returned, measured, rel_tol=0, abs_tol=EVAL_ATOL):
-        return failed(exercise, f"you returned {returned:.5f}, but the mean loss of your trained model over "
-                                f"every non-overlapping window of val_ids (windows of cfg.block_size tokens "
-                                f"starting at 0, T, 2T, ..., targets shifted by one) is {measured:.5f}: "
-                                f"evaluate on all of those windows, in eval mode")
+        return failed(exercise, _("you returned {returned:.5f}, but the mean loss of your trained model over "
+                                  "every non-overlapping window of val_ids (windows of cfg.block_size tokens "
+                                  "starting at 0, T, 2T, ..., targets shifted by one) is {measured:.5f}: "
+                                  "evaluate on all of those windows, in eval mode", returned=returned,
+                                  measured=measured))
     if measured >= TRAIN_LOOP_TARGET:
-        near = f" (that is about ln V = {ln_v:.2f}: the model learned nothing)" if measured > ln_v - 0.3 else ""
-        return failed(exercise, f"after {cfg.max_iters} steps the validation loss is {measured:.3f}{near}, not "
-                                f"below the target {TRAIN_LOOP_TARGET:.2f}; a correct loop (AdamW built from cfg, "
-                                f"the schedule, clipping) gets about 2.2 here")
-    return passed(exercise, f"your loop trained the GPT to a validation loss of {measured:.3f} (target: below "
-                            f"{TRAIN_LOOP_TARGET:.2f}) in {cfg.max_iters} steps, with the schedule, clipping and "
-                            f"evaluation as asked")
+        near = (_(" (that is about ln V = {ln_v:.2f}: the model learned nothing)", ln_v=ln_v)
+                if measured > ln_v - 0.3 else "")
+        return failed(exercise, _("after {max_iters} steps the validation loss is {measured:.3f}{near}, not "
+                                  "below the target {target:.2f}; a correct loop (AdamW built from cfg, "
+                                  "the schedule, clipping) gets about 2.2 here", max_iters=cfg.max_iters,
+                                  measured=measured, near=near, target=TRAIN_LOOP_TARGET))
+    return passed(exercise, _("your loop trained the GPT to a validation loss of {measured:.3f} (target: below "
+                              "{target:.2f}) in {max_iters} steps, with the schedule, clipping and "
+                              "evaluation as asked", measured=measured, target=TRAIN_LOOP_TARGET,
+                              max_iters=cfg.max_iters))
