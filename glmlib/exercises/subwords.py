@@ -141,7 +141,7 @@ _STEP_CASES: list[tuple[str, list[int], int, tuple[int, int], list[int], list[tu
             "merge, skip both ids of the pair")),
         ((97, 97), [97, 256], N_("you merged from the right: scan left to right, so 'aaa' becomes [new_id, a]")),
     ]),
-    (N_("'aaaa'"), _ids("aaaa"), 300, (97, 97), [300, 300], [
+    ("'aaaa'", _ids("aaaa"), 300, (97, 97), [300, 300], [
         ((97, 97), [300, 300, 300],
          N_("you merged overlapping pairs: 'aaaa' becomes two new tokens, [new_id, new_id], not three")),
     ]),
@@ -358,7 +358,7 @@ def _encode_cases() -> list[tuple]:
         (_("no merges: the UTF-8 bytes"), "hé!", [], [104, 195, 169, 33], [
             ([104, 233, 33], code_points),
         ]),
-        (_("'aaa'"), "aaa", [(97, 97)], [256, 97], [
+        ("'aaa'", "aaa", [(97, 97)], [256, 97], [
             ([256, 256], _("you merged overlapping pairs: in 'aaa' only the first two a's merge, giving [256, 97]")),
             ([256, 256, 97], _("you merged overlapping pairs: in 'aaa' only the first two a's merge, giving "
                                "[256, 97]; after a merge, skip both ids of the pair")),
