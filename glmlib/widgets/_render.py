@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 import struct
+import unicodedata
 import zlib
 from functools import lru_cache
 from typing import Any, Iterable
@@ -35,7 +37,7 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ft2font import LoadFlags
 
 from ..data import visible
-from ..i18n import _
+from ..i18n import _, translate
 
 DPI = 80
 
@@ -44,6 +46,24 @@ def N_(message: str) -> str:
     """Mark an English text kept in a table (a name, a legend entry) for the catalogue; it is
     translated where it is shown, with :func:`glmlib.i18n.translate`."""
     return message
+
+
+def Q_(message: str) -> str:
+    """A label whose English word means something else elsewhere in glmlib (the catalogue is one table
+    per language), written ``Q_(N_("progress bar|step"))``: "step" in English, and the catalogue
+    translates "progress bar|step" on its own (GLib's ``Q_``: the context before ``|`` is dropped)."""
+    translated = translate(message)
+    return translated if translated != message else message.split("|", 1)[-1]
+
+
+def label_width(pixels: int, label: str) -> str:
+    """A control's ``description_width``: ``pixels``, or wider where a translated ``label`` needs it
+    (a Chinese character is about 13 px at the widgets' 13 px font; Latin letters about 7.5 px).
+    English labels were sized by hand: for them it is always ``pixels``."""
+    wide = sum(1 for c in label if unicodedata.east_asian_width(c) in "WF")
+    if not wide:
+        return f"{pixels}px"
+    return f"{max(pixels, math.ceil(13 * wide + 7.5 * (len(label) - wide)))}px"
 
 
 def choices(pairs: list[tuple[str, Any]]) -> list[Any]:

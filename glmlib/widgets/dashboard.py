@@ -14,7 +14,7 @@ from matplotlib.ticker import FuncFormatter
 
 from ..i18n import _
 from ._checks import is_whole
-from ._render import Explorer, FigureImage, html_escape, image_widget
+from ._render import N_, Explorer, FigureImage, Q_, html_escape, image_widget
 
 
 class TrainingDashboard(Explorer):
@@ -45,8 +45,9 @@ class TrainingDashboard(Explorer):
         self.min_interval = float(min_interval)
         self.history: dict[str, list] = {"step": [], "loss": [], "lr": [], "seconds": [], "eval": []}
         self.state: dict[str, Any] = {"redraws": 0}
-        self.progress = widgets.IntProgress(value=0, min=0, max=self.max_iters or 1, description=_("step"),
-                                            bar_style="info", layout=widgets.Layout(width="420px"))
+        self.progress = widgets.IntProgress(value=0, min=0, max=self.max_iters or 1,
+                                            description=Q_(N_("progress bar|step")), bar_style="info",
+                                            layout=widgets.Layout(width="420px"))
         self.status = widgets.HTML("<span style='font-family:monospace'>{}</span>".format(
             _("waiting for the first step")))
         self.sample = widgets.HTML()

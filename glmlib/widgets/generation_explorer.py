@@ -40,7 +40,7 @@ from ..sampling import warp
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole, temperature_problem, top_p_problem
 from ._render import (CHOSEN_COLOR, KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR, Explorer, N_, bar_verts, bars, beside,
-                      html_escape, image_widget, message_html, small_html, visible)
+                      html_escape, image_widget, label_width, message_html, small_html, visible)
 from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
 from .surprise_view import RANK_BUCKETS, RankBars, bucket_legend, rank_bucket
 
@@ -124,7 +124,8 @@ class GenerationExplorer(Explorer):
                                        layout=wide)
         self.top_p = widgets.FloatSlider(value=p, min=0.01, max=1.0, step=0.01, description="top-p",
                                          readout_format=".2f", style=style, layout=wide)
-        self.seed = widgets.IntText(value=int(seed), description=_("seed"), style={"description_width": "40px"},
+        self.seed = widgets.IntText(value=int(seed), description=_("seed"),
+                                    style={"description_width": label_width(40, _("seed"))},
                                     layout=widgets.Layout(width="196px"))
         button = widgets.Layout(width="96px")
         self.step_button = widgets.Button(description=_("step"), icon="step-forward", layout=button,
