@@ -49,7 +49,8 @@ def _explain_crash(fn: Callable, hint: str) -> Callable:
         except (NotImplementedError, ShortcutUsed):
             raise
         except Exception as err:
-            raise RuntimeError(f"{hint} ({type(err).__name__}: {err})") from err
+            raise RuntimeError(_("{hint} ({error}: {detail})", hint=hint, error=type(err).__name__,
+                                 detail=err)) from err
     return wrapped
 
 
