@@ -37,7 +37,7 @@ from matplotlib.font_manager import FontProperties, findfont, get_font
 from matplotlib.ft2font import LoadFlags
 
 from ..data import visible
-from ..i18n import _, translate
+from ..i18n import _, get_language, translate
 
 DPI = 80
 
@@ -54,6 +54,15 @@ def Q_(message: str) -> str:
     translates "progress bar|step" on its own (GLib's ``Q_``: the context before ``|`` is dropped)."""
     translated = translate(message)
     return translated if translated != message else message.split("|", 1)[-1]
+
+
+_SEPARATORS = {"zh-CN": {"; ": "\uff1b", ", ": "\uff0c"}}  # full-width, no space after them
+
+
+def separator(english: str) -> str:
+    """What goes between translated clauses (``"; "``) or items (``", "``) in the chosen language:
+    Chinese takes the full-width ；and ，."""
+    return _SEPARATORS.get(get_language(), {}).get(english, english)
 
 
 def label_width(pixels: int, label: str) -> str:

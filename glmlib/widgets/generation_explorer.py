@@ -40,7 +40,7 @@ from ..sampling import warp
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole, temperature_problem, top_p_problem
 from ._render import (CHOSEN_COLOR, KEPT_COLOR, MODEL_COLOR, REMOVED_COLOR, Explorer, N_, bar_verts, bars, beside,
-                      html_escape, image_widget, label_width, message_html, small_html, visible)
+                      html_escape, image_widget, label_width, message_html, separator, small_html, visible)
 from .generation_path import FORCED, GREEDY, SAMPLED, GenerationPath, LogitsSource, Settings, perplexity
 from .surprise_view import RANK_BUCKETS, RankBars, bucket_legend, rank_bucket
 
@@ -703,7 +703,7 @@ def describe(path: GenerationPath, itos: list[str]) -> str:
     chosen = [s for s in steps if s.how != FORCED]
     parts = []
     if forced:
-        shown = ", ".join(_("{token} at {step}", token=visible(itos[steps[i].token]), step=i + 1)
+        shown = separator(", ").join(_("{token} at {step}", token=visible(itos[steps[i].token]), step=i + 1)
                           for i in forced[:3])
         parts.append(_("forced {tokens}", tokens=shown)
                      + (" " + _("(+{n} more)", n=len(forced) - 3) if len(forced) > 3 else ""))
@@ -715,7 +715,7 @@ def describe(path: GenerationPath, itos: list[str]) -> str:
         kind = _how(SAMPLED) if hows == {SAMPLED} else _("greedy and sampled")
         where = next(iter(settings)).short() if len(settings) == 1 else _("settings changed along the way")
         parts.append(_("{kind}, {settings}, seed {seed}", kind=kind, settings=where, seed=path.seed))
-    return "; ".join(parts)
+    return separator("; ").join(parts)
 
 
 def summary(path: GenerationPath, tokenizer: Any) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from ..i18n import _
 from ..model import GPT, window_start
 from ..sampling import sample, warp
 from ._checks import is_whole
+from ._render import separator
 
 SAMPLED, GREEDY, FORCED = "sampled", "greedy", "forced"
 
@@ -54,7 +55,7 @@ class Settings:
         t = _("greedy") if self.temperature == 0 else f"τ {self.temperature:.2f}"
         k = f"k {self.top_k}" if self.top_k is not None else _("k off")
         p = f"p {self.top_p:.2f}" if self.top_p is not None else _("p off")
-        return f"{t}, {k}, {p}"
+        return separator(", ").join((t, k, p))
 
 
 @dataclass(frozen=True)

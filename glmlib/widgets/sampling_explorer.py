@@ -33,7 +33,7 @@ from ..sampling import _check_temperature, _check_top_k, _check_top_p, entropy, 
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole, temperature_problem, top_p_problem
 from ._render import (AFTER_COLOR, KEPT_COLOR, REMOVED_COLOR, Explorer, bar_verts, bars, beside, html_escape,
-                      image_widget, message_html, picture_note, readable_text, small_html, visible)
+                      image_widget, message_html, picture_note, readable_text, separator, small_html, visible)
 
 SCALES = ("fitted", "log", "fixed")  # the probability axis: fitted to the bars, log, or fixed 0..1
 FIT_LIMITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.05)  # a fitted axis's top, the lowest that fits
@@ -437,7 +437,7 @@ def _describe(s: dict) -> str:
          else _("temperature {t:.2f}", t=s["temperature"]))
     k = f"top-k {s['top_k']}" if s["top_k"] is not None else _("top-k off")
     p = f"top-p {s['top_p']:.2f}" if s["top_p"] is not None else _("top-p off")
-    return f"{t}, {k}, {p}"
+    return separator(", ").join((t, k, p))
 
 
 def sampling_explorer(model: Any, tokenizer: Any, prompt: str = "ROMEO:\n", temperature: float = 1.0,

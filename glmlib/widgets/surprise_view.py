@@ -30,7 +30,7 @@ from ..i18n import _, translate
 from ..model import window_start
 from ._backgrounds import LayoutFigure
 from ._render import (MODEL_COLOR, YOUR_TEXT, N_, bar_verts, bars, beside, example_choices, Explorer, html_escape,
-                      image_widget, message_html, readable_text, TextExamples, visible)
+                      image_widget, message_html, readable_text, separator, TextExamples, visible)
 
 DEFAULT_TEXT = ("ROMEO:\nBut soft, what light through yonder window breaks?\n"
                 "It is the east, and Juliet is the sun.\n")
@@ -353,7 +353,7 @@ class SurpriseView(TextExamples, Explorer):
         st = self.state
         context = st["context"][-40:]
         top = torch.topk(st["probs"], 5)
-        guesses = ", ".join(f"{html_escape(visible(self.tokenizer.itos[int(j)]))} {float(p):.2f}"
+        guesses = separator(", ").join(f"{html_escape(visible(self.tokenizer.itos[int(j)]))} {float(p):.2f}"
                             for p, j in zip(top.values, top.indices))
         line = _("position {position}: after {context} the model expects {guesses}; the text has <b>{char}</b>: "
                  "rank {rank}, p {p:.3f}, log p {log_p:.2f} nats", position=position,

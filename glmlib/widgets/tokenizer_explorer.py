@@ -30,7 +30,7 @@ from ..tokenizers import CharTokenizer
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole
 from ._render import (YOUR_TEXT, Explorer, N_, TextExamples, beside, example_choices, html_escape,
-                      image_widget, message_html, small_html)
+                      image_widget, message_html, separator, small_html)
 
 DEFAULT_VOCAB_SIZE = 512  # the default BPE tokenizer: 256 bytes + 256 merges
 TRAIN_CHARS = 1_000_000  # it learns its merges from the start of the corpus's training part
@@ -312,13 +312,14 @@ class TokenizerExplorer(TextExamples, Explorer):
     def _summary(self, st: dict[str, Any]) -> str:
         n, T = st["n_chars"], st["n_tokens"]
         if st["mode"] == "char":
-            how = _("characters (vocabulary {vocab}, from the corpus)", vocab=st["vocab_size"])
             unknown = st["unknown"]
             if unknown:
                 listed = " ".join(html_escape(visible(c)) for c in unknown[:12])
                 more = " \u2026" if len(unknown) > 12 else ""
-                how += "; " + _("<b>{n} not in it</b> (shown as unknown): {chars}", n=len(unknown),
-                                chars=f"{listed}{more}")
+                how = _("characters (vocabulary {vocab}, from the corpus); <b>{n} not in it</b> (shown as "
+                        "unknown): {chars}", vocab=st["vocab_size"], n=len(unknown), chars=f"{listed}{more}")
+            else:
+                how = _("characters (vocabulary {vocab}, from the corpus)", vocab=st["vocab_size"])
         else:
             how = _("BPE with {merges} of {all} merges (vocabulary {vocab})", merges=st["merges"],
                     all=self.forest.n_merges, vocab=st["vocab_size"])
@@ -366,9 +367,8 @@ class TokenizerExplorer(TextExamples, Explorer):
             size = _("{n} byte", n=len(piece)) if len(piece) == 1 else _("{n} bytes", n=len(piece))
             title = _("token {k}: {ident}; {size}: {hex}", k=k, ident=ident, size=size, hex=_hex(piece))
             if i is None:
-                title += f"; {_char_note(piece.decode('utf-8'))}"
-            if notes:
-                title += "; " + "; ".join(notes)
+                notes.insert(0, _char_note(piece.decode("utf-8")))
+            title = separator("; ").join([title, *notes])
             out.append((segs, title))
         return out
 
