@@ -20,6 +20,8 @@ from typing import ClassVar, Iterable, Sequence
 import numpy as np
 import torch
 
+from .i18n import _
+
 
 def _is_int(x: object) -> bool:
     """An integer (Python, NumPy or a 0-d integer tensor), not a bool, float or string."""
@@ -185,10 +187,8 @@ class CharTokenizer(Tokenizer):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
         unknown = sorted({c for c in text if c not in self.stoi or c in self.specials})
         if unknown:
-            raise ValueError(
-                f"characters not in the vocabulary: {unknown!r}; "
-                f"allowed characters are {''.join(self.chars)!r}"
-            )
+            raise ValueError(_("characters not in the vocabulary: {unknown!r}; allowed characters are {allowed!r}",
+                               unknown=unknown, allowed="".join(self.chars)))
         return [self.stoi[c] for c in text]
 
     def encode_tensor(self, text: str) -> torch.Tensor:
