@@ -181,17 +181,17 @@ def _verify_train_loop(reply: dict) -> str | None:
     from . import training
     state = reply.get("state")
     if not isinstance(state, dict):
-        return "no trained model came back from the check"
+        return _("no trained model came back from the check")
     with torch.random.fork_rng(devices=[]):
         model, _cfg, val_ids, _text, _tok = training.loop_setup()
     try:
         model.load_state_dict(state, strict=True)
     except Exception as err:
-        return f"the trained model could not be read back ({type(err).__name__})"
+        return _("the trained model could not be read back ({error})", error=type(err).__name__)
     measured = training.evaluate(model, val_ids)
     if not measured < training.TRAIN_LOOP_TARGET:
-        return (f"the grader measured a validation loss of {measured:.3f} for the trained model, not below "
-                f"{training.TRAIN_LOOP_TARGET:.2f}")
+        return _("the grader measured a validation loss of {measured:.3f} for the trained model, not below "
+                 "{target:.2f}", measured=measured, target=training.TRAIN_LOOP_TARGET)
     return None
 
 
@@ -244,8 +244,8 @@ def _check(question: Question, session: remote.Session, cells: list[str], salt: 
     """The question's checker on the learner's function: the visible cases, then the hidden ones."""
     info = session.request({"kind": "info", "name": question.function})
     if not info.get("present"):
-        return failed(question.name, f"the notebook defines no `{question.function}` (renamed, or its cell "
-                                     f"did not run?)")
+        return failed(question.name, _("the notebook defines no `{function}` (renamed, or its cell did not run?)",
+                                       function=question.function))
     fn: Any = remote.Remote(session, question.function, _source_of(cells, question.function))
     if not info.get("callable"):
         fn = remote.unpack(info.get("value"))  # `...` or None: "not yet"; anything else: not a function
@@ -258,7 +258,7 @@ def _check(question: Question, session: remote.Session, cells: list[str], salt: 
         if result.passed:
             problem = verify(reply)
             if problem:
-                return failed(question.name, f"{problem} (checked by the grader)")
+                return failed(question.name, _("{problem} (checked by the grader)", problem=problem))
         return result
     checker = getattr(importlib.import_module(question.module), question.checker)
     with recording_shortcuts():
