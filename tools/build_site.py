@@ -465,9 +465,16 @@ def glossary_terms(language: str) -> list[tuple[str, re.Pattern]]:
     entries = chinese_glossary_entries()
     found = []
     for term in _TERM_ORDER:
+        if term not in entries:
+            continue
+        head = entries[term].split("（")[0].strip()  # 注意力头（head） -> 注意力头
         words = chinese.get(term) or chinese.get(term.split(",")[0])
-        if term in entries and words and words != term:
+        if words and words != term:
             found.append((entries[term], re.compile(re.escape(words))))
+        elif re.search(r"[\u4e00-\u9fff]", head):
+            found.append((entries[term], re.compile(re.escape(head))))
+        else:  # kept in English (AdamW, softmax, top-k, logits): the English words link
+            found.append((entries[term], _TERM_RES[term]))
     return sorted(found, key=lambda t: -len(t[1].pattern))
 
 
