@@ -43,10 +43,10 @@ FIRST = ("test_install.py", "test_grading.py", "test_autograder_env.py", "test_c
 
 
 # The Chinese edition's notebooks (notebooks/zh-CN/) have the English notebooks' code, checked cell by
-# cell by tests/test_translations.py, plus one cell that sets the language: one of them is run here, to
+# cell by tests/test_translations.py, plus one cell that sets the language: two of them are run here, to
 # show that cell and the Chinese checker messages at work in a kernel; running the others would repeat
 # the English runs (pytest notebooks/zh-CN/ --nbval-lax runs them all).
-TRANSLATED_RUNS = ("03_masks.ipynb",)
+TRANSLATED_RUNS = ("03_masks.ipynb", "07_generation_and_sampling.ipynb")
 
 
 def pytest_collect_file(file_path: Path, parent):

@@ -474,3 +474,20 @@ def test_one_english_text_has_one_translation():
     clashes = {english: where for english, where in translations.items()
                if len(set(where.values())) > 1 and any(name.startswith("widgets.") for name in where)}
     assert not clashes, clashes
+
+
+def test_what_a_notebook_reads_from_an_explorer_stays_english(gpt, tok, chinese):
+    """Notebook 07's code reads the generation explorer's paths by their labels ("greedy", "sampled",
+    "forced Z at 1"): that data is the same in every language; only what the explorer shows is translated."""
+    chinese()
+    gx = generation_explorer(gpt, tok, prompt="hello ")
+    try:
+        gx.step(3)
+        gx.add_greedy_path()
+        labels = [p["label"] for p in gx.state["paths"]]
+        assert labels[0].startswith("sampled,") and labels[-1] == "greedy", labels
+        assert not any(CJK.search(label) for label in labels)
+        table = gx._comparison_html()
+        assert "贪心" in table and CJK.search(table)  # the table a learner reads is Chinese
+    finally:
+        gx.close()

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..device import cpu_threads
-from ..i18n import _, translate
+from ..i18n import _, language, translate
 from ..sampling import warp
 from ._backgrounds import LayoutFigure
 from ._checks import is_whole, temperature_problem, top_p_problem
@@ -576,7 +576,8 @@ class GenerationExplorer(Explorer):
         for i, (p, s) in enumerate(zip(self.paths, self.state["paths"])):
             mark = "\u25b8 " if i == self.current else ""
             numbers = (f"{s['log_prob']:.2f}", f"{s['surprise']:.3f}") if s["steps"] else ("", "")
-            rows.append(f"<tr><td>{mark}{i + 1}</td><td>{html_escape(s['label'])}</td><td>{s['steps']}</td>"
+            label = describe(p, self.tokenizer.itos)
+            rows.append(f"<tr><td>{mark}{i + 1}</td><td>{html_escape(label)}</td><td>{s['steps']}</td>"
                         f"<td>{numbers[0]}</td><td>{numbers[1]}</td><td style='font-family:monospace;"
                         f"white-space:pre'>{_path_spans(_spans_state(p), self.tokenizer, tail=80)}</td></tr>")
         return ("<div style='max-height:96px;overflow-y:auto'>"  # a few rows in view; more scroll
@@ -719,9 +720,15 @@ def describe(path: GenerationPath, itos: list[str]) -> str:
 
 
 def summary(path: GenerationPath, tokenizer: Any) -> dict[str, Any]:
-    """Label, length, text and log-probability of a path (for the comparison table and tests)."""
+    """Label, length, text and log-probability of a path (for the comparison table and tests).
+
+    The label is data a notebook may read ("greedy", "forced Z at 1"...): in English whatever the
+    language; the table shows it translated (``describe``).
+    """
     lp = path.log_probs()
-    return {"label": describe(path, tokenizer.itos), "steps": len(lp),
+    with language("en"):
+        label = describe(path, tokenizer.itos)
+    return {"label": label, "steps": len(lp),
             "generated": tokenizer.decode(path.tokens), "log_prob": float(sum(lp)),
             "surprise": -sum(lp) / len(lp) if lp else math.nan}
 
