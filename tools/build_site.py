@@ -451,6 +451,10 @@ def link_glossary(nb: nbformat.NotebookNode, language: str = "en") -> int:
     return made
 
 
+# Chinese words that link to an entry besides its term (as "autoregressive loop" links in English)
+ZH_LINK_WORDS = {"autoregressive generation": r"自回归(?:生成|循环)?"}
+
+
 def glossary_terms(language: str) -> list[tuple[str, re.Pattern]]:
     """(glossary entry, the words that link to it), longest first, for ``language``'s glossary.
 
@@ -469,7 +473,9 @@ def glossary_terms(language: str) -> list[tuple[str, re.Pattern]]:
             continue
         head = entries[term].split("（")[0].strip()  # 注意力头（head） -> 注意力头
         words = chinese.get(term) or chinese.get(term.split(",")[0])
-        if words and words != term:
+        if term in ZH_LINK_WORDS:
+            found.append((entries[term], re.compile(ZH_LINK_WORDS[term])))
+        elif words and words != term:
             found.append((entries[term], re.compile(re.escape(words))))
         elif re.search(r"[\u4e00-\u9fff]", head):
             found.append((entries[term], re.compile(re.escape(head))))
