@@ -115,6 +115,7 @@ WORDS = {
                       "*学习*：认真的学习者所需的时间，含练习。\n",
     },
 }
+LANGUAGE_LINE = re.compile(r"^.*English.*·.*简体中文.*$\n?", re.M)  # "**English** · [简体中文](README.zh-CN.md)"
 # The site's other pages, by language: file -> title (the README's sections placed by PAGES)
 PAGE_TITLES = {"zh-CN": {"install": "安装课程", "teaching": "练习、各版本与课堂教学",
                          "library": "库、模型与训练", "tests": "测试与基准", "about": "关于本网站"}}
@@ -732,6 +733,7 @@ def home_page(readme: str, edition: str, notebooks: list[Path], language: str = 
     block = [f"```{{admonition}} {words['reading']}", ":class: glm-edition-note",
              words["reading_body"] + note, words["search_note"], "```"]
     stems = {p.stem for p in notebooks}
+    intro = LANGUAGE_LINE.sub("", intro).strip()  # the README's own language switch: the site has one on every page
     parts = [f"# {title}", _site_links(intro, stems), "\n".join(block)]
     if "The notebooks" in by_key:
         table = _site_links(by_key["The notebooks"].body, stems)
