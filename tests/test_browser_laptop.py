@@ -59,13 +59,14 @@ CELLS = [
 ]
 
 
-def write_notebook(root: Path) -> str:
+def write_notebook(root: Path, language: str = "en") -> str:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    name = "laptop_explorers.ipynb"
+    first = [f'import glmlib\nglmlib.set_language("{language}")'] if language != "en" else []
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in first + CELLS]
+    name = "laptop_explorers.ipynb" if language == "en" else f"laptop_explorers_{language}.ipynb"
     nbformat.write(nb, root / name)
     return name
 
@@ -110,6 +111,38 @@ def test_every_explorer_fits_a_laptop_screen(browser, lab):
             if os.environ.get("GLM_SCREENSHOTS"):
                 save_small_png(png, README_SHOTS / f"{shot_name}.png")
         assert not problems, f"taller than {MAX_HEIGHT} px at 1366x768: {problems} (all: {heights})"
+        assert not external, f"the page tried to reach the network: {external[:5]}"
+    finally:
+        context.close()
+
+
+def test_every_explorer_fits_a_laptop_screen_in_chinese(browser, lab):
+    """The Chinese edition's explorers (glmlib.set_language("zh-CN")): Chinese labels in the page, the
+    same height limit, nothing reaching the network."""
+    import re
+
+    name = write_notebook(lab.root, "zh-CN")
+    context, page, _, external = open_and_run_all(browser, lab, name, "glm-surprise-view", viewport=VIEWPORT)
+    try:
+        problems = []
+        for css, shot_name in EXPLORERS.items():
+            explorer = page.locator(f".{css}").first
+            explorer.scroll_into_view_if_needed()
+            settle(page, explorer)
+            box = explorer.bounding_box()
+            assert box is not None, f"{css} is not shown"
+            if box["height"] > MAX_HEIGHT:
+                problems.append(f"{shot_name}: {box['height']:.0f} px tall")
+            text = explorer.inner_text()
+            assert re.search(r"[\u4e00-\u9fff]", text), f"{shot_name} shows no Chinese: {text[:200]!r}"
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": 1100})
+        for css, shot_name in EXPLORERS.items():
+            explorer = page.locator(f".{css}").first
+            explorer.scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            (SHOTS / f"laptop_zh_{shot_name}.png").write_bytes(explorer.screenshot(timeout=30_000))
+        assert not problems, f"taller than {MAX_HEIGHT} px at 1366x768 in Chinese: {problems}"
         assert not external, f"the page tried to reach the network: {external[:5]}"
     finally:
         context.close()
