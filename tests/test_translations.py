@@ -41,7 +41,9 @@ def test_built_file_is_in_step(source):
 def test_chinese_notebook_has_the_english_code_and_outputs(source):
     english = nbformat.read(source.english, as_version=4)
     chinese = nbformat.read(source.built, as_version=4)
-    assert i18n.code_of(chinese) == i18n.code_of(english)
+    # the same code, and the same outputs but for the checkers' results, which read as the Chinese kernel writes them
+    assert [(code, i18n.translated_outputs(outputs)) for code, outputs in i18n.code_of(english)] \
+        == i18n.code_of(chinese)
     language = [c for c in chinese.cells if i18n.LANGUAGE_TAG in c.metadata.get("tags", [])]
     assert [c.source for c in language] == [i18n.LANGUAGE_CELL]
     first_code = next(c for c in chinese.cells if c.cell_type == "code")
@@ -49,6 +51,23 @@ def test_chinese_notebook_has_the_english_code_and_outputs(source):
     assert sum(c.cell_type == "markdown" for c in chinese.cells) == sum(c.cell_type == "markdown"
                                                                         for c in english.cells)
     assert "jupytext" not in chinese.metadata  # no .py pair is made beside it
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if s.is_notebook], ids=lambda s: s.english.stem)
+def test_every_checker_result_shown_has_its_chinese(source):
+    """A checker result stored in an English notebook (a solution's "[PASS] ... all 6 cases pass") is
+    shown in Chinese in the Chinese notebook, as running it there prints it."""
+    english = nbformat.read(source.english, as_version=4)
+    results = [out["data"]["text/markdown"] for cell in english.cells if cell.cell_type == "code"
+               for out in cell.outputs if i18n._RESULT.match(str(out.get("data", {}).get("text/markdown", "")))]
+    for shown in results:
+        message = i18n._RESULT.match(shown).group(3)
+        assert i18n.translate_message(message), f"no Chinese for the checker's message {message!r}"
+
+
+def test_a_checker_message_is_translated_with_its_values():
+    assert i18n.translate_message("all 6 cases pass") == "全部 6 个用例通过"
+    assert i18n.translate_message("a sentence no checker writes") is None
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=IDS)

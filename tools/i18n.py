@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import io
 import json
 import os
@@ -418,12 +419,95 @@ def _mapping() -> dict[Path, Path]:
     return {s.english.resolve(): s.built.resolve() for s in sources()}
 
 
+# ------------------------------------------------------------------ checker results in outputs
+
+_RESULT = re.compile(r"^\*\*\[(PASS|NOT YET|FAIL)\]\*\* \*\*(\w+)\*\*: (.*)$", re.S)
+_STATUS = {"PASS": "pass", "NOT YET": "not yet", "FAIL": "fail"}
+
+
+def _template_pattern(template: str) -> re.Pattern | None:
+    """A regex that matches what ``template.format(...)`` writes, one named group per placeholder."""
+    import string
+
+    parts, seen = ["^"], set()
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    for literal, field, _spec, _conv in parsed:
+        parts.append(re.escape(literal))
+        if field is None:
+            continue
+        if not re.fullmatch(r"[A-Za-z_]\w*", field):
+            return None
+        parts.append(f"(?P={field})" if field in seen else f"(?P<{field}>.+?)")
+        seen.add(field)
+    return re.compile("".join(parts) + "$", re.S)
+
+
+def _fill(translation: str, values: dict[str, str]) -> str:
+    """``translation`` with each placeholder (its format spec dropped) replaced by the text it stood for."""
+    return re.sub(r"\{(\w+)(?:![rsa])?(?::[^{}]*)?\}", lambda m: values[m.group(1)],
+                  translation.replace("{{", "\0").replace("}}", "\1")).replace("\0", "{").replace("\1", "}")
+
+
+@functools.lru_cache(maxsize=1)
+def _message_templates() -> list[tuple[re.Pattern, str]]:
+    """(pattern of an English glmlib message, its translation), longest first."""
+    found = []
+    for po in sorted((GLMLIB / "locale" / GETTEXT).glob("*.po")):
+        for english, translation in table_of(load(po)).items():
+            pattern = _template_pattern(english) if "{" in english else re.compile(re.escape(english) + "$")
+            if pattern is not None:
+                found.append((pattern, translation, len(english)))
+    return [(p, t) for p, t, _ in sorted(found, key=lambda x: -x[2])]
+
+
+def translate_message(english: str) -> str | None:
+    """A checker message as glmlib writes it in the other language, or ``None`` if no template fits."""
+    for pattern, translation in _message_templates():
+        match = pattern.match(english)
+        if match:
+            try:
+                return _fill(translation, match.groupdict())
+            except KeyError:
+                return None
+    return None
+
+
+def translated_outputs(outputs: list) -> list:
+    """A code cell's outputs with each checker result (``**[PASS]** **name**: message``) written as the
+    Chinese kernel writes it: what a learner's run of the Chinese notebook shows. Other outputs unchanged."""
+    sys.path.insert(0, str(ROOT))
+    from glmlib.exercises.checking import CheckResult
+    from glmlib.i18n import language
+
+    result = []
+    for out in outputs:
+        markdown = out.get("data", {}).get("text/markdown") if out.get("output_type") in (
+            "execute_result", "display_data") else None
+        match = _RESULT.match(markdown) if isinstance(markdown, str) else None
+        message = translate_message(match.group(3)) if match else None
+        if message is None:
+            result.append(out)
+            continue
+        with language(LANGUAGE):
+            shown = CheckResult(match.group(2), _STATUS[match.group(1)], message)
+            data = {"text/markdown": shown._repr_markdown_(), "text/plain": repr(shown)}
+        out = copy.deepcopy(out)
+        out["data"] = {**out["data"], **data}
+        result.append(out)
+    return result
+
+
 def built_notebook(source: Source, table: dict[str, str], missing: list[str]) -> nbformat.NotebookNode:
     """The translated notebook: the English one's cells, Markdown translated, the language cell added."""
     nb = nbformat.read(source.english, as_version=4)
     out = copy.deepcopy(nb)
     mapping = _mapping()
     for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.outputs = translated_outputs(cell.outputs)
         if cell.cell_type == "markdown":
             text = translate_text(cell.source, table, missing)
             cell.source = _relink(text, source.english.parent, source.built.parent, mapping,
