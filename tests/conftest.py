@@ -125,3 +125,13 @@ def browser(chromium, sync_playwright_cls):
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture
+def language(monkeypatch):
+    """``glmlib.set_language`` for one test; the language chosen before comes back afterwards."""
+    import glmlib
+    from glmlib import i18n
+
+    monkeypatch.setattr(i18n, "_chosen", i18n._chosen)
+    return glmlib.set_language

@@ -84,32 +84,43 @@ def save_small_png(png: bytes, path: Path) -> int:
     return path.stat().st_size
 
 
+def measure(page) -> dict[str, tuple[int, str]]:
+    """Each explorer's rendered height at 1366x768 and its visible text."""
+    found = {}
+    for css, shot_name in EXPLORERS.items():
+        explorer = page.locator(f".{css}").first
+        explorer.scroll_into_view_if_needed()
+        settle(page, explorer)
+        box = explorer.bounding_box()
+        assert box is not None, f"{css} is not shown"
+        found[shot_name] = (round(box["height"]), explorer.inner_text())
+    return found
+
+
+def screenshots(page, prefix: str) -> dict[str, bytes]:
+    """Each explorer's picture, at the same width (the same layout) and taller: no toolbar over a picture."""
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": 1100})
+    shots = {}
+    for css, shot_name in EXPLORERS.items():
+        explorer = page.locator(f".{css}").first
+        explorer.scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        shots[shot_name] = explorer.screenshot(timeout=30_000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / f"{prefix}{shot_name}.png").write_bytes(shots[shot_name])
+    return shots
+
+
 def test_every_explorer_fits_a_laptop_screen(browser, lab):
     name = write_notebook(lab.root)
     context, page, _, external = open_and_run_all(browser, lab, name, "glm-surprise-view", viewport=VIEWPORT)
-    heights, problems = {}, []
     try:
-        for css, shot_name in EXPLORERS.items():
-            explorer = page.locator(f".{css}").first
-            explorer.scroll_into_view_if_needed()
-            settle(page, explorer)
-            box = explorer.bounding_box()
-            assert box is not None, f"{css} is not shown"
-            heights[shot_name] = round(box["height"])
-            if box["height"] > MAX_HEIGHT:
-                problems.append(f"{shot_name}: {box['height']:.0f} px tall")
+        heights = {shot: height for shot, (height, _) in measure(page).items()}
         print("heights at 1366x768:", heights)
-        # the same width (the same layout), taller: no toolbar over a picture
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": 1100})
-        for css, shot_name in EXPLORERS.items():
-            explorer = page.locator(f".{css}").first
-            explorer.scroll_into_view_if_needed()
-            page.wait_for_timeout(300)
-            png = explorer.screenshot(timeout=30_000)
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            (SHOTS / f"laptop_{shot_name}.png").write_bytes(png)
+        for shot_name, png in screenshots(page, "laptop_").items():
             if os.environ.get("GLM_SCREENSHOTS"):
                 save_small_png(png, README_SHOTS / f"{shot_name}.png")
+        problems = [f"{shot}: {h} px tall" for shot, h in heights.items() if h > MAX_HEIGHT]
         assert not problems, f"taller than {MAX_HEIGHT} px at 1366x768: {problems} (all: {heights})"
         assert not external, f"the page tried to reach the network: {external[:5]}"
     finally:
@@ -124,24 +135,11 @@ def test_every_explorer_fits_a_laptop_screen_in_chinese(browser, lab):
     name = write_notebook(lab.root, "zh-CN")
     context, page, _, external = open_and_run_all(browser, lab, name, "glm-surprise-view", viewport=VIEWPORT)
     try:
-        problems = []
-        for css, shot_name in EXPLORERS.items():
-            explorer = page.locator(f".{css}").first
-            explorer.scroll_into_view_if_needed()
-            settle(page, explorer)
-            box = explorer.bounding_box()
-            assert box is not None, f"{css} is not shown"
-            if box["height"] > MAX_HEIGHT:
-                problems.append(f"{shot_name}: {box['height']:.0f} px tall")
-            text = explorer.inner_text()
+        found = measure(page)
+        for shot_name, (_, text) in found.items():
             assert re.search(r"[\u4e00-\u9fff]", text), f"{shot_name} shows no Chinese: {text[:200]!r}"
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": 1100})
-        for css, shot_name in EXPLORERS.items():
-            explorer = page.locator(f".{css}").first
-            explorer.scroll_into_view_if_needed()
-            page.wait_for_timeout(300)
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            (SHOTS / f"laptop_zh_{shot_name}.png").write_bytes(explorer.screenshot(timeout=30_000))
+        screenshots(page, "laptop_zh_")
+        problems = [f"{shot}: {h} px tall" for shot, (h, _) in found.items() if h > MAX_HEIGHT]
         assert not problems, f"taller than {MAX_HEIGHT} px at 1366x768 in Chinese: {problems}"
         assert not external, f"the page tried to reach the network: {external[:5]}"
     finally:

@@ -13,32 +13,12 @@ import re
 
 import pytest
 
-import glmlib
-from glmlib import i18n
-from notebook_solutions import run_code
-from test_exercise_catalogues import CATALOGUES, QUESTIONS, checker_call
+from messages_zh import CHINESE, CODE_CHARS, CODE_SPAN, ENGLISH_RUN, QUOTED_ERROR, result_of
+from test_exercise_catalogues import CATALOGUES, QUESTIONS
 
 STEMS = ["00", "01", "02", "03", "04", "05"]
 BY_QUESTION = [(stem, name) for stem in STEMS for name in CATALOGUES[stem].WRONG]
 
-CHINESE = re.compile(r"[\u4e00-\u9fff]")
-CODE_SPAN = re.compile(r"`[^`]*`")
-CODE_CHARS = set("._()[]*<>=|+-/`{}'\"0123456789")
-ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?: [A-Za-z]{2,}){2,}\b")  # three English words in a row
-# The learner's own exception, quoted after its type: its text is PyTorch's or Python's, not ours.
-QUOTED_ERROR = re.compile(r"\b\w*(?:Error|Exception)：[^。）]*")
-
-
-@pytest.fixture
-def language(monkeypatch: pytest.MonkeyPatch):
-    """``set_language`` for the test; the language chosen before comes back afterwards."""
-    monkeypatch.setattr(i18n, "_chosen", i18n._chosen)
-    return glmlib.set_language
-
-
-def result_of(stem: str, name: str, code: str):
-    call, _ = checker_call(QUESTIONS[stem][name].test)
-    return eval(call, run_code(CATALOGUES[stem].SETUP + code))
 
 
 def is_prose(fragment: str) -> bool:
