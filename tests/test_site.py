@@ -352,6 +352,7 @@ def test_chinese_glossary_terms_are_linked_from_the_chinese_notebooks(built_site
     assert expected >= 25 and len(linked) == expected, f"{len(linked)} of {expected} Chinese terms linked"
 
 
+@pytest.mark.slow
 def test_every_page_links_to_itself_in_the_other_language(built_site):
     pages = [p for p in built_site.rglob("*.html") if "_static" not in p.parts]
     assert len(pages) > 4 * len(NOTEBOOKS)
