@@ -532,7 +532,7 @@ for with_positions in (False, True):
 # %% [markdown]
 # Without positions the difference is of the order of $10^{-7}$, float
 # rounding (the same numbers summed in another order); with them it is
-# nearly a million times larger.
+# several hundred thousand times larger.
 
 # %% [markdown]
 # What did the trained model learn for its positions? Below, the cosine

@@ -466,7 +466,7 @@ tokenizer_explorer(bpe=bpe.with_merges(512 - 256), example="Shakespeare")
 # and no merge joins bytes the tokenizer never saw together, so each Chinese
 # character stays three tokens, while English needs about a third of a token
 # per character. A tokenizer trained on some Chinese learns to merge those
-# bytes: below, the same training with the four poems added, forty times
+# bytes: below, the same training with the four Chinese texts added, forty times
 # over, to 300,000 characters of Shakespeare.
 
 # %%
