@@ -130,3 +130,32 @@ def test_every_glmlib_message_has_a_chinese_text():
     problems = i18n.message_problems()
     assert i18n.message_modules(), "no _() messages found in glmlib"
     assert not problems, f"{len(problems)} problems:\n" + "\n".join(map(str, problems[:20]))
+
+
+def test_build_never_overwrites_a_chinese_notebook_a_learner_changed(tmp_path):
+    source = next(s for s in SOURCES if s.english.name == "03_masks.ipynb")
+    copy = i18n.Source(source.english, source.po, tmp_path / "03_masks.ipynb")
+    i18n.build(copy)
+    nb = nbformat.read(copy.built, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and i18n.LANGUAGE_TAG not in c.metadata.get("tags", []))
+    cell.source += "\nmy_answer = 42  # a learner's work"
+    nbformat.write(nb, copy.built)
+    before = copy.built.read_bytes()
+    with pytest.raises(SystemExit, match="not overwritten"):
+        i18n.build(copy)
+    assert copy.built.read_bytes() == before
+    i18n.build(copy, force=True)  # asked for: rebuilt
+    assert "my_answer" not in copy.built.read_text(encoding="utf-8")
+
+
+def test_a_submissions_stated_language_only_ever_chooses_the_feedback_language(tmp_path):
+    from glmlib.exercises.grading import language_of
+
+    for stated, expected in (("zh-CN", "zh-CN"), ("zh_CN", "zh-CN"), ("fr", "en"), (["zh-CN"], "en"),
+                             ({"x": 1}, "en"), (None, "en")):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["glmlib"] = {"language": stated}
+        nbformat.write(nb, tmp_path / "s.ipynb")
+        assert language_of(tmp_path / "s.ipynb") == expected, stated
+    (tmp_path / "broken.ipynb").write_text("{not json", encoding="utf-8")
+    assert language_of(tmp_path / "broken.ipynb") == "en"

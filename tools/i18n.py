@@ -44,6 +44,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # glmlib of this checkout (its messages and catalogues), once
+    sys.path.insert(0, str(ROOT))
 I18N = ROOT / "i18n"
 LANGUAGE = "zh-CN"          # the course's name for it (glmlib.set_language, folders of built files)
 GETTEXT = "zh_CN"           # gettext's name for it (catalogue folders)
@@ -325,6 +327,11 @@ class Problem:
         return f"{self.source} {self.where}: {self.what}"
 
 
+def _display(path: Path) -> str:
+    """A path as the messages show it: relative to the checkout when it is inside it."""
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def _short(text: str, n: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -478,7 +485,6 @@ def translate_message(english: str) -> str | None:
 def translated_outputs(outputs: list) -> list:
     """A code cell's outputs with each checker result (``**[PASS]** **name**: message``) written as the
     Chinese kernel writes it: what a learner's run of the Chinese notebook shows. Other outputs unchanged."""
-    sys.path.insert(0, str(ROOT))
     from glmlib.exercises.checking import CheckResult
     from glmlib.i18n import language
 
@@ -548,10 +554,10 @@ def build(source: Source, force: bool = False, partial: bool = False) -> str:
     if source.built.exists() and source.is_notebook and not force:
         old = nbformat.read(source.built, as_version=4)
         if old.metadata.get("glmlib", {}).get("code_sha256") != code_hash(old):
-            raise SystemExit(f"{source.built.relative_to(ROOT)}: its code was changed after it was built "
+            raise SystemExit(f"{_display(source.built)}: its code was changed after it was built "
                              "(a learner's work?); not overwritten. Move it away, or pass --force.")
     _write_atomically(source.built, text.encode("utf-8"))
-    return f"{source.built.relative_to(ROOT)}" + (f" ({len(missing)} blocks left in English)" if missing else "")
+    return f"{_display(source.built)}" + (f" ({len(missing)} blocks left in English)" if missing else "")
 
 
 def code_hash(nb: nbformat.NotebookNode) -> str:
@@ -564,7 +570,7 @@ def code_hash(nb: nbformat.NotebookNode) -> str:
 
 def built_problems(source: Source) -> list[Problem]:
     """Whether the committed translated file is what ``build`` would write now."""
-    name = source.built.relative_to(ROOT).as_posix()
+    name = _display(source.built)
     if not source.built.exists():
         return [Problem(source.name, "", f"{name} is missing (run `python tools/i18n.py build`)")]
     missing: list[str] = []
@@ -644,7 +650,6 @@ def update_messages(names: list[str] | None = None) -> list[str]:
 
 def message_problems() -> list[Problem]:
     """glmlib messages without a usable translation, or whose translation has other placeholders."""
-    sys.path.insert(0, str(ROOT))
     from glmlib.i18n import placeholders
 
     problems = []
